@@ -1,0 +1,480 @@
+/*
+ * The simulated machine's memory.
+ *
+ * Theory
+ * ------
+ * Memory is a set of *segments*: contiguous virtual ranges, each backed by one
+ * ArrayBuffer (allocated zero-filled; the host OS commits pages lazily, so a
+ * large reservation costs nothing until touched).  A segment has a protection
+ * byte per page: 0 = unmapped, PROT_READ = 1, PROT_READ|PROT_WRITE = 3.  The
+ * *paged* backend reserves segments sparsely anywhere in a 64-bit (or 32-bit)
+ * address space and maps/unmaps/protects pages inside them; the *flat*
+ * backend is one segment at address 0 whose pages are all read-write, over an
+ * ArrayBuffer or a WebAssembly.Memory (address = offset), for JS and wasm32
+ * heaps.  Both implement `Memory`.
+ *
+ * An access to an unmapped page, or a store to a read-only page, throws a
+ * `PageFault` carrying the faulting virtual address and the access kind.  The
+ * kernel turns that into a panic ("fatal page fault in supervisor mode").
+ *
+ * Hot path: a load or store first checks the most recently used segment
+ * (`cur`), then the page protection byte, then indexes a typed-array view.
+ * Naturally aligned accesses never cross a page; unaligned ones take a slow
+ * byte-wise path with a check per byte.  Unmapping a page zero-fills it, so a
+ * later mapping of the same page starts clean, as fresh physical memory does.
+ *
+ * Byte order is little-endian (x86), matching the typed arrays on every host
+ * we run on; `init()` asserts that.
+ *
+ * Addresses are numbers in the signed representation of `addr.ts`.
+ */
+
+import { TWO32, hex0x } from './addr.js';
+
+export type ModelName = 'lp64' | 'ilp32';
+
+export interface DataModel {
+  readonly name: ModelName;
+  /** Pointer and long size in bytes. */
+  readonly ptrSize: 4 | 8;
+  readonly longSize: 4 | 8;
+  /** Alignment of 8-byte integers (long long, hrtime_t) in structs. */
+  readonly align8: 4 | 8;
+  readonly bits: 32 | 64;
+}
+
+export const LP64: DataModel = { name: 'lp64', ptrSize: 8, longSize: 8, align8: 8, bits: 64 };
+/* i386 SysV aligns long long to 4 in structs; Solaris/illumos i386 does the same. */
+export const ILP32: DataModel = { name: 'ilp32', ptrSize: 4, longSize: 4, align8: 4, bits: 32 };
+
+export function dataModel(name: ModelName): DataModel {
+  return name === 'lp64' ? LP64 : ILP32;
+}
+
+export const PROT_NONE = 0;
+export const PROT_READ = 1;
+export const PROT_RW = 3;
+
+export type Access = 'read' | 'write';
+
+/** A fault: an access to an unmapped page or a write to a read-only page. */
+export class PageFault extends Error {
+  readonly addr: number;
+  readonly access: Access;
+  constructor(addr: number, access: Access, why = 'unmapped') {
+    super(`page fault: ${access} of ${why} address ${hex0x(addr)}`);
+    this.name = 'PageFault';
+    this.addr = addr;
+    this.access = access;
+  }
+}
+
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error('kmemdb needs a little-endian host');
+}
+
+/** One contiguous reserved range with its backing store. */
+export class Segment {
+  readonly name: string;
+  readonly base: number;
+  readonly size: number;
+  u8: Uint8Array;
+  u16: Uint16Array;
+  u32: Uint32Array;
+  i32: Int32Array;
+  f64: Float64Array;
+  /** Protection per page. */
+  readonly prot: Uint8Array;
+  constructor(name: string, base: number, size: number, buffer: ArrayBufferLike, pageShift: number) {
+    this.name = name;
+    this.base = base;
+    this.size = size;
+    this.u8 = new Uint8Array(buffer, 0, size);
+    this.u16 = new Uint16Array(buffer, 0, size >>> 1);
+    this.u32 = new Uint32Array(buffer, 0, size >>> 2);
+    this.i32 = new Int32Array(buffer, 0, size >>> 2);
+    this.f64 = new Float64Array(buffer, 0, size >>> 3);
+    this.prot = new Uint8Array(Math.ceil(size / (1 << pageShift)));
+  }
+}
+
+/** The interface shared by both backends. */
+export interface Memory {
+  readonly model: DataModel;
+  readonly pageSize: number;
+  load8(a: number): number;
+  load16(a: number): number;
+  load32(a: number): number;
+  loadI32(a: number): number;
+  /** 64-bit load as a number (exact only below 2^53 in magnitude). */
+  load64n(a: number): number;
+  load64(a: number): bigint;
+  loadPtr(a: number): number;
+  store8(a: number, v: number): void;
+  store16(a: number, v: number): void;
+  store32(a: number, v: number): void;
+  store64n(a: number, v: number): void;
+  store64(a: number, v: bigint): void;
+  storePtr(a: number, v: number): void;
+  read(a: number, len: number): Uint8Array;
+  write(a: number, bytes: Uint8Array): void;
+  fill8(a: number, len: number, v: number): void;
+  fill32(a: number, len: number, v: number): void;
+  isMapped(a: number): boolean;
+  /** Segments, for dumping and scanning. */
+  segments(): readonly Segment[];
+}
+
+export interface MemoryStats {
+  mappedPages: number;
+  reservedBytes: number;
+}
+
+/**
+ * Shared implementation of loads and stores over segments.  Subclasses
+ * decide how segments are created.
+ */
+abstract class SegmentedMemory implements Memory {
+  readonly model: DataModel;
+  readonly pageSize: number;
+  readonly pageShift: number;
+  protected segs: Segment[] = [];
+  private cur: Segment;
+  mappedPages = 0;
+
+  constructor(model: DataModel, pageSize: number) {
+    if (pageSize !== 4096 && pageSize !== 8192) throw new RangeError(`unsupported page size ${pageSize}`);
+    this.model = model;
+    this.pageSize = pageSize;
+    this.pageShift = pageSize === 4096 ? 12 : 13;
+    this.cur = new Segment('<none>', 0, 0, new ArrayBuffer(0), this.pageShift);
+  }
+
+  segments(): readonly Segment[] {
+    return this.segs;
+  }
+
+  /** Find the segment holding a; throws a PageFault when none does. */
+  protected find(a: number, access: Access): Segment {
+    const segs = this.segs;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = segs[mid]!;
+      if (a < s.base) hi = mid - 1;
+      else if (a >= s.base + s.size) lo = mid + 1;
+      else {
+        this.cur = s;
+        return s;
+      }
+    }
+    throw new PageFault(a, access);
+  }
+
+  segmentOf(a: number): Segment | undefined {
+    try {
+      return this.find(a, 'read');
+    } catch {
+      return undefined;
+    }
+  }
+
+  isMapped(a: number): boolean {
+    const s = this.segmentOf(a);
+    return s !== undefined && s.prot[(a - s.base) >>> this.pageShift] !== 0;
+  }
+
+  private check(a: number, access: Access): Segment {
+    let s = this.cur;
+    let off = a - s.base;
+    if (!(off >= 0 && off < s.size)) {
+      s = this.find(a, access);
+      off = a - s.base;
+    }
+    const p = s.prot[off >>> this.pageShift]!;
+    if (p === 0) throw new PageFault(a, access);
+    if (access === 'write' && p !== PROT_RW) throw new PageFault(a, access, 'read-only');
+    return s;
+  }
+
+  load8(a: number): number {
+    const s = this.cur;
+    const off = a - s.base;
+    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] !== 0) return s.u8[off]!;
+    const t = this.check(a, 'read');
+    return t.u8[a - t.base]!;
+  }
+
+  load16(a: number): number {
+    if ((a & 1) !== 0) return this.load8(a) | (this.load8(a + 1) << 8);
+    const s = this.cur;
+    const off = a - s.base;
+    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] !== 0) return s.u16[off >>> 1]!;
+    const t = this.check(a, 'read');
+    return t.u16[(a - t.base) >>> 1]!;
+  }
+
+  load32(a: number): number {
+    const s = this.cur;
+    const off = a - s.base;
+    if ((off & 3) === 0 && off >= 0 && off < s.size && s.prot[off >>> this.pageShift] !== 0) return s.u32[off >>> 2]!;
+    return this.load32slow(a);
+  }
+
+  private load32slow(a: number): number {
+    if ((a & 3) !== 0) {
+      return (this.load8(a) | (this.load8(a + 1) << 8) | (this.load8(a + 2) << 16) | (this.load8(a + 3) << 24)) >>> 0;
+    }
+    const t = this.check(a, 'read');
+    return t.u32[(a - t.base) >>> 2]!;
+  }
+
+  loadI32(a: number): number {
+    return this.load32(a) | 0;
+  }
+
+  load64n(a: number): number {
+    const lo = this.load32(a);
+    const hi = this.load32(a + 4) | 0;
+    return hi * TWO32 + lo;
+  }
+
+  load64(a: number): bigint {
+    const lo = this.load32(a);
+    const hi = this.load32(a + 4);
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  loadPtr(a: number): number {
+    if (this.model.ptrSize === 4) return this.load32(a);
+    return this.load64n(a);
+  }
+
+  store8(a: number, v: number): void {
+    const s = this.cur;
+    const off = a - s.base;
+    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] === PROT_RW) {
+      s.u8[off] = v;
+      return;
+    }
+    const t = this.check(a, 'write');
+    t.u8[a - t.base] = v;
+  }
+
+  store16(a: number, v: number): void {
+    if ((a & 1) !== 0) {
+      this.store8(a, v & 0xff);
+      this.store8(a + 1, (v >>> 8) & 0xff);
+      return;
+    }
+    const s = this.cur;
+    const off = a - s.base;
+    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] === PROT_RW) {
+      s.u16[off >>> 1] = v;
+      return;
+    }
+    const t = this.check(a, 'write');
+    t.u16[(a - t.base) >>> 1] = v;
+  }
+
+  store32(a: number, v: number): void {
+    const s = this.cur;
+    const off = a - s.base;
+    if ((off & 3) === 0 && off >= 0 && off < s.size && s.prot[off >>> this.pageShift] === PROT_RW) {
+      s.u32[off >>> 2] = v;
+      return;
+    }
+    this.store32slow(a, v);
+  }
+
+  private store32slow(a: number, v: number): void {
+    if ((a & 3) !== 0) {
+      // Check every byte first so a faulting store writes nothing.
+      for (let i = 0; i < 4; i++) this.check(a + i, 'write');
+      for (let i = 0; i < 4; i++) this.store8(a + i, (v >>> (8 * i)) & 0xff);
+      return;
+    }
+    const t = this.check(a, 'write');
+    t.u32[(a - t.base) >>> 2] = v;
+  }
+
+  store64n(a: number, v: number): void {
+    let lo = v % TWO32;
+    if (lo < 0) lo += TWO32;
+    const hi = Math.floor(v / TWO32);
+    this.check(a + 4, 'write');
+    this.store32(a, lo);
+    this.store32(a + 4, hi >>> 0);
+  }
+
+  store64(a: number, v: bigint): void {
+    const u = BigInt.asUintN(64, v);
+    this.check(a + 4, 'write');
+    this.store32(a, Number(u & 0xffffffffn));
+    this.store32(a + 4, Number(u >> 32n));
+  }
+
+  storePtr(a: number, v: number): void {
+    if (this.model.ptrSize === 4) this.store32(a, v >>> 0);
+    else this.store64n(a, v);
+  }
+
+  /** Copy bytes out; faults if any byte is unmapped. */
+  read(a: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const s = this.check(a + done, 'read');
+      const off = a + done - s.base;
+      const pageEnd = (Math.floor(off / this.pageSize) + 1) * this.pageSize;
+      const n = Math.min(len - done, pageEnd - off);
+      out.set(s.u8.subarray(off, off + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  write(a: number, bytes: Uint8Array): void {
+    // Check all pages first so that a faulting write changes nothing.
+    for (let p = 0; p < bytes.length; p += this.pageSize) this.check(a + p, 'write');
+    if (bytes.length > 0) this.check(a + bytes.length - 1, 'write');
+    let done = 0;
+    while (done < bytes.length) {
+      const s = this.check(a + done, 'write');
+      const off = a + done - s.base;
+      const n = Math.min(bytes.length - done, s.size - off);
+      s.u8.set(bytes.subarray(done, done + n), off);
+      done += n;
+    }
+  }
+
+  fill8(a: number, len: number, v: number): void {
+    let done = 0;
+    while (done < len) {
+      const s = this.check(a + done, 'write');
+      const off = a + done - s.base;
+      const pageEnd = (Math.floor(off / this.pageSize) + 1) * this.pageSize;
+      const n = Math.min(len - done, pageEnd - off);
+      s.u8.fill(v, off, off + n);
+      done += n;
+    }
+  }
+
+  /** Fill with a 32-bit pattern; a and len must be multiples of 4. */
+  fill32(a: number, len: number, v: number): void {
+    let done = 0;
+    while (done < len) {
+      const s = this.check(a + done, 'write');
+      const off = a + done - s.base;
+      const pageEnd = (Math.floor(off / this.pageSize) + 1) * this.pageSize;
+      const n = Math.min(len - done, pageEnd - off);
+      if ((off & 3) === 0 && (n & 3) === 0) s.u32.fill(v >>> 0, off >>> 2, (off + n) >>> 2);
+      else for (let i = 0; i < n; i++) s.u8[off + i] = (v >>> (8 * ((off + i) & 3))) & 0xff;
+      done += n;
+    }
+  }
+
+  stats(): MemoryStats {
+    return { mappedPages: this.mappedPages, reservedBytes: this.segs.reduce((n, s) => n + s.size, 0) };
+  }
+}
+
+/**
+ * The paged backend: a sparse virtual address space made of reserved
+ * segments whose pages are mapped and unmapped individually.
+ */
+export class PagedMemory extends SegmentedMemory {
+  constructor(model: DataModel, pageSize = 4096) {
+    super(model, pageSize);
+  }
+
+  /** Reserve [base, base+size) (page aligned), initially unmapped. */
+  reserve(name: string, base: number, size: number): Segment {
+    if (base % this.pageSize !== 0 || size % this.pageSize !== 0 || size <= 0) {
+      throw new RangeError(`reserve(${name}): misaligned range ${hex0x(base)}+${size}`);
+    }
+    if (size > 0x80000000) throw new RangeError(`reserve(${name}): segment larger than 2 GiB`);
+    for (const s of this.segs) {
+      if (base < s.base + s.size && s.base < base + size) {
+        throw new RangeError(`reserve(${name}): overlaps segment ${s.name}`);
+      }
+    }
+    const seg = new Segment(name, base, size, new ArrayBuffer(size), this.pageShift);
+    this.segs.push(seg);
+    this.segs.sort((x, y) => x.base - y.base);
+    return seg;
+  }
+
+  /** Reserve a segment filled with given contents (used by the dump reader). */
+  adopt(name: string, base: number, bytes: Uint8Array, prot: Uint8Array): Segment {
+    const seg = new Segment(name, base, bytes.length, bytes.buffer, this.pageShift);
+    if (bytes.byteOffset !== 0) throw new RangeError('adopt: bytes must start their buffer');
+    seg.prot.set(prot);
+    for (const p of prot) if (p !== 0) this.mappedPages++;
+    this.segs.push(seg);
+    this.segs.sort((x, y) => x.base - y.base);
+    return seg;
+  }
+
+  private pagesOf(base: number, size: number, what: string): { seg: Segment; first: number; n: number } {
+    if (base % this.pageSize !== 0 || size % this.pageSize !== 0) {
+      throw new RangeError(`${what}: misaligned range ${hex0x(base)}+${size}`);
+    }
+    const seg = this.segmentOf(base);
+    if (!seg || base + size > seg.base + seg.size) throw new RangeError(`${what}: range ${hex0x(base)}+${size} not reserved`);
+    return { seg, first: (base - seg.base) / this.pageSize, n: size / this.pageSize };
+  }
+
+  /** Map pages (zero-filled if newly mapped) with the given protection. */
+  map(base: number, size: number, prot: number = PROT_RW): void {
+    const { seg, first, n } = this.pagesOf(base, size, 'map');
+    for (let i = first; i < first + n; i++) {
+      if (seg.prot[i] === 0) this.mappedPages++;
+      seg.prot[i] = prot;
+    }
+  }
+
+  /** Unmap pages: later accesses fault; contents are discarded. */
+  unmap(base: number, size: number): void {
+    const { seg, first, n } = this.pagesOf(base, size, 'unmap');
+    for (let i = first; i < first + n; i++) {
+      if (seg.prot[i] !== 0) {
+        this.mappedPages--;
+        seg.prot[i] = 0;
+        seg.u8.fill(0, i * this.pageSize, (i + 1) * this.pageSize);
+      }
+    }
+  }
+
+  protect(base: number, size: number, prot: number): void {
+    const { seg, first, n } = this.pagesOf(base, size, 'protect');
+    for (let i = first; i < first + n; i++) {
+      if (seg.prot[i] === 0) throw new PageFault(seg.base + i * this.pageSize, 'write');
+      seg.prot[i] = prot;
+    }
+  }
+}
+
+/**
+ * The flat backend: one ArrayBuffer or WebAssembly.Memory, address = offset,
+ * every page readable and writable.  `refresh()` re-creates the views after a
+ * WebAssembly.Memory has grown.
+ */
+export class FlatMemory extends SegmentedMemory {
+  private readonly source: ArrayBuffer | WebAssembly.Memory;
+  constructor(source: ArrayBuffer | WebAssembly.Memory | number, model: DataModel = ILP32, pageSize = 4096) {
+    super(model, pageSize);
+    this.source = typeof source === 'number' ? new ArrayBuffer(source) : source;
+    this.refresh();
+  }
+
+  refresh(): void {
+    const buf = this.source instanceof ArrayBuffer ? this.source : this.source.buffer;
+    const seg = new Segment('flat', 0, buf.byteLength, buf, this.pageShift);
+    seg.prot.fill(PROT_RW);
+    this.segs = [seg];
+    this.mappedPages = seg.prot.length;
+    this.find(0, 'read');
+  }
+}

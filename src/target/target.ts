@@ -1,0 +1,114 @@
+/*
+ * The target: what mdb sees of a kernel.
+ *
+ * mdb never imports allocator or kernel code.  Everything it knows comes
+ * through this interface: bytes at virtual addresses, symbols, C types, and
+ * a few facts that a crash dump header carries (the panic, the threads'
+ * saved registers, the module load/unload history).  Two implementations
+ * exist: the live kernel (`kernel/live-target.ts`) and a crash dump
+ * (`dump/reader.ts`).  A third, `NoTarget`, lets mdb run with no target at all.
+ */
+
+import type { DataModel } from '../machine/memory.js';
+import type { TypeTable } from '../ctf/ctf.js';
+
+/** A read of an address that is not in the target. */
+export class TargetReadError extends Error {
+  readonly addr: number;
+  constructor(addr: number, message?: string) {
+    super(message ?? `failed to read memory at 0x${addr < 0 ? (BigInt(addr) + (1n << 64n)).toString(16) : addr.toString(16)}`);
+    this.name = 'TargetReadError';
+    this.addr = addr;
+  }
+}
+
+export interface TargetSymbol {
+  readonly name: string;
+  /** Address (signed representation; see machine/addr.ts). */
+  readonly value: number;
+  readonly size: number;
+  readonly kind: 'func' | 'object';
+  /** Module name, or undefined for the kernel itself ("unix"/"genunix"). */
+  readonly module?: string;
+}
+
+export interface TargetStatus {
+  readonly kind: 'live' | 'dump' | 'none';
+  readonly osName: string; // "SunOS"-like name, e.g. "kmemdb"
+  readonly osRelease: string;
+  readonly osVersion: string;
+  readonly hostname: string;
+  readonly panicMessage?: string;
+  readonly panicThread?: number;
+  readonly panicCpu?: number;
+  /** Dump file name (vmcore.N) for dumps. */
+  readonly dumpName?: string;
+  /** Seconds since the epoch of the simulated clock. */
+  readonly dumpTime?: number;
+  readonly content?: string;
+}
+
+/** Saved state of one thread (from the dump notes, or the live kernel). */
+export interface TargetThread {
+  readonly addr: number; // kthread_t address
+  readonly name: string;
+  readonly pc: number;
+  readonly sp: number;
+  readonly fp: number;
+  readonly stackBase: number;
+  readonly stackTop: number;
+  readonly cpu: number; // -1 if not on a CPU
+}
+
+/** One module load, possibly followed by an unload. */
+export interface TargetModuleRecord {
+  readonly name: string;
+  readonly base: number;
+  readonly size: number;
+  readonly textSize: number;
+  readonly loadTime: number; // ns of simulated hrtime
+  readonly unloadTime?: number;
+  readonly symbols: readonly TargetSymbol[];
+}
+
+/** A mapped virtual range. */
+export interface TargetRange {
+  readonly base: number;
+  readonly size: number;
+}
+
+export interface Target {
+  readonly model: DataModel;
+  readonly pageSize: number;
+  readonly types: TypeTable;
+
+  /* memory: every read throws TargetReadError for an unmapped address */
+  load8(a: number): number;
+  load16(a: number): number;
+  load32(a: number): number;
+  load64(a: number): bigint;
+  loadPtr(a: number): number;
+  read(a: number, len: number): Uint8Array;
+  isMapped(a: number): boolean;
+  /** Mapped ranges in address order (page granular). */
+  ranges(): readonly TargetRange[];
+  /**
+   * Bytes of [base, base+size) inside one range, as a view when possible.
+   * Used by scans (kgrep, findleaks) for speed.
+   */
+  bytes(base: number, size: number): Uint8Array;
+  /** Writes, for targets that allow them (a live kernel). */
+  readonly writable: boolean;
+  write(a: number, bytes: Uint8Array): void;
+
+  /* symbols */
+  symbolByName(name: string): TargetSymbol | undefined;
+  /** The symbol containing addr (value <= addr < value+max(size,1)). */
+  symbolByAddr(addr: number): TargetSymbol | undefined;
+  symbols(): readonly TargetSymbol[];
+
+  /* facts */
+  status(): TargetStatus;
+  threads(): readonly TargetThread[];
+  moduleHistory(): readonly TargetModuleRecord[];
+}
