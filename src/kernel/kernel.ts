@@ -1,0 +1,648 @@
+/*
+ * The kernel core: address-space layout, symbols, globals, CPUs, threads,
+ * the clock and callouts, call stacks, the message buffer and panic.
+ *
+ * Theory
+ * ------
+ * Every kernel function has a text address and a size in the symbol table;
+ * every kernel global lives in the data segment of simulated memory, with a
+ * symbol and a C type.  Simulated kernel code is JavaScript that keeps the
+ * state it cares about in simulated memory, so that a dump holds everything.
+ *
+ * Call stacks.  Each thread has a *shadow stack*: a Float64Array of program
+ * counters, pushed by `enter(pc)` as a simulated function starts and popped
+ * by `leave()`.  A pc is `function base + offset` (see `fn()`), so a capture
+ * reads like `pool_destroy+0x1b4` in mdb.  Capturing 15 frames copies 15
+ * numbers: no `new Error()`, no allocation.  When a thread is switched out
+ * or the kernel panics, the shadow stack is *materialised* into the
+ * thread's stack in simulated memory as an amd64-style frame-pointer chain
+ * ([fp] = caller's fp, [fp + ptrsize] = return pc), and `t_pcb` holds the
+ * pc and sp, so mdb's `$c` walks real bytes.
+ *
+ * Time.  `hrtime` (ns) advances by a fixed small step on every
+ * `gethrtime()` and explicitly through `advance(ns)`, which also runs due
+ * callouts in the context of their threads.  Nothing depends on the host
+ * clock, so the same seed gives byte-identical memory.
+ *
+ * Panic.  `panic(msg)` records the message (`panicstr`), thread and CPU,
+ * materialises every thread's stack, writes `panic: msg` to the msgbuf and
+ * throws `KernelPanic`.  A `PageFault` raised by simulated code is turned
+ * into a panic by `trap()`, as a real kernel's trap handler does.
+ */
+
+import { PagedMemory, PageFault, PROT_READ, PROT_RW, dataModel, type DataModel, type ModelName } from '../machine/memory.js';
+import { hex, p2roundup } from '../machine/addr.js';
+import { TypeTable } from '../ctf/ctf.js';
+import { declare } from '../ctf/cparse.js';
+import { Rand } from './rand.js';
+import { KERNEL_CORE_TYPES, TS_ONPROC, TS_RUN, TS_SLEEP } from './types.js';
+
+export interface KernelOptions {
+  model?: ModelName;
+  ncpus?: number;
+  /** Bytes of heap virtual address space (default 256 MiB). */
+  heapSize?: number;
+  pageSize?: number;
+  seed?: number;
+  hostname?: string;
+}
+
+/** Virtual layout of one data model. */
+export interface Layout {
+  textBase: number;
+  textSize: number;
+  dataBase: number;
+  dataSize: number;
+  moduleBase: number;
+  moduleSize: number;
+  segkpBase: number;
+  segkpSize: number;
+  heapBase: number;
+  heapMax: number;
+}
+
+export function layoutFor(model: DataModel): Layout {
+  if (model.ptrSize === 8) {
+    return {
+      textBase: -0x7ff00000, // 0xffffffff80100000
+      textSize: 0x500000,
+      dataBase: -0x7fa00000, // 0xffffffff80600000
+      dataSize: 0x200000,
+      moduleBase: -0x7f800000, // 0xffffffff80800000 (module_map, right after the image)
+      moduleSize: 0x2000000,
+      segkpBase: -0x1f000000000, // 0xfffffe1000000000
+      segkpSize: 0x4000000,
+      heapBase: -0x18000000000, // 0xfffffe8000000000
+      heapMax: 0x80000000,
+    };
+  }
+  return {
+    textBase: 0xc0100000,
+    textSize: 0x500000,
+    dataBase: 0xc0600000,
+    dataSize: 0x200000,
+    moduleBase: 0xc0800000,
+    moduleSize: 0x2000000,
+    segkpBase: 0xc4000000,
+    segkpSize: 0x4000000,
+    heapBase: 0xd0000000,
+    heapMax: 0x2ff00000,
+  };
+}
+
+export interface KSymbol {
+  name: string;
+  value: number;
+  size: number;
+  kind: 'func' | 'object';
+  module?: string;
+  /** C type name of an object, when known. */
+  type?: string;
+}
+
+/** One module load, and its unload once it happens. */
+export interface ModuleRecord {
+  name: string;
+  base: number;
+  size: number;
+  textSize: number;
+  loadTime: number;
+  unloadTime?: number;
+  symbols: KSymbol[];
+}
+
+export class KernelPanic extends Error {
+  readonly panicMessage: string;
+  constructor(msg: string) {
+    super(`panic: ${msg}`);
+    this.name = 'KernelPanic';
+    this.panicMessage = msg;
+  }
+}
+
+export class KThread {
+  depth = 0;
+  readonly stack = new Float64Array(256);
+  constructor(
+    readonly addr: number,
+    readonly tid: number,
+    readonly name: string,
+    readonly stackBase: number,
+    readonly stackTop: number,
+    public cpu: number,
+  ) {}
+}
+
+interface Callout {
+  when: number;
+  seq: number;
+  thread: KThread;
+  fn: () => void;
+}
+
+const STACK_SIZE = 16384;
+const MSGBUF_SIZE = 65536;
+export const OS_NAME = 'kmemdb';
+export const OS_RELEASE = '5.11';
+export const OS_VERSION = 'kmemdb-0.1 simulated';
+/** 2015-11-02 00:00:00 UTC, the day of the NetBSD report. */
+export const BOOT_EPOCH = 1446422400;
+
+export class Kernel {
+  readonly model: DataModel;
+  readonly mem: PagedMemory;
+  readonly types: TypeTable;
+  readonly layout: Layout;
+  readonly rand: Rand;
+  readonly ncpus: number;
+  readonly hostname: string;
+  readonly heapSize: number;
+  readonly pageSize: number;
+
+  private readonly syms: KSymbol[] = [];
+  private readonly symByName = new Map<string, KSymbol>();
+  private textNext: number;
+  private dataNext: number;
+  private segkpNext: number;
+
+  /** Simulated high-resolution time in ns. */
+  hrtime = 1_000_000_000;
+  readonly hrtimeStep = 50;
+  private callouts: Callout[] = [];
+  private calloutSeq = 0;
+
+  readonly threads: KThread[] = [];
+  /** Module load/unload history (also written into dumps). */
+  readonly moduleHistory: ModuleRecord[] = [];
+  cur!: KThread;
+  panicking = false;
+  panicMessage: string | undefined;
+
+  /* addresses of core globals */
+  readonly g: {
+    msgbuf: number;
+    msgbufp: number;
+    panicstr: number;
+    panic_thread: number;
+    panic_cpu: number;
+    cpus: number;
+    cpu_list: number;
+    ncpus: number;
+    allthreads: number;
+    utsname: number;
+    hz: number;
+  };
+  private msgbufLen = 0;
+  /** Text of the message buffer (also in simulated memory). */
+  private msgText = '';
+
+  constructor(opts: KernelOptions = {}) {
+    this.model = dataModel(opts.model ?? 'lp64');
+    this.pageSize = opts.pageSize ?? 4096;
+    this.mem = new PagedMemory(this.model, this.pageSize);
+    this.types = new TypeTable(this.model);
+    declare(this.types, KERNEL_CORE_TYPES);
+    this.layout = layoutFor(this.model);
+    this.rand = new Rand(opts.seed ?? 1);
+    this.ncpus = opts.ncpus ?? 2;
+    this.hostname = opts.hostname ?? 'kmemdb';
+    this.heapSize = Math.min(p2roundup(opts.heapSize ?? 256 * 1024 * 1024, this.pageSize), this.layout.heapMax);
+    const L = this.layout;
+    this.mem.reserve('text', L.textBase, L.textSize);
+    this.mem.reserve('data', L.dataBase, L.dataSize);
+    this.mem.reserve('module_map', L.moduleBase, L.moduleSize);
+    this.mem.reserve('segkp', L.segkpBase, L.segkpSize);
+    this.mem.reserve('heap', L.heapBase, this.heapSize);
+    this.textNext = L.textBase;
+    this.dataNext = L.dataBase;
+    this.segkpNext = L.segkpBase;
+    // The data segment is mapped whole; text is mapped as functions appear.
+    this.mem.map(L.dataBase, L.dataSize, PROT_RW);
+
+    this.fn('_start', 0x40);
+    this.g = {
+      msgbuf: this.global('msgbuf', `char [${MSGBUF_SIZE}]`),
+      msgbufp: this.global('msgbufp', 'unsigned long'),
+      panicstr: this.global('panicstr', 'char [256]'),
+      panic_thread: this.global('panic_thread', 'kthread_t *'),
+      panic_cpu: this.global('panic_cpu', 'int'),
+      cpus: this.global('cpus', `struct cpu [${this.ncpus}]`),
+      cpu_list: this.global('cpu_list', 'struct cpu *'),
+      ncpus: this.global('ncpus', 'int'),
+      allthreads: this.global('allthreads', 'kthread_t *'),
+      utsname: this.global('utsname', 'struct utsname'),
+      hz: this.global('hz', 'int'),
+    };
+    this.mem.store32(this.g.ncpus, this.ncpus);
+    this.mem.store32(this.g.hz, 100);
+    this.mem.store32(this.g.panic_cpu, -1 >>> 0);
+    this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'sysname'), OS_NAME, 65);
+    this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'nodename'), this.hostname, 65);
+    this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'release'), OS_RELEASE, 65);
+    this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'version'), OS_VERSION, 65);
+    this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'machine'), this.model.ptrSize === 8 ? 'amd64' : 'i386', 65);
+    this.initCpus();
+    this.cur = this.createThread('thread0', 0);
+    this.setState(this.cur, TS_ONPROC);
+  }
+
+  /* ---------------------------------------------------------------- symbols */
+
+  private addSymbol(s: KSymbol): void {
+    if (this.symByName.has(s.name) && s.module === undefined) throw new Error(`duplicate kernel symbol ${s.name}`);
+    this.syms.push(s);
+    this.symByName.set(s.name, s);
+  }
+
+  /** Register a kernel function of `size` bytes of text; returns its address. */
+  fn(name: string, size = 0x100): number {
+    const existing = this.symByName.get(name);
+    if (existing && existing.kind === 'func') return existing.value;
+    const base = p2roundup(this.textNext, 16);
+    const end = base + size;
+    if (end > this.layout.textBase + this.layout.textSize) throw new Error('kernel text segment is full');
+    // Map new text pages and fill them with int3 (0xcc), as padding would.
+    const firstPage = p2roundup(this.textNext, this.pageSize);
+    const lastPage = p2roundup(end, this.pageSize);
+    if (lastPage > firstPage) {
+      this.mem.map(firstPage, lastPage - firstPage, PROT_RW);
+      this.mem.fill8(firstPage, lastPage - firstPage, 0xcc);
+      this.mem.protect(firstPage, lastPage - firstPage, PROT_READ);
+    }
+    this.textNext = end;
+    this.addSymbol({ name, value: base, size, kind: 'func' });
+    return base;
+  }
+
+  /** Register several functions; returns name → address. */
+  fns<T extends string>(table: Record<T, number>): Record<T, number> {
+    const out = {} as Record<T, number>;
+    for (const name of Object.keys(table) as T[]) out[name] = this.fn(name, table[name]);
+    return out;
+  }
+
+  /** Allocate a kernel global of a C type in the data segment. */
+  global(name: string, typeName: string, align?: number): number {
+    const id = this.typeId(typeName);
+    const size = Math.max(this.types.sizeof(id), 1);
+    const al = align ?? Math.max(this.types.alignof(id), size >= 64 ? 64 : 1);
+    const base = p2roundup(this.dataNext, al);
+    if (base + size > this.layout.dataBase + this.layout.dataSize) throw new Error('kernel data segment is full');
+    this.dataNext = base + size;
+    this.addSymbol({ name, value: base, size, kind: 'object', type: typeName });
+    return base;
+  }
+
+  private typeId(typeName: string): number {
+    const m = /^(.*?)\s*\[(\d+)\]$/.exec(typeName);
+    if (m) return this.types.arrayOf(this.typeId(m[1]!), Number(m[2]));
+    const p = /^(.*?)\s*\*$/.exec(typeName);
+    if (p) return this.types.pointerTo(this.typeId(p[1]!));
+    return this.types.mustFind(typeName);
+  }
+
+  /** Register symbols of a loaded module (kept until unload). */
+  addModuleSymbols(module: string, syms: ReadonlyArray<Omit<KSymbol, 'module'>>): void {
+    for (const s of syms) {
+      const full = { ...s, module };
+      this.syms.push(full);
+      this.symByName.set(s.name, full);
+    }
+  }
+
+  removeModuleSymbols(module: string): void {
+    for (let i = this.syms.length - 1; i >= 0; i--) {
+      const s = this.syms[i]!;
+      if (s.module === module) {
+        this.syms.splice(i, 1);
+        if (this.symByName.get(s.name) === s) this.symByName.delete(s.name);
+      }
+    }
+  }
+
+  symbols(): readonly KSymbol[] {
+    return this.syms;
+  }
+
+  sym(name: string): KSymbol | undefined {
+    return this.symByName.get(name);
+  }
+
+  /** Address of a symbol; throws if absent. */
+  addr(name: string): number {
+    const s = this.symByName.get(name);
+    if (!s) throw new Error(`no kernel symbol ${name}`);
+    return s.value;
+  }
+
+  /** `sym+0xoff` for an address, or the hex address. */
+  symbolize(a: number): string {
+    let best: KSymbol | undefined;
+    for (const s of this.syms) {
+      if (a >= s.value && a < s.value + Math.max(s.size, 1) && (!best || s.value > best.value)) best = s;
+    }
+    if (!best) return hex(a);
+    return a === best.value ? best.name : `${best.name}+0x${(a - best.value).toString(16)}`;
+  }
+
+  /** End of the kernel image's data (for placing module_map). */
+  get dataEnd(): number {
+    return this.dataNext;
+  }
+
+  /* -------------------------------------------------------------- strings */
+
+  writeString(a: number, s: string, max: number): void {
+    const b = new TextEncoder().encode(s);
+    const n = Math.min(b.length, max - 1);
+    this.mem.write(a, b.subarray(0, n));
+    this.mem.store8(a + n, 0);
+  }
+
+  readString(a: number, max = 256): string {
+    let s = '';
+    for (let i = 0; i < max; i++) {
+      const c = this.mem.load8(a + i);
+      if (c === 0) break;
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+
+  /* ----------------------------------------------------------------- CPUs */
+
+  private initCpus(): void {
+    const sz = this.types.size('struct cpu');
+    const T = this.types;
+    for (let i = 0; i < this.ncpus; i++) {
+      const c = this.g.cpus + i * sz;
+      this.mem.store32(c + T.offsetof('struct cpu', 'cpu_id'), i);
+      this.mem.store32(c + T.offsetof('struct cpu', 'cpu_seqid'), i);
+      this.mem.store32(c + T.offsetof('struct cpu', 'cpu_flags'), 0x1b); // RUNNING|READY|EXISTS|ENABLE
+      const next = this.g.cpus + ((i + 1) % this.ncpus) * sz;
+      const prev = this.g.cpus + ((i + this.ncpus - 1) % this.ncpus) * sz;
+      this.mem.storePtr(c + T.offsetof('struct cpu', 'cpu_next'), next);
+      this.mem.storePtr(c + T.offsetof('struct cpu', 'cpu_prev'), prev);
+    }
+    this.mem.storePtr(this.g.cpu_list, this.g.cpus);
+  }
+
+  cpuAddr(i: number): number {
+    return this.g.cpus + i * this.types.size('struct cpu');
+  }
+
+  /** The current CPU's sequence id. */
+  get cpuSeqid(): number {
+    return this.cur.cpu;
+  }
+
+  /* -------------------------------------------------------------- threads */
+
+  /** Create a kernel thread: kthread_t and stack in segkp. */
+  createThread(name: string, cpu?: number): KThread {
+    const T = this.types;
+    const tsize = p2roundup(T.size('kthread_t'), 64);
+    const chunk = p2roundup(tsize, this.pageSize) + STACK_SIZE + this.pageSize; // guard page below the stack
+    const base = this.segkpNext;
+    if (base + chunk > this.layout.segkpBase + this.layout.segkpSize) throw new Error('segkp exhausted');
+    this.segkpNext += chunk;
+    const taddr = base;
+    const stackBase = base + p2roundup(tsize, this.pageSize) + this.pageSize;
+    const stackTop = stackBase + STACK_SIZE;
+    this.mem.map(base, p2roundup(tsize, this.pageSize), PROT_RW);
+    this.mem.map(stackBase, STACK_SIZE, PROT_RW);
+    const tid = this.threads.length + 1;
+    const c = cpu ?? (this.threads.length % this.ncpus);
+    const t = new KThread(taddr, tid, name, stackBase, stackTop, c);
+    const off = (m: string) => taddr + T.offsetof('kthread_t', m);
+    this.mem.storePtr(off('t_stk'), stackTop);
+    this.mem.storePtr(off('t_stkbase'), stackBase);
+    this.mem.store32(off('t_tid'), tid);
+    this.mem.store16(off('t_state'), TS_RUN);
+    this.mem.storePtr(off('t_cpu'), this.cpuAddr(c));
+    this.writeString(off('t_name'), name, 32);
+    // link into the circular all-threads list
+    const head = this.threads.length ? this.threads[0]!.addr : 0;
+    if (!head) {
+      this.mem.storePtr(off('t_next'), taddr);
+      this.mem.storePtr(off('t_prev'), taddr);
+      this.mem.storePtr(this.g.allthreads, taddr);
+    } else {
+      const last = this.mem.loadPtr(head + T.offsetof('kthread_t', 't_prev'));
+      this.mem.storePtr(off('t_next'), head);
+      this.mem.storePtr(off('t_prev'), last);
+      this.mem.storePtr(last + T.offsetof('kthread_t', 't_next'), taddr);
+      this.mem.storePtr(head + T.offsetof('kthread_t', 't_prev'), taddr);
+    }
+    this.threads.push(t);
+    return t;
+  }
+
+  setState(t: KThread, state: number): void {
+    this.mem.store16(t.addr + this.types.offsetof('kthread_t', 't_state'), state);
+  }
+
+  /** Run fn as thread t (on t's CPU), then switch back. */
+  runAs<R>(t: KThread, fn: () => R): R {
+    const prev = this.cur;
+    if (prev === t) return fn();
+    this.switchOut(prev);
+    this.cur = t;
+    this.switchIn(t);
+    try {
+      return fn();
+    } finally {
+      if (!this.panicking) {
+        this.switchOut(t);
+        this.cur = prev;
+        this.switchIn(prev);
+      }
+    }
+  }
+
+  private switchIn(t: KThread): void {
+    this.setState(t, TS_ONPROC);
+    this.mem.storePtr(this.cpuAddr(t.cpu) + this.types.offsetof('struct cpu', 'cpu_thread'), t.addr);
+  }
+
+  private switchOut(t: KThread): void {
+    this.setState(t, t.depth > 0 ? TS_SLEEP : TS_RUN);
+    this.materialize(t);
+  }
+
+  /* -------------------------------------------------------------- stacks */
+
+  /** Push a frame: pc = function address + offset. */
+  enter(pc: number): void {
+    const t = this.cur;
+    t.stack[t.depth++] = pc;
+  }
+
+  leave(): void {
+    this.cur.depth--;
+  }
+
+  /** Update the current frame's pc (a call site within the function). */
+  site(pc: number): void {
+    const t = this.cur;
+    t.stack[t.depth - 1] = pc;
+  }
+
+  /** Current depth of the shadow stack (to restore after a caught error). */
+  get depth(): number {
+    return this.cur.depth;
+  }
+
+  set depth(d: number) {
+    this.cur.depth = d;
+  }
+
+  /**
+   * Capture up to `max` pcs, innermost first, into simulated memory at
+   * `dst` (pointer-sized slots).  Returns the depth stored.
+   */
+  capturePcs(dst: number, max: number): number {
+    const t = this.cur;
+    const n = t.depth < max ? t.depth : max;
+    const st = t.stack;
+    const mem = this.mem;
+    const P = this.model.ptrSize;
+    let d = t.depth - 1;
+    for (let i = 0; i < n; i++, d--) mem.storePtr(dst + i * P, st[d]!);
+    return n;
+  }
+
+  /** The current stack as pcs, innermost first. */
+  stackPcs(max = 64): number[] {
+    const t = this.cur;
+    const out: number[] = [];
+    for (let d = t.depth - 1; d >= 0 && out.length < max; d--) out.push(t.stack[d]!);
+    return out;
+  }
+
+  /** Write thread t's shadow stack into its stack memory as a frame chain. */
+  materialize(t: KThread): void {
+    const P = this.model.ptrSize;
+    const T = this.types;
+    const mem = this.mem;
+    let fp = 0;
+    let a = t.stackTop - 4 * P;
+    // frames for outer functions, outermost first (highest address)
+    const frames = Math.min(t.depth - 1, Math.floor((t.stackTop - t.stackBase) / (6 * P)) - 2);
+    for (let j = 0; j < frames; j++) {
+      a -= 4 * P; // a little room for "locals"
+      mem.storePtr(a, fp);
+      mem.storePtr(a + P, t.stack[j]!);
+      fp = a;
+    }
+    const pc = t.depth > 0 ? t.stack[t.depth - 1]! : 0;
+    const sp = fp ? fp - 4 * P : t.stackTop - 4 * P;
+    mem.storePtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[0]'), pc);
+    mem.storePtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[1]'), sp);
+    mem.storePtr(t.addr + T.offsetof('kthread_t', 't_fp'), fp);
+  }
+
+  /* ---------------------------------------------------------------- time */
+
+  gethrtime(): number {
+    this.hrtime += this.hrtimeStep;
+    return this.hrtime;
+  }
+
+  /** Seconds since the epoch, on the simulated clock. */
+  get timeSecond(): number {
+    return BOOT_EPOCH + Math.floor(this.hrtime / 1e9);
+  }
+
+  /** Schedule fn to run in thread t's context after delay ns. */
+  timeout(t: KThread, delayNs: number, fn: () => void): void {
+    const c: Callout = { when: this.hrtime + delayNs, seq: this.calloutSeq++, thread: t, fn };
+    let i = this.callouts.length;
+    while (i > 0 && (this.callouts[i - 1]!.when > c.when || (this.callouts[i - 1]!.when === c.when && this.callouts[i - 1]!.seq > c.seq))) i--;
+    this.callouts.splice(i, 0, c);
+  }
+
+  /** Advance the clock by ns, running callouts that fall due. */
+  advance(ns: number): void {
+    const target = this.hrtime + ns;
+    while (this.callouts.length > 0 && this.callouts[0]!.when <= target) {
+      const c = this.callouts.shift()!;
+      if (c.when > this.hrtime) this.hrtime = c.when;
+      this.runAs(c.thread, c.fn);
+    }
+    if (target > this.hrtime) this.hrtime = target;
+  }
+
+  pendingCallouts(): number {
+    return this.callouts.length;
+  }
+
+  /* ------------------------------------------------------------- messages */
+
+  /** Append text to the message buffer (kernel printf). */
+  printf(text: string): void {
+    this.msgText += text;
+    if (this.msgText.length > MSGBUF_SIZE - 1) this.msgText = this.msgText.slice(this.msgText.length - (MSGBUF_SIZE - 1));
+    const b = new TextEncoder().encode(this.msgText);
+    // rewrite only what changed when appending without wrap
+    if (b.length >= this.msgbufLen && b.length === this.msgText.length) {
+      this.mem.write(this.g.msgbuf + this.msgbufLen, b.subarray(this.msgbufLen));
+    } else {
+      this.mem.write(this.g.msgbuf, b);
+    }
+    this.msgbufLen = b.length;
+    this.mem.store8(this.g.msgbuf + b.length, 0);
+    this.mem.storePtr(this.g.msgbufp, b.length);
+  }
+
+  /** cmn_err-style messages: CE_NOTE "NOTICE: ", CE_WARN "WARNING: ". */
+  cmnErr(level: 'note' | 'warn' | 'cont', text: string): void {
+    const prefix = level === 'note' ? 'NOTICE: ' : level === 'warn' ? 'WARNING: ' : '';
+    this.printf(prefix + text + (level === 'cont' ? '' : '\n'));
+  }
+
+  messages(): string {
+    return this.msgText;
+  }
+
+  /* ---------------------------------------------------------------- panic */
+
+  panic(msg: string): never {
+    if (!this.panicking) {
+      this.panicking = true;
+      this.panicMessage = msg;
+      this.writeString(this.g.panicstr, msg, 256);
+      this.mem.storePtr(this.g.panic_thread, this.cur.addr);
+      this.mem.store32(this.g.panic_cpu, this.cur.cpu);
+      this.printf(`panic[cpu${this.cur.cpu}]/thread=${hex(this.cur.addr)}: ${msg}\n`);
+      for (const t of this.threads) this.materialize(t);
+    }
+    throw new KernelPanic(msg);
+  }
+
+  /** Turn a page fault raised by simulated code into a panic. */
+  trap(f: PageFault): never {
+    const rip = this.cur.depth > 0 ? this.cur.stack[this.cur.depth - 1]! : 0;
+    this.printf(
+      `fatal page fault in supervisor mode\ntrap type 6 code ${f.access === 'write' ? 2 : 0} rip ${hex(rip)} (${this.symbolize(rip)}) cr2 ${hex(f.addr)}\n`,
+    );
+    this.panic(`fatal page fault in supervisor mode: ${f.access} at ${'0x' + hex(f.addr)} (rip ${this.symbolize(rip)})`);
+  }
+
+  /** Run simulated code, turning page faults into panics. */
+  guard<R>(fn: () => R): R {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof PageFault) this.trap(e);
+      throw e;
+    }
+  }
+
+  /** Forced crash dump, as `reboot -d`. */
+  forcedDump(): never {
+    this.panic('forced crash dump initiated at user request');
+  }
+}
+
+export { TS_SLEEP };
