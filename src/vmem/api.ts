@@ -1,0 +1,70 @@
+/*
+ * The vmem interface that kmem and the kernel subsystems program against.
+ * (The implementation is vmem.ts; this file is the contract.)
+ *
+ * All arena state (vmem_t, vmem_seg_t, freelists, hash) lives in simulated
+ * memory; a `VmemArena` object is only a handle: its `addr` is the vmem_t.
+ * Addresses are numbers in the signed representation of machine/addr.ts;
+ * 0 means failure, as NULL does.
+ */
+
+export const VM_SLEEP = 0x0;
+export const VM_NOSLEEP = 0x1;
+export const VM_PANIC = 0x2;
+export const VM_PUSHPAGE = 0x4;
+export const VM_KMFLAGS = 0xff;
+export const VM_BESTFIT = 0x100;
+export const VM_FIRSTFIT = 0x200;
+export const VM_NEXTFIT = 0x400;
+export const VM_MEMLOAD = 0x800;
+export const VM_NORELOC = 0x1000;
+export const VM_ABORT = 0x2000;
+export const VM_ENDALLOC = 0x4000;
+
+export const VMC_POPULATOR = 0x10000;
+export const VMC_NO_QCACHE = 0x20000;
+export const VMC_IDENTIFIER = 0x40000;
+export const VMC_XALLOC = 0x80000;
+export const VMC_XALIGN = 0x100000;
+
+export const VMEM_ALLOC = 0x01;
+export const VMEM_FREE = 0x02;
+export const VMEM_SPAN = 0x10;
+export const VMEM_ROTOR = 0x20;
+export const VMEM_WALKER = 0x40;
+
+/** An import function: allocate `size` bytes from `source`; 0 on failure. */
+export type VmemAllocFn = (source: VmemArena, size: number, vmflag: number) => number;
+export type VmemFreeFn = (source: VmemArena, addr: number, size: number) => void;
+
+/**
+ * Quantum caches are kmem caches.  vmem knows nothing of kmem: kmem installs
+ * a provider once it is ready, and arenas created with qcache_max > 0 get
+ * their caches then (`vm_qcache[]` in memory points at the kmem_cache_t's).
+ */
+export interface QcacheProvider {
+  create(arena: VmemArena, name: string, size: number, align: number, slabSize: number): QcacheHandle;
+}
+export interface QcacheHandle {
+  readonly addr: number; // kmem_cache_t address
+  alloc(vmflag: number): number;
+  free(addr: number): void;
+  destroy(): void;
+}
+
+export interface VmemArena {
+  readonly addr: number; // the vmem_t in simulated memory
+  readonly name: string;
+  readonly quantum: number;
+  readonly source: VmemArena | undefined;
+  alloc(size: number, vmflag: number): number;
+  free(addr: number, size: number): void;
+  xalloc(size: number, align: number, phase: number, nocross: number, minaddr: number, maxaddr: number, vmflag: number): number;
+  xfree(addr: number, size: number): void;
+  add(base: number, size: number, vmflag: number): number;
+  contains(addr: number, size: number): boolean;
+  /** Bytes allocated (VMEM_ALLOC) or free (VMEM_FREE). */
+  size(typemask: number): number;
+  walk(typemask: number, cb: (start: number, size: number) => void): void;
+  destroy(): void;
+}
