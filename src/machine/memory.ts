@@ -83,7 +83,7 @@ export class Segment {
   u32: Uint32Array;
   i32: Int32Array;
   f64: Float64Array;
-  /** Protection per page. */
+  /** Protection per 4 KiB sub-page (whatever the page size). */
   readonly prot: Uint8Array;
   constructor(name: string, base: number, size: number, buffer: ArrayBufferLike, pageShift: number) {
     this.name = name;
@@ -94,7 +94,10 @@ export class Segment {
     this.u32 = new Uint32Array(buffer, 0, size >>> 2);
     this.i32 = new Int32Array(buffer, 0, size >>> 2);
     this.f64 = new Float64Array(buffer, 0, size >>> 3);
-    this.prot = new Uint8Array(Math.ceil(size / (1 << pageShift)));
+    // Protection is kept per 4 KiB sub-page whatever the page size, so that
+    // hot paths shift by a constant.
+    void pageShift;
+    this.prot = new Uint8Array(Math.ceil(size / 4096));
   }
 }
 
@@ -140,6 +143,21 @@ abstract class SegmentedMemory implements Memory {
   readonly pageShift: number;
   protected segs: Segment[] = [];
   private cur: Segment;
+  /* the current segment's fields, cached flat for the hot paths */
+  /*
+   * Translation caches: the run of contiguous readable sub-pages and the run
+   * of contiguous writable sub-pages around the last slow-path access, with
+   * a Uint32Array view of exactly that run.  A hit needs no protection
+   * lookup.  Unmap and protect invalidate them (map only adds rights).
+   */
+  private rBase = 0;
+  private rLen = 0;
+  private rEnd = 0;
+  private r32: Uint32Array = new Uint32Array(0);
+  private wBase = 0;
+  private wLen = 0;
+  private wEnd = 0;
+  private w32: Uint32Array = new Uint32Array(0);
   mappedPages = 0;
 
   constructor(model: DataModel, pageSize: number) {
@@ -148,6 +166,45 @@ abstract class SegmentedMemory implements Memory {
     this.pageSize = pageSize;
     this.pageShift = pageSize === 4096 ? 12 : 13;
     this.cur = new Segment('<none>', 0, 0, new ArrayBuffer(0), this.pageShift);
+  }
+
+  private setCur(s: Segment): void {
+    this.cur = s;
+  }
+
+  /** Drop the translation caches (after rights were removed). */
+  protected invalidate(): void {
+    this.rLen = 0;
+    this.wLen = 0;
+    this.rEnd = this.rBase;
+    this.wEnd = this.wBase;
+  }
+
+  /** Load the read (or write) run around a; returns false if a faults. */
+  private fillRun(a: number, write: boolean): boolean {
+    const s = this.segmentOf(a);
+    if (!s) return false;
+    const need = write ? PROT_RW : PROT_READ;
+    const ok = (p: number | undefined) => p !== undefined && (p & need) === need;
+    const p = Math.floor((a - s.base) / 4096);
+    if (!ok(s.prot[p])) return false;
+    let lo = p;
+    let hi = p + 1;
+    while (lo > 0 && p - lo < 256 && ok(s.prot[lo - 1])) lo--;
+    while (hi < s.prot.length && hi - p < 256 && ok(s.prot[hi])) hi++;
+    const view = new Uint32Array(s.u32.buffer, s.u32.byteOffset + lo * 4096, ((hi - lo) * 4096) >>> 2);
+    if (write) {
+      this.wBase = s.base + lo * 4096;
+      this.wLen = (hi - lo) * 4096;
+      this.wEnd = this.wBase + this.wLen;
+      this.w32 = view;
+    } else {
+      this.rBase = s.base + lo * 4096;
+      this.rLen = (hi - lo) * 4096;
+      this.rEnd = this.rBase + this.rLen;
+      this.r32 = view;
+    }
+    return true;
   }
 
   segments(): readonly Segment[] {
@@ -165,7 +222,7 @@ abstract class SegmentedMemory implements Memory {
       if (a < s.base) hi = mid - 1;
       else if (a >= s.base + s.size) lo = mid + 1;
       else {
-        this.cur = s;
+        this.setCur(s);
         return s;
       }
     }
@@ -182,7 +239,7 @@ abstract class SegmentedMemory implements Memory {
 
   isMapped(a: number): boolean {
     const s = this.segmentOf(a);
-    return s !== undefined && s.prot[(a - s.base) >>> this.pageShift] !== 0;
+    return s !== undefined && s.prot[(a - s.base) >>> 12] !== 0;
   }
 
   private check(a: number, access: Access): Segment {
@@ -192,7 +249,7 @@ abstract class SegmentedMemory implements Memory {
       s = this.find(a, access);
       off = a - s.base;
     }
-    const p = s.prot[off >>> this.pageShift]!;
+    const p = s.prot[off >>> 12]!;
     if (p === 0) throw new PageFault(a, access);
     if (access === 'write' && p !== PROT_RW) throw new PageFault(a, access, 'read-only');
     return s;
@@ -201,7 +258,7 @@ abstract class SegmentedMemory implements Memory {
   load8(a: number): number {
     const s = this.cur;
     const off = a - s.base;
-    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] !== 0) return s.u8[off]!;
+    if (off >= 0 && off < s.size && s.prot[off >>> 12] !== 0) return s.u8[off]!;
     const t = this.check(a, 'read');
     return t.u8[a - t.base]!;
   }
@@ -210,15 +267,13 @@ abstract class SegmentedMemory implements Memory {
     if ((a & 1) !== 0) return this.load8(a) | (this.load8(a + 1) << 8);
     const s = this.cur;
     const off = a - s.base;
-    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] !== 0) return s.u16[off >>> 1]!;
+    if (off >= 0 && off < s.size && s.prot[off >>> 12] !== 0) return s.u16[off >>> 1]!;
     const t = this.check(a, 'read');
     return t.u16[(a - t.base) >>> 1]!;
   }
 
   load32(a: number): number {
-    const s = this.cur;
-    const off = a - s.base;
-    if ((off & 3) === 0 && off >= 0 && off < s.size && s.prot[off >>> this.pageShift] !== 0) return s.u32[off >>> 2]!;
+    if (a >= this.rBase && a < this.rEnd && (a & 3) === 0) return this.r32[(a - this.rBase) >>> 2]!;
     return this.load32slow(a);
   }
 
@@ -226,6 +281,7 @@ abstract class SegmentedMemory implements Memory {
     if ((a & 3) !== 0) {
       return (this.load8(a) | (this.load8(a + 1) << 8) | (this.load8(a + 2) << 16) | (this.load8(a + 3) << 24)) >>> 0;
     }
+    if (this.fillRun(a, false)) return this.r32[(a - this.rBase) >>> 2]!;
     const t = this.check(a, 'read');
     return t.u32[(a - t.base) >>> 2]!;
   }
@@ -254,7 +310,7 @@ abstract class SegmentedMemory implements Memory {
   store8(a: number, v: number): void {
     const s = this.cur;
     const off = a - s.base;
-    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] === PROT_RW) {
+    if (off >= 0 && off < s.size && s.prot[off >>> 12] === PROT_RW) {
       s.u8[off] = v;
       return;
     }
@@ -270,7 +326,7 @@ abstract class SegmentedMemory implements Memory {
     }
     const s = this.cur;
     const off = a - s.base;
-    if (off >= 0 && off < s.size && s.prot[off >>> this.pageShift] === PROT_RW) {
+    if (off >= 0 && off < s.size && s.prot[off >>> 12] === PROT_RW) {
       s.u16[off >>> 1] = v;
       return;
     }
@@ -279,10 +335,8 @@ abstract class SegmentedMemory implements Memory {
   }
 
   store32(a: number, v: number): void {
-    const s = this.cur;
-    const off = a - s.base;
-    if ((off & 3) === 0 && off >= 0 && off < s.size && s.prot[off >>> this.pageShift] === PROT_RW) {
-      s.u32[off >>> 2] = v;
+    if (a >= this.wBase && a < this.wEnd && (a & 3) === 0) {
+      this.w32[(a - this.wBase) >>> 2] = v;
       return;
     }
     this.store32slow(a, v);
@@ -293,6 +347,10 @@ abstract class SegmentedMemory implements Memory {
       // Check every byte first so a faulting store writes nothing.
       for (let i = 0; i < 4; i++) this.check(a + i, 'write');
       for (let i = 0; i < 4; i++) this.store8(a + i, (v >>> (8 * i)) & 0xff);
+      return;
+    }
+    if (this.fillRun(a, true)) {
+      this.w32[(a - this.wBase) >>> 2] = v;
       return;
     }
     const t = this.check(a, 'write');
@@ -406,51 +464,62 @@ export class PagedMemory extends SegmentedMemory {
     return seg;
   }
 
-  /** Reserve a segment filled with given contents (used by the dump reader). */
+  private subpages = 0;
+
+  /**
+   * Reserve a segment filled with given contents (used by the dump reader).
+   * `prot` has one byte per 4 KiB sub-page, like Segment.prot.
+   */
   adopt(name: string, base: number, bytes: Uint8Array, prot: Uint8Array): Segment {
     const seg = new Segment(name, base, bytes.length, bytes.buffer, this.pageShift);
     if (bytes.byteOffset !== 0) throw new RangeError('adopt: bytes must start their buffer');
     seg.prot.set(prot);
-    for (const p of prot) if (p !== 0) this.mappedPages++;
+    for (const p of prot) if (p !== 0) this.subpages++;
+    this.mappedPages = (this.subpages * 4096) / this.pageSize;
     this.segs.push(seg);
     this.segs.sort((x, y) => x.base - y.base);
     return seg;
   }
 
+  /** 4 KiB sub-page indices of a page-aligned range inside one segment. */
   private pagesOf(base: number, size: number, what: string): { seg: Segment; first: number; n: number } {
     if (base % this.pageSize !== 0 || size % this.pageSize !== 0) {
       throw new RangeError(`${what}: misaligned range ${hex0x(base)}+${size}`);
     }
     const seg = this.segmentOf(base);
     if (!seg || base + size > seg.base + seg.size) throw new RangeError(`${what}: range ${hex0x(base)}+${size} not reserved`);
-    return { seg, first: (base - seg.base) / this.pageSize, n: size / this.pageSize };
+    return { seg, first: (base - seg.base) / 4096, n: size / 4096 };
   }
 
   /** Map pages (zero-filled if newly mapped) with the given protection. */
   map(base: number, size: number, prot: number = PROT_RW): void {
     const { seg, first, n } = this.pagesOf(base, size, 'map');
     for (let i = first; i < first + n; i++) {
-      if (seg.prot[i] === 0) this.mappedPages++;
+      if (seg.prot[i] === 0) this.subpages++;
       seg.prot[i] = prot;
     }
+    this.mappedPages = (this.subpages * 4096) / this.pageSize;
   }
 
   /** Unmap pages: later accesses fault; contents are discarded. */
   unmap(base: number, size: number): void {
     const { seg, first, n } = this.pagesOf(base, size, 'unmap');
+    this.invalidate();
     for (let i = first; i < first + n; i++) {
       if (seg.prot[i] !== 0) {
-        this.mappedPages--;
+        this.subpages--;
         seg.prot[i] = 0;
-        seg.u8.fill(0, i * this.pageSize, (i + 1) * this.pageSize);
+        seg.u8.fill(0, i * 4096, (i + 1) * 4096);
       }
     }
+    this.mappedPages = (this.subpages * 4096) / this.pageSize;
   }
 
   protect(base: number, size: number, prot: number): void {
     const { seg, first, n } = this.pagesOf(base, size, 'protect');
+    this.invalidate();
     for (let i = first; i < first + n; i++) {
-      if (seg.prot[i] === 0) throw new PageFault(seg.base + i * this.pageSize, 'write');
+      if (seg.prot[i] === 0) throw new PageFault(seg.base + i * 4096, 'write');
       seg.prot[i] = prot;
     }
   }
@@ -473,8 +542,9 @@ export class FlatMemory extends SegmentedMemory {
     const buf = this.source instanceof ArrayBuffer ? this.source : this.source.buffer;
     const seg = new Segment('flat', 0, buf.byteLength, buf, this.pageShift);
     seg.prot.fill(PROT_RW);
+    this.invalidate();
     this.segs = [seg];
-    this.mappedPages = seg.prot.length;
+    this.mappedPages = Math.ceil(buf.byteLength / this.pageSize);
     this.find(0, 'read');
   }
 }

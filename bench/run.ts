@@ -1,0 +1,50 @@
+/*
+ * `npm run bench [-- --json] [-- --only prefix]`: runs every benchmark of
+ * bench/ and prints one line per figure; with --json the last line is one
+ * JSON object with flat keys.  Figures are ratios against an anchor measured
+ * in the same run wherever a goal is stated as a ratio.
+ */
+import { benchMachine } from './machine.js';
+
+type Bench = () => Promise<Record<string, number>>;
+
+async function optional(path: string, name: string): Promise<Bench | undefined> {
+  try {
+    const mod = (await import(path)) as Record<string, unknown>;
+    const f = mod[name];
+    return typeof f === 'function' ? (f as Bench) : undefined;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const onlyIdx = process.argv.indexOf('--only');
+  const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
+  const benches: Array<[string, Bench | undefined]> = [
+    ['machine', benchMachine],
+    ['vmem', await optional('./vmem.js', 'benchVmem')],
+    ['kmem', await optional('./kmem.js', 'benchKmem')],
+    ['dump', await optional('./dump.js', 'benchDump')],
+    ['mdb', await optional('./mdb.js', 'benchMdb')],
+    ['scan', await optional('./scan.js', 'benchScan')],
+  ];
+  const all: Record<string, number> = {};
+  for (const [name, b] of benches) {
+    if (!b || (only && !name.startsWith(only))) continue;
+    const r = await b();
+    for (const [k, v] of Object.entries(r)) {
+      all[k] = Number(v.toFixed(4));
+      if (!json) console.log(`${k.padEnd(36)} ${all[k]}`);
+      else process.stderr.write(`${k.padEnd(36)} ${all[k]}\n`);
+    }
+  }
+  if (json) console.log(JSON.stringify(all));
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exit(1);
+});
