@@ -177,6 +177,8 @@ export class Kernel {
   cur!: KThread;
   panicking = false;
   panicMessage: string | undefined;
+  /** Called once by panic() once the panic state is in memory (crash dump hook). */
+  onPanic: ((k: Kernel) => void) | undefined;
 
   /* addresses of core globals */
   readonly g: {
@@ -616,6 +618,8 @@ export class Kernel {
       this.mem.store32(this.g.panic_cpu, this.cur.cpu);
       this.printf(`panic[cpu${this.cur.cpu}]/thread=${hex(this.cur.addr)}: ${msg}\n`);
       for (const t of this.threads) this.materialize(t);
+      // dumpsys: savecore installs itself here (dump/savecore.ts).
+      if (this.onPanic) this.onPanic(this);
     }
     throw new KernelPanic(msg);
   }
