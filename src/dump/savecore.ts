@@ -1,0 +1,597 @@
+/*
+ * savecore: write a crash dump of a kernel.
+ *
+ * Theory
+ * ------
+ * A dump is everything mdb will ever know about the kernel: the bytes of
+ * every mapped page, the symbols, the C types, the threads' saved registers,
+ * the loaded modules and their history, and the panic.  As on Solaris, a
+ * dump N is the pair `unix.N` (the "namelist": symbols and types) and
+ * `vmcore.N` (memory and the dump header) in the crash directory, and the
+ * file `bounds` holds the next N.  Formats are in format.ts and
+ * docs/dump.md.
+ *
+ * Content: every mapped page of every segment (text, data, module_map,
+ * segkp, heap) — "all mapped pages".  Pages are grouped into runs of
+ * adjacent mapped pages with the same protection, one PT_LOAD per run, and
+ * each run is written straight from the segment's backing store (one
+ * write() per run, no copy), which is why a 1 GiB dump is written at disk
+ * speed.
+ *
+ * Safety: a dump is never overwritten.  Both files are written under
+ * temporary names and then *linked* to their final names (link(2) fails if
+ * the name exists, unlike rename(2)), and only then is `bounds` advanced
+ * (written to a temporary file and renamed, since `bounds` is meant to be
+ * replaced).  If unix.N or vmcore.N already exists, N is skipped.
+ *
+ * The kernel calls savecore from panic() through `k.onPanic`, which
+ * `installSavecore()` sets: every panic (kmem_error, a trap, an explicit
+ * panic, a forced dump) leaves a dump, as dumpsys() does.  A failure to
+ * write the dump is recorded (and printed to the msgbuf) but never replaces
+ * the panic itself.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Kernel, OS_NAME, OS_RELEASE, OS_VERSION } from '../kernel/kernel.js';
+import { TS_ONPROC } from '../kernel/types.js';
+import {
+  ByteWriter,
+  DF_PANIC,
+  DUMPHDR_MAGIC,
+  DUMP_CONTENT_ALL,
+  DUMP_VERSION,
+  ELF32_SIZES,
+  ELF64_SIZES,
+  ELFCLASS32,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  EM_386,
+  EM_X86_64,
+  ET_CORE,
+  ET_EXEC,
+  EV_CURRENT,
+  KMEMDB_NT_DUMPHDR,
+  KMEMDB_NT_MODULES,
+  KMEMDB_NT_SYMMODS,
+  KMEMDB_NT_THREADS,
+  KMEMDB_NT_UNIX,
+  MF_UNLOADED,
+  NOTE_NAME,
+  NT_PRSTATUS,
+  PF_R,
+  PF_W,
+  PF_X,
+  PN_XNUM,
+  PT_LOAD,
+  PT_NOTE,
+  SHF_ALLOC,
+  SHF_EXECINSTR,
+  SHF_WRITE,
+  SHN_ABS,
+  SHT_NOBITS,
+  SHT_NOTE,
+  SHT_NULL,
+  SHT_PROGBITS,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+  SK_FUNC,
+  SK_OBJECT,
+  STB_GLOBAL,
+  STT_FUNC,
+  STT_OBJECT,
+  UNIX_MAGIC,
+  writeNote,
+  type ElfSizes,
+} from './format.js';
+import type { KSymbol } from '../kernel/kernel.js';
+
+export interface DumpInfo {
+  readonly dir: string;
+  readonly index: number;
+  readonly unixPath: string;
+  readonly vmcorePath: string;
+  readonly panicMessage?: string;
+  /** Bytes of memory written (sum of PT_LOAD sizes). */
+  readonly memoryBytes: number;
+  /** Number of PT_LOAD ranges. */
+  readonly ranges: number;
+}
+
+export interface SavecoreOptions {
+  /** What to dump; only "all" (every mapped page) exists. */
+  readonly content?: 'all';
+}
+
+/** Read `bounds` (the next dump number); 0 when absent or unreadable. */
+export function readBounds(dir: string): number {
+  try {
+    const s = fs.readFileSync(path.join(dir, 'bounds'), 'utf8').trim();
+    return /^\d{1,9}$/.test(s) ? Number(s) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function writeAtomically(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp.${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/* ---------------------------------------------------------------- ranges */
+
+interface Run {
+  /** Backing bytes of the run (a view into the segment). */
+  readonly bytes: Uint8Array;
+  readonly vaddr: number;
+  readonly prot: number;
+}
+
+/** Runs of adjacent mapped pages with equal protection, in address order. */
+function mappedRuns(k: Kernel): Run[] {
+  const out: Run[] = [];
+  const ps = k.pageSize;
+  for (const seg of k.mem.segments()) {
+    const prot = seg.prot;
+    const n = prot.length;
+    let i = 0;
+    while (i < n) {
+      const p = prot[i]!;
+      if (p === 0) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < n && prot[j] === p) j++;
+      const off = i * ps;
+      const end = Math.min(j * ps, seg.size);
+      out.push({ bytes: seg.u8.subarray(off, end), vaddr: seg.base + off, prot: p });
+      i = j;
+    }
+  }
+  return out;
+}
+
+/* ---------------------------------------------------------------- identity */
+
+/** FNV-1a of a string: a deterministic id binding unix.N to vmcore.N. */
+function dumpId(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function machineName(k: Kernel): string {
+  return k.model.ptrSize === 8 ? 'amd64' : 'i386';
+}
+
+/* ---------------------------------------------------------------- ELF pieces */
+
+function elfIdent(w: ByteWriter, is64: boolean): void {
+  w.bytes(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, is64 ? ELFCLASS64 : ELFCLASS32, ELFDATA2LSB, EV_CURRENT, 0]));
+  w.zeros(8);
+}
+
+interface Ehdr {
+  type: number;
+  entry: number;
+  phoff: number;
+  phnum: number;
+  shoff: number;
+  shnum: number;
+  shstrndx: number;
+}
+
+function writeEhdr(w: ByteWriter, k: Kernel, Z: ElfSizes, h: Ehdr): void {
+  const is64 = k.model.ptrSize === 8;
+  elfIdent(w, is64);
+  w.u16(h.type).u16(is64 ? EM_X86_64 : EM_386).u32(EV_CURRENT);
+  w.word(h.entry, is64).word(h.phoff, is64).word(h.shoff, is64);
+  w.u32(0).u16(Z.ehdr).u16(h.phnum ? Z.phdr : 0).u16(h.phnum).u16(h.shnum ? Z.shdr : 0).u16(h.shnum).u16(h.shstrndx);
+}
+
+interface Shdr {
+  name: number;
+  type: number;
+  flags: number;
+  addr: number;
+  offset: number;
+  size: number;
+  link: number;
+  info: number;
+  align: number;
+  entsize: number;
+}
+
+function writeShdr(w: ByteWriter, is64: boolean, s: Shdr): void {
+  w.u32(s.name).u32(s.type).word(s.flags, is64).word(s.addr, is64).word(s.offset, is64).word(s.size, is64);
+  w.u32(s.link).u32(s.info).word(s.align, is64).word(s.entsize, is64);
+}
+
+function writePhdr(w: ByteWriter, is64: boolean, type: number, flags: number, offset: number, vaddr: number, size: number, align: number): void {
+  if (is64) {
+    w.u32(type).u32(flags).u64(offset).u64(vaddr).u64(0).u64(size).u64(size).u64(align);
+  } else {
+    w.u32(type).u32(offset).word(vaddr, false).u32(0).u32(size).u32(size).u32(flags).u32(align);
+  }
+}
+
+/** A string table under construction. */
+class StrTab {
+  private readonly w = new ByteWriter(1024);
+  private readonly seen = new Map<string, number>();
+  constructor() {
+    this.w.u8(0);
+  }
+  add(s: string): number {
+    const have = this.seen.get(s);
+    if (have !== undefined) return have;
+    const at = this.w.pos;
+    this.w.bytes(new TextEncoder().encode(s)).u8(0);
+    this.seen.set(s, at);
+    return at;
+  }
+  result(): Uint8Array {
+    return this.w.result();
+  }
+}
+
+/* ---------------------------------------------------------------- unix.N */
+
+/** Kernel symbols first, then each module's symbols together. */
+function orderedSymbols(k: Kernel): { syms: KSymbol[]; groups: Array<{ module: string; first: number; count: number }> } {
+  const kernel: KSymbol[] = [];
+  const byMod = new Map<string, KSymbol[]>();
+  for (const s of k.symbols()) {
+    if (s.module === undefined) kernel.push(s);
+    else {
+      let l = byMod.get(s.module);
+      if (!l) byMod.set(s.module, (l = []));
+      l.push(s);
+    }
+  }
+  const syms = kernel;
+  const groups: Array<{ module: string; first: number; count: number }> = [];
+  for (const [module, l] of byMod) {
+    groups.push({ module, first: syms.length + 1, count: l.length }); // +1: symbol 0 is the null symbol
+    for (const s of l) syms.push(s);
+  }
+  return { syms, groups };
+}
+
+/** Build the bytes of unix.N. */
+export function buildUnix(k: Kernel, index: number, id: number): Uint8Array {
+  const is64 = k.model.ptrSize === 8;
+  const Z = is64 ? ELF64_SIZES : ELF32_SIZES;
+  const L = k.layout;
+  const shstr = new StrTab();
+  const strtab = new StrTab();
+
+  // Address-only sections giving symbols a home (no file contents).
+  const homes = [
+    { name: '.text', base: L.textBase, size: L.textSize, flags: SHF_ALLOC | SHF_EXECINSTR },
+    { name: '.data', base: L.dataBase, size: L.dataSize, flags: SHF_ALLOC | SHF_WRITE },
+    { name: '.module_map', base: L.moduleBase, size: L.moduleSize, flags: SHF_ALLOC | SHF_WRITE | SHF_EXECINSTR },
+  ];
+  const shndxOf = (a: number): number => {
+    for (let i = 0; i < homes.length; i++) if (a >= homes[i]!.base && a < homes[i]!.base + homes[i]!.size) return i + 1;
+    return SHN_ABS;
+  };
+
+  const { syms, groups } = orderedSymbols(k);
+  const symw = new ByteWriter(Z.sym * (syms.length + 1));
+  symw.zeros(Z.sym);
+  for (const s of syms) {
+    const name = strtab.add(s.name);
+    const info = (STB_GLOBAL << 4) | (s.kind === 'func' ? STT_FUNC : STT_OBJECT);
+    const shndx = shndxOf(s.value);
+    if (is64) symw.u32(name).u8(info).u8(0).u16(shndx).u64(s.value).u64(s.size);
+    else symw.u32(name).word(s.value, false).u32(s.size).u8(info).u8(0).u16(shndx);
+  }
+
+  const notes = new ByteWriter();
+  const ident = new ByteWriter();
+  ident.u32(UNIX_MAGIC).u32(DUMP_VERSION).u32(k.model.bits).u32(k.pageSize).u32(id).u32(index);
+  ident.str(OS_NAME).str(OS_RELEASE).str(OS_VERSION).str(k.hostname).str(machineName(k));
+  writeNote(notes, NOTE_NAME, KMEMDB_NT_UNIX, ident.result());
+  const sm = new ByteWriter();
+  sm.u32(groups.length);
+  for (const g of groups) sm.u32(g.first).u32(g.count).str(g.module);
+  writeNote(notes, NOTE_NAME, KMEMDB_NT_SYMMODS, sm.result());
+
+  const comment = new TextEncoder().encode(`${OS_NAME} ${OS_RELEASE} ${OS_VERSION} (${machineName(k)})\0`);
+  const ctf = k.types.serialize();
+
+  // Contents, in file order after the ELF header.
+  interface Sec {
+    name: string;
+    type: number;
+    flags: number;
+    addr: number;
+    data?: Uint8Array;
+    size: number;
+    link: number;
+    info: number;
+    align: number;
+    entsize: number;
+  }
+  const secs: Sec[] = [];
+  for (const h of homes) secs.push({ name: h.name, type: SHT_NOBITS, flags: h.flags, addr: h.base, size: h.size, link: 0, info: 0, align: 16, entsize: 0 });
+  const symIdx = secs.length + 1;
+  secs.push({ name: '.symtab', type: SHT_SYMTAB, flags: 0, addr: 0, data: symw.result(), size: 0, link: symIdx + 1, info: 1, align: 8, entsize: Z.sym });
+  secs.push({ name: '.strtab', type: SHT_STRTAB, flags: 0, addr: 0, data: strtab.result(), size: 0, link: 0, info: 0, align: 1, entsize: 0 });
+  secs.push({ name: '.kmemdb_ctf', type: SHT_PROGBITS, flags: 0, addr: 0, data: ctf, size: 0, link: 0, info: 0, align: 8, entsize: 0 });
+  secs.push({ name: '.comment', type: SHT_PROGBITS, flags: 0, addr: 0, data: comment, size: 0, link: 0, info: 0, align: 1, entsize: 0 });
+  secs.push({ name: '.note.kmemdb', type: SHT_NOTE, flags: 0, addr: 0, data: notes.result(), size: 0, link: 0, info: 0, align: 4, entsize: 0 });
+  const shstrIdx = secs.length + 1;
+  for (const s of secs) shstr.add(s.name);
+  shstr.add('.shstrtab');
+  secs.push({ name: '.shstrtab', type: SHT_STRTAB, flags: 0, addr: 0, data: shstr.result(), size: 0, link: 0, info: 0, align: 1, entsize: 0 });
+
+  const w = new ByteWriter(Z.ehdr + ctf.length + symw.pos * 2 + 4096);
+  w.zeros(Z.ehdr);
+  const offsets: number[] = [];
+  for (const s of secs) {
+    if (s.data) {
+      w.align(s.align);
+      offsets.push(w.pos);
+      w.bytes(s.data);
+    } else offsets.push(0);
+  }
+  w.align(8);
+  const shoff = w.pos;
+  writeShdr(w, is64, { name: 0, type: SHT_NULL, flags: 0, addr: 0, offset: 0, size: 0, link: 0, info: 0, align: 0, entsize: 0 });
+  secs.forEach((s, i) =>
+    writeShdr(w, is64, {
+      name: shstr.add(s.name),
+      type: s.type,
+      flags: s.flags,
+      addr: s.addr,
+      offset: s.data ? offsets[i]! : 0,
+      size: s.data ? s.data.length : s.size,
+      link: s.link,
+      info: s.info,
+      align: s.align,
+      entsize: s.entsize,
+    }),
+  );
+  const end = w.pos;
+  w.pos = 0;
+  const start = k.sym('_start');
+  writeEhdr(w, k, Z, { type: ET_EXEC, entry: start ? start.value : 0, phoff: 0, phnum: 0, shoff, shnum: secs.length + 1, shstrndx: shstrIdx });
+  w.pos = end;
+  return w.result();
+}
+
+/* ---------------------------------------------------------------- vmcore.N */
+
+interface ThreadState {
+  addr: number;
+  name: string;
+  tid: number;
+  state: number;
+  pc: number;
+  sp: number;
+  fp: number;
+  stackBase: number;
+  stackTop: number;
+  cpu: number;
+}
+
+/** Threads as memory says: saved registers from t_pcb / t_fp. */
+function threadStates(k: Kernel): ThreadState[] {
+  const T = k.types;
+  const m = k.mem;
+  const o = (f: string) => T.offsetof('kthread_t', f);
+  const oPc = o('t_pcb.val[0]');
+  const oSp = o('t_pcb.val[1]');
+  const oFp = o('t_fp');
+  const oBase = o('t_stkbase');
+  const oTop = o('t_stk');
+  const oState = o('t_state');
+  const oTid = o('t_tid');
+  return k.threads.map((t) => {
+    const state = m.load16(t.addr + oState);
+    return {
+      addr: t.addr,
+      name: t.name,
+      tid: m.load32(t.addr + oTid),
+      state,
+      pc: m.loadPtr(t.addr + oPc),
+      sp: m.loadPtr(t.addr + oSp),
+      fp: m.loadPtr(t.addr + oFp),
+      stackBase: m.loadPtr(t.addr + oBase),
+      stackTop: m.loadPtr(t.addr + oTop),
+      cpu: state === TS_ONPROC ? t.cpu : -1,
+    };
+  });
+}
+
+/** Linux-layout NT_PRSTATUS so gdb and readelf see threads and registers. */
+function prstatus(is64: boolean, t: ThreadState, panicking: boolean): Uint8Array {
+  const Z = is64 ? ELF64_SIZES : ELF32_SIZES;
+  const w = new ByteWriter(Z.prstatus);
+  w.zeros(Z.prstatus);
+  const end = w.pos;
+  const at = (off: number) => {
+    w.pos = off;
+    return w;
+  };
+  if (panicking) at(0).u32(11); // si_signo, and pr_cursig below: SIGSEGV-like
+  if (panicking) at(12).u16(11);
+  if (is64) {
+    at(32).u32(t.tid);
+    at(112 + 4 * 8).u64(t.fp); // rbp
+    at(112 + 16 * 8).u64(t.pc); // rip
+    at(112 + 19 * 8).u64(t.sp); // rsp
+  } else {
+    at(24).u32(t.tid);
+    at(72 + 5 * 4).word(t.fp, false); // ebp
+    at(72 + 12 * 4).word(t.pc, false); // eip
+    at(72 + 15 * 4).word(t.sp, false); // esp
+  }
+  w.pos = end;
+  return w.result();
+}
+
+function headerNote(k: Kernel, index: number, id: number, pages: number, panicThread: number): Uint8Array {
+  const w = new ByteWriter();
+  const panicked = k.panicking;
+  w.u32(DUMPHDR_MAGIC).u32(DUMP_VERSION).u32(k.model.bits).u32(k.pageSize);
+  w.u32(panicked ? DF_PANIC : 0).u32(id).u32(index).u32(k.ncpus);
+  w.u64(k.timeSecond).u64(k.hrtime).u64(pages);
+  w.u64(panicThread).i32(panicked ? k.mem.load32(k.g.panic_cpu) | 0 : -1).u32(DUMP_CONTENT_ALL);
+  w.str(OS_NAME).str(OS_RELEASE).str(OS_VERSION).str(k.hostname).str(machineName(k));
+  w.str(panicked ? (k.panicMessage ?? '') : '');
+  return w.result();
+}
+
+function threadsNote(ts: ThreadState[]): Uint8Array {
+  const w = new ByteWriter();
+  w.u32(ts.length);
+  for (const t of ts) {
+    w.u64(t.addr).u64(t.pc).u64(t.sp).u64(t.fp).u64(t.stackBase).u64(t.stackTop);
+    w.i32(t.cpu).u32(t.tid).u32(t.state).str(t.name);
+  }
+  return w.result();
+}
+
+function modulesNote(k: Kernel): Uint8Array {
+  const w = new ByteWriter();
+  w.u32(k.moduleHistory.length);
+  for (const m of k.moduleHistory) {
+    w.str(m.name).u64(m.base).u64(m.size).u64(m.textSize).u64(m.loadTime);
+    w.u64(m.unloadTime ?? 0).u32(m.unloadTime !== undefined ? MF_UNLOADED : 0);
+    w.u32(m.symbols.length);
+    for (const s of m.symbols) w.u64(s.value).u64(s.size).u8(s.kind === 'func' ? SK_FUNC : SK_OBJECT).str(s.name);
+  }
+  return w.result();
+}
+
+function protFlags(prot: number, vaddr: number, k: Kernel): number {
+  let f = PF_R;
+  if ((prot & 2) !== 0) f |= PF_W;
+  const L = k.layout;
+  if ((vaddr >= L.textBase && vaddr < L.textBase + L.textSize) || (vaddr >= L.moduleBase && vaddr < L.moduleBase + L.moduleSize)) f |= PF_X;
+  return f;
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let done = 0;
+  while (done < b.length) {
+    // Large runs go in pieces: write(2) moves at most ~2 GiB per call.
+    const n = fs.writeSync(fd, b, done, Math.min(b.length - done, 1 << 30));
+    if (n <= 0) throw new Error('savecore: short write');
+    done += n;
+  }
+}
+
+/** Write vmcore.N to `file`; returns bytes of memory and number of ranges. */
+export function writeVmcore(k: Kernel, file: string, index: number, id: number): { memoryBytes: number; ranges: number } {
+  const is64 = k.model.ptrSize === 8;
+  const Z = is64 ? ELF64_SIZES : ELF32_SIZES;
+  const runs = mappedRuns(k);
+  let memoryBytes = 0;
+  for (const r of runs) memoryBytes += r.bytes.length;
+
+  const ts = threadStates(k);
+  const panicThread = k.panicking ? k.mem.loadPtr(k.g.panic_thread) : 0;
+  // gdb takes the first NT_PRSTATUS as the current thread: the panicking one.
+  const order = [...ts].sort((a, b) => (a.addr === panicThread ? -1 : b.addr === panicThread ? 1 : 0));
+  const notes = new ByteWriter();
+  for (const t of order) writeNote(notes, 'CORE', NT_PRSTATUS, prstatus(is64, t, t.addr === panicThread));
+  writeNote(notes, NOTE_NAME, KMEMDB_NT_DUMPHDR, headerNote(k, index, id, memoryBytes / k.pageSize, panicThread));
+  writeNote(notes, NOTE_NAME, KMEMDB_NT_THREADS, threadsNote(ts));
+  writeNote(notes, NOTE_NAME, KMEMDB_NT_MODULES, modulesNote(k));
+  const nb = notes.result();
+
+  const phnum = 1 + runs.length;
+  const xnum = phnum >= PN_XNUM;
+  const phoff = Z.ehdr;
+  const shoff = xnum ? phoff + phnum * Z.phdr : 0;
+  const notesOff = phoff + phnum * Z.phdr + (xnum ? Z.shdr : 0);
+  const dataOff = Math.ceil((notesOff + nb.length) / k.pageSize) * k.pageSize;
+
+  const w = new ByteWriter(dataOff);
+  writeEhdr(w, k, Z, { type: ET_CORE, entry: 0, phoff, phnum: xnum ? PN_XNUM : phnum, shoff, shnum: xnum ? 1 : 0, shstrndx: 0 });
+  writePhdr(w, is64, PT_NOTE, 0, notesOff, 0, nb.length, 4);
+  let off = dataOff;
+  for (const r of runs) {
+    writePhdr(w, is64, PT_LOAD, protFlags(r.prot, r.vaddr, k), off, r.vaddr, r.bytes.length, k.pageSize);
+    off += r.bytes.length;
+  }
+  if (xnum) writeShdr(w, is64, { name: 0, type: SHT_NULL, flags: 0, addr: 0, offset: 0, size: 0, link: 0, info: phnum, align: 0, entsize: 0 });
+  w.bytes(nb);
+  w.zeros(dataOff - w.pos);
+
+  const fd = fs.openSync(file, 'wx');
+  try {
+    writeAll(fd, w.result());
+    for (const r of runs) writeAll(fd, r.bytes);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { memoryBytes, ranges: runs.length };
+}
+
+/* ---------------------------------------------------------------- savecore */
+
+/**
+ * Write dump N of kernel k into `dir` (created if needed), N from `bounds`.
+ * Works on a panicked kernel (the usual case) and on a running one (a live
+ * dump, `savecore -L`: the threads' registers are saved first).
+ */
+export function savecore(k: Kernel, dir: string, _opts: SavecoreOptions = {}): DumpInfo {
+  fs.mkdirSync(dir, { recursive: true });
+  if (!k.panicking) for (const t of k.threads) k.materialize(t);
+  let n = readBounds(dir);
+  while (fs.existsSync(path.join(dir, `unix.${n}`)) || fs.existsSync(path.join(dir, `vmcore.${n}`))) n++;
+  const unixPath = path.join(dir, `unix.${n}`);
+  const vmcorePath = path.join(dir, `vmcore.${n}`);
+  const id = dumpId(`${k.hostname}|${k.hrtime}|${n}|${k.panicMessage ?? ''}|${k.model.name}`);
+  const tmpU = `${unixPath}.tmp.${process.pid}`;
+  const tmpV = `${vmcorePath}.tmp.${process.pid}`;
+  try {
+    fs.writeFileSync(tmpU, buildUnix(k, n, id), { flag: 'wx' });
+    const { memoryBytes, ranges } = writeVmcore(k, tmpV, n, id);
+    fs.linkSync(tmpU, unixPath); // fails rather than overwrite
+    try {
+      fs.linkSync(tmpV, vmcorePath);
+    } catch (e) {
+      fs.unlinkSync(unixPath);
+      throw e;
+    }
+    writeAtomically(path.join(dir, 'bounds'), `${n + 1}\n`);
+    return { dir, index: n, unixPath, vmcorePath, panicMessage: k.panicking ? k.panicMessage : undefined, memoryBytes, ranges };
+  } finally {
+    fs.rmSync(tmpU, { force: true });
+    fs.rmSync(tmpV, { force: true });
+  }
+}
+
+const lastDumps = new WeakMap<Kernel, DumpInfo | Error>();
+
+/**
+ * Make every panic of k write a dump into dir (dumpsys).  The result, a
+ * DumpInfo or the Error that prevented the dump, is kept for `lastDump(k)`.
+ */
+export function installSavecore(k: Kernel, dir: string, opts: SavecoreOptions = {}): void {
+  k.onPanic = (kk) => {
+    try {
+      lastDumps.set(kk, savecore(kk, dir, opts));
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      lastDumps.set(kk, err);
+      kk.printf(`dump failed: ${err.message}\n`);
+    }
+  };
+}
+
+/** The dump written by the last panic of k (or why it failed). */
+export function lastDump(k: Kernel): DumpInfo | Error | undefined {
+  return lastDumps.get(k);
+}
