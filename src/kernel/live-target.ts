@@ -1,0 +1,95 @@
+/*
+ * The live target: mdb's view of a running (or just panicked) kernel.
+ *
+ * Theory
+ * ------
+ * A MemoryTarget over the kernel's own PagedMemory and TypeTable, with the
+ * facts that change while the kernel runs supplied as functions: symbols
+ * (modules load and unload), threads (created at any time; saved registers
+ * read from kthread_t in memory, as the dump writer reads them), the module
+ * history, and the panic state.  Writes are allowed, as mdb -kw allows.
+ */
+
+import { MemoryTarget } from '../target/memory-target.js';
+import type { TargetModuleRecord, TargetStatus, TargetSymbol, TargetThread } from '../target/target.js';
+import { OS_NAME, OS_RELEASE, OS_VERSION, type Kernel, type KSymbol } from './kernel.js';
+import { TS_ONPROC } from './types.js';
+
+function toTargetSymbol(s: KSymbol): TargetSymbol {
+  return s.module === undefined ? { name: s.name, value: s.value, size: s.size, kind: s.kind } : { name: s.name, value: s.value, size: s.size, kind: s.kind, module: s.module };
+}
+
+/** Threads of k with their saved registers as memory holds them. */
+export function liveThreads(k: Kernel): TargetThread[] {
+  const T = k.types;
+  const m = k.mem;
+  const oPc = T.offsetof('kthread_t', 't_pcb.val[0]');
+  const oSp = T.offsetof('kthread_t', 't_pcb.val[1]');
+  const oFp = T.offsetof('kthread_t', 't_fp');
+  const oState = T.offsetof('kthread_t', 't_state');
+  return k.threads.map((t) => ({
+    addr: t.addr,
+    name: t.name,
+    pc: m.loadPtr(t.addr + oPc),
+    sp: m.loadPtr(t.addr + oSp),
+    fp: m.loadPtr(t.addr + oFp),
+    stackBase: t.stackBase,
+    stackTop: t.stackTop,
+    cpu: m.load16(t.addr + oState) === TS_ONPROC ? t.cpu : -1,
+  }));
+}
+
+class LiveTarget extends MemoryTarget {
+  constructor(private readonly k: Kernel) {
+    super({
+      memory: k.mem,
+      types: k.types,
+      writable: true,
+      status: {
+        kind: 'live',
+        osName: OS_NAME,
+        osRelease: OS_RELEASE,
+        osVersion: OS_VERSION,
+        hostname: k.hostname,
+        get panicMessage() {
+          return k.panicking ? k.panicMessage : undefined;
+        },
+        get panicThread() {
+          return k.panicking ? k.mem.loadPtr(k.g.panic_thread) : undefined;
+        },
+        get panicCpu() {
+          return k.panicking ? k.mem.load32(k.g.panic_cpu) | 0 : undefined;
+        },
+        get dumpTime() {
+          return k.timeSecond;
+        },
+      } satisfies TargetStatus,
+      threads: () => liveThreads(k),
+      modules: (): readonly TargetModuleRecord[] =>
+        k.moduleHistory.map((r) => ({ ...r, symbols: r.symbols.map((s) => toTargetSymbol({ ...s, module: r.name })) })),
+    });
+  }
+
+  /* Symbols come from the kernel each time: modules change them. */
+  override symbolByName(name: string): TargetSymbol | undefined {
+    const s = this.k.sym(name);
+    return s ? toTargetSymbol(s) : undefined;
+  }
+
+  override symbolByAddr(addr: number): TargetSymbol | undefined {
+    let best: KSymbol | undefined;
+    for (const s of this.k.symbols()) {
+      if (addr >= s.value && addr < s.value + Math.max(s.size, 1) && (!best || s.value > best.value)) best = s;
+    }
+    return best ? toTargetSymbol(best) : undefined;
+  }
+
+  override symbols(): readonly TargetSymbol[] {
+    return this.k.symbols().map(toTargetSymbol);
+  }
+}
+
+/** mdb's target for a live kernel. */
+export function liveTarget(k: Kernel): MemoryTarget {
+  return new LiveTarget(k);
+}
