@@ -73,6 +73,8 @@ const QUALIFIERS = new Set(['const', 'volatile', 'restrict', 'register', 'static
 
 class Parser {
   private i = 0;
+  /** Allow a zero-length array as the last member of a struct (mdb ::typedef). */
+  allowFlexLast = false;
   constructor(
     private readonly tt: TypeTable,
     private readonly toks: Tok[],
@@ -190,6 +192,14 @@ class Parser {
         break;
       }
     }
+    if (this.allowFlexLast) {
+      decls.forEach((d, k) => {
+        const t = this.tt.get(d.type);
+        if (t.kind === 'array' && t.count === 0 && (k !== decls.length - 1 || kind === 'union' || decls.length === 1)) {
+          throw new CtfError(`zero-length array ${d.name} must be the last member of a struct with other members`);
+        }
+      });
+    }
     return this.tt.defineAggregate(kind, name, decls);
   }
 
@@ -242,7 +252,7 @@ class Parser {
       if (n.t !== 'num') throw new CtfError(`bad array size ${n.v}`);
       const v = parseNum(n.v);
       if (v < 0) throw new CtfError(`array size ${n.v} is negative`);
-      if (v === 0) throw new CtfError('array size 0 is not allowed');
+      if (v === 0 && !this.allowFlexLast) throw new CtfError('array size 0 is not allowed');
       dims.push(v);
       this.expect(']');
     }
@@ -305,8 +315,9 @@ export function parseTypeName(tt: TypeTable, src: string): TypeId {
  * Parse a struct or union definition without registering a name for it
  * beyond its own tag (mdb's `::typedef "struct { ... }" name`).
  */
-export function parseAggregate(tt: TypeTable, src: string): TypeId {
+export function parseAggregate(tt: TypeTable, src: string, allowFlexLast = false): TypeId {
   const p = new Parser(tt, lex(src));
+  p.allowFlexLast = allowFlexLast;
   const t = p.peek();
   if (!t || (t.v !== 'struct' && t.v !== 'union')) throw new CtfError('expected struct or union keyword');
   const id = p.baseType();

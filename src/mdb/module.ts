@@ -100,6 +100,11 @@ export interface MdbModule {
   readonly name: string;
   readonly dcmds: readonly DcmdDef[];
   readonly walkers: readonly WalkerDef[];
+  /**
+   * Macros for `addr$<name`: mdb command text run with dot = addr
+   * (e.g. `bufctl_audit: "./\"next\"16t\"addr\"16t\"slab\"n3K"`).
+   */
+  readonly macros?: Readonly<Record<string, string>>;
   /** Decide whether this module loads for a target (default: yes). */
   appliesTo?(target: Target): boolean;
   /**

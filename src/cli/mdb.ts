@@ -1,0 +1,224 @@
+/*
+ * The mdb command:
+ *
+ *   mdb [-e CMDS] [unix.N vmcore.N | N | DIR]
+ *
+ * Without a target, mdb works on expressions, formats and synthetic types.
+ * Commands come from -e, from standard input when it is not a terminal, or
+ * from an interactive prompt with history and tab completion.  With -e the
+ * exit status is non-zero if a command failed.
+ */
+
+import { readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import * as readline from 'node:readline';
+import type { Target } from '../target/target.js';
+import { createSession } from '../mdb/index.js';
+import type { Session } from '../mdb/session.js';
+
+function usage(): never {
+  process.stderr.write('Usage: mdb [-e commands] [unix.N vmcore.N | N | dir]\n');
+  process.exit(2);
+}
+
+class Writer {
+  private buf: string[] = [];
+  private size = 0;
+  constructor(private readonly fd: number) {}
+  write(s: string): void {
+    this.buf.push(s);
+    this.size += s.length;
+    if (this.size > 1 << 16) this.flush();
+  }
+  flush(): void {
+    if (this.size === 0) return;
+    const data = this.buf.join('');
+    this.buf = [];
+    this.size = 0;
+    try {
+      writeSync(this.fd, data);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        // non-blocking pipe: retry in small pieces
+        let off = 0;
+        while (off < data.length) {
+          try {
+            off += writeSync(this.fd, data.slice(off, off + 4096));
+          } catch (e2) {
+            if ((e2 as NodeJS.ErrnoException).code !== 'EAGAIN') throw e2;
+          }
+        }
+        return;
+      }
+      throw e;
+    }
+  }
+}
+
+/** Resolve the dump files named on the command line. */
+function dumpFiles(args: string[]): { unix: string; vmcore: string } {
+  if (args.length === 2) return { unix: args[0]!, vmcore: args[1]! };
+  const a = args[0]!;
+  if (/^\d+$/.test(a)) return { unix: `unix.${a}`, vmcore: `vmcore.${a}` };
+  let st;
+  try {
+    st = statSync(a);
+  } catch {
+    throw new Error(`failed to open ${a}: No such file or directory`);
+  }
+  if (st.isDirectory()) {
+    let n = -1;
+    try {
+      const b = readFileSync(join(a, 'bounds'), 'utf8').trim();
+      if (/^\d+$/.test(b)) n = Number(b) - 1;
+    } catch {
+      /* no bounds file */
+    }
+    if (n < 0 || !safeExists(join(a, `vmcore.${n}`))) {
+      for (const f of readdirSync(a)) {
+        const m = /^vmcore\.(\d+)$/.exec(f);
+        if (m && Number(m[1]) > n) n = Number(m[1]);
+      }
+    }
+    if (n < 0) throw new Error(`no crash dump found in ${a}`);
+    return { unix: join(a, `unix.${n}`), vmcore: join(a, `vmcore.${n}`) };
+  }
+  throw new Error(`${a}: specify both unix.N and vmcore.N, a dump number, or a directory`);
+}
+
+function safeExists(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+type DumpOpener = (unix: string, vmcore: string) => Target | Promise<Target>;
+
+/** Open a dump through the dump reader (loaded lazily: mdb itself does not depend on it). */
+async function openDumpTarget(unix: string, vmcore: string): Promise<Target> {
+  const here = fileURLToPath(import.meta.url);
+  const readerPath = resolve(here, '..', '..', 'dump', 'reader.js');
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(readerPath).href)) as Record<string, unknown>;
+  } catch {
+    throw new Error('cannot open crash dumps: the dump reader (dist/src/dump/reader.js) is not available');
+  }
+  const open = (mod.openDump ?? mod.openDumpTarget ?? mod.readDump) as DumpOpener | undefined;
+  if (typeof open !== 'function') throw new Error('cannot open crash dumps: the dump reader exports no openDump()');
+  return await open(unix, vmcore);
+}
+
+function completer(s: Session) {
+  return (line: string): [string[], string] => {
+    const m = /(::|\$<|::walk\s+|::help\s+|::print\s+(?:-\w+\s+)*|::sizeof\s+|[\s(+*%-]|^)([A-Za-z0-9_`$.]*)$/.exec(line);
+    if (!m) return [[], line];
+    const lead = m[1] ?? '';
+    const word = m[2] ?? '';
+    let cands: string[];
+    if (lead === '::') cands = [...s.dcmds.keys()].filter((n) => !n.startsWith('$') && !n.startsWith(':'));
+    else if (/^::walk/.test(lead)) cands = [...s.walkers.keys()];
+    else if (/^::help/.test(lead)) cands = [...s.dcmds.keys()];
+    else if (/^::(print|sizeof)/.test(lead)) cands = [...s.target.types.names(), ...s.synth.names()];
+    else if (lead === '$<') cands = [...s.macros.keys()];
+    else cands = s.target.symbols().map((x) => x.name);
+    const hits = [...new Set(cands.filter((c) => c.startsWith(word)))].sort().slice(0, 200);
+    return [hits, word];
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let cmds: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-e') {
+      if (i + 1 >= argv.length) usage();
+      cmds = argv[++i]!;
+    } else if (a.startsWith('-e') && a.length > 2) cmds = a.slice(2);
+    else if (a === '-k' || a === '-w' || a === '-f' || a === '-S') continue;
+    else if (a === '--help' || a === '-h') usage();
+    else if (a.startsWith('-') && a !== '-') usage();
+    else rest.push(a);
+  }
+  if (rest.length > 2) usage();
+
+  const out = new Writer(1);
+  const err = new Writer(2);
+  const io = {
+    stdout: (x: string) => out.write(x),
+    stderr: (x: string) => {
+      out.flush();
+      err.write(x);
+      err.flush();
+    },
+  };
+
+  let target: Target | undefined;
+  if (rest.length > 0) {
+    try {
+      const { unix, vmcore } = dumpFiles(rest);
+      target = await openDumpTarget(unix, vmcore);
+    } catch (e) {
+      process.stderr.write(`mdb: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    }
+  }
+
+  const s = createSession(target, io);
+  process.on('SIGINT', () => {
+    s.interruptedFlag = true;
+  });
+
+  if (cmds !== undefined) {
+    s.run(cmds);
+    out.flush();
+    process.exitCode = s.failed ? 1 : 0;
+    return;
+  }
+
+  if (!process.stdin.isTTY) {
+    let text: string;
+    try {
+      text = readFileSync(0, 'utf8');
+    } catch {
+      text = '';
+    }
+    s.run(text);
+    out.flush();
+    process.exitCode = 0;
+    return;
+  }
+
+  if (target) {
+    const names = [...new Set(s.modules.map((m) => m.name))].filter((n) => n !== 'mdb');
+    out.write(`Loading modules: [ ${names.join(' ')} ]\n`);
+    out.flush();
+  }
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: '> ', completer: completer(s), historySize: 1000 });
+  process.removeAllListeners('SIGINT');
+  rl.on('SIGINT', () => {
+    s.interruptedFlag = false;
+    process.stdout.write('\n');
+    rl.prompt();
+  });
+  rl.prompt();
+  rl.on('line', (line) => {
+    s.interruptedFlag = false;
+    s.run(line);
+    out.flush();
+    if (s.quitRequested) {
+      rl.close();
+      return;
+    }
+    rl.prompt();
+  });
+  await new Promise<void>((res) => rl.on('close', () => res()));
+  out.flush();
+  process.exitCode = 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * mdb: public entry points.  `createSession(target, io)` builds a session
+ * with the core module and every module registered with registerModule().
+ */
+
+import type { Target } from '../target/target.js';
+import { Session, type MdbIO } from './session.js';
+import { coreModule } from './modules/core.js';
+import { registeredModules, type MdbModule } from './module.js';
+
+export * from './module.js';
+export { Session, MdbError, type MdbIO } from './session.js';
+export { NoTarget } from './notarget.js';
+export { MdbSyntaxError, parseNumber } from './parse.js';
+export { mdbSprintf } from './printf.js';
+
+/** A session over a target (undefined: no target), with the core module and all registered modules. */
+export function createSession(target: Target | undefined, io: MdbIO, extra: readonly MdbModule[] = []): Session {
+  const s = new Session(target, io, []);
+  s.loadModule(coreModule(s));
+  for (const m of [...registeredModules(), ...extra]) s.loadModule(m);
+  return s;
+}
+
+/** Run commands against a target and return what mdb printed (for tests and scripts). */
+export function runMdb(target: Target | undefined, commands: string, extra: readonly MdbModule[] = []): { stdout: string; stderr: string; ok: boolean } {
+  let stdout = '';
+  let stderr = '';
+  const s = createSession(target, { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x) }, extra);
+  const ok = s.run(commands);
+  return { stdout, stderr, ok };
+}

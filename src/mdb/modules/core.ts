@@ -1,0 +1,682 @@
+/*
+ * The core mdb module ("mdb"): built-in dcmds and walkers that every
+ * target has, as in illumos mdb_cmds.c.  The type dcmds (::print, ::sizeof,
+ * ::typedef ...) live in ../ctfprint.ts.
+ *
+ * Built-ins need the session (radix, variables, quitting, nested command
+ * execution), so the module is created per session by `coreModule(session)`.
+ */
+
+import { fromU64, toU64 } from '../../machine/addr.js';
+import type { TargetThread } from '../../target/target.js';
+import {
+  DCMD_ADDRSPEC,
+  DCMD_ERR,
+  DCMD_HDRSPEC,
+  DCMD_OK,
+  DCMD_PIPE_OUT,
+  DCMD_USAGE,
+  DcmdError,
+  type DcmdContext,
+  type DcmdDef,
+  type DcmdResult,
+  type MdbModule,
+  type WalkerDef,
+} from '../module.js';
+import type { Session } from '../session.js';
+import { formatsTable } from '../format.js';
+import { makeTypeDcmds, argsToTypeName } from '../ctfprint.js';
+
+const M64 = (1n << 64n) - 1n;
+
+/** Frames of a thread: its pc, then the return pcs along the frame-pointer chain. */
+export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; error?: string } {
+  const pcs: number[] = [t.pc];
+  const fps: number[] = [t.fp];
+  let fp = t.fp;
+  const P = ctx.ptrSize;
+  while (pcs.length < max) {
+    if (!(fp >= t.stackBase && fp + 2 * P <= t.stackTop)) break;
+    let next: number;
+    let pc: number;
+    try {
+      next = ctx.target.loadPtr(fp);
+      pc = ctx.target.loadPtr(fp + P);
+    } catch {
+      return { pcs, fps, error: `failed to read frame at ${ctx.hex(fp)}` };
+    }
+    if (pc === 0) break;
+    pcs.push(pc);
+    fps.push(next);
+    if (next <= fp) break;
+    fp = next;
+  }
+  return { pcs, fps };
+}
+
+function findThread(ctx: DcmdContext, addr: number): TargetThread | undefined {
+  return ctx.target.threads().find((t) => t.addr === addr);
+}
+
+function defaultThread(ctx: DcmdContext): TargetThread | undefined {
+  const st = ctx.target.status();
+  const ths = ctx.target.threads();
+  if (st.panicThread !== undefined) {
+    const t = ths.find((x) => x.addr === st.panicThread);
+    if (t) return t;
+  }
+  return ths[0];
+}
+
+function synopsis(d: DcmdDef): string {
+  const n = d.name.startsWith('$') || d.name.startsWith(':') ? d.name : '::' + d.name;
+  const u = d.usage.replace(/^[:?]/, '').trim();
+  const pre = d.usage.startsWith(':') ? 'addr ' : d.usage.startsWith('?') ? '[ addr ] ' : '';
+  return `${pre}${n}${u ? ' ' + u : ''}`;
+}
+
+export function coreModule(s: Session): MdbModule {
+  const notSupported = (what: string) => new DcmdError(`${what} is not supported by this target`);
+
+  const dcmds: DcmdDef[] = [
+    {
+      name: '$<',
+      usage: 'macro-name',
+      description: 'replace input with macro',
+      help: 'Run the named macro with dot set to addr.  Macros come from modules; a\nname that is not a macro but names a type (name, struct name, name_t) is\nprinted with ::print.',
+      fn(ctx, addr, flags, argv) {
+        if (argv.length !== 1) return DCMD_USAGE;
+        const name = argv[0]!;
+        const text = s.macros.get(name);
+        if (text !== undefined) {
+          if (flags & DCMD_ADDRSPEC) s.dot = toU64(addr);
+          return s.run(text) ? DCMD_OK : DCMD_ERR;
+        }
+        for (const cand of [`struct ${name}`, `union ${name}`, `${name}_t`, `struct ${name}_s`, name]) {
+          if (s.lookupType(cand)) return ctx.callDcmd('print', flags & DCMD_ADDRSPEC ? addr : ctx.dot, cand.split(' '));
+        }
+        throw new DcmdError(`failed to open ${name} (see ::help '$<')`);
+      },
+    },
+    {
+      name: '$<<',
+      usage: 'macro-name',
+      description: 'source macro',
+      help: 'Like $< (macros here never replace the input).',
+      fn(ctx, addr, flags, argv) {
+        return ctx.callDcmd('$<', flags & DCMD_ADDRSPEC ? addr : undefined, argv);
+      },
+    },
+    {
+      name: '$q',
+      usage: '',
+      description: 'quit debugger',
+      fn() {
+        s.quitRequested = true;
+        return DCMD_OK;
+      },
+    },
+    {
+      name: '$Q',
+      usage: '',
+      description: 'quit debugger',
+      fn() {
+        s.quitRequested = true;
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'quit',
+      usage: '',
+      description: 'quit debugger',
+      fn() {
+        s.quitRequested = true;
+        return DCMD_OK;
+      },
+    },
+    {
+      name: '$d',
+      usage: '',
+      description: 'get/set default output radix',
+      help: 'With an address, set the default input and output radix to it (2 to 36);\nthen print the radix.',
+      fn(ctx, addr, flags) {
+        if (flags & DCMD_ADDRSPEC) {
+          const r = toU64(addr);
+          if (r < 2n || r > 16n) throw new DcmdError(`illegal radix ${r} (must be between 2 and 16)`);
+          s.radix = Number(r);
+        }
+        ctx.out(`radix = ${s.radix} base ten\n`);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: '$v',
+      usage: '',
+      description: 'print non-zero variables',
+      fn(ctx) {
+        const names = [...s.vars.keys()].sort();
+        for (const n of names) {
+          const v = s.vars.get(n)!;
+          if (v !== 0n) ctx.out(`${n} = ${v.toString(s.radix)}\n`);
+        }
+        return DCMD_OK;
+      },
+    },
+    {
+      name: '$c',
+      usage: '?[cnt]',
+      description: 'print stack backtrace',
+      help: 'Print the stack of the thread at addr (default: the panic thread, or\nthe first thread), one frame per line as sym+off(), following the frame\npointer chain within the thread\'s stack.',
+      fn(ctx, addr, flags, argv) {
+        return stackCmd(ctx, addr, flags, argv, false);
+      },
+    },
+    {
+      name: '$C',
+      usage: '?[cnt]',
+      description: 'print stack backtrace with frame pointers',
+      fn(ctx, addr, flags, argv) {
+        return stackCmd(ctx, addr, flags, argv, true);
+      },
+    },
+    {
+      name: 'stack',
+      usage: '?[cnt]',
+      description: 'print stack backtrace',
+      help: 'Same as $c.',
+      fn(ctx, addr, flags, argv) {
+        return stackCmd(ctx, addr, flags, argv, false);
+      },
+    },
+    {
+      name: '$r',
+      usage: '',
+      description: 'print general-purpose registers',
+      help: 'Print the saved registers (pc, sp, fp) of the thread at addr or of the\nrepresentative thread.',
+      fn(ctx, addr, flags) {
+        const t = flags & DCMD_ADDRSPEC ? findThread(ctx, addr) : defaultThread(ctx);
+        if (!t) {
+          if (s.noTarget) throw new DcmdError('command is not supported by current target');
+          throw new DcmdError(flags & DCMD_ADDRSPEC ? `${ctx.hex(addr)} is not a thread` : 'no threads in target');
+        }
+        const regs: Array<[string, number]> = ctx.ptrSize === 8 ? [['%rip', t.pc], ['%rsp', t.sp], ['%rbp', t.fp]] : [['%eip', t.pc], ['%esp', t.sp], ['%ebp', t.fp]];
+        for (const [n, v] of regs) ctx.printf('%-4s = 0x%0?p %A\n', n, v, v);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: '$m',
+      usage: '',
+      description: 'print address space mappings',
+      fn(ctx) {
+        if (s.noTarget) throw new DcmdError('command is not supported by current target');
+        ctx.printf('%<u>%?s %?s %?s%</u>\n', 'BASE', 'LIMIT', 'SIZE');
+        for (const r of ctx.target.ranges()) ctx.printf('%?p %?p %?lx\n', r.base, r.base + r.size, r.size);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: '$?',
+      usage: '',
+      description: 'print status and registers',
+      fn(ctx) {
+        return ctx.callDcmd('status', undefined);
+      },
+    },
+    {
+      name: 'help',
+      usage: '[command]',
+      description: 'list commands/command help',
+      help: 'Without an argument, describe how to get help; with a dcmd name, print its\nusage, description and help text.',
+      fn(ctx, _addr, _flags, argv) {
+        if (argv.length === 0) {
+          ctx.out(
+            '\nEach debugger command in mdb is structured as follows:\n\n' +
+              '      [ address [, count]] verb [ arguments ... ]\n' +
+              '             ^       ^      ^      ^\n' +
+              ' the start --+       |      |      +-- arguments are strings which can be\n' +
+              ' address can be an   |      |          quoted using "" or \'\' or\n' +
+              ' expression          |      |          expressions enclosed in $[ ]\n' +
+              '                     |      |\n' +
+              ' the repeat count ---+      +--------- the verb is a name which begins\n' +
+              ' is also an expression                 with either $, :, or ::.  it can also\n' +
+              '                                       be a format specifier (/ \\ ? or =)\n\n' +
+              'For information on debugger commands (dcmds) and walkers, type:\n\n' +
+              '      ::help cmdname ... for more detailed information on a command\n' +
+              '      ::dcmds        ... for a list of dcmds and their descriptions\n' +
+              '      ::walkers      ... for a list of walkers and their descriptions\n' +
+              '      ::formats      ... for a list of format characters for / \\ ? and =\n' +
+              '      ::help help    ... for more information on ::help\n\n',
+          );
+          return DCMD_OK;
+        }
+        if (argv.length !== 1) return DCMD_USAGE;
+        let name = argv[0]!;
+        if (name.startsWith('::')) name = name.slice(2);
+        const ent = s.dcmds.get(name);
+        if (!ent) throw new DcmdError(`unknown command: ${argv[0]}`);
+        const d = ent.def;
+        let txt = `\nNAME\n  ${d.name} - ${d.description}\n\nSYNOPSIS\n  ${synopsis(d)}\n`;
+        if (d.help) txt += `\nDESCRIPTION\n${d.help.replace(/\n*$/, '').split('\n').map((l) => (l ? '  ' + l : '')).join('\n')}\n`;
+        txt += `\nATTRIBUTES\n\n  Target: ${s.noTarget ? 'none' : s.target.status().kind === 'dump' ? 'kvm' : 'live'}\n  Module: ${ent.module}\n  Interface Stability: Evolving\n\n`;
+        ctx.out(txt);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'dcmds',
+      usage: '',
+      description: 'list available debugger commands',
+      help: 'List every dcmd with its description.',
+      fn(ctx, _addr, flags) {
+        if (flags & DCMD_ADDRSPEC) return DCMD_USAGE;
+        for (const n of [...s.dcmds.keys()].sort()) ctx.printf('%-24s - %s\n', n, s.dcmds.get(n)!.def.description);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'walkers',
+      usage: '',
+      description: 'list available walkers',
+      help: 'List every walker with its description.',
+      fn(ctx, _addr, flags) {
+        if (flags & DCMD_ADDRSPEC) return DCMD_USAGE;
+        for (const n of [...s.walkers.keys()].sort()) ctx.printf('%-24s - %s\n', n, s.walkers.get(n)!.def.description);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'formats',
+      usage: '',
+      description: 'list format specifiers',
+      help: 'List the format characters of the / \\ ? and = verbs with their sizes.',
+      fn(ctx, _addr, flags, argv) {
+        if (flags & DCMD_ADDRSPEC || argv.length) return DCMD_USAGE;
+        ctx.out(formatsTable(ctx.ptrSize));
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'echo',
+      usage: '[args ...]',
+      description: 'echo arguments',
+      fn(ctx, _addr, _flags, argv) {
+        ctx.out(argv.map((a) => a + ' ').join('') + '\n');
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'eval',
+      usage: 'command',
+      description: 'evaluate the specified command',
+      help: 'Run the argument as an mdb command with dot set to addr.',
+      fn(ctx, addr, flags, argv) {
+        if (argv.length === 0) return DCMD_USAGE;
+        if (flags & DCMD_ADDRSPEC) s.dot = toU64(addr);
+        return s.run(argv.join(' ')) ? DCMD_OK : DCMD_ERR;
+      },
+    },
+    {
+      name: 'map',
+      usage: 'expr',
+      description: 'print dot after evaluating expression',
+      help: 'Evaluate the expression with dot set to addr and print the result in\nthe current radix (in a pipeline, pass it on).',
+      fn(ctx, addr, _flags, argv) {
+        if (argv.length === 0) return DCMD_USAGE;
+        s.dot = toU64(addr);
+        const v = s.evalText(argv.join(' '));
+        if (ctx.count >= 0) {
+          /* keep dot */
+        }
+        const a = fromU64(v);
+        if (_flags & DCMD_PIPE_OUT) ctx.pipeOut(a);
+        else ctx.out(v.toString(s.radix) + '\n');
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'grep',
+      usage: 'expr',
+      description: 'print dot if expression is true',
+      help: 'Evaluate the expression with dot set to addr; if it is non-zero, print\n(or pass on) addr.',
+      fn(ctx, addr, _flags, argv) {
+        if (argv.length === 0) return DCMD_USAGE;
+        s.dot = toU64(addr);
+        if (s.evalText(argv.join(' ')) !== 0n) ctx.pipeOut(addr);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'walk',
+      usage: '?name [variable]',
+      description: 'walk data structure',
+      help: 'Walk the named data structure from addr (or from its global start) and\nprint (or pass on) each address.  With a variable name, the variable is\nset to each address.',
+      fn(ctx, addr, flags, argv) {
+        if (argv.length < 1 || argv.length > 2) return DCMD_USAGE;
+        const name = argv[0]!;
+        const v = argv[1];
+        const ok = ctx.walk(name, flags & DCMD_ADDRSPEC ? addr : undefined, (a) => {
+          if (v) s.vars.set(v, toU64(a));
+          ctx.pipeOut(a);
+        });
+        return ok ? DCMD_OK : DCMD_ERR;
+      },
+    },
+    {
+      name: 'status',
+      usage: '',
+      description: 'print summary of current target',
+      help: 'Describe the target: a crash dump or a live kernel, its data model, host,\noperating system and panic message.',
+      fn(ctx) {
+        const st = ctx.target.status();
+        const bits = ctx.target.model.bits;
+        if (st.kind === 'none') {
+          ctx.out('debugging with no target\n');
+          return DCMD_OK;
+        }
+        if (st.kind === 'dump') ctx.out(`debugging crash dump ${st.dumpName ?? 'vmcore'} (${bits}-bit) from ${st.hostname}\n`);
+        else ctx.out(`debugging live kernel (${bits}-bit) on ${st.hostname}\n`);
+        ctx.out(`operating system: ${st.osRelease} ${st.osVersion} (${st.osName})\n`);
+        if (st.content) ctx.out(`dump content: ${st.content}\n`);
+        if (st.panicMessage !== undefined) ctx.out(`panic message: ${st.panicMessage}\n`);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'msgbuf',
+      usage: '',
+      description: 'print most recent console messages',
+      help: 'Print the kernel message buffer: the NUL-terminated text of the global\nchar array msgbuf.',
+      fn(ctx) {
+        const sym = ctx.symbolByName('msgbuf');
+        if (!sym) throw new DcmdError('failed to read msgbuf: no symbol msgbuf in this target');
+        const text = ctx.readString(sym.value, Math.max(sym.size, 1));
+        ctx.out(text.endsWith('\n') || text === '' ? text : text + '\n');
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'nm',
+      usage: '?[-fnopuv] [-t types]',
+      description: 'print symbol table',
+      help: 'Print the target symbol table.  With an address, only the symbol\ncontaining it.\n  -n  sort by name\n  -f  functions only\n  -o  objects only',
+      fn(ctx, addr, flags, argv) {
+        const g = ctx.getopts(argv, { f: 'bool', n: 'bool', o: 'bool', p: 'bool', u: 'bool', v: 'bool', t: 'string' });
+        if (!g) return DCMD_USAGE;
+        let syms = [...ctx.target.symbols()];
+        if (flags & DCMD_ADDRSPEC) {
+          const sy = ctx.target.symbolByAddr(addr);
+          syms = sy ? [sy] : [];
+        }
+        if (g.opts.f) syms = syms.filter((x) => x.kind === 'func');
+        if (g.opts.o) syms = syms.filter((x) => x.kind === 'object');
+        syms.sort(g.opts.n ? (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : (a, b) => a.value - b.value);
+        if (flags & DCMD_PIPE_OUT) {
+          for (const x of syms) ctx.pipeOut(x.value);
+          return DCMD_OK;
+        }
+        const w = ctx.ptrSize * 2 + 2;
+        ctx.printf('%-*s %-*s %-5s %s\n', w, 'Value', w, 'Size', 'Type', 'Name');
+        for (const x of syms) {
+          ctx.printf('0x%0?p|0x%0?lx|%-5s|%s%s\n', x.value, x.size, x.kind === 'func' ? 'FUNC' : 'OBJT', x.module ? x.module + '`' : '', x.name);
+        }
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'threadlist',
+      usage: '?[-v]',
+      description: 'display threads and associated C stack traces',
+      help: 'List the kernel threads: address, name, CPU and current function.\n  -v  also print each thread\'s stack',
+      fn(ctx, addr, flags, argv) {
+        const g = ctx.getopts(argv, { v: 'bool' });
+        if (!g) return DCMD_USAGE;
+        let ths = ctx.target.threads();
+        if (flags & DCMD_ADDRSPEC) ths = ths.filter((t) => t.addr === addr);
+        if (DCMD_HDRSPEC(flags)) ctx.printf('%<u>%?s %-24s %4s %s%</u>\n', 'ADDR', 'NAME', 'CPU', 'PC');
+        for (const t of ths) {
+          ctx.printf('%0?p %-24s %4s %a\n', t.addr, t.name, t.cpu < 0 ? '-' : String(t.cpu), t.pc);
+          if (g.opts.v) {
+            const st = threadStack(ctx, t);
+            for (const pc of st.pcs) ctx.printf('  %a()\n', pc);
+            ctx.out('\n');
+          }
+        }
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'findstack',
+      usage: ':[-v]',
+      description: 'find kernel thread stack',
+      help: 'Print the stack of the thread at addr: its saved stack pointer, then one\nline per frame ([ frame pointer ] function).',
+      fn(ctx, addr, _flags, argv) {
+        const g = ctx.getopts(argv, { v: 'bool' });
+        if (!g) return DCMD_USAGE;
+        const t = findThread(ctx, addr);
+        if (!t) throw new DcmdError(`${ctx.hex(addr)} is not a thread`);
+        ctx.printf('stack pointer for thread %p: %p\n', t.addr, t.sp);
+        const st = threadStack(ctx, t);
+        st.pcs.forEach((pc, i) => ctx.printf('[ %0?p ] %a()\n', st.fps[i] ?? 0, pc));
+        if (st.error) ctx.warn(st.error);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'stacks',
+      usage: '?[-a] [-c func] [-m module]',
+      description: 'print unique kernel thread stacks',
+      help: 'Group the threads by identical stacks and print each stack once, with the\nnumber of threads sharing it.  With an address, only that thread.\n  -a  print every thread of each group\n  -c func  only stacks containing func\n  -m module  only stacks with a frame in module',
+      fn(ctx, addr, flags, argv) {
+        const g = ctx.getopts(argv, { a: 'bool', c: 'string', m: 'string', v: 'bool' });
+        if (!g) return DCMD_USAGE;
+        let ths = ctx.target.threads();
+        if (flags & DCMD_ADDRSPEC) ths = ths.filter((t) => t.addr === addr);
+        const groups = new Map<string, { threads: TargetThread[]; pcs: number[] }>();
+        for (const t of ths) {
+          const st = threadStack(ctx, t);
+          const key = st.pcs.map((p) => ctx.symbolize(p)).join(',');
+          const gr = groups.get(key) ?? { threads: [], pcs: st.pcs };
+          gr.threads.push(t);
+          groups.set(key, gr);
+        }
+        const keep = [...groups.values()].filter((gr) => {
+          if (g.opts.c && !gr.pcs.some((p) => ctx.symbolize(p).split('+')[0] === g.opts.c)) return false;
+          if (g.opts.m && !gr.pcs.some((p) => ctx.target.symbolByAddr(p)?.module === g.opts.m)) return false;
+          return true;
+        });
+        keep.sort((a, b) => b.threads.length - a.threads.length || a.threads[0]!.addr - b.threads[0]!.addr);
+        if (flags & DCMD_PIPE_OUT) {
+          for (const gr of keep) for (const t of gr.threads) ctx.pipeOut(t.addr);
+          return DCMD_OK;
+        }
+        ctx.printf('%<u>%-?s %-8s %-19s %5s%</u>\n', 'THREAD', 'STATE', 'SOBJ', 'COUNT');
+        for (const gr of keep) {
+          const list = g.opts.a ? gr.threads : [gr.threads[0]!];
+          for (const t of list) ctx.printf('%-?p %-8s %-19s %5d\n', t.addr, t.cpu >= 0 ? 'ONPROC' : 'SLEEP', '<unknown>', gr.threads.length);
+          for (const pc of gr.pcs) ctx.printf('%?s %a\n', '', pc);
+          ctx.out('\n');
+        }
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'cpuinfo',
+      usage: '?[-v]',
+      description: 'print CPU information',
+      help: 'List the CPUs: the kernel global cpus is an array of pointers to struct\ncpu (members cpu_id and cpu_thread are used when present).',
+      fn(ctx, addr, flags, argv) {
+        const g = ctx.getopts(argv, { v: 'bool' });
+        if (!g) return DCMD_USAGE;
+        let cpus = cpuList(ctx);
+        if (!cpus) throw notSupported('::cpuinfo');
+        if (flags & DCMD_ADDRSPEC) cpus = cpus.filter((c) => c === addr);
+        if (DCMD_HDRSPEC(flags)) ctx.printf('%<u>%3s %-?s %-?s %s%</u>\n', 'ID', 'ADDR', 'THREAD', 'PROC');
+        const tt = ctx.types;
+        const has = (m: string) => {
+          try {
+            tt.member(tt.mustFind('struct cpu'), m);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        for (const c of cpus) {
+          const id = has('cpu_id') ? ctx.readMember(c, 'struct cpu', 'cpu_id') : -1;
+          const thr = has('cpu_thread') ? ctx.readMember(c, 'struct cpu', 'cpu_thread') : 0;
+          const th = ctx.target.threads().find((t) => t.addr === thr);
+          ctx.printf('%3d %0?p %0?p %s\n', id, c, thr, th ? th.name : '-');
+        }
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'dump',
+      usage: ':[-q] [-w width]',
+      description: 'dump memory from specified address',
+      help: 'Print a hexadecimal and ASCII dump of count bytes (default 16) at addr.',
+      fn(ctx, addr, _flags, argv) {
+        const g = ctx.getopts(argv, { q: 'bool', w: 'uint' });
+        if (!g) return DCMD_USAGE;
+        const len = Math.max(1, ctx.count > 1 ? ctx.count : 16);
+        const start = addr - (((addr % 16) + 16) % 16);
+        ctx.printf('%?s  0 1 2 3  4 5 6 7 \\/ 9 a b c d e f  01234567v9abcdef\n', '');
+        for (let row = start; row < addr + len; row += 16) {
+          let hexs = '';
+          let asc = '';
+          for (let i = 0; i < 16; i++) {
+            const a = row + i;
+            if (a < addr || a >= addr + len) {
+              hexs += '  ';
+              asc += ' ';
+            } else {
+              let b: number;
+              try {
+                b = ctx.target.load8(a);
+              } catch {
+                hexs += '??';
+                asc += '?';
+                continue;
+              }
+              hexs += b.toString(16).padStart(2, '0');
+              asc += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+            }
+            if (i % 4 === 3 && i !== 15) hexs += ' ';
+          }
+          ctx.printf('%?p:  %s  %s\n', row, hexs, asc);
+        }
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'vars',
+      usage: '[-npt]',
+      description: 'print listing of variables',
+      fn(ctx) {
+        for (const n of [...s.vars.keys()].sort()) ctx.out(`${n} = 0x${s.vars.get(n)!.toString(16)}\n`);
+        return DCMD_OK;
+      },
+    },
+    {
+      name: 'whatthread',
+      usage: ':[-v]',
+      description: 'print threads whose stack contains the given address',
+      help: 'Scan every thread stack for a word equal to addr; print each such\nthread (with -v, every hit as "addr in thread t\'s stack").',
+      fn(ctx, addr, _flags, argv) {
+        const g = ctx.getopts(argv, { v: 'bool' });
+        if (!g) return DCMD_USAGE;
+        const P = ctx.ptrSize;
+        for (const t of ctx.target.threads()) {
+          let found = false;
+          for (let a = t.stackBase; a + P <= t.stackTop; a += P) {
+            let w: number;
+            try {
+              w = ctx.target.loadPtr(a);
+            } catch {
+              continue;
+            }
+            if (w === addr) {
+              if (g.opts.v) ctx.printf('%p in thread %p\'s stack%s\n', a, t.addr, a < t.sp ? ' (below sp)' : '');
+              else {
+                found = true;
+                break;
+              }
+            }
+          }
+          if (found) ctx.pipeOut(t.addr);
+        }
+        return DCMD_OK;
+      },
+    },
+    ...makeTypeDcmds(s),
+  ];
+
+  // ':' execution-control commands exist in mdb but not for dumps/live kernels here.
+  for (const c of ['b', 'c', 'd', 'e', 'k', 'r', 's', 'u', 'w', 'z', 'a', 'p', 'i', 't', 'A', 'R']) {
+    dcmds.push({
+      name: ':' + c,
+      usage: '',
+      description: 'execution control (not available for kernel targets)',
+      fn() {
+        throw new DcmdError('command is not supported by current target');
+      },
+    });
+  }
+
+  const walkers: WalkerDef[] = [
+    {
+      name: 'thread',
+      description: 'global or per-process kthread_t structures',
+      *walk(ctx) {
+        for (const t of ctx.target.threads()) yield t.addr;
+      },
+    },
+    {
+      name: 'cpu',
+      description: 'walk cpu structures',
+      *walk(ctx) {
+        const l = cpuList(ctx);
+        if (!l) throw new DcmdError('::walk cpu is not supported by this target');
+        yield* l;
+      },
+    },
+    {
+      name: 'symbols',
+      description: 'walk the symbol table (object symbols)',
+      *walk(ctx) {
+        for (const sy of ctx.target.symbols()) yield sy.value;
+      },
+    },
+  ];
+
+  void argsToTypeName;
+  void M64;
+  return { name: 'mdb', dcmds, walkers };
+}
+
+function cpuList(ctx: DcmdContext): number[] | undefined {
+  const sym = ctx.symbolByName('cpus') ?? ctx.symbolByName('cpu');
+  if (!sym || ctx.types.find('struct cpu') === undefined) return undefined;
+  const n = Math.max(1, Math.floor(sym.size / ctx.ptrSize));
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = ctx.target.loadPtr(sym.value + i * ctx.ptrSize);
+    if (p !== 0) out.push(p);
+  }
+  return out;
+}
+
+function stackCmd(ctx: DcmdContext, addr: number, flags: number, _argv: readonly string[], withFp: boolean): DcmdResult {
+  const t = flags & DCMD_ADDRSPEC ? findThread(ctx, addr) : defaultThread(ctx);
+  if (!t) {
+    if (ctx.target.status().kind === 'none') throw new DcmdError('no process active');
+    throw new DcmdError(flags & DCMD_ADDRSPEC ? `${ctx.hex(addr)} is not a known thread` : 'no threads in target');
+  }
+  const st = threadStack(ctx, t);
+  st.pcs.forEach((pc, i) => {
+    if (withFp) ctx.printf('%0?p %a()\n', st.fps[i] ?? 0, pc);
+    else ctx.printf('%a()\n', pc);
+  });
+  if (st.error) ctx.warn(st.error);
+  return DCMD_OK;
+}
