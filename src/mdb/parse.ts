@@ -282,8 +282,8 @@ export class Parser {
         if (q === "'") {
           out += n === "'" ? "'" : '\\' + n;
         } else {
-          const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b' };
-          out += map[n] ?? n;
+          const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b', '\\': '\\', '"': '"', "'": "'" };
+          out += map[n] ?? '\\' + n;
         }
         continue;
       }
