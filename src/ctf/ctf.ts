@@ -283,7 +283,8 @@ export class TypeTable {
       case 'ptr': {
         const inner = this.get(t.ref);
         if (inner.kind === 'func') return `${this.typeName(inner.ret)} (*)()`;
-        return `${this.typeName(t.ref)} *`;
+        const innerName = this.typeName(t.ref);
+        return innerName.endsWith('*') ? `${innerName}*` : `${innerName} *`;
       }
       case 'array': {
         let base: TypeId = t.ref;

@@ -50,7 +50,9 @@ export function argsToTypeName(argv: readonly string[]): [string, number] {
 export function resolveType(s: Session, name: string): { tt: TypeTable; id: TypeId } {
   const direct = s.lookupType(name);
   if (direct) return direct;
+  const tag = /^(struct|union|enum)\s+([A-Za-z_]\w*)/.exec(name.trim());
   for (const tt of [s.target.types, s.synth]) {
+    if (tag && tt.find(`${tag[1]} ${tag[2]}`) === undefined) continue; // parsing would forward-declare it
     try {
       return { tt, id: parseTypeName(tt, name) };
     } catch {

@@ -11,7 +11,6 @@
  * in kmemdb's signed representation or an ordinary integer.
  */
 
-import { toU64 } from '../machine/addr.js';
 import type { PrintfArg } from './module.js';
 
 export interface PrintfEnv {

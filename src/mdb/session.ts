@@ -102,6 +102,8 @@ export class Session {
   /** Did any command fail since the last reset? */
   failed = false;
   interruptedFlag = false;
+  /** Largest repeat count accepted (`addr,count`); larger counts are refused. */
+  maxRepeat = 1n << 24n;
   private depth = 0;
   readonly stdout: Out;
   private curOut: Out;
@@ -358,6 +360,7 @@ export class Session {
     }
     let count = 1n;
     if (cmd.count) count = this.eval(cmd.count);
+    if (count > this.maxRepeat) throw new MdbError(`repeat count 0x${hexU(count)} is too large`);
     if (cmd.stages.length === 0) return true;
     return this.runPipeline(cmd.stages, addrspec, count, cmd.count !== undefined);
   }

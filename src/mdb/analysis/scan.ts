@@ -1,0 +1,107 @@
+/*
+ * Word scanning over the target's memory, for ::kgrep and ::findleaks.
+ *
+ * The target's mapped ranges are read as large views (`Target.bytes`) in
+ * windows of at most WINDOW bytes, looked at as Uint32Array so that a
+ * pointer is compared as two 32-bit halves: no BigInt, no object per word.
+ * A window is cached while consecutive reads fall in it.
+ */
+
+import type { Target, TargetRange } from '../../target/target.js';
+import { TWO32 } from '../../machine/addr.js';
+
+export const WINDOW = 16 << 20;
+
+export interface Window {
+  readonly base: number;
+  readonly size: number;
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+}
+
+/** Make a 4-byte-aligned Uint32Array over bytes (copying only if misaligned). */
+export function u32View(u8: Uint8Array): Uint32Array {
+  if (u8.byteOffset % 4 === 0) return new Uint32Array(u8.buffer, u8.byteOffset, u8.byteLength >>> 2);
+  const c = u8.slice();
+  return new Uint32Array(c.buffer, 0, c.byteLength >>> 2);
+}
+
+/** Random access to mapped memory by windows. */
+export class WindowReader {
+  readonly ranges: readonly TargetRange[];
+  private last: Window | undefined;
+
+  constructor(readonly t: Target) {
+    this.ranges = [...t.ranges()].sort((a, b) => a.base - b.base);
+  }
+
+  /** The range holding a, or -1. */
+  rangeIndex(a: number): number {
+    const r = this.ranges;
+    let lo = 0;
+    let hi = r.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const x = r[mid]!;
+      if (a < x.base) hi = mid - 1;
+      else if (a >= x.base + x.size) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /** The window containing a, or undefined if a is not mapped. */
+  window(a: number): Window | undefined {
+    const l = this.last;
+    if (l && a >= l.base && a < l.base + l.size) return l;
+    const i = this.rangeIndex(a);
+    if (i < 0) return undefined;
+    const r = this.ranges[i]!;
+    const wb = r.base + Math.floor((a - r.base) / WINDOW) * WINDOW;
+    const ws = Math.min(WINDOW, r.base + r.size - wb);
+    let u8: Uint8Array;
+    try {
+      u8 = this.t.bytes(wb, ws);
+    } catch {
+      return undefined;
+    }
+    const w = { base: wb, size: ws, u8, u32: u32View(u8) };
+    this.last = w;
+    return w;
+  }
+
+  /**
+   * Call fn(window, firstWordIndex, endWordIndex) for the mapped, 4-aligned
+   * parts of [base, base+size).  Word indices are 32-bit word indices into
+   * window.u32; base is rounded up to `align`.
+   */
+  forEachPiece(base: number, size: number, align: number, fn: (w: Window, i0: number, i1: number) => void): void {
+    let a = base;
+    const r = a % align;
+    if (r !== 0) a += r < 0 ? -r : align - r;
+    const end = base + size;
+    while (a + align <= end) {
+      const w = this.window(a);
+      if (!w) {
+        // skip to the next mapped range
+        const nexts = this.ranges.find((x) => x.base > a);
+        if (!nexts || nexts.base >= end) return;
+        a = nexts.base;
+        continue;
+      }
+      const stop = Math.min(end, w.base + w.size);
+      const i0 = (a - w.base) / 4;
+      const n = Math.floor((stop - a) / align) * (align / 4);
+      if (n > 0) fn(w, i0, i0 + n);
+      a += n * 4;
+      if (n === 0) a = stop;
+    }
+  }
+}
+
+/** The value of the pointer-sized word at u32 index i (LP64: two halves). */
+export function wordAt(u32: Uint32Array, i: number, ptr: number): number {
+  if (ptr === 4) return u32[i]!;
+  const hi = u32[i + 1]! | 0;
+  return hi * TWO32 + u32[i]!;
+}

@@ -1,0 +1,167 @@
+/*
+ * kmemVerify: the checks kmem makes at run time, made after the fact over
+ * every buffer of a cache (spec §6.8, illumos ::kmem_verify).
+ *
+ *   allocated buffers (kmem walk): the redzone must be the pattern, or hold
+ *     a valid kmem_alloc size encoding in its second word with the 0xbb byte
+ *     at buf[size]; bt_bxstat must be bt_bufctl ^ KMEM_BUFTAG_ALLOC;
+ *   free buffers (freemem walk, DEADBEEF caches): the first cache_verify
+ *     bytes must be 0xdeadbeef; the redzone must be the pattern (HASH, non-LITE
+ *     caches: in small-slab caches bt_redzone holds the freelist link);
+ *     bt_bxstat must be bt_bufctl ^ KMEM_BUFTAG_FREE.
+ *
+ * Only caches with KMF_REDZONE are checked.  Buftag words are compared as
+ * 32-bit halves (little-endian), as bxstat differs from the bufctl pointer
+ * only in its low 32 bits.
+ */
+
+import type { Target } from '../../target/target.js';
+import {
+  KmemView,
+  KMF_DEADBEEF,
+  KMF_HASH,
+  KMF_LITE,
+  KMF_REDZONE,
+  KMEM_BUFTAG_ALLOC,
+  KMEM_BUFTAG_FREE,
+  KMEM_FREE_PATTERN32,
+  KMEM_REDZONE_BYTE,
+  KMEM_REDZONE_PATTERN_HI,
+  sizeDecode,
+  sizeValid,
+  type CacheInfo,
+  type WarnFn,
+} from './kmem.js';
+
+export type CorruptionKind = 'modified' | 'redzone' | 'size-encoding' | 'buftag';
+
+export interface Corruption {
+  readonly buf: number;
+  readonly state: 'allocated' | 'free';
+  readonly kind: CorruptionKind;
+  /** First bad address (modified free buffers; redzone byte). */
+  readonly at?: number;
+  /** Offset of `at` from the buffer. */
+  readonly offset?: number;
+  /** The message ::kmem_verify prints for it. */
+  readonly message: string;
+}
+
+export interface CacheVerify {
+  readonly cache: number;
+  readonly name: string;
+  /** False when the cache has no redzone checking (not checked). */
+  readonly checked: boolean;
+  readonly corrupt: Corruption[];
+}
+
+function hx(a: number): string {
+  return a < 0 ? (BigInt(a) + (1n << 64n)).toString(16) : a.toString(16);
+}
+
+/** Check one cache. */
+export function verifyCache(kv: KmemView, c: number): CacheVerify {
+  const ci = kv.cache(c);
+  if (!(ci.flags & KMF_REDZONE)) return { cache: c, name: ci.name, checked: false, corrupt: [] };
+  const out: Corruption[] = [];
+  for (const r of kv.allocatedBuffers(ci)) {
+    const x = verifyAllocated(kv, ci, r.buf);
+    if (x) out.push(x);
+  }
+  for (const r of kv.freeBuffers(ci)) {
+    const x = verifyFree(kv, ci, r.buf);
+    if (x) out.push(x);
+  }
+  out.sort((a, b) => a.buf - b.buf);
+  return { cache: c, name: ci.name, checked: true, corrupt: out };
+}
+
+/** Is the buftag's bxstat the bufctl xor'ed with `magic`? */
+function bxstatOk(t: Target, btp: number, kv: KmemView, magic: number): boolean {
+  const L = kv.L;
+  const bcp = btp + L.bt_bufctl.off;
+  const bx = btp + L.bt_bxstat.off;
+  const lo = t.load32(bcp) ^ magic;
+  if (lo >>> 0 !== t.load32(bx) >>> 0) return false;
+  if (kv.ptr === 8 && L.bt_bxstat.size === 8 && t.load32(bcp + 4) !== t.load32(bx + 4)) return false;
+  return true;
+}
+
+function verifyAllocated(kv: KmemView, ci: CacheInfo, buf: number): Corruption | undefined {
+  const t = kv.t;
+  const btp = buf + ci.buftagOff;
+  try {
+    const w0 = t.load32(btp + kv.L.bt_redzone);
+    const w1 = t.load32(btp + kv.L.bt_redzone + 4);
+    if (w0 !== KMEM_REDZONE_PATTERN_HI || w1 !== KMEM_REDZONE_PATTERN_HI) {
+      const size = sizeDecode(w1);
+      if (!sizeValid(w1) || size > ci.bufsize || t.load8(buf + size) !== KMEM_REDZONE_BYTE) {
+        return {
+          buf,
+          state: 'allocated',
+          kind: 'size-encoding',
+          at: btp,
+          offset: ci.buftagOff,
+          message: `buffer ${hx(buf)} (allocated) has a corrupt redzone size encoding`,
+        };
+      }
+    }
+    if (!bxstatOk(t, btp, kv, KMEM_BUFTAG_ALLOC)) {
+      return { buf, state: 'allocated', kind: 'buftag', at: btp, offset: ci.buftagOff, message: `buffer ${hx(buf)} (allocated) has a corrupt buftag` };
+    }
+  } catch {
+    return { buf, state: 'allocated', kind: 'buftag', at: btp, offset: ci.buftagOff, message: `buffer ${hx(buf)} (allocated) has an unreadable buftag at ${hx(btp)}` };
+  }
+  return undefined;
+}
+
+function verifyFree(kv: KmemView, ci: CacheInfo, buf: number): Corruption | undefined {
+  const t = kv.t;
+  const btp = buf + ci.buftagOff;
+  try {
+    if (ci.flags & KMF_DEADBEEF) {
+      const n = Math.floor(ci.verify / 4);
+      for (let i = 0; i < n; i++) {
+        if (t.load32(buf + 4 * i) !== KMEM_FREE_PATTERN32) {
+          const at = buf + 4 * i;
+          return { buf, state: 'free', kind: 'modified', at, offset: 4 * i, message: `buffer ${hx(buf)} (free) seems corrupted, at ${hx(at)}` };
+        }
+      }
+    }
+    if ((ci.flags & (KMF_HASH | KMF_LITE)) === KMF_HASH) {
+      const w0 = t.load32(btp + kv.L.bt_redzone);
+      const w1 = t.load32(btp + kv.L.bt_redzone + 4);
+      if (w0 !== KMEM_REDZONE_PATTERN_HI || w1 !== KMEM_REDZONE_PATTERN_HI) {
+        return {
+          buf,
+          state: 'free',
+          kind: 'redzone',
+          at: btp,
+          offset: ci.buftagOff,
+          message: `buffer ${hx(buf)} (free) seems to have a corrupt redzone pattern`,
+        };
+      }
+    }
+    if (!bxstatOk(t, btp, kv, KMEM_BUFTAG_FREE)) {
+      return { buf, state: 'free', kind: 'buftag', at: btp, offset: ci.buftagOff, message: `buffer ${hx(buf)} (free) has a corrupt buftag` };
+    }
+  } catch {
+    return { buf, state: 'free', kind: 'buftag', at: btp, offset: ci.buftagOff, message: `buffer ${hx(buf)} (free) is unreadable` };
+  }
+  return undefined;
+}
+
+/** Verify one cache, or every cache (in kmem_cache order) when none is given. */
+export function kmemVerify(t: Target, cache?: number, warn?: WarnFn): CacheVerify[] {
+  const kv = new KmemView(t, warn);
+  if (cache !== undefined) return [verifyCache(kv, cache)];
+  const out: CacheVerify[] = [];
+  for (const c of kv.caches()) {
+    try {
+      out.push(verifyCache(kv, c));
+    } catch {
+      kv.warn(`failed to read cache ${hx(c)}`);
+    }
+  }
+  return out;
+}

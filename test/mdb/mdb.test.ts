@@ -1,0 +1,194 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runMdb, createSession, DCMD_OK, DCMD_HDRSPEC, type MdbModule } from '../../src/mdb/index.js';
+import { hex } from '../../src/machine/addr.js';
+import { makeTarget, DATA, HEAP, ILP32 } from './helpers.js';
+
+const run = (cmds: string, t = makeTarget().target, extra: MdbModule[] = []) => runMdb(t, cmds, extra);
+
+test('symbol format: kmem_flags/X prints the sym: line then the value at column 16', () => {
+  const r = run('kmem_flags/X');
+  assert.equal(r.stdout, 'kmem_flags:\nkmem_flags:     f               \n');
+  assert.equal(r.ok, true);
+});
+
+test('count and repeat: ,2/KKn indents continuation lines to 16', () => {
+  const r = run('big,2/KKn');
+  const lines = r.stdout.split('\n');
+  assert.equal(lines[0], 'big:');
+  assert.match(lines[1]!, /^big:            500000004       [0-9a-f]+\s*$/);
+  assert.match(lines[2]!, /^ {16}\S/);
+});
+
+test('expressions: precedence, dereference, variables, dot', () => {
+  assert.equal(run('1+2*3=D').stdout.trim(), '7');
+  assert.equal(run('(1+2)*3=D').stdout.trim(), '9');
+  assert.equal(run('0t17%5=D').stdout.trim(), '3');
+  assert.equal(run('0t17#8=D').stdout.trim(), '24');
+  assert.equal(run('1|6&3=D').stdout.trim(), '3');
+  assert.equal(run('*node_head=K').stdout.trim(), hex(HEAP));
+  assert.equal(run('*/i/kmem_flags=D').stdout.trim(), '15');
+  assert.equal(run('42>foo\n<foo+1=K').stdout.trim(), '43');
+  assert.equal(run('kmem_flags\n.=K').stdout.trim(), hex(DATA));
+  assert.equal(run('-1=D').stdout.trim(), '-1');
+  assert.equal(run('~0=J').stdout.trim(), 'ffffffffffffffff');
+});
+
+test('::status of a dump', () => {
+  assert.equal(
+    run('::status').stdout,
+    'debugging crash dump vmcore.0 (64-bit) from testhost\noperating system: 5.11 kmemdb-1 (i86pc)\npanic message: forced crash dump initiated at user request\n',
+  );
+});
+
+test('::msgbuf prints the message buffer', () => {
+  assert.equal(run('::msgbuf').stdout, 'kmemdb booted\nWARNING: something odd\n');
+});
+
+test('::print of a struct with nested values, -a and -t', () => {
+  const f = makeTarget();
+  const r = runMdb(f.target, `${hex(f.nodes[0]!)}::print struct node`);
+  assert.equal(r.stdout, `{\n    n_next = 0x${hex(f.nodes[1]!)}\n    n_value = 0x10\n    n_name = [ "node0" ]\n}\n`);
+  const r2 = runMdb(f.target, `${hex(f.nodes[0]!)}::print -a node_t n_value`);
+  assert.equal(r2.stdout, `${hex(f.nodes[0]! + 8)} n_value = 0x10\n`);
+  const r3 = runMdb(f.target, '::print -at node_t');
+  assert.equal(r3.stdout, '0 node_t {\n    0 struct node *n_next \n    8 int n_value \n    c char [8] n_name \n}\n');
+});
+
+test('::print bitfields, enums and char pointers', () => {
+  const f = makeTarget();
+  const r = runMdb(f.target, `${hex(f.threads[0]!.addr)}::print kthread_t`);
+  assert.match(r.stdout, /t_name = 0x[0-9a-f]+ "idle"/);
+  assert.match(r.stdout, /t_flags = 0x3\n/);
+  assert.match(r.stdout, /t_pri = 0x7f\n/);
+  assert.match(r.stdout, /t_color = 5 \(GREEN\)\n/);
+});
+
+test('::list follows a circular list; ::walk thread; pipelines', () => {
+  const f = makeTarget();
+  const r = runMdb(f.target, `*node_head::list node_t n_next`);
+  assert.equal(r.stdout, f.nodes.map((n) => hex(n) + '\n').join(''));
+  const w = runMdb(f.target, '::walk thread');
+  assert.equal(w.stdout, f.threads.map((t) => hex(t.addr) + '\n').join(''));
+  const p = runMdb(f.target, '*node_head::list node_t n_next | ::print node_t n_value');
+  assert.equal(p.stdout, 'n_value = 0x10\nn_value = 0x20\nn_value = 0x30\n');
+});
+
+test('pipelines call the consumer with LOOP flags, LOOPFIRST once', () => {
+  const calls: number[] = [];
+  const m: MdbModule = {
+    name: 'testmod',
+    walkers: [],
+    dcmds: [
+      {
+        name: 'hdr',
+        usage: ':',
+        description: 'print a header once',
+        fn(ctx, addr, flags) {
+          calls.push(flags);
+          if (DCMD_HDRSPEC(flags)) ctx.out('HEADER\n');
+          ctx.printf('%0?p\n', addr);
+          return DCMD_OK;
+        },
+      },
+    ],
+  };
+  const f = makeTarget();
+  const r = runMdb(f.target, '*node_head::list node_t n_next | ::hdr', [m]);
+  assert.equal(r.stdout, 'HEADER\n' + f.nodes.map((n) => hex(n).padStart(16, '0') + '\n').join(''));
+  assert.deepEqual(calls, [0x0f, 0x0b, 0x0b]);
+});
+
+test('$c follows the frame-pointer chain of the panic thread', () => {
+  assert.equal(run('$c').stdout, 'kmem_alloc+0x4()\nworker+0x10()\nmain+0x20()\n');
+  const f = makeTarget();
+  assert.equal(runMdb(f.target, `${hex(f.threads[0]!.addr)}$c`).stdout, 'main+0x8()\n');
+});
+
+test('::findstack and ::stacks', () => {
+  const f = makeTarget();
+  const r = runMdb(f.target, `${hex(f.threads[1]!.addr)}::findstack`);
+  assert.match(r.stdout, /^stack pointer for thread [0-9a-f]+: [0-9a-f]+\n\[ [0-9a-f]{16} \] kmem_alloc\+0x4\(\)\n/);
+  const s = runMdb(f.target, '::stacks');
+  assert.match(s.stdout, /THREAD\s+STATE\s+SOBJ\s+COUNT/);
+});
+
+test('::cpuinfo reads cpus[]', () => {
+  const f = makeTarget();
+  const r = runMdb(f.target, '::cpuinfo');
+  assert.match(r.stdout, /^ ID ADDR\s+THREAD\s+PROC\n  0 [0-9a-f]{16} [0-9a-f]{16} idle\n$/);
+});
+
+test('errors are one mdb: line; -e status follows failures', () => {
+  const r = run('0xfffffe0000039000/X');
+  assert.equal(r.stderr, 'mdb: failed to read data from target at 0xfffffe0000039000\n');
+  assert.equal(r.ok, false);
+  assert.equal(run('::nosuchcmd').stderr, "mdb: invalid command '::nosuchcmd': unknown dcmd name\n");
+  assert.equal(run('1+').stderr.startsWith('mdb: syntax error'), true);
+  assert.equal(run('0x_1=K').ok, false);
+  assert.equal(run('::print struct nosuch').stderr, 'mdb: failed to look up type struct nosuch: unknown type\n');
+  assert.equal(run(':c').stderr, 'mdb: command is not supported by current target\n');
+  const u = run('::list');
+  assert.match(u.stderr, /^Usage: addr ::list/);
+});
+
+test('walker reading unmapped memory reports the address and stops', () => {
+  const m: MdbModule = {
+    name: 'badwalk',
+    dcmds: [],
+    walkers: [
+      {
+        name: 'bad',
+        description: 'follows a bad pointer',
+        *walk(ctx) {
+          yield 1;
+          yield ctx.target.loadPtr(0x1000);
+        },
+      },
+    ],
+  };
+  const r = run('::walk bad', undefined, [m]);
+  assert.equal(r.stdout, '1\n');
+  assert.equal(r.stderr, 'mdb: failed to walk bad: failed to read memory at 0x1000\n');
+});
+
+test('writes: /W on a writable target, refused on a read-only one', () => {
+  const f = makeTarget(undefined, true);
+  const r = runMdb(f.target, 'kmem_flags/W 0t31\nkmem_flags/X');
+  assert.equal(r.ok, true);
+  assert.match(r.stdout, /kmem_flags:     1f/);
+  const ro = run('kmem_flags/W 1');
+  assert.equal(ro.ok, false);
+  assert.match(ro.stderr, /^mdb: failed to write 0x1 at address 0x/);
+});
+
+test('$d, ::formats, ::dcmds, ::help', () => {
+  assert.equal(runMdb(undefined, '0t10$d\n10=K').stdout, 'radix = 10 base ten\n                a               \n');
+  assert.match(runMdb(undefined, '::formats').stdout, /^X - hexadecimal int \(4 bytes\)$/m);
+  const d = runMdb(undefined, '::dcmds').stdout;
+  for (const n of ['print', 'typedef', 'walk', 'status', 'help']) assert.match(d, new RegExp(`^${n}\\s+- `, 'm'));
+  assert.match(runMdb(undefined, '::help walk').stdout, /NAME\n {2}walk - walk data structure\n\nSYNOPSIS\n {2}\[ addr \] ::walk name \[variable\]/);
+});
+
+test('every core dcmd has help text or a description', () => {
+  const s = createSession(undefined, { stdout: () => {}, stderr: () => {} });
+  for (const [n, e] of s.dcmds) assert.ok(e.def.description.length > 0, n);
+});
+
+test('ILP32 target: pointer-width output and 32-bit K', () => {
+  const f = makeTarget(ILP32);
+  const r = runMdb(f.target, '*node_head=K\n::walk thread');
+  assert.match(r.stdout, /^ {16}10020000\s+\n/);
+});
+
+test('::typedef, ::sizeof, ::offsetof without a target', () => {
+  const r = runMdb(undefined, '::typedef "struct list { struct list *prev; struct list *next; }" list_t\n::sizeof list_t\n::print -at list_t\n::offsetof list_t next\n::typedef -l');
+  assert.equal(r.stdout, 'sizeof (list_t) = 0x10\n0 list_t {\n    0 struct list *prev \n    8 struct list *next \n}\noffsetof (list_t, next) = 8\nlist_t\nstruct list\n');
+  const v = runMdb(undefined, '::typedef "struct gift { uintptr_t stone[4]; void **white; char owner[0]; }" gift_t\n::sizeof gift_t');
+  assert.equal(v.stdout, 'sizeof (gift_t) = 0x28\n');
+});
+
+test('shell escapes and pipelines to the shell', () => {
+  assert.equal(runMdb(undefined, '::echo a b ! tr a-z A-Z').stdout, 'A B \n');
+  assert.equal(runMdb(undefined, "! 'echo 0t42' | ::map .").stdout, '2a\n');
+});
