@@ -21,7 +21,7 @@ const DECLS = `
 struct node { struct node *n_next; int n_value; char n_name[8]; };
 typedef struct node node_t;
 enum color { RED, GREEN = 5, BLUE };
-struct cpu { int cpu_id; int cpu_seqid; struct kthread *cpu_thread; };
+struct cpu { int cpu_id; int cpu_seqid; unsigned int cpu_flags; struct kthread *cpu_thread; struct cpu *cpu_next; };
 struct kthread { struct kthread *t_next; char *t_name; unsigned int t_flags:4; unsigned int t_pri:12; enum color t_color; };
 typedef struct kthread kthread_t;
 `;
@@ -58,7 +58,7 @@ export function makeTarget(model: DataModel = LP64, writable = false): Fixture {
   const msg = 'kmemdb booted\nWARNING: something odd\n';
   for (let i = 0; i < msg.length; i++) mem.store8(data + 0x100 + i, msg.charCodeAt(i));
   obj('node_head', 0x300, P);
-  obj('cpus', 0x400, 2 * P);
+  obj('cpu_list', 0x400, P);
   obj('big', 0x500, 16);
   mem.store64(data + 0x500, 0x0000000500000004n);
 
@@ -105,8 +105,13 @@ export function makeTarget(model: DataModel = LP64, writable = false): Fixture {
   const cpu0 = heap + 0x600;
   mem.store32(cpu0, 0);
   mem.storePtr(cpu0 + types.offsetof('struct cpu', 'cpu_thread'), t0);
+  const cpu1 = cpu0 + types.size('struct cpu');
+  mem.store32(cpu0 + types.offsetof('struct cpu', 'cpu_flags'), 0x1b);
+  mem.store32(cpu1, 1);
+  mem.store32(cpu1 + types.offsetof('struct cpu', 'cpu_flags'), 0x1b);
+  mem.storePtr(cpu0 + types.offsetof('struct cpu', 'cpu_next'), cpu1);
+  mem.storePtr(cpu1 + types.offsetof('struct cpu', 'cpu_next'), cpu0);
   mem.storePtr(data + 0x400, cpu0);
-  mem.storePtr(data + 0x400 + P, 0);
 
   const target = new MemoryTarget({
     memory: mem,

@@ -113,10 +113,14 @@ test('::findstack and ::stacks', () => {
   assert.match(s.stdout, /THREAD\s+STATE\s+SOBJ\s+COUNT/);
 });
 
-test('::cpuinfo reads cpus[]', () => {
+test('::cpuinfo follows cpu_list along cpu_next', () => {
   const f = makeTarget();
   const r = runMdb(f.target, '::cpuinfo');
-  assert.match(r.stdout, /^ ID ADDR\s+THREAD\s+PROC\n  0 [0-9a-f]{16} [0-9a-f]{16} idle\n$/);
+  const lines = r.stdout.split('\n');
+  assert.match(lines[0]!, /^ ID ADDR\s+FLG NRUN BSPL PRI RNRN KRNRN SWITCH THREAD\s+PROC$/);
+  assert.match(lines[1]!, /^  0 [0-9a-f]{16}  1b    0    0  -1   no    no    t-0 [0-9a-f]{16} idle$/);
+  assert.match(lines[2]!, /^  1 [0-9a-f]{16}  1b .* 0{16} -$/);
+  assert.equal(runMdb(f.target, '::walk cpu').stdout.split('\n').length, 3);
 });
 
 test('errors are one mdb: line; -e status follows failures', () => {

@@ -31,6 +31,7 @@ const M64 = (1n << 64n) - 1n;
 
 /** Frames of a thread: its pc, then the return pcs along the frame-pointer chain. */
 export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; error?: string } {
+  if (t.pc === 0) return { pcs: [], fps: [] };
   const pcs: number[] = [t.pc];
   const fps: number[] = [t.fp];
   let fp = t.fp;
@@ -511,7 +512,7 @@ export function coreModule(s: Session): MdbModule {
         let cpus = cpuList(ctx);
         if (!cpus) throw notSupported('::cpuinfo');
         if (flags & DCMD_ADDRSPEC) cpus = cpus.filter((c) => c === addr);
-        if (DCMD_HDRSPEC(flags)) ctx.printf('%<u>%3s %-?s %-?s %s%</u>\n', 'ID', 'ADDR', 'THREAD', 'PROC');
+        if (DCMD_HDRSPEC(flags)) ctx.printf('%<u>%3s %-?s %3s %4s %4s %3s %4s %5s %6s %-?s %s%</u>\n', 'ID', 'ADDR', 'FLG', 'NRUN', 'BSPL', 'PRI', 'RNRN', 'KRNRN', 'SWITCH', 'THREAD', 'PROC');
         const tt = ctx.types;
         const has = (m: string) => {
           try {
@@ -523,9 +524,10 @@ export function coreModule(s: Session): MdbModule {
         };
         for (const c of cpus) {
           const id = has('cpu_id') ? ctx.readMember(c, 'struct cpu', 'cpu_id') : -1;
+          const flg = has('cpu_flags') ? ctx.readMember(c, 'struct cpu', 'cpu_flags') : 0;
           const thr = has('cpu_thread') ? ctx.readMember(c, 'struct cpu', 'cpu_thread') : 0;
           const th = ctx.target.threads().find((t) => t.addr === thr);
-          ctx.printf('%3d %0?p %0?p %s\n', id, c, thr, th ? th.name : '-');
+          ctx.printf('%3d %0?p %3x %4d %4d %3d %4s %5s %6s %0?p %s\n', id, c, flg, 0, 0, -1, 'no', 'no', 't-0', thr, th ? th.name : thr === 0 ? '-' : '?');
         }
         return DCMD_OK;
       },
@@ -654,11 +656,41 @@ export function coreModule(s: Session): MdbModule {
   return { name: 'mdb', dcmds, walkers };
 }
 
+/**
+ * The CPUs: the ring from `cpu_list` along cpu_next (illumos), or the
+ * global `cpus` (an array of struct cpu, or of pointers to them).
+ */
 function cpuList(ctx: DcmdContext): number[] | undefined {
-  const sym = ctx.symbolByName('cpus') ?? ctx.symbolByName('cpu');
-  if (!sym || ctx.types.find('struct cpu') === undefined) return undefined;
-  const n = Math.max(1, Math.floor(sym.size / ctx.ptrSize));
+  const tt = ctx.types;
+  const cid = tt.find('struct cpu');
+  if (cid === undefined) return undefined;
+  const csz = tt.sizeof(cid);
+  let nextOff = -1;
+  try {
+    nextOff = tt.offsetof(cid, 'cpu_next');
+  } catch {
+    nextOff = -1;
+  }
+  const lsym = ctx.symbolByName('cpu_list');
+  if (lsym && nextOff >= 0) {
+    const start = ctx.target.loadPtr(lsym.value);
+    const out: number[] = [];
+    let c = start;
+    while (c !== 0 && out.length < 4096) {
+      out.push(c);
+      c = ctx.target.loadPtr(c + nextOff);
+      if (c === start) break;
+    }
+    return out;
+  }
+  const sym = ctx.symbolByName('cpus');
+  if (!sym || csz === 0) return undefined;
   const out: number[] = [];
+  if (sym.size >= csz && sym.size % csz === 0) {
+    for (let i = 0; i < sym.size / csz; i++) out.push(sym.value + i * csz);
+    return out;
+  }
+  const n = Math.max(1, Math.floor(sym.size / ctx.ptrSize));
   for (let i = 0; i < n; i++) {
     const p = ctx.target.loadPtr(sym.value + i * ctx.ptrSize);
     if (p !== 0) out.push(p);
