@@ -93,6 +93,8 @@ export class KmemLayout {
   readonly cache_full: number; // offset of kmem_maglist_t
   readonly cache_empty: number;
   readonly cache_cpu: number;
+  /** Elements of cache_cpu[] (the booted CPU count; 1 if declared as a flexible array). */
+  readonly cpuCount: number;
   readonly cache_arena: Field;
   readonly cache_constructor: Field | undefined;
   readonly cache_destructor: Field | undefined;
@@ -200,7 +202,9 @@ export class KmemLayout {
     this.cache_magtype = o('cache_magtype');
     this.cache_full = f('cache_full').off;
     this.cache_empty = f('cache_empty').off;
-    this.cache_cpu = f('cache_cpu').off;
+    const ccf = f('cache_cpu');
+    this.cache_cpu = ccf.off;
+    this.cpuCount = ccf.count;
     this.cache_arena = f('cache_arena');
     this.cache_constructor = o('cache_constructor');
     this.cache_destructor = o('cache_destructor');
@@ -394,6 +398,7 @@ export class KmemView {
 
   /** Number of CPUs whose kmem_cpu_cache_t exist in each cache. */
   ncpus(): number {
+    if (this.L.cpuCount > 1) return this.L.cpuCount;
     for (const n of ['max_ncpus', 'ncpus']) {
       const s = this.t.symbolByName(n);
       if (s) {
