@@ -176,7 +176,10 @@ test('$d, ::formats, ::dcmds, ::help', () => {
 
 test('every core dcmd has help text or a description', () => {
   const s = createSession(undefined, { stdout: () => {}, stderr: () => {} });
-  for (const [n, e] of s.dcmds) assert.ok(e.def.description.length > 0, n);
+  for (const [n, e] of s.dcmds) {
+    assert.ok(e.def.description.length > 0, n);
+    assert.ok((e.def.help ?? '').length > 20, `${n} has no help text`);
+  }
 });
 
 test('ILP32 target: pointer-width output and 32-bit K', () => {

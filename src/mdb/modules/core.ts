@@ -112,6 +112,7 @@ export function coreModule(s: Session): MdbModule {
       name: '$q',
       usage: '',
       description: 'quit debugger',
+      help: 'Quit the debugger (the rest of the input is not read).',
       fn() {
         s.quitRequested = true;
         return DCMD_OK;
@@ -121,6 +122,7 @@ export function coreModule(s: Session): MdbModule {
       name: '$Q',
       usage: '',
       description: 'quit debugger',
+      help: 'Quit the debugger (same as $q).',
       fn() {
         s.quitRequested = true;
         return DCMD_OK;
@@ -130,6 +132,7 @@ export function coreModule(s: Session): MdbModule {
       name: 'quit',
       usage: '',
       description: 'quit debugger',
+      help: 'Quit the debugger (same as $q).',
       fn() {
         s.quitRequested = true;
         return DCMD_OK;
@@ -154,6 +157,7 @@ export function coreModule(s: Session): MdbModule {
       name: '$v',
       usage: '',
       description: 'print non-zero variables',
+      help: 'Print the name and value (in the current radix) of every variable whose\nvalue is not zero.  Variables are set with value>name and read with <name.',
       fn(ctx) {
         const names = [...s.vars.keys()].sort();
         for (const n of names) {
@@ -176,6 +180,7 @@ export function coreModule(s: Session): MdbModule {
       name: '$C',
       usage: '?[cnt]',
       description: 'print stack backtrace with frame pointers',
+      help: 'Like $c, but each frame line starts with the frame pointer of that frame.',
       fn(ctx, addr, flags, argv) {
         return stackCmd(ctx, addr, flags, argv, true);
       },
@@ -184,7 +189,7 @@ export function coreModule(s: Session): MdbModule {
       name: 'stack',
       usage: '?[cnt]',
       description: 'print stack backtrace',
-      help: 'Same as $c.',
+      help: 'Print the stack backtrace of the thread at addr (the panic thread by\ndefault); the same as $c.',
       fn(ctx, addr, flags, argv) {
         return stackCmd(ctx, addr, flags, argv, false);
       },
@@ -209,6 +214,7 @@ export function coreModule(s: Session): MdbModule {
       name: '$m',
       usage: '',
       description: 'print address space mappings',
+      help: 'Print the mapped address ranges of the target (base, limit and size of each\nrun of mapped pages).',
       fn(ctx) {
         if (s.noTarget) throw new DcmdError('command is not supported by current target');
         ctx.printf('%<u>%?s %?s %?s%</u>\n', 'BASE', 'LIMIT', 'SIZE');
@@ -220,6 +226,7 @@ export function coreModule(s: Session): MdbModule {
       name: '$?',
       usage: '',
       description: 'print status and registers',
+      help: 'Print the target status (same as ::status).',
       fn(ctx) {
         return ctx.callDcmd('status', undefined);
       },
@@ -301,6 +308,7 @@ export function coreModule(s: Session): MdbModule {
       name: 'echo',
       usage: '[args ...]',
       description: 'echo arguments',
+      help: 'Print the arguments, each followed by a space, then a newline.',
       fn(ctx, _addr, _flags, argv) {
         ctx.out(argv.map((a) => a + ' ').join('') + '\n');
         return DCMD_OK;
@@ -574,6 +582,7 @@ export function coreModule(s: Session): MdbModule {
       name: 'vars',
       usage: '[-npt]',
       description: 'print listing of variables',
+      help: 'Print every variable set with >name (or ::walk ... name) with its value in hex.',
       fn(ctx) {
         for (const n of [...s.vars.keys()].sort()) ctx.out(`${n} = 0x${s.vars.get(n)!.toString(16)}\n`);
         return DCMD_OK;
@@ -619,6 +628,7 @@ export function coreModule(s: Session): MdbModule {
       name: ':' + c,
       usage: '',
       description: 'execution control (not available for kernel targets)',
+      help: `The :${c} command controls a running process (breakpoints, stepping,\ncontinuing).  Crash dumps and the simulated kernel cannot be run or\nstepped, so it always fails with "command is not supported by current target".`,
       fn() {
         throw new DcmdError('command is not supported by current target');
       },
