@@ -114,6 +114,23 @@ async function openDumpTarget(unix: string, vmcore: string): Promise<Target> {
   return await open(unix, vmcore);
 }
 
+/**
+ * Load the optional mdb modules (genunix, netbsd): each registers itself with
+ * registerModule() when imported.  A missing module file is not an error.
+ */
+async function loadModules(): Promise<void> {
+  const here = fileURLToPath(import.meta.url);
+  for (const name of ['genunix', 'netbsd']) {
+    const file = resolve(here, '..', '..', 'mdb', 'modules', `${name}.js`);
+    if (!safeExists(file)) continue;
+    try {
+      await import(pathToFileURL(file).href);
+    } catch (e) {
+      process.stderr.write(`mdb: failed to load module ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
+}
+
 function completer(s: Session) {
   return (line: string): [string[], string] => {
     const m = /(::|\$<|::walk\s+|::help\s+|::print\s+(?:-\w+\s+)*|::sizeof\s+|[\s(+*%-]|^)([A-Za-z0-9_`$.]*)$/.exec(line);
@@ -170,6 +187,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
 
+  await loadModules();
   const s = createSession(target, io);
   process.on('SIGINT', () => {
     s.interruptedFlag = true;
