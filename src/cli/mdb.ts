@@ -9,7 +9,8 @@
  * exit status is non-zero if a command failed.
  */
 
-import { readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as readline from 'node:readline';
@@ -215,10 +216,20 @@ export async function main(argv: string[]): Promise<void> {
 
   if (target) {
     const names = [...new Set(s.modules.map((m) => m.name))].filter((n) => n !== 'mdb');
-    out.write(`Loading modules: [ ${names.join(' ')} ]\n`);
+    if (names.length > 0) out.write(`Loading modules: [ ${names.join(' ')} ]\n`);
     out.flush();
   }
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: '> ', completer: completer(s), historySize: 1000 });
+  const histFile = process.env.MDB_HISTFILE ?? join(homedir(), '.kmemdb_mdb_history');
+  let history: string[] = [];
+  try {
+    history = readFileSync(histFile, 'utf8').split('\n').filter((l) => l.length > 0).reverse().slice(0, 1000);
+  } catch {
+    history = [];
+  }
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: '> ', completer: completer(s), historySize: 1000, history });
+  rl.on('history', (h: string[]) => {
+    history = h;
+  });
   process.removeAllListeners('SIGINT');
   rl.on('SIGINT', () => {
     s.interruptedFlag = false;
@@ -238,5 +249,10 @@ export async function main(argv: string[]): Promise<void> {
   });
   await new Promise<void>((res) => rl.on('close', () => res()));
   out.flush();
+  try {
+    writeFileSync(histFile, [...history].reverse().join('\n') + '\n');
+  } catch {
+    /* history is a convenience */
+  }
   process.exitCode = 0;
 }
