@@ -105,6 +105,8 @@ export interface MdbModule {
    * (e.g. `bufctl_audit: "./\"next\"16t\"addr\"16t\"slab\"n3K"`).
    */
   readonly macros?: Readonly<Record<string, string>>;
+  /** ::whatis handlers (see WhatisHandler). */
+  readonly whatis?: readonly WhatisHandler[];
   /** Decide whether this module loads for a target (default: yes). */
   appliesTo?(target: Target): boolean;
   /**
@@ -120,6 +122,45 @@ export interface ModuleLoadContext {
   addDcmd(d: DcmdDef): void;
   /** A context usable for reading during init (output goes to stderr). */
   readonly ctx: DcmdContext;
+}
+
+/*
+ * ::whatis (mdb core) asks every handler about a sorted set of addresses.
+ * A handler looks at the objects it knows and, for each object, asks
+ * `w.match(base, size)` which of the addresses still being searched for lie
+ * inside it; for each it calls `w.reportObject(addr, base)` (which prints
+ * "ADDR is BASE+OFF, " or "ADDR is ", marks the address found) and then
+ * prints the rest of the line itself, e.g. `ctx.printf("allocated from %s\n",
+ * name)`.  Handlers run in order: 'early' (modules, threads), 'allocator'
+ * (kmem, vmem), 'late' (mappings); within an order, by registration.
+ */
+export interface WhatisFlags {
+  /** -a: report every source, not only the first (most specific). */
+  readonly all: boolean;
+  /** -i: identifier arenas and caches only (early handlers are skipped). */
+  readonly identifiersOnly: boolean;
+  /** -q: quiet, no multi-line reports. */
+  readonly quiet: boolean;
+  /** -v: verbose (the framework prints "Searching module`handler..."). */
+  readonly verbose: boolean;
+  /** -b: report bufctls (hidden option, kmem). */
+  readonly bufctls: boolean;
+}
+
+export interface WhatisState {
+  readonly flags: WhatisFlags;
+  /** Addresses (sorted) inside [base, base+size) that should be reported now. */
+  match(base: number, size: number): number[];
+  /** Print the "ADDR is BASE+OFF, " (or "ADDR is ") prefix and mark addr found. */
+  reportObject(addr: number, base: number): void;
+  /** True when nothing is left to search for (all found, and not -a). */
+  done(): boolean;
+}
+
+export interface WhatisHandler {
+  readonly name: string;
+  readonly order: 'early' | 'allocator' | 'late';
+  search(ctx: DcmdContext, w: WhatisState): void;
 }
 
 /* getopts */
@@ -200,6 +241,12 @@ export interface DcmdContext {
   readMember(addr: number, type: string, member: string): number;
   /** True once the user interrupted (Ctrl-C); long loops should stop. */
   interrupted(): boolean;
+  /**
+   * mdb_get_pipe: in a pipeline, all the input addresses (this call's and the
+   * remaining ones); the dcmd is then not called again for them.  Outside a
+   * pipeline, [] .
+   */
+  getPipe(): number[];
 }
 
 const registry = new Map<string, MdbModule>();

@@ -44,6 +44,7 @@ import {
   type PrintfArg,
   type WalkerDef,
   type WalkResult,
+  type WhatisHandler,
 } from './module.js';
 import { MdbSyntaxError, Parser, isRadixWord, parseExpr, type Arg, type Command, type Expr, type Stage } from './parse.js';
 import { Out } from './output.js';
@@ -96,6 +97,9 @@ export class Session {
   readonly walkers = new Map<string, WalkerEntry>();
   readonly macros = new Map<string, string>();
   readonly modules: MdbModule[] = [];
+  readonly whatisHandlers: Array<{ module: string; h: WhatisHandler }> = [];
+  /** Remaining pipe input for getPipe() (set while a consumer stage runs). */
+  pipeRest: bigint[] | null = null;
   /** Synthetic types from ::typedef. */
   synth: TypeTable;
   quitRequested = false;
@@ -130,6 +134,7 @@ export class Session {
     this.modules.push(m);
     for (const d of m.dcmds) this.dcmds.set(d.name, { def: d, module: m.name });
     for (const w of m.walkers) this.walkers.set(w.name, { def: w, module: m.name });
+    if (m.whatis) for (const h of m.whatis) this.whatisHandlers.push({ module: m.name, h });
     if (m.macros) for (const [k, v] of Object.entries(m.macros)) this.macros.set(k, v);
     if (m.init) {
       const ctx = this.makeCtx(0, 1n, new Out((s) => this.io.stderr(s)), null);
@@ -415,14 +420,23 @@ export class Session {
         }
       } else {
         let first = true;
-        for (const a of addrs) {
+        for (let k = 0; k < addrs.length; k++) {
+          const a = addrs[k]!;
           this.dot = a;
           const flags = DCMD_ADDRSPEC | DCMD_LOOP | DCMD_PIPE | (first ? DCMD_LOOPFIRST : 0) | pipeFlag;
           first = false;
-          const r = this.callStage(st, a, flags, out, pipeFlag ? vec : null, BigInt(addrs.length));
+          const rest = addrs.slice(k);
+          this.pipeRest = rest;
+          let r: DcmdResult;
+          try {
+            r = this.callStage(st, a, flags, out, pipeFlag ? vec : null, BigInt(addrs.length));
+          } finally {
+            this.pipeRest = null;
+          }
           if (r === DCMD_ABORT) return false;
           if (r !== DCMD_OK) ok = false;
           if (this.interruptedFlag) break;
+          if (rest.length === 0) break; // consumed by getPipe()
         }
       }
       if (capture) {
@@ -894,6 +908,13 @@ class Ctx implements DcmdContext {
   }
   interrupted(): boolean {
     return this.s.interruptedFlag;
+  }
+  getPipe(): number[] {
+    const r = this.s.pipeRest;
+    if (!r) return [];
+    const out = r.map((x) => fromU64(x));
+    r.length = 0;
+    return out;
   }
 }
 

@@ -199,3 +199,40 @@ test('shell escapes and pipelines to the shell', () => {
   assert.equal(runMdb(undefined, '::echo a b ! tr a-z A-Z').stdout, 'A B \n');
   assert.equal(runMdb(undefined, "! 'echo 0t42' | ::map .").stdout, '2a\n');
 });
+
+test('::whatis: threads, stacks, symbols, unknown; pipes searched together', () => {
+  const f = makeTarget();
+  const t1 = f.threads[1]!;
+  const r = runMdb(f.target, `${hex(t1.addr + 8)}::whatis\n${hex(t1.stackBase + 0x10)}::whatis\nkmem_flags+2::whatis\n1234::whatis`);
+  assert.equal(
+    r.stdout,
+    `${hex(t1.addr + 8)} is ${hex(t1.addr)}+8, allocated as a thread structure\n` +
+      `${hex(t1.stackBase + 0x10)} is in thread ${hex(t1.addr)}'s stack (below sp)\n` +
+      `${hex(DATA + 2)} is kmem_flags+0x2, in unix's data segment\n` +
+      '1234 is unknown\n',
+  );
+  const p = runMdb(f.target, '::walk thread | ::whatis -v');
+  assert.equal(p.stdout.match(/Searching mdb`threads/g)?.length, 1);
+});
+
+test('::whatis handlers from a module run in order', () => {
+  const m: MdbModule = {
+    name: 'fake',
+    dcmds: [],
+    walkers: [],
+    whatis: [
+      {
+        name: 'heap',
+        order: 'allocator',
+        search(ctx, w) {
+          for (const a of w.match(HEAP, 0x100)) {
+            w.reportObject(a, HEAP);
+            ctx.out('allocated from fake_cache\n');
+          }
+        },
+      },
+    ],
+  };
+  const r = run(`${hex(HEAP + 0x10)}::whatis`, undefined, [m]);
+  assert.equal(r.stdout, `${hex(HEAP + 0x10)} is ${hex(HEAP)}+10, allocated from fake_cache\n`);
+});

@@ -26,6 +26,7 @@ import {
 import type { Session } from '../session.js';
 import { formatsTable } from '../format.js';
 import { makeTypeDcmds, argsToTypeName } from '../ctfprint.js';
+import { whatisDcmd, coreWhatisHandlers } from '../whatis.js';
 
 const M64 = (1n << 64n) - 1n;
 
@@ -620,6 +621,7 @@ export function coreModule(s: Session): MdbModule {
       },
     },
     ...makeTypeDcmds(s),
+    whatisDcmd(s),
   ];
 
   // ':' execution-control commands exist in mdb but not for dumps/live kernels here.
@@ -663,7 +665,7 @@ export function coreModule(s: Session): MdbModule {
 
   void argsToTypeName;
   void M64;
-  return { name: 'mdb', dcmds, walkers };
+  return { name: 'mdb', dcmds, walkers, whatis: coreWhatisHandlers };
 }
 
 /**

@@ -1,0 +1,831 @@
+/*
+ * genunix: kmem dcmds (::kmastat, ::kmem_cache, ::kmem_slabs, ::kmem_verify,
+ * ::kmem_log, ::kmalog, ::bufctl, ::allocdby, ::freedby, ::kmausers,
+ * ::kmem_debug) and the kmem walkers.  Printers only: the data comes from
+ * ../analysis.  Formats follow spec §6.4-§6.8 and, where they differ, the
+ * MDB guide's transcripts (see docs/genunix.md).
+ */
+
+import {
+  DCMD_ADDRSPEC,
+  DCMD_ERR,
+  DCMD_HDRSPEC,
+  DCMD_LOOP,
+  DCMD_LOOPFIRST,
+  DCMD_OK,
+  DCMD_PIPE_OUT,
+  DCMD_USAGE,
+  DcmdError,
+  WalkError,
+  type DcmdContext,
+  type DcmdDef,
+  type WalkerDef,
+} from '../module.js';
+import { KmemView, KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
+import { LayoutError } from '../analysis/fields.js';
+import { kmastat } from '../analysis/kmastat.js';
+import { kmemVerify } from '../analysis/verify.js';
+import { VmemView } from '../analysis/vmem.js';
+
+export const dbg = { on: false };
+
+export function kview(ctx: DcmdContext): KmemView {
+  try {
+    return new KmemView(ctx.target, (m) => ctx.warn(m));
+  } catch (e) {
+    if (e instanceof LayoutError) throw new DcmdError(`kmem is not present in this target (${e.message})`);
+    throw e;
+  }
+}
+
+function vview(ctx: DcmdContext): VmemView {
+  try {
+    return new VmemView(ctx.target, (m) => ctx.warn(m));
+  } catch (e) {
+    if (e instanceof LayoutError) throw new DcmdError(`vmem is not present in this target (${e.message})`);
+    throw e;
+  }
+}
+
+/** A cache given by address; errors if it is not on kmem_caches. */
+function cacheArg(ctx: DcmdContext, kv: KmemView, addr: number): CacheInfo {
+  if (!kv.caches().includes(addr)) throw new DcmdError(`${ctx.hex(addr)} is not a valid kmem_cache_t`);
+  return kv.cache(addr);
+}
+
+/** `%a` of the first frame not in the allocator, or "" */
+export function callerOf(ctx: DcmdContext, kv: KmemView, stack: readonly number[]): number {
+  return kv.caller(stack, ['kmem_']);
+}
+
+/** Function+offset as Solaris 10 prints callers ("%s+0x%lx"). */
+function symOff(ctx: DcmdContext, pc: number): string {
+  const s = ctx.target.symbolByAddr(pc);
+  if (!s) return ctx.hex(pc);
+  return `${s.name}+0x${(pc - s.value).toString(16)}`;
+}
+
+/* ------------------------------------------------------------------ ::kmastat */
+
+function kmastatDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: readonly string[]) {
+  const g = ctx.getopts(argv, { k: 'bool', m: 'bool', g: 'bool' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  let shift = 0;
+  if (g.opts.k) shift = 10;
+  if (g.opts.m) shift = 20;
+  if (g.opts.g) shift = 30;
+  if (g.opts.k && (g.opts.m || g.opts.g)) shift = 30;
+  const unit = shift === 0 ? '' : shift === 10 ? 'K' : shift === 20 ? 'M' : 'G';
+  const scaled = shift !== 0;
+  const sc = (v: number) => Math.floor(v / 2 ** shift);
+  const ks = kmastat(ctx.target, (m) => ctx.warn(m));
+  const memW = scaled ? 10 : 9;
+  const dash = (ws: number[]) => ws.map((w) => '-'.repeat(w)).join(' ') + '\n';
+  ctx.printf('%-25s %6s %6s %6s %*s %9s %5s\n', 'cache', 'buf', 'buf', 'buf', memW, 'memory', 'alloc', 'alloc');
+  ctx.printf('%-25s %6s %6s %6s %*s %9s %5s\n', 'name', 'size', 'in use', 'total', memW, 'in use', 'succeed', 'fail');
+  ctx.out(dash([25, 6, 6, 6, memW, 9, 5]));
+  const mem = (v: number) => (scaled ? ctx.sprintf('%9lu%s', sc(v), unit) : ctx.sprintf('%9lu', v));
+  for (const c of ks.caches) {
+    if (ctx.interrupted()) return DCMD_ERR;
+    ctx.printf('%-25s %6u %6u %6u %s %9u %5u\n', c.name, c.bufsize, c.inuse, c.total, mem(c.memory), c.alloc, c.fail);
+  }
+  ctx.out(dash([25, 6, 6, 6, memW, 9, 5]));
+  for (const t of ks.totals) {
+    const label = `Total [${t.name}]`;
+    ctx.printf('%-25s %6s %6s %6s %s %9u %5u\n', label, '', '', '', mem(t.memory), t.alloc, t.fail);
+  }
+  ctx.out(dash([25, 6, 6, 6, memW, 9, 5]));
+  ctx.out('\n');
+  const w1 = scaled ? 10 : 9;
+  const w2 = scaled ? 11 : 10;
+  ctx.printf('%-25s %*s %*s %*s %9s %5s\n', 'vmem', w1, 'memory', w2, 'memory', w1, 'memory', 'alloc', 'alloc');
+  ctx.printf('%-25s %*s %*s %*s %9s %5s\n', 'name', w1, 'in use', w2, 'total', w1, 'import', 'succeed', 'fail');
+  ctx.out(dash([25, w1, w2, w1, 9, 5]));
+  const vm = (v: number, w: number) => (scaled ? ctx.sprintf('%*lu%s', w - 1, sc(v), unit) : ctx.sprintf('%*lu', w, v));
+  for (const a of ks.arenas) {
+    const ind = ' '.repeat(Math.min(4 * a.depth, 24));
+    const name = (ind + a.name).slice(0, 25);
+    ctx.printf('%-25s %s %s %s %9lu %5lu\n', name, vm(a.inuse, w1), vm(a.total, w2), vm(a.imported, w1), a.alloc, a.fail);
+  }
+  ctx.out(dash([25, w1, w2, w1, 9, 5]));
+  return DCMD_OK;
+}
+
+/* --------------------------------------------------------------- ::kmem_cache */
+
+function kmemCacheDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  const g = ctx.getopts(argv, { n: 'string' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  const kv = kview(ctx);
+  const list = flags & DCMD_ADDRSPEC ? [addr] : kv.caches();
+  if (DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT)) {
+    ctx.printf('%-?s %-25s %4s %6s %8s %8s\n', 'ADDR', 'NAME', 'FLAG', 'CFLAG', 'BUFSIZE', 'BUFTOTL');
+  }
+  for (const c of list) {
+    let ci: CacheInfo;
+    try {
+      ci = kv.cache(c);
+    } catch {
+      ctx.warn(`failed to read kmem_cache at ${ctx.hex(c)}`);
+      if (flags & DCMD_ADDRSPEC) return DCMD_ERR;
+      continue;
+    }
+    if (g.opts.n !== undefined && !ci.name.includes(g.opts.n)) continue;
+    if (flags & DCMD_PIPE_OUT) {
+      ctx.pipeOut(c);
+      continue;
+    }
+    ctx.printf('%0?p %-25s %04x %06x %8ld %8lld\n', c, ci.name, ci.flags, ci.cflags, ci.bufsize, ci.buftotal);
+  }
+  return DCMD_OK;
+}
+
+/* --------------------------------------------------------------- ::kmem_slabs */
+
+function kmemSlabsDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  const g = ctx.getopts(argv, { n: 'string', N: 'string', v: 'bool' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  const kv = kview(ctx);
+  const list = flags & DCMD_ADDRSPEC ? [addr] : kv.caches();
+  if (DCMD_HDRSPEC(flags)) {
+    ctx.printf('%-25s %8s %8s %9s %9s %6s\n', '', '', 'Partial', '', 'Unused', '');
+    ctx.printf('%-25s %8s %8s %9s %9s %6s\n', 'Cache Name', 'Slabs', 'Slabs', 'Buffers', 'Buffers', 'Waste');
+    ctx.printf('%-25s %8s %8s %9s %9s %6s\n', '-'.repeat(25), '-'.repeat(8), '-'.repeat(8), '-'.repeat(9), '-'.repeat(9), '-'.repeat(6));
+  }
+  for (const c of list) {
+    const ci = kv.cache(c);
+    if (g.opts.n !== undefined && !ci.name.includes(g.opts.n)) continue;
+    if (g.opts.N !== undefined && ci.name !== g.opts.N) continue;
+    const complete = kv.completeSlabs(c);
+    const partial = kv.partialSlabs(c);
+    let unused = 0;
+    const refs: number[] = [];
+    for (const s of partial) {
+      const chunks = ctx.readMember(s, 'kmem_slab_t', 'slab_chunks');
+      const ref = ctx.readMember(s, 'kmem_slab_t', 'slab_refcnt');
+      unused += chunks - ref;
+      refs.push(ref);
+    }
+    const total = ci.buftotal;
+    const permille = total > 0 ? Math.floor((unused * 1000) / total) : 0;
+    ctx.printf(
+      '%-25s %8d %8d %9lld %9lld %3d.%1d%%\n',
+      ci.name,
+      complete.length + partial.length,
+      partial.length,
+      total,
+      unused,
+      Math.floor(permille / 10),
+      permille % 10,
+    );
+    if (g.opts.v && (complete.length || partial.length)) {
+      ctx.printf('  %d complete (%d), %d partial:', complete.length, ci.maxchunks, partial.length);
+      for (const r of refs) ctx.printf(' %d', r);
+      ctx.out('\n');
+    }
+  }
+  return DCMD_OK;
+}
+
+/* -------------------------------------------------------------- ::kmem_verify */
+
+function kmemVerifyDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  if (argv.length) return DCMD_USAGE;
+  if (flags & DCMD_ADDRSPEC) {
+    const kv = kview(ctx);
+    const ci = cacheArg(ctx, kv, addr);
+    if (!(ci.flags & KMF_REDZONE)) {
+      ctx.warn(`cache ${ctx.hex(addr)} (${ci.name}) does not have redzone checking enabled`);
+      return DCMD_ERR;
+    }
+    const [r] = kmemVerify(ctx.target, addr, (m) => ctx.warn(m));
+    ctx.printf("Summary for cache '%s'\n", ci.name);
+    if (!r || r.corrupt.length === 0) ctx.out('  clean\n');
+    else for (const x of r.corrupt) ctx.printf('  %s\n', x.message);
+    return DCMD_OK;
+  }
+  ctx.printf('%<u>%-*s %-?s %-20s%</u>\n', 31, 'Cache Name', 'Addr', 'Cache Integrity');
+  for (const r of kmemVerify(ctx.target, undefined, (m) => ctx.warn(m))) {
+    if (!r.checked) continue;
+    const n = r.corrupt.length;
+    if (n === 0) ctx.printf('%-31s %?p clean\n', r.name, r.cache);
+    else ctx.printf('%-31s %?p %d corrupt buffer%s\n', r.name, r.cache, n, n === 1 ? '' : 's');
+  }
+  return DCMD_OK;
+}
+
+/* ------------------------------------------------------------------ logs */
+
+function logHeaderOrDie(ctx: DcmdContext, kv: KmemView, name: string, what: string): number {
+  const h = kv.logHeader(name);
+  if (h === 0) throw new DcmdError(`no kmem ${what} log`);
+  return h;
+}
+
+function kmemLogDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  const g = ctx.getopts(argv, { b: 'bool' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  const kv = kview(ctx);
+  const lh = logHeaderOrDie(ctx, kv, 'kmem_transaction_log', 'transaction');
+  let entries = kv.logEntries(lh);
+  if (flags & DCMD_ADDRSPEC) {
+    if (g.opts.b) {
+      const keep: number[] = [];
+      for (const e of entries) {
+        const a = kv.readAudit(e);
+        let size = 0;
+        try {
+          size = kv.cache(a.cache).bufsize;
+        } catch {
+          size = 0;
+        }
+        if (addr >= a.bufaddr && addr < a.bufaddr + Math.max(size, 1)) keep.push(e);
+      }
+      entries = keep;
+    } else entries = [addr];
+  }
+  if (DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT)) {
+    ctx.printf('%3s %-?s %-?s %16s %-?s\n', 'CPU', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD');
+  }
+  for (const e of entries) {
+    if (ctx.interrupted()) return DCMD_ERR;
+    if (flags & DCMD_PIPE_OUT) {
+      ctx.pipeOut(e);
+      continue;
+    }
+    const a = kv.readAudit(e);
+    const cpu = kv.logCpuOf(lh, e);
+    ctx.printf('%s %0?p %0?p %16llx %0?p\n', cpu >= 0 ? ctx.sprintf('%3d', cpu) : '   ', e, a.bufaddr, a.timestamp, a.thread);
+  }
+  return DCMD_OK;
+}
+
+function kmalogDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  let name = 'kmem_transaction_log';
+  let what = 'transaction';
+  if (argv.length > 1) return DCMD_USAGE;
+  if (argv.length === 1) {
+    if (argv[0] === 'fail') {
+      name = 'kmem_failure_log';
+      what = 'failure';
+    } else if (argv[0] === 'slab') {
+      name = 'kmem_slab_log';
+      what = 'slab';
+    } else return DCMD_USAGE;
+  }
+  const kv = kview(ctx);
+  const lh = logHeaderOrDie(ctx, kv, name, what);
+  const entries = kv.logEntries(lh);
+  let newest = -1;
+  for (const e of entries) {
+    if (ctx.interrupted()) return DCMD_ERR;
+    const a = kv.readAudit(e);
+    if (a.timestamp === 0) break;
+    if (newest < 0) newest = a.timestamp;
+    let cname = '?';
+    let size = 1;
+    try {
+      const ci = kv.cache(a.cache);
+      cname = ci.name;
+      size = ci.bufsize;
+    } catch {
+      /* zeroed cache */
+    }
+    if (flags & DCMD_ADDRSPEC && !(addr >= a.bufaddr && addr < a.bufaddr + size)) continue;
+    const d = newest - a.timestamp;
+    ctx.printf('\nT-%lld.%09lld  addr=%p  %s\n', Math.floor(d / 1e9), d % 1e9, a.bufaddr, cname);
+    for (const pc of a.stack) ctx.printf('\t %a\n', pc);
+  }
+  return DCMD_OK;
+}
+
+/* ------------------------------------------------------------------ ::bufctl */
+
+/** Does the stack have a frame matching caller (pc in [caller, caller+ptr) or anywhere in the function it starts)? */
+function stackMatches(ctx: DcmdContext, stack: readonly number[], caller: number): boolean {
+  const s = ctx.target.symbolByAddr(caller);
+  let lo = caller;
+  let hi = caller + ctx.ptrSize;
+  if (s && s.value === caller && s.size > 0) hi = caller + s.size;
+  if (s && s.value === caller) lo = caller;
+  return stack.some((pc) => pc >= lo && pc < hi);
+}
+
+export function printBufctlVerbose(ctx: DcmdContext, a: BufctlAudit, header: boolean): void {
+  if (header) {
+    ctx.printf('%16s %16s %16s %16s\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD');
+    ctx.printf('%<u>%16s %16s %16s %16s%</u>\n', '', 'CACHE', 'LASTLOG', 'CONTENTS');
+  }
+  ctx.printf('%<b>%16p%</b> %16p %16llx %16p\n', a.addr, a.bufaddr, a.timestamp, a.thread);
+  ctx.printf('%16s %16p %16p %16p\n', '', a.cache, a.lastlog, a.contents);
+  for (const pc of a.stack) ctx.printf('%*s%a\n', 17, '', pc);
+  ctx.out('\n');
+}
+
+/** The bufctl_history walk: the bufctl, then older log copies through bc_lastlog. */
+function bufctlHistory(kv: KmemView, bcp: number): number[] {
+  const out: number[] = [];
+  const first = kv.readAudit(bcp);
+  let cur = first;
+  // start at the lastlog copy when it is identical
+  if (first.lastlog !== 0) {
+    try {
+      const c = kv.readAudit(first.lastlog);
+      if (c.bufaddr === first.bufaddr && c.cache === first.cache && c.slab === first.slab && c.timestamp === first.timestamp && c.thread === first.thread) cur = c;
+    } catch {
+      /* stay on the bufctl */
+    }
+  }
+  out.push(cur.addr);
+  let ts = cur.timestamp;
+  for (let n = 0; n < 4096 && cur.lastlog !== 0; n++) {
+    let nx: BufctlAudit;
+    try {
+      nx = kv.readAudit(cur.lastlog);
+    } catch {
+      break;
+    }
+    if (nx.bufaddr !== first.bufaddr || nx.cache !== first.cache || nx.slab !== first.slab || nx.timestamp >= ts) break;
+    out.push(nx.addr);
+    ts = nx.timestamp;
+    cur = nx;
+  }
+  return out;
+}
+
+function bufctlDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
+  const g = ctx.getopts(argv, { v: 'bool', h: 'bool', a: 'string', c: 'string', e: 'string', l: 'string', t: 'string' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  const kv = kview(ctx);
+  const o = g.opts;
+  const fa = o.a !== undefined ? ctx.parseValue(o.a) : undefined;
+  const fc = o.c !== undefined ? ctx.parseValue(o.c) : undefined;
+  const fe = o.e !== undefined ? ctx.parseValue(o.e) : undefined;
+  const fl = o.l !== undefined ? ctx.parseValue(o.l) : undefined;
+  const ft = o.t !== undefined ? ctx.parseValue(o.t) : undefined;
+  const list = o.h ? bufctlHistory(kv, addr) : [addr];
+  if (!o.h && DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT)) {
+    if (o.v) {
+      /* printed with the first row */
+    } else ctx.printf('%<u>%-?s %-?s %-12s %-?s %s%</u>\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD', 'CALLER');
+  }
+  let first = true;
+  for (const b of list) {
+    let a: BufctlAudit;
+    try {
+      a = kv.readAudit(b);
+    } catch {
+      ctx.warn(`couldn't read bufctl at ${ctx.hex(b)}`);
+      return DCMD_ERR;
+    }
+    if (fa !== undefined && a.bufaddr !== fa) continue;
+    if (fc !== undefined && !stackMatches(ctx, a.stack, fc)) continue;
+    if (ft !== undefined && a.thread !== ft) continue;
+    if (fe !== undefined && a.timestamp < fe) continue;
+    if (fl !== undefined && a.timestamp > fl) continue;
+    if (flags & DCMD_PIPE_OUT) {
+      ctx.pipeOut(b);
+      continue;
+    }
+    if (o.v) {
+      printBufctlVerbose(ctx, a, o.h ? first : first && DCMD_HDRSPEC(flags));
+    } else {
+      if (o.h && first) ctx.printf('%<u>%-?s %-?s %-12s %-?s %s%</u>\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD', 'CALLER');
+      const caller = callerOf(ctx, kv, a.stack);
+      ctx.printf('%0?p %0?p %12llx %0?p', b, a.bufaddr, a.timestamp, a.thread);
+      if (caller) ctx.printf(' %a\n', caller);
+      else ctx.out('\n');
+    }
+    first = false;
+  }
+  if (o.h && !(flags & DCMD_PIPE_OUT)) ctx.out('\n');
+  return DCMD_OK;
+}
+
+/* --------------------------------------------------------- allocdby / freedby */
+
+/** Bufctls of every audited cache, allocated (free=false) or free. */
+function allBufctls(kv: KmemView, free: boolean): number[] {
+  const out: number[] = [];
+  for (const c of kv.caches()) {
+    let ci: CacheInfo;
+    try {
+      ci = kv.cache(c);
+    } catch {
+      continue;
+    }
+    if (!(ci.flags & KMF_HASH)) continue;
+    const refs = free ? kv.freeBuffers(ci) : kv.allocatedBuffers(ci);
+    for (const r of refs) if (r.bufctl) out.push(r.bufctl);
+  }
+  return out;
+}
+
+function byThread(kv: KmemView, thread: number, free: boolean): BufctlAudit[] {
+  const out: BufctlAudit[] = [];
+  for (const b of allBufctls(kv, free)) {
+    try {
+      const a = kv.readAudit(b);
+      if (a.thread === thread) out.push(a);
+    } catch {
+      kv.warn(`failed to read bufctl ${b}`);
+    }
+  }
+  out.sort((x, y) => y.timestamp - x.timestamp || y.addr - x.addr);
+  return out;
+}
+
+function makeBy(free: boolean) {
+  return (ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) => {
+    if (!(flags & DCMD_ADDRSPEC) || argv.length) return DCMD_USAGE;
+    const kv = kview(ctx);
+    const list = byThread(kv, addr, free);
+    if (flags & DCMD_PIPE_OUT) {
+      for (const a of list) ctx.pipeOut(a.addr);
+      return DCMD_OK;
+    }
+    ctx.printf('%<u>%-?s %12s %s%</u>\n', 'BUFCTL', 'TIMESTAMP', 'CALLER');
+    for (const a of list) {
+      const c = callerOf(ctx, kv, a.stack);
+      ctx.printf('%0?p %12llx %s\n', a.addr, a.timestamp, c ? symOff(ctx, c) : '?');
+    }
+    return DCMD_OK;
+  };
+}
+
+/* ---------------------------------------------------------------- ::kmausers */
+
+function kmausersDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  const g = ctx.getopts(argv, { e: 'bool', f: 'bool' });
+  if (!g) return DCMD_USAGE;
+  const kv = kview(ctx);
+  let caches: number[] = [];
+  if (g.rest.length) {
+    for (const n of g.rest) {
+      const c = kv.cacheByName(n);
+      if (c === undefined) throw new DcmdError(`unknown kmem cache: ${n}`);
+      if (!(kv.cache(c).flags & KMF_AUDIT)) throw new DcmdError(`KMF_AUDIT is not enabled for ${n}`);
+      caches.push(c);
+    }
+  } else {
+    caches = kv.caches().filter((c) => {
+      try {
+        return (kv.cache(c).flags & (KMF_AUDIT | KMF_HASH)) === (KMF_AUDIT | KMF_HASH);
+      } catch {
+        return false;
+      }
+    });
+    if (caches.length === 0) throw new DcmdError('KMF_AUDIT is not enabled for any caches');
+  }
+  const full = g.opts.f || (flags & DCMD_ADDRSPEC) !== 0;
+  const groups = new Map<string, { size: number; count: number; stack: readonly number[]; total: number }>();
+  const each: Array<{ a: BufctlAudit; ci: CacheInfo }> = [];
+  for (const c of caches) {
+    const ci = kv.cache(c);
+    for (const r of kv.allocatedBuffers(ci)) {
+      if (!r.bufctl) continue;
+      if (flags & DCMD_ADDRSPEC && !(addr >= r.buf && addr < r.buf + ci.bufsize)) continue;
+      let a: BufctlAudit;
+      try {
+        a = kv.readAudit(r.bufctl);
+      } catch {
+        continue;
+      }
+      const key = `${ci.bufsize}:${a.stack.join(',')}`;
+      let gr = groups.get(key);
+      if (!gr) {
+        gr = { size: ci.bufsize, count: 0, stack: a.stack, total: 0 };
+        groups.set(key, gr);
+      }
+      gr.count++;
+      gr.total += ci.bufsize;
+      if (full) each.push({ a, ci });
+    }
+  }
+  const sorted = [...groups.values()].sort((x, y) => y.total - x.total || y.count - x.count);
+  for (const gr of sorted) {
+    if (!g.opts.e && !(flags & DCMD_ADDRSPEC) && gr.total < 8192 && gr.count < 100) continue;
+    ctx.printf('%lu bytes for %u allocations with data size %lu:\n', gr.total, gr.count, gr.size);
+    for (const pc of gr.stack) ctx.printf('\t %a\n', pc);
+  }
+  if (full) {
+    for (const { a, ci } of each) {
+      ctx.printf('size %d, addr %p, thread %p, cache %s\n', ci.bufsize, a.bufaddr, a.thread, ci.name);
+      for (const pc of a.stack) ctx.printf('\t %a\n', pc);
+    }
+  }
+  return DCMD_OK;
+}
+
+/* -------------------------------------------------------------- ::kmem_debug */
+
+function kmemDebugDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: readonly string[]) {
+  if (argv.length) return DCMD_USAGE;
+  dbg.on = !dbg.on;
+  ctx.printf('kmem: debugging is now %s\n', dbg.on ? 'on' : 'off');
+  return DCMD_OK;
+}
+
+/* ------------------------------------------------------------------ walkers */
+
+function cacheList(ctx: DcmdContext, kv: KmemView, addr: number | undefined): CacheInfo[] {
+  if (addr !== undefined) {
+    if (!kv.caches().includes(addr)) throw new WalkError(`${ctx.hex(addr)} is not a valid kmem_cache_t`);
+    return [kv.cache(addr)];
+  }
+  const out: CacheInfo[] = [];
+  for (const c of kv.caches()) {
+    try {
+      const ci = kv.cache(c);
+      if (!(ci.cflags & KMC_NOTOUCH)) out.push(ci);
+    } catch {
+      ctx.warn(`failed to read kmem_cache at ${ctx.hex(c)}`);
+    }
+  }
+  return out;
+}
+
+function* bufWalk(ctx: DcmdContext, addr: number | undefined, free: boolean, ctl: boolean): Iterable<number> {
+  const kv = kview(ctx);
+  for (const ci of cacheList(ctx, kv, addr)) {
+    if (ctl && !(ci.flags & KMF_HASH)) {
+      if (addr !== undefined) throw new WalkError(`cache ${ci.name} does not have bufctls (KMF_HASH is not set)`);
+      continue;
+    }
+    const refs = free ? kv.freeBuffers(ci) : kv.allocatedBuffers(ci);
+    for (const r of refs) {
+      if (ctl) {
+        if (r.bufctl) yield r.bufctl;
+      } else yield r.buf;
+    }
+  }
+}
+
+function* logWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> {
+  const kv = kview(ctx);
+  const lh = addr ?? kv.logHeader('kmem_transaction_log');
+  if (lh === 0) throw new WalkError('no kmem transaction log');
+  yield* kv.logEntries(lh);
+}
+
+export function kmemWalkers(): WalkerDef[] {
+  return [
+    {
+      name: 'kmem_cache',
+      description: 'walk list of kmem caches',
+      walk(ctx) {
+        return kview(ctx).caches();
+      },
+    },
+    {
+      name: 'kmem',
+      description: 'walk a kmem cache (allocated buffers)',
+      walk: (ctx, addr) => bufWalk(ctx, addr, false, false),
+    },
+    {
+      name: 'freemem',
+      description: 'walk a kmem cache\'s free memory',
+      walk: (ctx, addr) => bufWalk(ctx, addr, true, false),
+    },
+    {
+      name: 'bufctl',
+      description: 'walk a kmem cache\'s bufctls',
+      walk: (ctx, addr) => bufWalk(ctx, addr, false, true),
+    },
+    {
+      name: 'freectl',
+      description: 'walk a kmem cache\'s free bufctls',
+      walk: (ctx, addr) => bufWalk(ctx, addr, true, true),
+    },
+    {
+      name: 'kmem_cpu_cache',
+      description: 'given a kmem cache, walk its per-CPU caches',
+      walk(ctx, addr) {
+        if (addr === undefined) throw new WalkError('kmem_cpu_cache doesn\'t support global walks');
+        return kview(ctx)
+          .cpuCaches(addr)
+          .map((c) => c.addr);
+      },
+    },
+    {
+      name: 'kmem_slab',
+      description: 'given a kmem cache, walk its slabs',
+      walk(ctx, addr) {
+        if (addr === undefined) throw new WalkError('kmem_slab doesn\'t support global walks');
+        return kview(ctx).slabs(addr);
+      },
+    },
+    {
+      name: 'kmem_slab_partial',
+      description: 'given a kmem cache, walk its partially allocated slabs (min 1)',
+      walk(ctx, addr) {
+        if (addr === undefined) throw new WalkError('kmem_slab_partial doesn\'t support global walks');
+        const kv = kview(ctx);
+        const p = kv.partialSlabs(addr);
+        if (p.length) return p;
+        return kv.completeSlabs(addr).slice(0, 1);
+      },
+    },
+    {
+      name: 'kmem_log',
+      description: 'walk the kmem transaction log',
+      walk: (ctx, addr) => logWalk(ctx, addr),
+    },
+    {
+      name: 'allocdby',
+      description: 'given a thread, walk its allocated bufctls',
+      walk(ctx, addr) {
+        if (addr === undefined) throw new WalkError('allocdby requires a thread address');
+        return byThread(kview(ctx), addr, false).map((a) => a.addr);
+      },
+    },
+    {
+      name: 'freedby',
+      description: 'given a thread, walk its freed bufctls',
+      walk(ctx, addr) {
+        if (addr === undefined) throw new WalkError('freedby requires a thread address');
+        return byThread(kview(ctx), addr, true).map((a) => a.addr);
+      },
+    },
+    {
+      name: 'bufctl_history',
+      description: 'walk the available history of a bufctl',
+      walk(ctx, addr) {
+        if (addr === undefined) throw new WalkError('bufctl_history requires a bufctl address');
+        return bufctlHistory(kview(ctx), addr);
+      },
+    },
+  ];
+}
+
+/** One walker per cache, named after it. */
+export function perCacheWalkers(ctx: DcmdContext): WalkerDef[] {
+  let kv: KmemView;
+  try {
+    kv = new KmemView(ctx.target);
+  } catch {
+    return [];
+  }
+  const out: WalkerDef[] = [];
+  for (const c of kv.caches()) {
+    let name: string;
+    try {
+      name = kv.cache(c).name;
+    } catch {
+      continue;
+    }
+    if (!name) continue;
+    out.push({
+      name,
+      description: `walk the ${name} cache`,
+      walk: (cx) => bufWalk(cx, c, false, false),
+    });
+  }
+  return out;
+}
+
+const BUFCTL_HELP = `Display the contents of kmem_bufctl_audit_t, with optional filtering.
+
+Options:
+  -v    Display the full content of the bufctl, including its stack trace
+  -h    retrieve the bufctl's transaction history, if available
+  -a addr
+        filter out bufctls not involving the buffer at addr
+  -c caller
+        filter out bufctls without the function/PC in their stack trace
+  -e earliest
+        filter out bufctls timestamped before earliest
+  -l latest
+        filter out bufctls timestamped after latest
+  -t thread
+        filter out bufctls not involving thread
+
+In a pipeline the matching bufctl addresses are passed on.  The CALLER
+column is the first stack frame outside the allocator (kmem_*).`;
+
+export function kmemDcmds(): DcmdDef[] {
+  return [
+    {
+      name: 'kmastat',
+      usage: '[-kmg]',
+      description: 'kernel memory allocator stats',
+      help: `Print, for every kmem cache, its buffer size, buffers in use and in total,
+memory in use (bytes of slabs), allocations that succeeded and failed;
+then per-arena totals of those caches, then every vmem arena (indented
+under its source) with memory in use, total and imported, and its
+allocation counts.
+
+Options:
+  -k    display sizes in kilobytes
+  -m    display sizes in megabytes
+  -g    display sizes in gigabytes`,
+      fn: kmastatDcmd,
+    },
+    {
+      name: 'kmem_cache',
+      usage: '?[-n name]',
+      description: 'print kernel memory caches',
+      help: `Print a kmem cache (or all of them): its address, name, debugging flags
+(cache_flags: KMF_AUDIT 0x1, DEADBEEF 0x2, REDZONE 0x4, CONTENTS 0x8,
+NOMAGAZINE 0x20, FIREWALL 0x40, LITE 0x100, HASH 0x200), creation flags,
+buffer size and total buffers.
+
+Options:
+  -n name
+        name of kmem cache (or matching partial name)`,
+      fn: kmemCacheDcmd,
+    },
+    {
+      name: 'kmem_slabs',
+      usage: '?[-v] [-n cache] [-N cache]',
+      description: 'display slab usage per kmem cache',
+      help: `For each cache: slabs, partially allocated slabs, buffers, unused buffers
+on partial slabs and the unused fraction.
+
+Options:
+  -n name   only caches whose name contains name
+  -N name   only the cache named exactly name
+  -v        also list each partial slab's allocated buffer count`,
+      fn: kmemSlabsDcmd,
+    },
+    {
+      name: 'kmem_verify',
+      usage: '?',
+      description: 'check integrity of kmem-managed memory',
+      help: `Without an address, check every cache with redzone checking and print
+"clean" or the number of corrupt buffers.  With a cache address, list
+each corrupt buffer and what is wrong with it: a free buffer no longer
+filled with 0xdeadbeef (and the first modified address), a broken redzone
+or kmem_alloc size encoding, or a buftag whose bufctl and bxstat no
+longer agree.`,
+      fn: kmemVerifyDcmd,
+    },
+    {
+      name: 'kmem_log',
+      usage: '?[-b]',
+      description: 'dump kmem transaction log',
+      help: `Print the transaction log, newest first: the CPU whose current log chunk
+holds the record, the record (a kmem_bufctl_audit_t copy), the buffer,
+the timestamp and the thread.  addr::kmem_log prints the record at addr;
+with -b, addr is a buffer address and every record of that buffer is
+printed.`,
+      fn: kmemLogDcmd,
+    },
+    {
+      name: 'kmalog',
+      usage: '?[ fail | slab ]',
+      description: 'display kmem transaction log and stack traces',
+      help: `Print the transaction log (or the failure or slab log), newest first, each
+record with its age relative to the newest, buffer, cache and stack.
+With an address, only records of the buffer containing it.`,
+      fn: kmalogDcmd,
+    },
+    {
+      name: 'bufctl',
+      usage: ':[-vh] [-a addr] [-c caller] [-e earliest] [-l latest] [-t thd]',
+      description: 'print or filter a bufctl',
+      help: BUFCTL_HELP,
+      fn: bufctlDcmd,
+    },
+    {
+      name: 'allocdby',
+      usage: ':',
+      description: 'given a thread, print its allocated buffers',
+      help: `Print the bufctls of the buffers currently allocated by the thread at
+addr (audited caches only), newest first, with the allocation's caller.`,
+      fn: makeBy(false),
+    },
+    {
+      name: 'freedby',
+      usage: ':',
+      description: 'given a thread, print its freed buffers',
+      help: `Print the bufctls of the free buffers last freed by the thread at addr
+(audited caches only), newest first, with the free's caller.`,
+      fn: makeBy(true),
+    },
+    {
+      name: 'kmausers',
+      usage: '?[-ef] [cache ...]',
+      description: 'current medium and large users of the kmem allocator',
+      help: `Group the allocated buffers of audited caches by size and allocation
+stack, and print the groups holding at least 8192 bytes or 100
+allocations, largest first.
+
+Options:
+  -e    include all users, not just the large ones
+  -f    also print each allocation (implied by an address, which also
+        restricts the output to buffers containing it)`,
+      fn: kmausersDcmd,
+    },
+    {
+      name: 'kmem_debug',
+      usage: '',
+      description: 'toggle kmem dcmd/walk debugging',
+      help: 'Toggle debugging output of the kmem dcmds and walkers.',
+      fn: kmemDebugDcmd,
+    },
+  ];
+}
+
+export { DCMD_LOOP, DCMD_LOOPFIRST, vview };

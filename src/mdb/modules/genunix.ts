@@ -1,0 +1,449 @@
+/*
+ * The genunix mdb module: the kmem and vmem dcmds and walkers of the MDB
+ * guide's chapter "Debugging With the Kernel Memory Allocator", with
+ * ::findleaks, ::whatis and ::kgrep, and the $<bufctl_audit, $<kmem_cache
+ * and $<vmem_seg macros.
+ *
+ * Everything is read from the target (bytes, symbols, C types); the
+ * analyses are library functions in ../analysis (findLeaks, whatis,
+ * kmemVerify, kgrep, kmastat), and the dcmds here only format their data.
+ * The module loads for targets whose types declare kmem_cache_t and whose
+ * symbols include kmem_caches; at load it adds one walker per cache, named
+ * after the cache (`::walk kmem_alloc_24`).
+ */
+
+import {
+  DCMD_ADDRSPEC,
+  DCMD_ERR,
+  DCMD_LOOP,
+  DCMD_LOOPFIRST,
+  DCMD_OK,
+  DCMD_PIPE_OUT,
+  DCMD_USAGE,
+  DcmdError,
+  WalkError,
+  registerModule,
+  type DcmdContext,
+  type DcmdDef,
+  type MdbModule,
+  type WalkerDef,
+} from '../module.js';
+import type { Target } from '../../target/target.js';
+import { hex } from '../../machine/addr.js';
+import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose } from './genunix-kmem.js';
+import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
+import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
+import { WhatisIndex, formatWhatis } from '../analysis/whatis.js';
+import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
+import { VmemView } from '../analysis/vmem.js';
+import { KMF_LITE } from '../analysis/kmem.js';
+
+/* ---------------------------------------------------------------- ::findleaks */
+
+function plural(n: number, s: string): string {
+  return n === 1 ? s : s + 's';
+}
+
+function leakCaller(ctx: DcmdContext, g: LeakGroup): string {
+  return g.caller ? ctx.sprintf('%a', g.caller) : '?';
+}
+
+function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  const g = ctx.getopts(argv, { d: 'bool', f: 'bool', v: 'bool' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  if (ctx.target.status().kind === 'none') throw new DcmdError('findleaks: can only be run on a system dump or under kmdb; see dumpadm(1M)');
+  kview(ctx); // fails cleanly without kmem
+  const { report, fromCache } = findLeaksCached(ctx.target, g.opts.f, (m) => ctx.warn(`findleaks: ${m}`));
+  if (fromCache && g.opts.v) ctx.out("findleaks: using cached results (use '-f' to force a full run)\n");
+  if (g.opts.v && !fromCache) {
+    const st = report.stats;
+    const pct = (n: number) => {
+      const p = st.potentialPointers ? Math.floor((n * 1000) / st.potentialPointers) : 0;
+      return ctx.sprintf('%-13lld (%2d.%1d%%)', n, Math.floor(p / 10), p % 10);
+    };
+    ctx.printf('findleaks: %30s => %lld\n', 'maximum buffers', st.maxBuffers);
+    ctx.printf('findleaks: %30s => %lld\n', 'actual buffers', st.buffers);
+    ctx.printf('findleaks: %30s => %lld\n', 'potential pointers', st.potentialPointers);
+    ctx.printf('findleaks: %30s => %s\n', 'dismissals', pct(st.dismissals));
+    ctx.printf('findleaks: %30s => %s\n', 'misses', pct(st.misses));
+    ctx.printf('findleaks: %30s => %s\n', 'dups', pct(st.dups));
+    ctx.printf('findleaks: %30s => %s\n', 'follows', pct(st.follows));
+    ctx.printf('findleaks: %30s => %lld ms\n', 'elapsed wall time', st.elapsedMs);
+  }
+  if (st0(report.stats.buffers)) {
+    ctx.out('findleaks: no buffers found\n');
+    return DCMD_OK;
+  }
+  let groups = report.groups;
+  if (flags & DCMD_ADDRSPEC) {
+    const sym = ctx.target.symbolByAddr(addr);
+    const lo = addr;
+    const hi = sym && sym.value === addr && sym.size > 0 ? addr + sym.size : addr + 1;
+    groups = groups.filter((x) => x.stack.some((pc) => pc >= lo && pc < hi));
+  }
+  if (groups.length === 0) {
+    if (flags & DCMD_ADDRSPEC) ctx.printf('findleaks: no memory leaks matching %a found\n', addr);
+    else ctx.out('findleaks: no memory leaks detected\n');
+    return DCMD_OK;
+  }
+  if (flags & DCMD_PIPE_OUT) {
+    for (const x of groups) ctx.pipeOut(x.rep.ctl);
+    return DCMD_OK;
+  }
+  let firstSection = true;
+  for (const type of [TYPE_VMEM, TYPE_CACHE, TYPE_KMEM]) {
+    const gs = groups.filter((x) => x.type === type);
+    if (!gs.length) continue;
+    if (!firstSection) ctx.out('\n');
+    firstSection = false;
+    if (type === TYPE_VMEM) ctx.printf('%-16s %7s %?s %s\n', 'BYTES', 'LEAKED', 'VMEM_SEG', 'CALLER');
+    else ctx.printf('%-?s %7s %?s %s\n', 'CACHE', 'LEAKED', type === TYPE_KMEM ? 'BUFCTL' : 'BUFFER', 'CALLER');
+    let count = 0;
+    let bytes = 0;
+    for (const x of gs) {
+      count += x.count;
+      bytes += x.bytes;
+      if (type === TYPE_VMEM) {
+        const sz = x.minSize === x.maxSize ? String(x.minSize) : `${x.minSize}-${x.maxSize}`;
+        ctx.printf('%-16s %7d %?p %s\n', sz, x.count, x.rep.ctl, leakCaller(ctx, x));
+      } else {
+        ctx.printf('%0?p %7d %0?p %s\n', x.cache, x.count, type === TYPE_KMEM ? x.rep.ctl : x.rep.buf, leakCaller(ctx, x));
+      }
+    }
+    ctx.out('-'.repeat(72) + '\n');
+    const w = type === TYPE_VMEM ? 16 : 2 * ctx.ptrSize;
+    ctx.printf('%*s %7ld %s%s, %ld %s\n', w, 'Total', count, type === TYPE_VMEM ? 'kmem_oversize leak' : 'buffer', count === 1 ? '' : 's', bytes, plural(bytes, 'byte'));
+  }
+  if (g.opts.d) {
+    const kv = kview(ctx);
+    const vv = new VmemView(ctx.target, (m) => ctx.warn(m));
+    for (const x of groups) {
+      ctx.out('\n');
+      if (x.type === TYPE_VMEM) {
+        if (x.count === 1) ctx.printf('kmem_oversize leak: 1 vmem_seg, %ld bytes\n', x.bytes);
+        else {
+          const each = x.minSize === x.maxSize ? String(x.minSize) : `${x.minSize}-${x.maxSize}`;
+          ctx.printf('kmem_oversize leak: %d vmem_segs, %s bytes each, %ld bytes total\n', x.count, each, x.bytes);
+        }
+        printSegVerbose(ctx, vv.seg(x.rep.ctl), true);
+        continue;
+      }
+      const each = x.count ? x.bytes / x.count : 0;
+      const head = x.count === 1 ? `${x.cacheName} leak: 1 buffer, ${x.bytes} bytes` : `${x.cacheName} leak: ${x.count} buffers, ${each} bytes each, ${x.bytes} bytes total`;
+      if (x.type === TYPE_KMEM) {
+        ctx.printf('%s\n', head);
+        printBufctlVerbose(ctx, kv.readAudit(x.rep.ctl), true);
+      } else {
+        ctx.printf('%s,\n', head);
+        const lite = (kv.cache(x.cache).flags & KMF_LITE) !== 0 && x.caller !== 0;
+        if (lite) ctx.printf('    sample addr %p, caller %a\n', x.rep.buf, x.caller);
+        else ctx.printf('    sample addr %p\n', x.rep.buf);
+      }
+    }
+  }
+  return DCMD_OK;
+}
+
+function st0(n: number): boolean {
+  return n === 0;
+}
+
+function leakWalker(bufs: boolean): WalkerDef {
+  const name = bufs ? 'leakbuf' : 'leak';
+  return {
+    name,
+    description: bufs ? 'given a leak ctl, walk the buffers of that leak' : 'given a leaked bufctl or vmem_seg, find leaks w/ same stack',
+    *walk(ctx, addr) {
+      const r = cachedLeaks(ctx.target);
+      if (!r) throw new WalkError('::findleaks must be run before leaks can be walked');
+      const groups = addr === undefined ? r.groups : r.groups.filter((g) => g.rep.ctl === addr || g.members.some((m) => m.ctl === addr && g.type !== TYPE_CACHE));
+      if (addr !== undefined && groups.length === 0) throw new WalkError(`leak ${ctx.hex(addr)} not found`);
+      for (const g of groups) for (const m of g.members) yield bufs ? m.buf : m.ctl;
+    },
+  };
+}
+
+/* ------------------------------------------------------------------- ::whatis */
+
+let whatisCache: { t: Target; idx: WhatisIndex } | undefined;
+
+function whatisDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
+  const g = ctx.getopts(argv, { a: 'bool', i: 'bool', k: 'bool', q: 'bool', v: 'bool', b: 'bool' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  if (!whatisCache || whatisCache.t !== ctx.target || !(flags & DCMD_LOOP) || flags & DCMD_LOOPFIRST) {
+    whatisCache = { t: ctx.target, idx: new WhatisIndex(ctx.target, (m) => ctx.warn(m)) };
+  }
+  const matches = whatisCache.idx.whatis(addr, {
+    all: g.opts.a,
+    identifiersOnly: g.opts.i,
+    showCtl: g.opts.b,
+    verbose: g.opts.v ? (m) => ctx.out(m + '\n') : undefined,
+  });
+  if (matches.length === 0) {
+    ctx.printf('%p is unknown\n', addr);
+    return DCMD_OK;
+  }
+  for (const m of matches) {
+    let line = formatWhatis(m);
+    if (m.recentCallers && m.recentCallers.length && !g.opts.q) {
+      line += `:\n        recent caller${m.recentCallers.length === 1 ? '' : 's'}: ${m.recentCallers.map((pc) => ctx.symbolize(pc)).join(', ')}`;
+    }
+    ctx.out(line + '\n');
+  }
+  return DCMD_OK;
+}
+
+/* -------------------------------------------------------------------- ::kgrep */
+
+function kgrepDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
+  const g = ctx.getopts(argv, { v: 'bool', d: 'string', m: 'string', M: 'string', a: 'string', A: 'string', s: 'string' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  const o = g.opts;
+  const nsel = (o.d !== undefined ? 1 : 0) + (o.m !== undefined ? 1 : 0) + (o.M !== undefined ? 1 : 0);
+  if (nsel > 1) throw new DcmdError('only one of -d, -m and -M may be specified');
+  const size = o.s !== undefined ? ctx.parseValue(o.s) : ctx.ptrSize;
+  if (![1, 2, 4, 8].includes(size)) throw new DcmdError('size must be a power of 2');
+  const big = (s: string) => BigInt.asUintN(64, BigInt(ctx.parseValue(s)));
+  let mask: bigint | undefined;
+  if (o.m !== undefined) mask = big(o.m);
+  if (o.M !== undefined) mask = BigInt.asUintN(64, ~big(o.M));
+  const value = BigInt.asUintN(64, BigInt(addr));
+  let n = 0;
+  let searched: number;
+  try {
+    searched = kgrepScan(
+      ctx.target,
+      mask !== undefined ? value & mask : value,
+      {
+        size,
+        dist: o.d !== undefined ? ctx.parseValue(o.d) : undefined,
+        mask,
+        minAddr: o.a !== undefined ? ctx.parseValue(o.a) : undefined,
+        maxAddr: o.A !== undefined ? ctx.parseValue(o.A) : undefined,
+      },
+      (a, v) => {
+        n++;
+        if (flags & DCMD_PIPE_OUT) ctx.pipeOut(a);
+        else if (o.v) ctx.printf('%p:\t%llx\n', a, v);
+        else ctx.printf('%p\n', a);
+      },
+    );
+  } catch (e) {
+    if (e instanceof KgrepError) throw new DcmdError(e.message);
+    throw e;
+  }
+  if (searched === 0) ctx.warn('warning: nothing searched');
+  void n;
+  return DCMD_OK;
+}
+
+/* ------------------------------------------------------------------- macros */
+
+/** Names the adb macros print for fields (the guide's $<bufctl_audit / $<kmem_cache). */
+const ALIASES: Record<string, string> = { depth: 'stackdepth' };
+
+/**
+ * Print a structure the way an adb macro does: fields three to a row, a
+ * line of names prefixed by the address of the first, then a line of hex
+ * values; strings on a line of their own; aggregates as a name alone;
+ * pc stacks one symbolic frame per line (up to the depth field).
+ */
+function printMacro(ctx: DcmdContext, addr: number, type: string, prefix: string): void {
+  const tt = ctx.types;
+  const id = tt.find(type);
+  if (id === undefined) throw new DcmdError(`type ${type} is not in the target`);
+  const rows: Array<{ off: number; names: string[]; values: string[] }> = [];
+  let cur: { off: number; names: string[]; values: string[] } | undefined;
+  const flush = () => {
+    if (cur) rows.push(cur);
+    cur = undefined;
+  };
+  let depth = -1;
+  const pad = (s: string) => s.padEnd(Math.max(16, s.length + 1));
+  for (const m of tt.members(id)) {
+    const off = Math.floor(m.bitOffset / 8);
+    const short = m.name.startsWith(prefix) ? m.name.slice(prefix.length) : m.name;
+    const nm = ALIASES[short] ?? short;
+    const t = tt.get(tt.resolve(m.type));
+    const a = addr + off;
+    if (t.kind === 'array') {
+      const el = tt.get(tt.resolve(t.ref));
+      if (el.kind === 'int' && el.size === 1) {
+        flush();
+        rows.push({ off, names: [`${nm}    ${ctx.readString(a, t.count)}`], values: [] });
+        continue;
+      }
+      if ((el.kind === 'int' || el.kind === 'ptr') && /stack|history/.test(short)) {
+        flush();
+        const es = tt.sizeof(t.ref);
+        const n = depth >= 0 ? Math.min(depth, t.count) : t.count;
+        const frames: string[] = [];
+        for (let i = 0; i < n; i++) frames.push(ctx.symbolize(ctx.target.loadPtr(a + i * es)));
+        rows.push({ off, names: frames.length ? [frames[0]!] : [], values: [] });
+        for (const f of frames.slice(1)) rows.push({ off: -1, names: [f], values: [] });
+        continue;
+      }
+      flush();
+      rows.push({ off, names: [nm], values: [] });
+      continue;
+    }
+    if (t.kind === 'struct' || t.kind === 'union') {
+      flush();
+      rows.push({ off, names: [nm], values: [] });
+      continue;
+    }
+    if (t.kind !== 'int' && t.kind !== 'ptr' && t.kind !== 'enum') continue;
+    const size = tt.sizeof(m.type);
+    let v: string;
+    if (size === 8) v = BigInt.asUintN(64, ctx.target.load64(a)).toString(16);
+    else if (size === 4) v = ctx.target.load32(a).toString(16);
+    else if (size === 2) v = ctx.target.load16(a).toString(16);
+    else v = ctx.target.load8(a).toString(16);
+    if (t.kind === 'int' && t.signed) {
+      const sv = BigInt.asIntN(size * 8, BigInt('0x' + v));
+      if (sv < 0n) v = '-' + (-sv).toString(16);
+    }
+    if (short === 'depth') depth = Number(BigInt('0x' + v.replace('-', '')));
+    if (!cur || cur.names.length === 3) {
+      flush();
+      cur = { off, names: [], values: [] };
+    }
+    cur.names.push(nm);
+    cur.values.push(v);
+  }
+  flush();
+  for (const r of rows) {
+    const lead = r.off >= 0 ? `0x${hex(addr + r.off)}:` : '';
+    const names = r.values.length ? r.names.map(pad).join('').trimEnd() : r.names.join('');
+    ctx.out(`${lead.padEnd(Math.max(16, lead.length + 1))}${names}\n`);
+    if (r.values.length) ctx.out(`${' '.repeat(16)}${r.values.map(pad).join('').trimEnd()}\n`);
+  }
+}
+
+const MACROS: Record<string, { type: string; prefix: string }> = {
+  bufctl_audit: { type: 'kmem_bufctl_audit_t', prefix: 'bc_' },
+  bufctl: { type: 'kmem_bufctl_t', prefix: 'bc_' },
+  kmem_cache: { type: 'kmem_cache_t', prefix: 'cache_' },
+  vmem_seg: { type: 'vmem_seg_t', prefix: 'vs_' },
+  vmem: { type: 'vmem_t', prefix: 'vm_' },
+  kmem_slab: { type: 'kmem_slab_t', prefix: 'slab_' },
+};
+
+function macroDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  if (argv.length !== 1) return DCMD_USAGE;
+  const m = MACROS[argv[0]!];
+  if (!m) throw new DcmdError(`no genunix macro ${argv[0]}`);
+  try {
+    printMacro(ctx, flags & DCMD_ADDRSPEC ? addr : ctx.dot, m.type, m.prefix);
+  } catch (e) {
+    if (e instanceof DcmdError) throw e;
+    ctx.warn(`failed to read ${m.type} at ${ctx.hex(addr)}`);
+    return DCMD_ERR;
+  }
+  return DCMD_OK;
+}
+
+/* ------------------------------------------------------------------- module */
+
+function genunixDcmds(): DcmdDef[] {
+  return [
+    ...kmemDcmds(),
+    ...vmemDcmds(),
+    {
+      name: 'findleaks',
+      usage: '?[-dfv]',
+      description: 'search for potential kernel memory leaks',
+      help: `Does a conservative garbage collection of the heap in order to find
+potentially leaked buffers.  Similar leaks are coalesced by stack
+trace, with the oldest leak picked as representative.  The leak
+table is cached between invocations.
+
+addr, if provided, should be a function or PC location.  Reported
+leaks will then be limited to those with that function or PC in
+their stack trace.
+
+The 'leak' and 'leakbuf' walkers can be used to retrieve coalesced
+leaks.
+
+Options:
+  -d    detail each representative leak (long)
+  -f    throw away cached state, and do a full run
+  -v    report verbose information about the findleaks run`,
+      fn: findleaksDcmd,
+    },
+    {
+      name: 'whatis',
+      usage: ':[-abikqv]',
+      description: 'given an address, return information',
+      help: `Describe what addr is: a kernel or module symbol, a thread structure or
+stack, a kmem buffer (allocated or freed, and its cache), a vmem segment
+(allocated or freed, and its arena), or a part of a module that has
+since been unloaded.
+
+Options:
+  -a    report all information about each address (e.g. the chain of
+        caches and arenas an allocation comes from)
+  -b    show the bufctl or vmem_seg of buffers and segments
+  -i    only search identifier caches and arenas
+  -k    keep the order of piped addresses (always the case here)
+  -q    quiet: no multi-line reports (recent callers of KMF_LITE buffers)
+  -v    verbose: report what is being searched`,
+      fn: whatisDcmd,
+    },
+    {
+      name: 'kgrep',
+      usage: ':[-v] [-d dist|-m mask|-M invmask] [-a minad] [-A maxad] [-s sz]',
+      description: 'search kernel as for a pointer',
+      help: `Search every mapped page of the kernel for size-aligned words equal to
+addr and print their addresses.
+
+Options:
+  -v    also print the value found
+  -d dist
+        match values in [addr, addr + dist)
+  -m mask
+        match values whose bits under mask equal addr's
+  -M invmask
+        the same with mask = ~invmask
+  -a minad
+        search from minad
+  -A maxad
+        search below maxad
+  -s sz
+        word size: 1, 2, 4 or 8 (default: the pointer size)`,
+      fn: kgrepDcmd,
+    },
+    {
+      name: 'genunix_macro',
+      usage: ':name',
+      description: 'print a structure as its adb macro does ($<bufctl_audit, $<kmem_cache, $<vmem_seg)',
+      help: `The genunix macros $<bufctl_audit, $<bufctl, $<kmem_cache, $<kmem_slab,
+$<vmem_seg and $<vmem run this dcmd.  It prints the structure at addr
+from the target's types: fields three to a row (names, then values in
+hex), strings and aggregates on lines of their own, and stacks as one
+symbolic frame per line.`,
+      fn: macroDcmd,
+    },
+  ];
+}
+
+function appliesTo(t: Target): boolean {
+  return t.types.find('kmem_cache_t') !== undefined && t.symbolByName('kmem_caches') !== undefined;
+}
+
+export const genunixModule: MdbModule = {
+  name: 'genunix',
+  dcmds: genunixDcmds(),
+  walkers: [...kmemWalkers(), ...vmemWalkers(), leakWalker(false), leakWalker(true)],
+  macros: Object.fromEntries(Object.keys(MACROS).map((k) => [k, `.::genunix_macro ${k}`])),
+  appliesTo,
+  init(lc) {
+    for (const w of perCacheWalkers(lc.ctx)) {
+      if (!lc.ctx.hasWalker(w.name)) lc.addWalker(w);
+    }
+  },
+};
+
+registerModule(genunixModule);

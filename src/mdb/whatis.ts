@@ -1,0 +1,142 @@
+/*
+ * ::whatis, the mdb core half: collect the addresses (one, or all of a
+ * pipeline's), run every module's handlers in order ('early', 'allocator',
+ * 'late') and report what is left as "ADDR is unknown".  The core module
+ * provides the early handlers for modules and threads and the late one for
+ * kernel symbols; genunix adds kmem and vmem.
+ */
+
+import { toU64 } from '../machine/addr.js';
+import { DCMD_OK, DCMD_USAGE, DCMD_ADDRSPEC, type DcmdDef, type WhatisHandler, type WhatisState } from './module.js';
+import type { Session } from './session.js';
+
+const ORDER = { early: 0, allocator: 1, late: 2 } as const;
+
+function hx(a: number): string {
+  return toU64(a).toString(16);
+}
+
+export function whatisDcmd(s: Session): DcmdDef {
+  return {
+    name: 'whatis',
+    usage: ':[-abikqv]',
+    description: 'given an address, return information',
+    help:
+      'Report what each address is: part of a module (text or data), a thread\n' +
+      'structure or stack, a kmem buffer or vmem segment (genunix), a kernel\n' +
+      'symbol.  Addresses piped in are collected, sorted and searched together.\n\n' +
+      '  -a  report all information about each address, not only the first\n' +
+      '  -b  report bufctls and vmem_segs (kmem caches with a hash)\n' +
+      '  -i  only identifier arenas and caches (skip modules and threads)\n' +
+      '  -k  keep the pipeline order when reporting unknown addresses\n' +
+      '  -q  quiet: no multi-line reports\n' +
+      '  -v  say which handler is being searched',
+    fn(ctx, addr, flags, argv) {
+      const g = ctx.getopts(argv, { a: 'bool', b: 'bool', i: 'bool', k: 'bool', q: 'bool', v: 'bool', D: 'bool', l: 'bool' });
+      if (!g || g.rest.length || !(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
+      let addrs = [addr, ...ctx.getPipe().slice(1)];
+      if (!g.opts.k) addrs = [...new Set(addrs)].sort((x, y) => x - y);
+      const sorted = [...new Set(addrs)].sort((x, y) => x - y);
+      const found = new Set<number>();
+      const wflags = { all: g.opts.a, identifiersOnly: g.opts.i, quiet: g.opts.q, verbose: g.opts.v, bufctls: g.opts.b };
+      const w: WhatisState = {
+        flags: wflags,
+        match(base: number, size: number): number[] {
+          const out: number[] = [];
+          let lo = 0;
+          let hi = sorted.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (sorted[mid]! < base) lo = mid + 1;
+            else hi = mid;
+          }
+          for (let i = lo; i < sorted.length && sorted[i]! < base + Math.max(size, 1); i++) {
+            const a = sorted[i]!;
+            if (wflags.all || !found.has(a)) out.push(a);
+          }
+          return out;
+        },
+        reportObject(a: number, base: number): void {
+          found.add(a);
+          ctx.out(a === base ? `${hx(a)} is ` : `${hx(a)} is ${hx(base)}+${(a - base).toString(16)}, `);
+        },
+        done(): boolean {
+          return !wflags.all && sorted.every((a) => found.has(a));
+        },
+      };
+      const handlers = [...s.whatisHandlers].map((x, i) => ({ ...x, i })).sort((x, y) => ORDER[x.h.order] - ORDER[y.h.order] || x.i - y.i);
+      for (const { module, h } of handlers) {
+        if (w.done()) break;
+        if (wflags.identifiersOnly && h.order === 'early') continue;
+        if (wflags.verbose) ctx.out(`Searching ${module}\`${h.name}...\n`);
+        try {
+          h.search(ctx, w);
+        } catch (e) {
+          ctx.warn(`whatis: ${module}\`${h.name} failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      for (const a of addrs) if (!found.has(a)) ctx.out(`${hx(a)} is unknown\n`);
+      return DCMD_OK;
+    },
+  };
+}
+
+/** The core's handlers: module text/data, threads, kernel symbols. */
+export const coreWhatisHandlers: WhatisHandler[] = [
+  {
+    name: 'modules',
+    order: 'early',
+    search(ctx, w) {
+      for (const m of ctx.target.moduleHistory()) {
+        if (m.unloadTime !== undefined) continue;
+        for (const [base, size, what] of [
+          [m.base, m.textSize, 'text segment'],
+          [m.base + m.textSize, m.size - m.textSize, 'data segment'],
+        ] as const) {
+          for (const a of w.match(base, size)) {
+            w.reportObject(a, a);
+            const sym = ctx.target.symbolByAddr(a);
+            ctx.out(`${sym ? ctx.symbolize(a) + ', ' : ''}in ${m.name}'s ${what}\n`);
+          }
+        }
+      }
+    },
+  },
+  {
+    name: 'threads',
+    order: 'early',
+    search(ctx, w) {
+      const tid = ctx.types.find('kthread_t') ?? ctx.types.find('struct kthread');
+      const tsize = tid !== undefined ? ctx.types.sizeof(tid) : 0;
+      for (const t of ctx.target.threads()) {
+        if (tsize > 0) {
+          for (const a of w.match(t.addr, tsize)) {
+            w.reportObject(a, t.addr);
+            ctx.out('allocated as a thread structure\n');
+          }
+        }
+        if (t.stackTop > t.stackBase) {
+          for (const a of w.match(t.stackBase, t.stackTop - t.stackBase)) {
+            w.reportObject(a, a);
+            ctx.out(`in thread ${hx(t.addr)}'s stack${a < t.sp ? ' (below sp)' : ''}\n`);
+          }
+        }
+      }
+    },
+  },
+  {
+    name: 'mappings',
+    order: 'late',
+    search(ctx, w) {
+      const seen = new Set<string>();
+      for (const sym of ctx.target.symbols()) {
+        if (sym.module !== undefined || sym.size === 0 || seen.has(sym.name)) continue;
+        seen.add(sym.name);
+        for (const a of w.match(sym.value, sym.size)) {
+          w.reportObject(a, a);
+          ctx.out(`${ctx.symbolize(a)}, in unix's ${sym.kind === 'func' ? 'text' : 'data'} segment\n`);
+        }
+      }
+    },
+  },
+];
