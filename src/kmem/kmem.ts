@@ -1,0 +1,2596 @@
+/*
+ * The kernel memory allocator: object caches over vmem (Bonwick 1994,
+ * Bonwick & Adams 2001), as in illumos usr/src/uts/common/os/kmem.c.
+ *
+ * Theory
+ * ------
+ * A *cache* hands out objects of one size.  It has three layers:
+ *
+ *  1. The per-CPU layer.  Each CPU has a kmem_cpu_cache_t inside the cache
+ *     struct (cache_cpu[seqid], 64 bytes, 64-byte aligned) holding two
+ *     magazines: the loaded one (cc_loaded, cc_rounds objects) and the
+ *     previously loaded one (cc_ploaded, cc_prounds).  A magazine is an array
+ *     of pointers to *constructed* objects.  Allocation pops a round from the
+ *     loaded magazine; free pushes one.  When the loaded magazine is empty
+ *     (full) and the previous one is full (empty) they swap; otherwise the
+ *     CPU exchanges a magazine with the depot.  rounds == -1 means "no
+ *     magazine"; cc_magsize == 0 means the magazine layer is off (before
+ *     kmem_ready, after a purge, or for KMF_NOMAGAZINE caches).
+ *
+ *  2. The depot: two lists of magazines, full (cache_full) and empty
+ *     (cache_empty), with a working-set estimate: ml_min is the lowest
+ *     ml_total since the last kmem_update; at each update ml_reaplimit
+ *     becomes that minimum.  A reap frees MIN(reaplimit, min) magazines of
+ *     each list: magazines not needed during the last interval.  Magazine
+ *     size (the kmem_magazine_N cache used, cache_magtype) grows one step
+ *     when depot-lock contention exceeds kmem_depot_contention per interval.
+ *     Contention is simulated: a depot access is contended when the previous
+ *     one came from another CPU within kmem_depot_contention_window ns.
+ *
+ *  3. The slab layer.  A slab is a run of cache_slabsize bytes from the
+ *     cache's vmem arena cut into chunks; chunk i is at slab_base + i *
+ *     chunksize, slab_base = slab + colour.  Free chunks of a slab are a
+ *     LIFO list through bufctls (slab_head -> bc_next).  *Small* slabs
+ *     (KMC_NOHASH, or chunks < quantum/8 without AUDIT/NOTOUCH) keep the
+ *     kmem_slab_t in the last bytes of the slab and the bufctl inside the
+ *     free buffer (at buf + cache_bufctl), so a buffer maps to its slab by
+ *     address arithmetic.  *Large* slabs (KMF_HASH) take the slab struct
+ *     from kmem_slab_cache and one bufctl per chunk from kmem_bufctl_cache
+ *     (kmem_bufctl_audit_cache under AUDIT); allocated buffers are found
+ *     through the hash table cache_hash_table[(buf >> shift) & mask], which
+ *     kmem_update rescales.  Completely allocated slabs sit on
+ *     cache_complete_slabs (a list_t); partial slabs are kept in
+ *     cache_partial_slabs in illumos' AVL order (most allocated first,
+ *     binned by cache_partial_binshift, ties by address) and allocation
+ *     takes the first.  Substitution: that avl_tree_t is kept as a *right
+ *     spine* (avl_child[0] always NULL, avl_child[1] = successor, avl_pcb =
+ *     predecessor | child index 1 | balance 0), i.e. a sorted doubly linked
+ *     list that an in-order AVL walk reads correctly; inserts are linear.
+ *     A slab whose last buffer is freed goes back to vmem at once.
+ *
+ * Constructors run when an object leaves the slab layer, destructors when it
+ * returns there: objects in magazines stay constructed.
+ *
+ * Debugging (kmem_flags, per cache in cache_flags, §1.4 of the spec): the
+ * fast paths test cc_flags once and call the separate *_debug functions.
+ * KMF_BUFTAG adds a kmem_buftag_t after each buffer: bt_redzone
+ * (0xfeedface..., or for kmem_alloc buffers the size encoding 251*size+1 in
+ * its second word and the byte 0xbb at buf[size]), bt_bufctl and bt_bxstat =
+ * bufctl ^ 0xa110c8ed (allocated) or ^ 0xf4eef4ee (free), checked on every
+ * transaction.  KMF_DEADBEEF fills free buffers with 0xdeadbeef and checks
+ * them on allocation (rewriting 0xbaddcafe).  KMF_AUDIT records thread,
+ * time and a 15-frame stack in a kmem_bufctl_audit_t and copies it to the
+ * transaction log, a ring of per-CPU chunks (bc_lastlog chains older
+ * copies).  KMF_CONTENTS saves the first 256 bytes of freed buffers in the
+ * content log.  KMF_FIREWALL puts each buffer flush against an unmapped
+ * page.  KMF_LITE keeps only a buftag plus the last few callers.  A detected
+ * corruption calls kmem_error, which classifies it (nine classes), fills
+ * kmem_panic_info, prints the report and panics unless kmem_panic <= 0.
+ *
+ * State.  Every structure lives in simulated memory in the C layouts of
+ * types.ts; the JavaScript object keeps only offsets, the kernel function
+ * addresses, the JS callbacks of each cache (keyed by cache address; the
+ * cache struct holds a text address for mdb), handles of the vmem arenas
+ * (keyed by vmem_t address) and the simulated-contention clock.  There is
+ * one logical CPU running at a time (k.cur.cpu), so locks are not taken;
+ * kmutex_t fields exist for layout only.
+ */
+
+import type { Kernel } from '../kernel/kernel.js';
+import type { PagedMemory } from '../machine/memory.js';
+import { TWO32, hex, highbit, mod, p2align, p2roundup, isPow2 } from '../machine/addr.js';
+import { VMC_IDENTIFIER, VM_NOSLEEP, type QcacheHandle, type QcacheProvider, type VmemArena } from '../vmem/api.js';
+import {
+  declareKmemTypes,
+  KMC_IDENTIFIER,
+  KMC_KMEM_ALLOC,
+  KMC_NODEBUG,
+  KMC_NOHASH,
+  KMC_NOMAGAZINE,
+  KMC_NOTOUCH,
+  KMC_PREFILL,
+  KMC_QCACHE,
+  KMEM_ALIGN,
+  KMEM_ALLOC_SIZES,
+  KMEM_ALLOC_TABLE_MAX,
+  KMEM_BIG_ALLOC_SIZES,
+  KMEM_BIG_SHIFT,
+  KMEM_BUFTAG_ALLOC,
+  KMEM_BUFTAG_FREE,
+  KMEM_CPU_CACHE_SIZE,
+  KMEM_FREE_PATTERN32,
+  KMEM_HASH_INITIAL,
+  KMEM_MAGTYPES,
+  KMEM_REDZONE_BYTE,
+  KMEM_REDZONE_PATTERN32,
+  KMEM_SIZE_DECODE,
+  KMEM_SIZE_ENCODE,
+  KMEM_SIZE_VALID,
+  KMEM_STACK_DEPTH,
+  KMEM_UNINITIALIZED_PATTERN32,
+  KMEM_VOID_FRACTION,
+  KMERR_BADADDR,
+  KMERR_BADBASE,
+  KMERR_BADBUFCTL,
+  KMERR_BADBUFTAG,
+  KMERR_BADCACHE,
+  KMERR_BADSIZE,
+  KMERR_DUPFREE,
+  KMERR_MODIFIED,
+  KMERR_NAMES,
+  KMERR_REDZONE,
+  KMF_AUDIT,
+  KMF_BUFTAG,
+  KMF_CONTENTS,
+  KMF_DEADBEEF,
+  KMF_DEBUG,
+  KMF_FIREWALL,
+  KMF_HASH,
+  KMF_LITE,
+  KMF_NOMAGAZINE,
+  KMF_PREFILL,
+  KMF_RANDOM,
+  KMF_RANDOMIZE,
+  KMF_REDZONE,
+  KMF_STICKY,
+  KMF_TOUCH,
+  KMF_DUMPDIVERT,
+  KMF_DUMPUNSAFE,
+  KM_NOSLEEP,
+  KM_PANIC,
+  KM_SLEEP,
+  KM_VMFLAGS,
+  KMEM_SLAB_NOMOVE,
+} from './types.js';
+
+export type KmemConstructor = (buf: number, priv: number, kmflag: number) => number;
+export type KmemDestructor = (buf: number, priv: number) => void;
+export type KmemReclaim = (priv: number) => void;
+
+/** The vmem arenas kmem uses (handles; their state is in memory). */
+export interface KmemArenas {
+  kmem_msb: VmemArena;
+  kmem_cache: VmemArena;
+  kmem_hash: VmemArena;
+  kmem_log: VmemArena;
+  kmem_oversize: VmemArena;
+  kmem_default: VmemArena;
+  kmem_firewall?: VmemArena;
+  kmem_va?: VmemArena;
+  kmem_metadata?: VmemArena;
+  kmem_firewall_va?: VmemArena;
+}
+
+export interface KmemOptions {
+  /** kmem_flags at boot (default 0). */
+  flags?: number;
+  /** kmem_panic (default 1): >0 panic on corruption, <=0 report and continue. */
+  panic?: number;
+  /** Transaction / content log size in bytes (default heap/50, at most 4 MiB). */
+  logSize?: number;
+}
+
+/** One kmem_error report, as printed, kept for tests and tools. */
+export interface KmemErrorReport {
+  error: number;
+  name: (typeof KMERR_NAMES)[number];
+  text: string;
+  buffer: number;
+  realbuf: number;
+  cache: number;
+  realcache: number;
+  slab: number;
+  bufctl: number;
+}
+
+export interface CacheCreateOptions {
+  align?: number;
+  ctor?: KmemConstructor;
+  dtor?: KmemDestructor;
+  reclaim?: KmemReclaim;
+  private?: number;
+  arena?: VmemArena;
+  cflags?: number;
+  /** Slab size override (vmem quantum caches: VMEM_QCACHE_SLABSIZE). */
+  qcacheSlabSize?: number;
+}
+
+interface Callbacks {
+  ctor: KmemConstructor | undefined;
+  dtor: KmemDestructor | undefined;
+  reclaim: KmemReclaim | undefined;
+}
+
+/** A handle on a kmem cache (the kmem_cache_t is at `addr`). */
+export class KmemCache {
+  constructor(
+    readonly kmem: Kmem,
+    readonly addr: number,
+    readonly name: string,
+  ) {}
+  alloc(kmflag: number = KM_SLEEP): number {
+    return this.kmem.kmem_cache_alloc(this.addr, kmflag);
+  }
+  free(buf: number): void {
+    this.kmem.kmem_cache_free(this.addr, buf);
+  }
+  destroy(): void {
+    this.kmem.kmem_cache_destroy(this.addr);
+  }
+  get bufsize(): number {
+    return this.kmem.cacheBufsize(this.addr);
+  }
+}
+
+const FN_SIZES = {
+  kmem_cache_alloc: 0x260,
+  kmem_cache_free: 0x1e0,
+  kmem_alloc: 0x140,
+  kmem_zalloc: 0x60,
+  kmem_free: 0x180,
+  kmem_slab_alloc: 0x2a0,
+  kmem_slab_free: 0x2c0,
+  kmem_slab_create: 0x3a0,
+  kmem_slab_destroy: 0xe0,
+  kmem_cache_alloc_debug: 0x340,
+  kmem_cache_free_debug: 0x300,
+  kmem_error: 0x600,
+  kmem_findslab: 0x90,
+  kmem_log_enter: 0x120,
+  kmem_log_event: 0x80,
+  kmem_depot_alloc: 0x80,
+  kmem_depot_free: 0x50,
+  kmem_magazine_destroy: 0x120,
+  kmem_cache_create: 0x7a0,
+  kmem_cache_destroy: 0x200,
+  kmem_cache_reap: 0xc0,
+  kmem_depot_ws_reap: 0xa0,
+  kmem_cache_magazine_purge: 0x120,
+  kmem_cache_magazine_resize: 0x60,
+  kmem_cache_update: 0x110,
+  kmem_hash_rescale: 0x130,
+  kmem_update: 0x50,
+  kmem_reap: 0x60,
+  kmem_init: 0x400,
+  kmem_mp_init: 0x80,
+  kmem_ctor_stub: 0x10,
+  kmem_dtor_stub: 0x10,
+  kmem_reclaim_stub: 0x10,
+  kmem_partial_slab_cmp: 0x70,
+} as const;
+type FnName = keyof typeof FN_SIZES;
+
+/** The default reap / update interval: 15 s (kmem_reap_interval = 15 * hz). */
+export const KMEM_REAP_INTERVAL_NS = 15e9;
+
+export class Kmem {
+  readonly k: Kernel;
+  readonly mem: PagedMemory;
+  readonly P: number;
+  readonly lp64: boolean;
+  readonly pageSize: number;
+  readonly arenas: KmemArenas;
+  readonly FN: Record<FnName, number>;
+  /** Addresses of kmem's globals. */
+  readonly G: {
+    kmem_flags: number;
+    kmem_ready: number;
+    kmem_panic: number;
+    kmem_panic_info: number;
+    kmem_logging: number;
+    kmem_caches: number;
+    kmem_transaction_log: number;
+    kmem_content_log: number;
+    kmem_failure_log: number;
+    kmem_slab_log: number;
+    kmem_zerosized_log: number;
+    kmem_alloc_table: number;
+    kmem_big_alloc_table: number;
+    kmem_big_alloc_table_max: number;
+    kmem_max_cached: number;
+    kmem_magtype: number;
+    kmem_maxverify: number;
+    kmem_minfirewall: number;
+    kmem_mtbf: number;
+    kmem_content_maxsave: number;
+    kmem_lite_count: number;
+    kmem_lite_minsize: number;
+    kmem_lite_maxalign: number;
+    kmem_depot_contention: number;
+    kmem_reap_interval: number;
+    kmem_reaping: number;
+    kmem_panic_zerosized: number;
+    kmem_warn_zerosized: number;
+    kmem_slab_cache: number;
+    kmem_bufctl_cache: number;
+    kmem_bufctl_audit_cache: number;
+    kmem_null_cache: number;
+  };
+
+  /* ---- offsets (computed once from the C types) ---- */
+  private readonly ccOff: number; // offsetof(kmem_cache_t, cache_cpu)
+  private readonly ccAlloc: number;
+  private readonly ccFree: number;
+  private readonly ccLoaded: number;
+  private readonly ccPloaded: number;
+  private readonly ccFlags: number;
+  private readonly ccRounds: number; // rounds (low 16) | prounds (high 16)
+  private readonly ccMagsize: number;
+  private readonly cacheSize: number;
+  private readonly O: Record<string, number>;
+  private readonly slabSize: number;
+  private readonly bcSize: number;
+  private readonly bcaSize: number;
+  private readonly btSize: number;
+  private readonly btBufctl: number;
+  private readonly btBxstat: number;
+  private readonly btHistory: number;
+  private readonly bcStack: number;
+  private readonly lhCpu: number;
+
+  /* ---- side tables ---- */
+  private readonly callbacks = new Map<number, Callbacks>();
+  private readonly arenaByAddr = new Map<number, VmemArena>();
+  private readonly depotLast = new Map<number, { cpu: number; t: number }>();
+  /** Simulated depot contention window (ns): see the theory statement. */
+  depotContentionWindow = 1000;
+
+  /* ---- caches kmem itself uses (addresses) ---- */
+  private slabCache = 0;
+  private bufctlCache = 0;
+  private bufctlAuditCache = 0;
+  private readonly magCaches: number[] = [];
+  /** Reports of kmem_error, oldest first. */
+  readonly errors: KmemErrorReport[] = [];
+  private taskThread: ReturnType<Kernel['createThread']> | undefined;
+  private readonly maxCached: number;
+  private readonly bigMax: number;
+  private readonly logSize: number;
+
+  constructor(k: Kernel, arenas: KmemArenas, opts: KmemOptions = {}) {
+    this.k = k;
+    this.mem = k.mem;
+    this.P = k.model.ptrSize;
+    this.lp64 = this.P === 8;
+    this.pageSize = k.pageSize;
+    this.arenas = arenas;
+    for (const a of [arenas.kmem_msb, arenas.kmem_cache, arenas.kmem_hash, arenas.kmem_log, arenas.kmem_oversize, arenas.kmem_default, arenas.kmem_firewall]) {
+      if (a) this.arenaByAddr.set(a.addr, a);
+    }
+    declareKmemTypes(k.types, k.ncpus);
+    const T = k.types;
+    const off = (t: string, m: string) => T.offsetof(t, m);
+    const C = 'kmem_cache_t';
+    this.ccOff = off(C, 'cache_cpu');
+    const CC = 'kmem_cpu_cache_t';
+    this.ccAlloc = off(CC, 'cc_alloc');
+    this.ccFree = off(CC, 'cc_free');
+    this.ccLoaded = off(CC, 'cc_loaded');
+    this.ccPloaded = off(CC, 'cc_ploaded');
+    this.ccFlags = off(CC, 'cc_flags');
+    this.ccRounds = off(CC, 'cc_rounds');
+    this.ccMagsize = off(CC, 'cc_magsize');
+    if (off(CC, 'cc_prounds') !== this.ccRounds + 2 || this.ccRounds % 4 !== 0 || this.ccMagsize % 4 !== 0) {
+      throw new Error('kmem: unexpected kmem_cpu_cache_t layout');
+    }
+    this.cacheSize = T.size(C);
+    const fields = [
+      'cache_slab_create', 'cache_slab_destroy', 'cache_slab_alloc', 'cache_slab_free', 'cache_alloc_fail', 'cache_buftotal',
+      'cache_bufmax', 'cache_bufslab', 'cache_reap', 'cache_rescale', 'cache_lookup_depth', 'cache_depot_contention',
+      'cache_depot_contention_prev', 'cache_name', 'cache_bufsize', 'cache_align', 'cache_constructor', 'cache_destructor',
+      'cache_reclaim', 'cache_move', 'cache_private', 'cache_arena', 'cache_cflags', 'cache_flags', 'cache_mtbf', 'cache_link',
+      'cache_chunksize', 'cache_slabsize', 'cache_maxchunks', 'cache_bufctl', 'cache_buftag', 'cache_verify', 'cache_contents',
+      'cache_color', 'cache_mincolor', 'cache_maxcolor', 'cache_hash_shift', 'cache_hash_mask', 'cache_complete_slabs',
+      'cache_complete_slab_count', 'cache_partial_slabs', 'cache_partial_binshift', 'cache_bufctl_cache', 'cache_hash_table',
+      'cache_magtype', 'cache_full', 'cache_empty',
+    ];
+    const O: Record<string, number> = {};
+    for (const f of fields) O[f] = off(C, f);
+    const S = 'kmem_slab_t';
+    for (const f of ['slab_cache', 'slab_base', 'slab_link', 'slab_head', 'slab_refcnt', 'slab_chunks', 'slab_stuck_offset', 'slab_later_count', 'slab_flags']) O[f] = off(S, f);
+    const B = 'kmem_bufctl_audit_t';
+    for (const f of ['bc_next', 'bc_addr', 'bc_slab', 'bc_cache', 'bc_timestamp', 'bc_thread', 'bc_lastlog', 'bc_contents', 'bc_depth']) O[f] = off(B, f);
+    for (const f of ['ml_list', 'ml_total', 'ml_min', 'ml_reaplimit', 'ml_alloc']) O[f] = off('kmem_maglist_t', f);
+    for (const f of ['mt_magsize', 'mt_align', 'mt_minbuf', 'mt_maxbuf', 'mt_cache']) O[f] = off('kmem_magtype_t', f);
+    for (const f of ['list_size', 'list_offset', 'list_head']) O[f] = off('list_t', f);
+    for (const f of ['avl_root', 'avl_compar', 'avl_offset', 'avl_numnodes', 'avl_size']) O[f] = off('avl_tree_t', f);
+    for (const f of ['lh_base', 'lh_free', 'lh_chunksize', 'lh_nchunks', 'lh_head', 'lh_tail', 'lh_hits']) O[f] = off('kmem_log_header_t', f);
+    for (const f of ['clh_current', 'clh_avail', 'clh_chunk', 'clh_hits']) O[f] = off('kmem_cpu_log_header_t', f);
+    for (const f of ['kmp_timestamp', 'kmp_error', 'kmp_buffer', 'kmp_realbuf', 'kmp_cache', 'kmp_realcache', 'kmp_slab', 'kmp_bufctl']) O[f] = off('kmem_panic_info_t', f);
+    O.mt_size = T.size('kmem_magtype_t');
+    this.O = O;
+    this.slabSize = T.size(S);
+    this.bcSize = T.size('kmem_bufctl_t');
+    this.bcaSize = T.size(B);
+    this.btSize = T.size('kmem_buftag_t');
+    this.btBufctl = off('kmem_buftag_t', 'bt_bufctl');
+    this.btBxstat = off('kmem_buftag_t', 'bt_bxstat');
+    this.btHistory = off('kmem_buftag_lite_t', 'bt_history');
+    this.bcStack = off(B, 'bc_stack');
+    this.lhCpu = off('kmem_log_header_t', 'lh_cpu');
+
+    this.FN = k.fns(FN_SIZES);
+
+    this.maxCached = this.lp64 ? 131072 : 32768;
+    this.bigMax = this.maxCached >> KMEM_BIG_SHIFT;
+    const g = (name: string, type: string) => k.global(name, type);
+    this.G = {
+      kmem_flags: g('kmem_flags', 'int'),
+      kmem_ready: g('kmem_ready', 'int'),
+      kmem_panic: g('kmem_panic', 'int'),
+      kmem_panic_info: g('kmem_panic_info', 'kmem_panic_info_t'),
+      kmem_logging: g('kmem_logging', 'int'),
+      kmem_caches: g('kmem_caches', 'list_t'),
+      kmem_transaction_log: g('kmem_transaction_log', 'kmem_log_header_t *'),
+      kmem_content_log: g('kmem_content_log', 'kmem_log_header_t *'),
+      kmem_failure_log: g('kmem_failure_log', 'kmem_log_header_t *'),
+      kmem_slab_log: g('kmem_slab_log', 'kmem_log_header_t *'),
+      kmem_zerosized_log: g('kmem_zerosized_log', 'kmem_log_header_t *'),
+      kmem_alloc_table: g('kmem_alloc_table', `kmem_cache_t *[${KMEM_ALLOC_TABLE_MAX}]`),
+      kmem_big_alloc_table: g('kmem_big_alloc_table', `kmem_cache_t *[${this.bigMax}]`),
+      kmem_big_alloc_table_max: g('kmem_big_alloc_table_max', 'int'),
+      kmem_max_cached: g('kmem_max_cached', 'size_t'),
+      kmem_magtype: g('kmem_magtype', `kmem_magtype_t [${KMEM_MAGTYPES.length}]`),
+      kmem_maxverify: g('kmem_maxverify', 'size_t'),
+      kmem_minfirewall: g('kmem_minfirewall', 'size_t'),
+      kmem_mtbf: g('kmem_mtbf', 'uint32_t'),
+      kmem_content_maxsave: g('kmem_content_maxsave', 'size_t'),
+      kmem_lite_count: g('kmem_lite_count', 'int'),
+      kmem_lite_minsize: g('kmem_lite_minsize', 'size_t'),
+      kmem_lite_maxalign: g('kmem_lite_maxalign', 'size_t'),
+      kmem_depot_contention: g('kmem_depot_contention', 'int'),
+      kmem_reap_interval: g('kmem_reap_interval', 'int'),
+      kmem_reaping: g('kmem_reaping', 'uint32_t'),
+      kmem_panic_zerosized: g('kmem_panic_zerosized', 'int'),
+      kmem_warn_zerosized: g('kmem_warn_zerosized', 'int'),
+      kmem_slab_cache: g('kmem_slab_cache', 'kmem_cache_t *'),
+      kmem_bufctl_cache: g('kmem_bufctl_cache', 'kmem_cache_t *'),
+      kmem_bufctl_audit_cache: g('kmem_bufctl_audit_cache', 'kmem_cache_t *'),
+      kmem_null_cache: g('kmem_null_cache', 'kmem_cache_t *'),
+    };
+    const mem = this.mem;
+    const flags = (opts.flags ?? 0) >>> 0;
+    mem.store32(this.G.kmem_flags, flags);
+    mem.store32(this.G.kmem_panic, (opts.panic ?? 1) | 0);
+    mem.store32(this.G.kmem_logging, 1);
+    this.stp(this.G.kmem_max_cached, this.maxCached);
+    mem.store32(this.G.kmem_big_alloc_table_max, this.bigMax);
+    this.stp(this.G.kmem_maxverify, this.lp64 ? this.pageSize / 2 : 0xffffffff);
+    this.stp(this.G.kmem_minfirewall, this.lp64 ? this.pageSize / 2 : 0xffffffff);
+    this.stp(this.G.kmem_content_maxsave, 256);
+    mem.store32(this.G.kmem_lite_count, 4);
+    this.stp(this.G.kmem_lite_minsize, 0);
+    this.stp(this.G.kmem_lite_maxalign, 1024);
+    mem.store32(this.G.kmem_depot_contention, 3);
+    mem.store32(this.G.kmem_reap_interval, 15 * 100);
+    mem.store32(this.G.kmem_warn_zerosized, 1);
+    this.logSize = opts.logSize ?? Math.min(p2align(Math.floor(k.heapSize / 50), this.pageSize), 4 << 20);
+  }
+
+  /* =================================================================== */
+  /* memory helpers (numbers only, no BigInt)                             */
+  /* =================================================================== */
+
+  /** Load a pointer (or size_t / unsigned long). */
+  ldp(a: number): number {
+    const mem = this.mem;
+    if (this.lp64) return (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a);
+    return mem.load32(a);
+  }
+
+  /** Store a pointer-sized value. */
+  stp(a: number, v: number): void {
+    const mem = this.mem;
+    if (this.lp64) {
+      let lo = v % TWO32;
+      if (lo < 0) lo += TWO32;
+      mem.store32(a, lo);
+      mem.store32(a + 4, Math.floor(v / TWO32) >>> 0);
+    } else {
+      mem.store32(a, v >>> 0);
+    }
+  }
+
+  /** Load a signed long. */
+  ldl(a: number): number {
+    const mem = this.mem;
+    if (this.lp64) return (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a);
+    return mem.load32(a) | 0;
+  }
+
+  /** Load a uint64 counter as a number. */
+  ld64(a: number): number {
+    const mem = this.mem;
+    return mem.load32(a + 4) * TWO32 + mem.load32(a);
+  }
+
+  st64(a: number, v: number): void {
+    this.mem.store32(a, v % TWO32);
+    this.mem.store32(a + 4, Math.floor(v / TWO32));
+  }
+
+  inc64(a: number): void {
+    const mem = this.mem;
+    const lo = mem.load32(a);
+    if (lo !== 0xffffffff) mem.store32(a, lo + 1);
+    else {
+      mem.store32(a, 0);
+      mem.store32(a + 4, mem.load32(a + 4) + 1);
+    }
+  }
+
+  private add64(a: number, d: number): void {
+    this.st64(a, this.ld64(a) + d);
+  }
+
+  /** Is the 64-bit word at a equal to the 32-bit pattern repeated? */
+  private is64(a: number, pat: number): boolean {
+    return this.mem.load32(a) === pat && this.mem.load32(a + 4) === pat;
+  }
+
+  private fillPattern(a: number, len: number, pat: number): void {
+    if (len > 0) this.mem.fill32(a, len - (len % 8), pat);
+  }
+
+  /* ---- bxstat: (intptr)bcp ^ constant (constant affects the low word) ---- */
+
+  private setBxstat(btp: number, bcp: number, c: number): void {
+    const mem = this.mem;
+    const a = btp + this.btBxstat;
+    let lo = bcp % TWO32;
+    if (lo < 0) lo += TWO32;
+    mem.store32(a, (lo ^ c) >>> 0);
+    if (this.lp64) mem.store32(a + 4, Math.floor(bcp / TWO32) >>> 0);
+  }
+
+  private bxstatIs(btp: number, bcp: number, c: number): boolean {
+    const mem = this.mem;
+    const a = btp + this.btBxstat;
+    let lo = bcp % TWO32;
+    if (lo < 0) lo += TWO32;
+    if (mem.load32(a) !== (lo ^ c) >>> 0) return false;
+    return !this.lp64 || mem.load32(a + 4) === Math.floor(bcp / TWO32) >>> 0;
+  }
+
+  private setRedzone(btp: number): void {
+    this.mem.store32(btp, KMEM_REDZONE_PATTERN32);
+    this.mem.store32(btp + 4, KMEM_REDZONE_PATTERN32);
+  }
+
+  /* =================================================================== */
+  /* list_t and the partial-slab tree                                     */
+  /* =================================================================== */
+
+  private listCreate(list: number, size: number, offset: number): void {
+    const O = this.O;
+    this.stp(list + O.list_size!, size);
+    this.stp(list + O.list_offset!, offset);
+    const head = list + O.list_head!;
+    this.stp(head, head);
+    this.stp(head + this.P, head);
+  }
+
+  private listInsertAfter(node: number, after: number): void {
+    const P = this.P;
+    const next = this.ldp(after);
+    this.stp(node, next);
+    this.stp(node + P, after);
+    this.stp(next + P, node);
+    this.stp(after, node);
+  }
+
+  private listInsertTail(list: number, obj: number, offset: number): void {
+    const head = list + this.O.list_head!;
+    this.listInsertAfter(obj + offset, this.ldp(head + this.P));
+  }
+
+  private listInsertHead(list: number, obj: number, offset: number): void {
+    this.listInsertAfter(obj + offset, list + this.O.list_head!);
+  }
+
+  private listRemove(obj: number, offset: number): void {
+    const P = this.P;
+    const node = obj + offset;
+    const next = this.ldp(node);
+    const prev = this.ldp(node + P);
+    this.stp(prev, next);
+    this.stp(next + P, prev);
+    this.stp(node, 0);
+    this.stp(node + P, 0);
+  }
+
+  /** Next object after obj (or the first when obj is 0); 0 at the end. */
+  private listNext(list: number, obj: number, offset: number): number {
+    const head = list + this.O.list_head!;
+    const n = this.ldp(obj === 0 ? head : obj + offset);
+    return n === head ? 0 : n - offset;
+  }
+
+  private listPrev(list: number, obj: number, offset: number): number {
+    const head = list + this.O.list_head!;
+    const n = this.ldp((obj === 0 ? head : obj + offset) + this.P);
+    return n === head ? 0 : n - offset;
+  }
+
+  /** illumos KMEM_PARTIAL_SLAB_WEIGHT, NOMOVE slabs first. */
+  private slabWeight(sp: number, binshift: number, maxchunks: number): number {
+    const O = this.O;
+    const refcnt = this.ldl(sp + O.slab_refcnt!);
+    const chunks = this.ldl(sp + O.slab_chunks!);
+    let w = refcnt <= binshift || chunks - refcnt <= binshift ? -refcnt : -(binshift + Math.floor(refcnt / 2 ** binshift));
+    if (this.mem.load16(sp + O.slab_flags!) & KMEM_SLAB_NOMOVE) w -= maxchunks;
+    return w;
+  }
+
+  /** kmem_partial_slab_cmp: <0 if s0 sorts before s1. */
+  private slabCmp(cp: number, s0: number, s1: number): number {
+    const bs = this.ldp(cp + this.O.cache_partial_binshift!);
+    const mc = this.ldp(cp + this.O.cache_maxchunks!);
+    const w0 = this.slabWeight(s0, bs, mc);
+    const w1 = this.slabWeight(s1, bs, mc);
+    if (w0 !== w1) return w0 < w1 ? -1 : 1;
+    return s0 < s1 ? -1 : s0 > s1 ? 1 : 0;
+  }
+
+  /* The partial-slab "AVL tree", kept as a right spine (see theory). */
+
+  private avlFirst(tree: number): number {
+    const root = this.ldp(tree + this.O.avl_root!);
+    return root === 0 ? 0 : root - this.ldp(tree + this.O.avl_offset!);
+  }
+
+  private avlNextNode(node: number): number {
+    return this.ldp(node + this.P);
+  }
+
+  private avlPrevNode(node: number): number {
+    return p2align(this.ldp(node + 2 * this.P), 8);
+  }
+
+  private avlLink(tree: number, node: number, prev: number, next: number): void {
+    const P = this.P;
+    this.stp(node, 0);
+    this.stp(node + P, next);
+    this.stp(node + 2 * P, prev === 0 ? 1 : prev + 5);
+    if (prev === 0) this.stp(tree + this.O.avl_root!, node);
+    else this.stp(prev + P, node);
+    if (next !== 0) this.stp(next + 2 * P, node + 5);
+  }
+
+  private avlAdd(cp: number, tree: number, sp: number, from = 0): void {
+    const off = this.ldp(tree + this.O.avl_offset!);
+    let prev = from === 0 ? 0 : this.avlPrevNode(from);
+    let cur = from === 0 ? this.ldp(tree + this.O.avl_root!) : from;
+    while (cur !== 0 && this.slabCmp(cp, cur - off, sp) < 0) {
+      prev = cur;
+      cur = this.avlNextNode(cur);
+    }
+    this.avlLink(tree, sp + off, prev, cur);
+    this.stp(tree + this.O.avl_numnodes!, this.ldp(tree + this.O.avl_numnodes!) + 1);
+  }
+
+  private avlRemove(tree: number, sp: number): void {
+    const P = this.P;
+    const node = sp + this.ldp(tree + this.O.avl_offset!);
+    const prev = this.avlPrevNode(node);
+    const next = this.avlNextNode(node);
+    if (prev === 0) this.stp(tree + this.O.avl_root!, next);
+    else this.stp(prev + P, next);
+    if (next !== 0) this.stp(next + 2 * P, prev === 0 ? 1 : prev + 5);
+    this.stp(node, 0);
+    this.stp(node + P, 0);
+    this.stp(node + 2 * P, 0);
+    this.stp(tree + this.O.avl_numnodes!, this.ldp(tree + this.O.avl_numnodes!) - 1);
+  }
+
+  /** avl_update_gt: the slab's weight went up; move it right if needed. */
+  private avlUpdateGt(cp: number, tree: number, sp: number): void {
+    const off = this.ldp(tree + this.O.avl_offset!);
+    const next = this.avlNextNode(sp + off);
+    if (next === 0 || this.slabCmp(cp, sp, next - off) <= 0) return;
+    this.avlRemove(tree, sp);
+    this.avlAdd(cp, tree, sp, next);
+  }
+
+  /* =================================================================== */
+  /* boot                                                                 */
+  /* =================================================================== */
+
+  /** kmem_init: magazine and metadata caches first, then kmem_alloc caches and logs. */
+  init(): void {
+    const k = this.k;
+    const mem = this.mem;
+    const G = this.G;
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_init + 0x40);
+    try {
+      this.listCreate(G.kmem_caches, this.cacheSize, this.O.cache_link!);
+      const flags = mem.load32(G.kmem_flags);
+      // magazine types
+      for (let i = 0; i < KMEM_MAGTYPES.length; i++) {
+        const [m, al, minb, maxb] = KMEM_MAGTYPES[i]!;
+        const mtp = G.kmem_magtype + i * this.O.mt_size!;
+        mem.store16(mtp + this.O.mt_magsize!, m);
+        mem.store32(mtp + this.O.mt_align!, al);
+        this.stp(mtp + this.O.mt_minbuf!, minb);
+        this.stp(mtp + this.O.mt_maxbuf!, maxb);
+      }
+      const msb = this.arenas.kmem_msb;
+      for (let i = 0; i < KMEM_MAGTYPES.length; i++) {
+        const [m, al] = KMEM_MAGTYPES[i]!;
+        const cp = this.kmem_cache_create(`kmem_magazine_${m}`, (m + 1) * this.P, { align: al, arena: msb, cflags: KMC_NOHASH }).addr;
+        this.stp(G.kmem_magtype + i * this.O.mt_size! + this.O.mt_cache!, cp);
+        this.magCaches.push(cp);
+      }
+      this.slabCache = this.kmem_cache_create('kmem_slab_cache', this.slabSize, { arena: msb, cflags: KMC_NOHASH }).addr;
+      this.bufctlCache = this.kmem_cache_create('kmem_bufctl_cache', this.bcSize, { arena: msb, cflags: KMC_NOHASH }).addr;
+      this.bufctlAuditCache = this.kmem_cache_create('kmem_bufctl_audit_cache', this.bcaSize, { arena: msb, cflags: KMC_NOHASH }).addr;
+      this.stp(G.kmem_slab_cache, this.slabCache);
+      this.stp(G.kmem_bufctl_cache, this.bufctlCache);
+      this.stp(G.kmem_bufctl_audit_cache, this.bufctlAuditCache);
+      // kmem_alloc caches
+      this.allocCachesCreate(KMEM_ALLOC_SIZES, G.kmem_alloc_table, KMEM_MAXBUF_LIMIT, 3);
+      this.allocCachesCreate(KMEM_BIG_ALLOC_SIZES, G.kmem_big_alloc_table, this.maxCached, KMEM_BIG_SHIFT);
+      // logs
+      const lsz = this.logSize;
+      if (flags & (KMF_AUDIT | KMF_RANDOMIZE)) this.stp(G.kmem_transaction_log, this.logInit(lsz));
+      if (flags & (KMF_CONTENTS | KMF_RANDOMIZE)) this.stp(G.kmem_content_log, this.logInit(lsz));
+      this.stp(G.kmem_failure_log, this.logInit(0));
+      this.stp(G.kmem_slab_log, this.logInit(0));
+      this.stp(G.kmem_zerosized_log, this.logInit(0));
+      // boot messages
+      const supported = KMF_AUDIT | KMF_DEADBEEF | KMF_REDZONE | KMF_CONTENTS | KMF_LITE;
+      if (flags & ~supported || ((flags & KMF_LITE) && flags !== KMF_LITE)) {
+        k.cmnErr('warn', `kmem_flags set to unsupported value 0x${(flags >>> 0).toString(16)}. See the Solaris Tunable Parameters Reference Manual.`);
+      } else if ((flags & (KMF_AUDIT | KMF_DEADBEEF)) && !(flags & KMF_LITE)) {
+        k.cmnErr(
+          'warn',
+          `High-overhead kmem debugging features enabled (kmem_flags = 0x${(flags >>> 0).toString(16)}).  Performance degradation and large memory overhead possible. See the Solaris Tunable Parameters Reference Manual.`,
+        );
+      }
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  /** kmem_mp_init: enable magazines everywhere, start kmem_update. */
+  ready(): void {
+    const k = this.k;
+    this.mem.store32(this.G.kmem_ready, 1);
+    for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) this.magazineEnable(cp);
+    this.taskThread = k.createThread('kmem_taskq');
+    this.scheduleUpdate();
+  }
+
+  private scheduleUpdate(): void {
+    const t = this.taskThread;
+    if (!t) return;
+    this.k.timeout(t, KMEM_REAP_INTERVAL_NS, () => {
+      this.kmem_update();
+      this.scheduleUpdate();
+    });
+  }
+
+  /** The QcacheProvider vmem uses for quantum caches. */
+  qcacheProvider(): QcacheProvider {
+    return {
+      create: (arena: VmemArena, name: string, size: number, align: number, slabSize: number): QcacheHandle => {
+        this.arenaByAddr.set(arena.addr, arena);
+        const c = this.kmem_cache_create(name, size, { align, arena, cflags: KMC_QCACHE | KMC_NOTOUCH, qcacheSlabSize: slabSize });
+        const cp = c.addr;
+        return {
+          addr: cp,
+          alloc: (vmflag: number) => this.kmem_cache_alloc(cp, vmflag & KM_VMFLAGS),
+          free: (addr: number) => this.kmem_cache_free(cp, addr),
+          destroy: () => this.kmem_cache_destroy(cp),
+        };
+      },
+      reap: (identifier: boolean) => this.kmem_reap(false, identifier),
+    };
+  }
+
+  private allocCachesCreate(sizes: readonly number[], table: number, maxbuf: number, shift: number): void {
+    const unit = 1 << shift;
+    let size = unit;
+    for (const csize of sizes) {
+      if (size > maxbuf) break;
+      let align = KMEM_ALIGN;
+      if (csize % 64 === 0) align = 64;
+      if (csize % this.pageSize === 0) align = this.pageSize;
+      const cp = this.kmem_cache_create(`kmem_alloc_${csize}`, csize, { align, cflags: KMC_KMEM_ALLOC }).addr;
+      while (size <= csize) {
+        this.stp(table + ((size - 1) >> shift) * this.P, cp);
+        size += unit;
+      }
+    }
+  }
+
+  /* =================================================================== */
+  /* cache creation and destruction                                       */
+  /* =================================================================== */
+
+  cacheFirst(): number {
+    return this.listNext(this.G.kmem_caches, 0, this.O.cache_link!);
+  }
+
+  cacheNext(cp: number): number {
+    return this.listNext(this.G.kmem_caches, cp, this.O.cache_link!);
+  }
+
+  cacheName(cp: number): string {
+    return this.k.readString(cp + this.O.cache_name!, 32);
+  }
+
+  cacheBufsize(cp: number): number {
+    return this.ldp(cp + this.O.cache_bufsize!);
+  }
+
+  cacheFlags(cp: number): number {
+    return this.mem.load32(cp + this.O.cache_flags!);
+  }
+
+  /** All caches, in creation order. */
+  caches(): KmemCache[] {
+    const out: KmemCache[] = [];
+    for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) out.push(new KmemCache(this, cp, this.cacheName(cp)));
+    return out;
+  }
+
+  cacheByName(name: string): KmemCache | undefined {
+    for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) if (this.cacheName(cp) === name) return new KmemCache(this, cp, name);
+    return undefined;
+  }
+
+  arenaOf(cp: number): VmemArena {
+    const a = this.arenaByAddr.get(this.ldp(cp + this.O.cache_arena!));
+    if (!a) throw new Error(`kmem: cache ${hex(cp)} has an unknown arena`);
+    return a;
+  }
+
+  kmem_cache_create(name: string, size: number, opts: CacheCreateOptions = {}): KmemCache {
+    const k = this.k;
+    const mem = this.mem;
+    const O = this.O;
+    const P = this.P;
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_cache_create + 0x30);
+    try {
+      let vmp = opts.arena ?? this.arenas.kmem_default;
+      this.arenaByAddr.set(vmp.addr, vmp);
+      let cflags = opts.cflags ?? 0;
+      if (this.arenaCflags(vmp) & VMC_IDENTIFIER) cflags |= KMC_IDENTIFIER;
+      let align = opts.align ?? 0;
+      if (align === 0) align = KMEM_ALIGN;
+      if (align < KMEM_ALIGN) cflags |= KMC_NOTOUCH;
+      if (!isPow2(align) || align > vmp.quantum) k.panic(`kmem_cache_create: bad alignment ${align}`);
+
+      // flags (spec §1.4)
+      let kf = mem.load32(this.G.kmem_flags);
+      if (kf & KMF_RANDOMIZE) {
+        kf = ((((kf | ~KMF_RANDOM) + 1) & KMF_RANDOM) | KMF_RANDOMIZE) >>> 0;
+        mem.store32(this.G.kmem_flags, kf);
+      }
+      let flags = (kf | cflags) & KMF_DEBUG;
+      if (flags & KMF_LITE) {
+        if (size >= this.ldp(this.G.kmem_lite_minsize) && align <= this.ldp(this.G.kmem_lite_maxalign) && size % this.ldp(this.G.kmem_lite_maxalign) !== 0) {
+          flags |= KMF_BUFTAG;
+          flags &= ~(KMF_AUDIT | KMF_FIREWALL);
+        } else {
+          flags &= ~KMF_DEBUG;
+        }
+      }
+      if (flags & KMF_DEADBEEF) flags |= KMF_REDZONE;
+      if ((cflags & KMC_QCACHE) && (flags & KMF_AUDIT)) flags |= KMF_NOMAGAZINE;
+      if (cflags & KMC_NODEBUG) flags &= ~KMF_DEBUG;
+      if (cflags & KMC_NOTOUCH) flags &= ~KMF_TOUCH;
+      if (cflags & KMC_PREFILL) flags |= KMF_PREFILL;
+      if (cflags & KMC_NOHASH) flags &= ~(KMF_AUDIT | KMF_FIREWALL);
+      if (cflags & KMC_NOMAGAZINE) flags |= KMF_NOMAGAZINE;
+      if ((flags & KMF_AUDIT) && !(cflags & KMC_NOTOUCH)) flags |= KMF_REDZONE;
+      if (!(flags & KMF_AUDIT)) flags &= ~KMF_CONTENTS;
+      const minfw = this.ldp(this.G.kmem_minfirewall);
+      if ((flags & KMF_BUFTAG) && size >= minfw && !(flags & KMF_LITE) && !(cflags & KMC_NOHASH)) flags |= KMF_FIREWALL;
+      if (vmp !== this.arenas.kmem_default || !this.arenas.kmem_firewall) flags &= ~KMF_FIREWALL;
+      if (flags & KMF_FIREWALL) {
+        flags &= ~KMF_BUFTAG;
+        flags |= KMF_NOMAGAZINE;
+        vmp = this.arenas.kmem_firewall!;
+        this.arenaByAddr.set(vmp.addr, vmp);
+      }
+
+      // the cache struct, with cache_cpu 64-byte aligned
+      const csize = this.cacheSize;
+      const phase = mod(-(this.ccOff % KMEM_CPU_CACHE_SIZE), KMEM_CPU_CACHE_SIZE);
+      const cp = this.arenas.kmem_cache.xalloc(p2roundup(csize, 8), KMEM_CPU_CACHE_SIZE, phase, 0, 0, 0, 0);
+      if (cp === 0) k.panic('kmem_cache_create: no memory for the cache structure');
+      mem.fill32(cp, p2roundup(csize, 8), 0);
+
+      k.writeString(cp + O.cache_name!, canonName(name), 32);
+      this.stp(cp + O.cache_bufsize!, size);
+      this.stp(cp + O.cache_align!, align);
+      const cb: Callbacks = { ctor: opts.ctor, dtor: opts.dtor, reclaim: opts.reclaim };
+      if (cb.ctor) this.stp(cp + O.cache_constructor!, this.FN.kmem_ctor_stub);
+      if (cb.dtor) this.stp(cp + O.cache_destructor!, this.FN.kmem_dtor_stub);
+      if (cb.reclaim) this.stp(cp + O.cache_reclaim!, this.FN.kmem_reclaim_stub);
+      if (cb.ctor || cb.dtor || cb.reclaim) this.callbacks.set(cp, cb);
+      this.stp(cp + O.cache_private!, opts.private ?? 0);
+      this.stp(cp + O.cache_arena!, vmp.addr);
+      mem.store32(cp + O.cache_cflags!, cflags);
+      if (cb.ctor && (flags & KMF_PREFILL)) flags &= ~KMF_PREFILL;
+      mem.store32(cp + O.cache_flags!, flags);
+      this.stp(cp + O.cache_bufctl_cache!, flags & KMF_AUDIT ? this.bufctlAuditCache : this.bufctlCache);
+
+      // chunk size (spec §2.1)
+      let chunksize = size;
+      let bufctl = 0;
+      let buftag = 0;
+      if (align >= KMEM_ALIGN) {
+        chunksize = p2roundup(chunksize, KMEM_ALIGN);
+        bufctl = chunksize - KMEM_ALIGN;
+      }
+      const liteCount = mem.load32(this.G.kmem_lite_count);
+      if (flags & KMF_BUFTAG) {
+        bufctl = chunksize;
+        buftag = chunksize;
+        chunksize += flags & KMF_LITE ? this.btHistory + liteCount * P : this.btSize;
+      }
+      let verify = 0;
+      if (flags & KMF_DEADBEEF) {
+        verify = Math.min(buftag, this.ldp(this.G.kmem_maxverify));
+        if (flags & KMF_LITE) verify = 8;
+      }
+      const contents = Math.min(bufctl, this.ldp(this.G.kmem_content_maxsave));
+      chunksize = p2roundup(chunksize, align);
+      this.stp(cp + O.cache_bufctl!, bufctl);
+      this.stp(cp + O.cache_buftag!, buftag);
+      this.stp(cp + O.cache_verify!, verify);
+      this.stp(cp + O.cache_contents!, contents);
+      this.stp(cp + O.cache_chunksize!, chunksize);
+
+      // slab size (spec §3.8)
+      const q = vmp.quantum;
+      let slabsize: number;
+      let mincolor = 0;
+      let maxcolor: number;
+      if (vmp === this.arenas.kmem_firewall) {
+        slabsize = p2roundup(chunksize, q);
+        mincolor = slabsize - chunksize;
+        maxcolor = mincolor;
+        flags |= KMF_HASH;
+      } else if ((cflags & KMC_NOHASH) || (!(cflags & KMC_NOTOUCH) && !(flags & KMF_AUDIT) && chunksize < q / KMEM_VOID_FRACTION)) {
+        slabsize = q;
+        maxcolor = (slabsize - this.slabSize) % chunksize;
+      } else {
+        let bestfit = 0;
+        let minwaste = Infinity;
+        for (let chunks = 1; chunks <= KMEM_VOID_FRACTION; chunks++) {
+          const ss = p2roundup(chunksize * chunks, q);
+          const n = Math.floor(ss / chunksize);
+          const waste = Math.floor((ss % chunksize) / n);
+          if (waste < minwaste) {
+            minwaste = waste;
+            bestfit = ss;
+          }
+        }
+        if (cflags & KMC_QCACHE && opts.qcacheSlabSize) bestfit = opts.qcacheSlabSize;
+        slabsize = bestfit;
+        maxcolor = bestfit % chunksize;
+        flags |= KMF_HASH;
+      }
+      mem.store32(cp + O.cache_flags!, flags);
+      const maxchunks = Math.floor(slabsize / chunksize);
+      this.stp(cp + O.cache_slabsize!, slabsize);
+      this.stp(cp + O.cache_maxchunks!, maxchunks);
+      this.stp(cp + O.cache_partial_binshift!, highbit(Math.floor(maxchunks / 16)) + 1);
+      if (maxcolor >= q) maxcolor = q - 1;
+      this.stp(cp + O.cache_mincolor!, mincolor);
+      this.stp(cp + O.cache_maxcolor!, maxcolor);
+      this.stp(cp + O.cache_color!, mincolor);
+
+      // slab lists
+      this.listCreate(cp + O.cache_complete_slabs!, this.slabSize, O.slab_link!);
+      const tree = cp + O.cache_partial_slabs!;
+      this.stp(tree + O.avl_compar!, this.FN.kmem_partial_slab_cmp);
+      this.stp(tree + O.avl_offset!, O.slab_link!);
+      this.stp(tree + O.avl_size!, this.slabSize);
+
+      if (flags & KMF_HASH) {
+        const ht = this.arenas.kmem_hash.alloc(KMEM_HASH_INITIAL * P, 0);
+        if (ht === 0) k.panic('kmem_cache_create: no memory for the hash table');
+        mem.fill32(ht, KMEM_HASH_INITIAL * P, 0);
+        this.stp(cp + O.cache_hash_table!, ht);
+        this.stp(cp + O.cache_hash_mask!, KMEM_HASH_INITIAL - 1);
+        mem.store32(cp + O.cache_hash_shift!, highbit(chunksize) - 1);
+      }
+
+      // depot: first magazine type whose minbuf is below the chunk size
+      let mt = 0;
+      while (chunksize <= KMEM_MAGTYPES[mt]![2]) mt++;
+      this.stp(cp + O.cache_magtype!, this.G.kmem_magtype + mt * O.mt_size!);
+
+      // CPU layer
+      for (let c = 0; c < k.ncpus; c++) {
+        const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
+        mem.store32(ccp + this.ccFlags, flags);
+        mem.store32(ccp + this.ccRounds, 0xffffffff); // rounds = prounds = -1
+      }
+
+      this.listInsertTail(this.G.kmem_caches, cp, O.cache_link!);
+      if (mem.load32(this.G.kmem_ready)) this.magazineEnable(cp);
+      return new KmemCache(this, cp, this.cacheName(cp));
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  private arenaCflags(vmp: VmemArena): number {
+    const T = this.k.types;
+    if (T.find('vmem_t') === undefined) return 0;
+    try {
+      return this.mem.load32(vmp.addr + T.offsetof('vmem_t', 'vm_cflags'));
+    } catch {
+      return 0;
+    }
+  }
+
+  private magazineEnable(cp: number): void {
+    if (this.cacheFlags(cp) & KMF_NOMAGAZINE) return;
+    const magsize = this.mem.load16(this.ldp(cp + this.O.cache_magtype!) + this.O.mt_magsize!);
+    for (let c = 0; c < this.k.ncpus; c++) {
+      const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
+      this.mem.store16(ccp + this.ccMagsize, magsize);
+    }
+  }
+
+  kmem_cache_destroy(cp: number): void {
+    const k = this.k;
+    const O = this.O;
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_cache_destroy + 0x28);
+    try {
+      this.listRemove(cp, O.cache_link!);
+      this.magazinePurge(cp);
+      if (this.ld64(cp + O.cache_buftotal!) !== 0) {
+        k.cmnErr('warn', `kmem_cache_destroy: '${this.cacheName(cp)}' (${hex0xp(cp)}) not empty`);
+      }
+      // land mines
+      this.stp(cp + O.cache_constructor!, 1);
+      this.stp(cp + O.cache_destructor!, 2);
+      this.stp(cp + O.cache_reclaim!, 3);
+      this.stp(cp + O.cache_move!, 4);
+      this.callbacks.delete(cp);
+      this.depotLast.delete(cp);
+      const ht = this.ldp(cp + O.cache_hash_table!);
+      if (ht !== 0) this.arenas.kmem_hash.free(ht, (this.ldp(cp + O.cache_hash_mask!) + 1) * this.P);
+      this.arenas.kmem_cache.xfree(cp, p2roundup(this.cacheSize, 8));
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  /* =================================================================== */
+  /* the CPU layer: kmem_cache_alloc / kmem_cache_free                    */
+  /* =================================================================== */
+
+  /** kmem_cache_alloc: magazine fast path; everything else in allocSlow. */
+  kmem_cache_alloc(cp: number, kmflag: number): number {
+    const mem = this.mem;
+    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
+    const rw = mem.load32(ccp + this.ccRounds);
+    const rounds = (rw << 16) >> 16;
+    if (rounds > 0 && (mem.load32(ccp + this.ccFlags) & (KMF_BUFTAG | KMF_DUMPUNSAFE)) === 0) {
+      let buf: number;
+      if (this.lp64) {
+        const a = ccp + this.ccLoaded;
+        const mp = (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a);
+        const r = mp + 8 * rounds;
+        buf = (mem.load32(r + 4) | 0) * TWO32 + mem.load32(r);
+      } else {
+        buf = mem.load32(mem.load32(ccp + this.ccLoaded) + 4 * rounds);
+      }
+      mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds - 1));
+      const ca = ccp + this.ccAlloc;
+      const lo = mem.load32(ca);
+      if (lo !== 0xffffffff) mem.store32(ca, lo + 1);
+      else this.inc64(ca);
+      return buf;
+    }
+    return this.allocSlow(cp, ccp, kmflag);
+  }
+
+  /** kmem_cache_free: magazine fast path; everything else in freeSlow. */
+  kmem_cache_free(cp: number, buf: number): void {
+    const mem = this.mem;
+    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
+    if ((mem.load32(ccp + this.ccFlags) & (KMF_BUFTAG | KMF_DUMPDIVERT | KMF_DUMPUNSAFE)) === 0) {
+      const rw = mem.load32(ccp + this.ccRounds);
+      const rounds = (rw << 16) >> 16;
+      if (rounds >= 0 && rounds < (mem.load32(ccp + this.ccMagsize) & 0xffff)) {
+        if (this.lp64) {
+          const a = ccp + this.ccLoaded;
+          const r = (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a) + 8 + 8 * rounds;
+          let lo = buf % TWO32;
+          if (lo < 0) lo += TWO32;
+          mem.store32(r, lo);
+          mem.store32(r + 4, Math.floor(buf / TWO32) >>> 0);
+        } else {
+          mem.store32(mem.load32(ccp + this.ccLoaded) + 4 + 4 * rounds, buf);
+        }
+        mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
+        const ca = ccp + this.ccFree;
+        const lo = mem.load32(ca);
+        if (lo !== 0xffffffff) mem.store32(ca, lo + 1);
+        else this.inc64(ca);
+        return;
+      }
+    }
+    this.freeSlow(cp, ccp, buf);
+  }
+
+  private getRounds(ccp: number): number {
+    return (this.mem.load32(ccp + this.ccRounds) << 16) >> 16;
+  }
+  private getProunds(ccp: number): number {
+    return this.mem.load32(ccp + this.ccRounds) >> 16;
+  }
+  private setRounds(ccp: number, r: number, pr: number): void {
+    this.mem.store32(ccp + this.ccRounds, ((pr & 0xffff) << 16) | (r & 0xffff));
+  }
+  private getMagsize(ccp: number): number {
+    return this.mem.load32(ccp + this.ccMagsize) & 0xffff;
+  }
+
+  /** kmem_cpu_reload */
+  private cpuReload(ccp: number, mp: number, rounds: number): void {
+    this.stp(ccp + this.ccPloaded, this.ldp(ccp + this.ccLoaded));
+    this.setRounds(ccp, rounds, this.getRounds(ccp));
+    this.stp(ccp + this.ccLoaded, mp);
+  }
+
+  /** The caller's pc (the top of the shadow stack before kmem entered). */
+  private callerPc(): number {
+    const t = this.k.cur;
+    return t.depth > 0 ? t.stack[t.depth - 1]! : 0;
+  }
+
+  private allocSlow(cp: number, ccp: number, kmflag: number): number {
+    const k = this.k;
+    const caller = this.callerPc();
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_cache_alloc + 0x5c);
+    try {
+      for (;;) {
+        const rounds = this.getRounds(ccp);
+        if (rounds > 0) {
+          const mp = this.ldp(ccp + this.ccLoaded);
+          const buf = this.ldp(mp + this.P * rounds);
+          this.setRounds(ccp, rounds - 1, this.getProunds(ccp));
+          this.inc64(ccp + this.ccAlloc);
+          if (this.mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
+            k.site(this.FN.kmem_cache_alloc + 0x9c);
+            if (this.allocDebug(cp, buf, kmflag, false, caller) !== 0) {
+              if (kmflag & KM_NOSLEEP) return 0;
+              continue;
+            }
+          }
+          return buf;
+        }
+        const prounds = this.getProunds(ccp);
+        if (prounds > 0) {
+          this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
+          continue;
+        }
+        const magsize = this.getMagsize(ccp);
+        if (magsize === 0) break;
+        const fmp = this.depotAlloc(cp, this.O.cache_full!);
+        if (fmp !== 0) {
+          const pl = this.ldp(ccp + this.ccPloaded);
+          if (pl !== 0) this.depotFree(cp, this.O.cache_empty!, pl);
+          this.cpuReload(ccp, fmp, magsize);
+          continue;
+        }
+        break;
+      }
+      k.site(this.FN.kmem_cache_alloc + 0x1a4);
+      const buf = this.slabAlloc(cp, kmflag);
+      if (buf === 0) return 0;
+      if (this.cacheFlags(cp) & KMF_BUFTAG) {
+        k.site(this.FN.kmem_cache_alloc + 0x1c8);
+        const rc = this.allocDebug(cp, buf, kmflag, true, caller);
+        if (rc !== 0) {
+          if (kmflag & KM_NOSLEEP || rc === 1) return 0;
+          k.leave();
+          return this.kmem_cache_alloc(cp, kmflag);
+        }
+        return buf;
+      }
+      if (this.ldp(cp + this.O.cache_constructor!) !== 0) {
+        const cb = this.callbacks.get(cp);
+        if (cb?.ctor && cb.ctor(buf, this.ldp(cp + this.O.cache_private!), kmflag) !== 0) {
+          this.inc64(cp + this.O.cache_alloc_fail!);
+          this.slabFree(cp, buf);
+          return 0;
+        }
+      }
+      return buf;
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  private freeSlow(cp: number, ccp: number, buf: number): void {
+    const k = this.k;
+    const caller = this.callerPc();
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_cache_free + 0x38);
+    try {
+      if (this.mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
+        if (this.freeDebug(cp, buf, caller) === -1) return;
+      }
+      for (;;) {
+        const rounds = this.getRounds(ccp);
+        const magsize = this.getMagsize(ccp);
+        if (rounds >= 0 && rounds < magsize) {
+          const mp = this.ldp(ccp + this.ccLoaded);
+          this.stp(mp + this.P + this.P * rounds, buf);
+          this.setRounds(ccp, rounds + 1, this.getProunds(ccp));
+          this.inc64(ccp + this.ccFree);
+          return;
+        }
+        const prounds = this.getProunds(ccp);
+        if (prounds === 0) {
+          this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
+          continue;
+        }
+        if (magsize === 0) break;
+        const emp = this.depotAlloc(cp, this.O.cache_empty!);
+        if (emp !== 0) {
+          const pl = this.ldp(ccp + this.ccPloaded);
+          if (pl !== 0) this.depotFree(cp, this.O.cache_full!, pl);
+          this.cpuReload(ccp, emp, 0);
+          continue;
+        }
+        const mtp = this.ldp(cp + this.O.cache_magtype!);
+        const mtc = this.ldp(mtp + this.O.mt_cache!);
+        const mtsize = this.mem.load16(mtp + this.O.mt_magsize!);
+        k.site(this.FN.kmem_cache_free + 0x11c);
+        const nmp = this.kmem_cache_alloc(mtc, KM_NOSLEEP);
+        if (nmp !== 0) {
+          if (this.getMagsize(ccp) !== mtsize) {
+            this.kmem_cache_free(mtc, nmp);
+            continue;
+          }
+          this.depotFree(cp, this.O.cache_empty!, nmp);
+          continue;
+        }
+        break;
+      }
+      k.site(this.FN.kmem_cache_free + 0x1a0);
+      this.slabFreeConstructed(cp, buf, true);
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  /** kmem_slab_free_constructed: destructor (unless debug already ran it), then slab. */
+  private slabFreeConstructed(cp: number, buf: number, freed: boolean): void {
+    const flags = this.cacheFlags(cp);
+    if (!freed && (flags & KMF_BUFTAG)) {
+      if (this.freeDebug(cp, buf, this.callerPc()) === -1) return;
+    }
+    if ((flags & (KMF_DEADBEEF | KMF_LITE)) !== KMF_DEADBEEF && this.ldp(cp + this.O.cache_destructor!) !== 0) {
+      const cb = this.callbacks.get(cp);
+      const priv = this.ldp(cp + this.O.cache_private!);
+      if (flags & KMF_DEADBEEF) {
+        const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+        this.mem.store32(buf, this.mem.load32(btp));
+        this.mem.store32(buf + 4, this.mem.load32(btp + 4));
+        cb?.dtor?.(buf, priv);
+        this.fillPattern(buf, 8, KMEM_FREE_PATTERN32);
+      } else {
+        cb?.dtor?.(buf, priv);
+      }
+    }
+    this.slabFree(cp, buf);
+  }
+
+  /* =================================================================== */
+  /* the depot                                                            */
+  /* =================================================================== */
+
+  /** Simulated mutex_tryenter failure on the depot lock. */
+  private depotContended(cp: number): boolean {
+    const now = this.k.hrtime;
+    const cpu = this.k.cur.cpu;
+    const last = this.depotLast.get(cp);
+    let contended = false;
+    if (last) {
+      contended = last.cpu !== cpu && now - last.t < this.depotContentionWindow;
+      last.cpu = cpu;
+      last.t = now;
+    } else {
+      this.depotLast.set(cp, { cpu, t: now });
+    }
+    return contended;
+  }
+
+  private depotAlloc(cp: number, ml: number): number {
+    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention!);
+    const mlp = cp + ml;
+    const O = this.O;
+    const mp = this.ldp(mlp + O.ml_list!);
+    if (mp !== 0) {
+      this.stp(mlp + O.ml_list!, this.ldp(mp));
+      const total = this.ldl(mlp + O.ml_total!) - 1;
+      this.stp(mlp + O.ml_total!, total);
+      if (total < this.ldl(mlp + O.ml_min!)) this.stp(mlp + O.ml_min!, total);
+      this.inc64(mlp + O.ml_alloc!);
+    }
+    return mp;
+  }
+
+  private depotFree(cp: number, ml: number, mp: number): void {
+    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention!);
+    const mlp = cp + ml;
+    const O = this.O;
+    this.stp(mp, this.ldp(mlp + O.ml_list!));
+    this.stp(mlp + O.ml_list!, mp);
+    this.stp(mlp + O.ml_total!, this.ldl(mlp + O.ml_total!) + 1);
+  }
+
+  private depotWsUpdate(cp: number): void {
+    const O = this.O;
+    for (const ml of [O.cache_full!, O.cache_empty!]) {
+      const mlp = cp + ml;
+      this.stp(mlp + O.ml_reaplimit!, this.ldl(mlp + O.ml_min!));
+      this.stp(mlp + O.ml_min!, this.ldl(mlp + O.ml_total!));
+    }
+  }
+
+  private depotWsZero(cp: number): void {
+    const O = this.O;
+    for (const ml of [O.cache_full!, O.cache_empty!]) {
+      const mlp = cp + ml;
+      const t = this.ldl(mlp + O.ml_total!);
+      this.stp(mlp + O.ml_reaplimit!, t);
+      this.stp(mlp + O.ml_min!, t);
+    }
+  }
+
+  private depotWsReap(cp: number): void {
+    const O = this.O;
+    const k = this.k;
+    k.enter(this.FN.kmem_depot_ws_reap + 0x20);
+    try {
+      const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype!) + O.mt_magsize!);
+      let mlp = cp + O.cache_full!;
+      let reap = Math.min(this.ldl(mlp + O.ml_reaplimit!), this.ldl(mlp + O.ml_min!));
+      while (reap-- > 0) {
+        const mp = this.depotAlloc(cp, O.cache_full!);
+        if (mp === 0) break;
+        this.magazineDestroy(cp, mp, magsize);
+      }
+      mlp = cp + O.cache_empty!;
+      reap = Math.min(this.ldl(mlp + O.ml_reaplimit!), this.ldl(mlp + O.ml_min!));
+      while (reap-- > 0) {
+        const mp = this.depotAlloc(cp, O.cache_empty!);
+        if (mp === 0) break;
+        this.magazineDestroy(cp, mp, 0);
+      }
+    } finally {
+      k.leave();
+    }
+  }
+
+  private magazineDestroy(cp: number, mp: number, nrounds: number): void {
+    const k = this.k;
+    k.enter(this.FN.kmem_magazine_destroy + 0x30);
+    try {
+      const flags = this.cacheFlags(cp);
+      const hasDtor = this.ldp(cp + this.O.cache_destructor!) !== 0;
+      const priv = this.ldp(cp + this.O.cache_private!);
+      for (let r = 0; r < nrounds; r++) {
+        const buf = this.ldp(mp + this.P + r * this.P);
+        if (flags & KMF_DEADBEEF) {
+          if (this.verifyPattern(KMEM_FREE_PATTERN32, buf, this.ldp(cp + this.O.cache_verify!)) !== -1) {
+            this.kmem_error(KMERR_MODIFIED, cp, buf);
+            continue;
+          }
+          if (flags & KMF_LITE && hasDtor) {
+            const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+            this.mem.store32(buf, this.mem.load32(btp));
+            this.mem.store32(buf + 4, this.mem.load32(btp + 4));
+            this.callbacks.get(cp)?.dtor?.(buf, priv);
+            this.fillPattern(buf, 8, KMEM_FREE_PATTERN32);
+          }
+        } else if (hasDtor) {
+          this.callbacks.get(cp)?.dtor?.(buf, priv);
+        }
+        this.slabFree(cp, buf);
+      }
+      const mtc = this.ldp(this.ldp(cp + this.O.cache_magtype!) + this.O.mt_cache!);
+      this.kmem_cache_free(mtc, mp);
+    } finally {
+      k.leave();
+    }
+  }
+
+  private magazinePurge(cp: number): void {
+    const k = this.k;
+    k.enter(this.FN.kmem_cache_magazine_purge + 0x40);
+    try {
+      for (let c = 0; c < k.ncpus; c++) {
+        const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
+        const mp = this.ldp(ccp + this.ccLoaded);
+        const pmp = this.ldp(ccp + this.ccPloaded);
+        const rounds = this.getRounds(ccp);
+        const prounds = this.getProunds(ccp);
+        this.stp(ccp + this.ccLoaded, 0);
+        this.stp(ccp + this.ccPloaded, 0);
+        this.setRounds(ccp, -1, -1);
+        this.mem.store16(ccp + this.ccMagsize, 0);
+        if (mp !== 0) this.magazineDestroy(cp, mp, rounds);
+        if (pmp !== 0) this.magazineDestroy(cp, pmp, prounds);
+      }
+      this.depotWsZero(cp);
+      this.depotWsReap(cp);
+    } finally {
+      k.leave();
+    }
+  }
+
+  private magazineResize(cp: number): void {
+    const O = this.O;
+    const mtp = this.ldp(cp + O.cache_magtype!);
+    if (this.ldp(cp + O.cache_chunksize!) < this.ldp(mtp + O.mt_maxbuf!)) {
+      this.k.enter(this.FN.kmem_cache_magazine_resize + 0x18);
+      try {
+        this.magazinePurge(cp);
+        this.stp(cp + O.cache_magtype!, mtp + O.mt_size!);
+        this.magazineEnable(cp);
+      } finally {
+        this.k.leave();
+      }
+    }
+  }
+
+  /* =================================================================== */
+  /* the slab layer                                                       */
+  /* =================================================================== */
+
+  private hashBucket(cp: number, buf: number): number {
+    const O = this.O;
+    const shift = this.mem.load32(cp + O.cache_hash_shift!);
+    const mask = this.ldp(cp + O.cache_hash_mask!);
+    const idx = mod(Math.floor(buf / 2 ** shift), mask + 1);
+    return this.ldp(cp + O.cache_hash_table!) + idx * this.P;
+  }
+
+  private slabCreate(cp: number, kmflag: number): number {
+    const k = this.k;
+    const mem = this.mem;
+    const O = this.O;
+    const P = this.P;
+    k.enter(this.FN.kmem_slab_create + 0x48);
+    try {
+      const vmp = this.arenaOf(cp);
+      const chunksize = this.ldp(cp + O.cache_chunksize!);
+      const slabsize = this.ldp(cp + O.cache_slabsize!);
+      const flags = this.cacheFlags(cp);
+      const cflags = mem.load32(cp + O.cache_cflags!);
+      let color = this.ldp(cp + O.cache_color!) + this.ldp(cp + O.cache_align!);
+      if (color > this.ldp(cp + O.cache_maxcolor!)) color = this.ldp(cp + O.cache_mincolor!);
+      this.stp(cp + O.cache_color!, color);
+
+      const slab = vmp.alloc(slabsize, kmflag & KM_VMFLAGS);
+      if (slab === 0) {
+        this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+        this.inc64(cp + O.cache_alloc_fail!);
+        return 0;
+      }
+      if (!(cflags & KMC_NOTOUCH)) mem.fill32(slab, slabsize, KMEM_UNINITIALIZED_PATTERN32);
+      let sp: number;
+      let chunks: number;
+      if (flags & KMF_HASH) {
+        k.site(this.FN.kmem_slab_create + 0xc0);
+        sp = this.kmem_cache_alloc(this.slabCache, kmflag);
+        if (sp === 0) {
+          vmp.free(slab, slabsize);
+          this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+          this.inc64(cp + O.cache_alloc_fail!);
+          return 0;
+        }
+        chunks = Math.floor((slabsize - color) / chunksize);
+      } else {
+        sp = p2align(slab, slabsize) + slabsize - this.slabSize;
+        chunks = Math.floor((slabsize - this.slabSize - color) / chunksize);
+      }
+      this.stp(sp + O.slab_cache!, cp);
+      this.stp(sp + O.slab_head!, 0);
+      this.stp(sp + O.slab_refcnt!, 0);
+      let buf = slab + color;
+      this.stp(sp + O.slab_base!, buf);
+      this.stp(sp + O.slab_chunks!, chunks);
+      this.stp(sp + O.slab_link!, 0);
+      this.stp(sp + O.slab_link! + P, 0);
+      this.stp(sp + O.slab_link! + 2 * P, 0);
+      mem.store32(sp + O.slab_stuck_offset!, 0xffffffff);
+      mem.store16(sp + O.slab_later_count!, 0);
+      mem.store16(sp + O.slab_flags!, 0);
+      const bufctlOff = this.ldp(cp + O.cache_bufctl!);
+      const buftagOff = this.ldp(cp + O.cache_buftag!);
+      const verify = this.ldp(cp + O.cache_verify!);
+      const bcc = this.ldp(cp + O.cache_bufctl_cache!);
+      let head = 0;
+      for (let i = 0; i < chunks; i++) {
+        let bcp: number;
+        if (flags & KMF_HASH) {
+          k.site(this.FN.kmem_slab_create + 0x140);
+          bcp = this.kmem_cache_alloc(bcc, kmflag);
+          if (bcp === 0) {
+            // give back what we took
+            this.stp(sp + O.slab_head!, head);
+            while (head !== 0) {
+              const nx = this.ldp(head + O.bc_next!);
+              this.kmem_cache_free(bcc, head);
+              head = nx;
+            }
+            this.kmem_cache_free(this.slabCache, sp);
+            vmp.free(slab, slabsize);
+            this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+            this.inc64(cp + O.cache_alloc_fail!);
+            return 0;
+          }
+          if (flags & KMF_AUDIT) {
+            mem.fill32(bcp, p2roundup(this.bcaSize, 4), 0);
+            this.stp(bcp + O.bc_cache!, cp);
+          }
+          this.stp(bcp + O.bc_addr!, buf);
+          this.stp(bcp + O.bc_slab!, sp);
+        } else {
+          bcp = buf + bufctlOff;
+        }
+        if (flags & KMF_BUFTAG) {
+          const btp = buf + buftagOff;
+          this.setRedzone(btp);
+          this.stp(btp + this.btBufctl, bcp);
+          this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
+          if (flags & KMF_DEADBEEF) this.fillPattern(buf, verify, KMEM_FREE_PATTERN32);
+        }
+        this.stp(bcp + O.bc_next!, head);
+        head = bcp;
+        buf += chunksize;
+      }
+      this.stp(sp + O.slab_head!, head);
+      this.logEvent(this.ldp(this.G.kmem_slab_log), cp, sp, slab);
+      return sp;
+    } finally {
+      k.leave();
+    }
+  }
+
+  private slabDestroy(cp: number, sp: number): void {
+    const O = this.O;
+    const k = this.k;
+    k.enter(this.FN.kmem_slab_destroy + 0x24);
+    try {
+      const vmp = this.arenaOf(cp);
+      const slab = p2align(this.ldp(sp + O.slab_base!), vmp.quantum);
+      if (this.cacheFlags(cp) & KMF_HASH) {
+        const bcc = this.ldp(cp + O.cache_bufctl_cache!);
+        let bcp = this.ldp(sp + O.slab_head!);
+        while (bcp !== 0) {
+          const nx = this.ldp(bcp + O.bc_next!);
+          this.stp(sp + O.slab_head!, nx);
+          this.kmem_cache_free(bcc, bcp);
+          bcp = nx;
+        }
+        this.kmem_cache_free(this.slabCache, sp);
+      }
+      vmp.free(slab, this.ldp(cp + O.cache_slabsize!));
+    } finally {
+      k.leave();
+    }
+  }
+
+  private slabAlloc(cp: number, kmflag: number): number {
+    const O = this.O;
+    const k = this.k;
+    k.enter(this.FN.kmem_slab_alloc + 0x3c);
+    try {
+      const tree = cp + O.cache_partial_slabs!;
+      let sp = this.avlFirst(tree);
+      if (sp === 0) {
+        sp = this.slabCreate(cp, kmflag);
+        if (sp === 0) return 0;
+        this.inc64(cp + O.cache_slab_create!);
+        const chunks = this.ldl(sp + O.slab_chunks!);
+        const total = this.ld64(cp + O.cache_buftotal!) + chunks;
+        this.st64(cp + O.cache_buftotal!, total);
+        if (total > this.ld64(cp + O.cache_bufmax!)) this.st64(cp + O.cache_bufmax!, total);
+        this.add64(cp + O.cache_bufslab!, chunks);
+      }
+      return this.slabAllocImpl(cp, sp);
+    } finally {
+      k.leave();
+    }
+  }
+
+  private slabAllocImpl(cp: number, sp: number): number {
+    const O = this.O;
+    const refcnt = this.ldl(sp + O.slab_refcnt!);
+    const newSlab = refcnt === 0;
+    this.inc64(cp + O.cache_slab_alloc!);
+    this.add64(cp + O.cache_bufslab!, -1);
+    this.stp(sp + O.slab_refcnt!, refcnt + 1);
+    const bcp = this.ldp(sp + O.slab_head!);
+    this.stp(sp + O.slab_head!, this.ldp(bcp + O.bc_next!));
+    const flags = this.cacheFlags(cp);
+    let buf: number;
+    if (flags & KMF_HASH) {
+      buf = this.ldp(bcp + O.bc_addr!);
+      const hb = this.hashBucket(cp, buf);
+      this.stp(bcp + O.bc_next!, this.ldp(hb));
+      this.stp(hb, bcp);
+      if ((flags & (KMF_AUDIT | KMF_BUFTAG)) === KMF_AUDIT) this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+    } else {
+      buf = bcp - this.ldp(cp + O.cache_bufctl!);
+    }
+    const tree = cp + O.cache_partial_slabs!;
+    if (this.ldp(sp + O.slab_head!) === 0) {
+      if (!newSlab) {
+        this.avlRemove(tree, sp);
+        this.k.mem.store16(sp + O.slab_later_count!, 0);
+        this.k.mem.store16(sp + O.slab_flags!, this.mem.load16(sp + O.slab_flags!) & ~KMEM_SLAB_NOMOVE);
+        this.mem.store32(sp + O.slab_stuck_offset!, 0xffffffff);
+      }
+      this.listInsertHead(cp + O.cache_complete_slabs!, sp, O.slab_link!);
+      this.stp(cp + O.cache_complete_slab_count!, this.ldp(cp + O.cache_complete_slab_count!) + 1);
+      return buf;
+    }
+    if (newSlab) this.avlAdd(cp, tree, sp);
+    // otherwise the slab got more allocated: its position is unchanged
+    return buf;
+  }
+
+  /** Find the slab containing buf in cp (kmem_findslab). */
+  kmem_findslab(cp: number, buf: number): number {
+    const O = this.O;
+    const slabsize = this.ldp(cp + O.cache_slabsize!);
+    const list = cp + O.cache_complete_slabs!;
+    const off = O.slab_link!;
+    let n = 0;
+    for (let sp = this.listNext(list, 0, off); sp !== 0 && n < 1 << 22; sp = this.listNext(list, sp, off), n++) {
+      const d = buf - this.ldp(sp + O.slab_base!);
+      if (d >= 0 && d < slabsize) return sp;
+    }
+    const tree = cp + O.cache_partial_slabs!;
+    const toff = this.ldp(tree + O.avl_offset!);
+    for (let node = this.ldp(tree + O.avl_root!); node !== 0 && n < 1 << 22; node = this.avlNextNode(node), n++) {
+      const sp = node - toff;
+      const d = buf - this.ldp(sp + O.slab_base!);
+      if (d >= 0 && d < slabsize) return sp;
+    }
+    return 0;
+  }
+
+  private slabFree(cp: number, buf: number): void {
+    const O = this.O;
+    const k = this.k;
+    k.enter(this.FN.kmem_slab_free + 0x44);
+    try {
+      this.inc64(cp + O.cache_slab_free!);
+      const flags = this.cacheFlags(cp);
+      let bcp = 0;
+      let sp = 0;
+      const slabsize = this.ldp(cp + O.cache_slabsize!);
+      if (flags & KMF_HASH) {
+        let prev = this.hashBucket(cp, buf);
+        for (bcp = this.ldp(prev); bcp !== 0; bcp = this.ldp(prev)) {
+          if (this.ldp(bcp + O.bc_addr!) === buf) {
+            this.stp(prev, this.ldp(bcp + O.bc_next!));
+            sp = this.ldp(bcp + O.bc_slab!);
+            break;
+          }
+          this.inc64(cp + O.cache_lookup_depth!);
+          prev = bcp + O.bc_next!;
+        }
+      } else {
+        bcp = buf + this.ldp(cp + O.cache_bufctl!);
+        sp = p2align(buf, slabsize) + slabsize - this.slabSize;
+      }
+      if (bcp === 0 || this.ldp(sp + O.slab_cache!) !== cp || !(buf - this.ldp(sp + O.slab_base!) >= 0 && buf - this.ldp(sp + O.slab_base!) < slabsize)) {
+        k.site(this.FN.kmem_slab_free + 0xa0);
+        this.kmem_error(KMERR_BADADDR, cp, buf);
+        return;
+      }
+      if ((flags & (KMF_AUDIT | KMF_BUFTAG)) === KMF_AUDIT) {
+        if (flags & KMF_CONTENTS) {
+          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents!)));
+        }
+        this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+      }
+      const wasFull = this.ldp(sp + O.slab_head!) === 0;
+      this.stp(bcp + O.bc_next!, this.ldp(sp + O.slab_head!));
+      this.stp(sp + O.slab_head!, bcp);
+      this.add64(cp + O.cache_bufslab!, 1);
+      const refcnt = this.ldl(sp + O.slab_refcnt!) - 1;
+      this.stp(sp + O.slab_refcnt!, refcnt);
+      const chunks = this.ldl(sp + O.slab_chunks!);
+      const tree = cp + O.cache_partial_slabs!;
+      if (refcnt === 0) {
+        if (chunks === 1) {
+          this.listRemove(sp, O.slab_link!);
+          this.stp(cp + O.cache_complete_slab_count!, this.ldp(cp + O.cache_complete_slab_count!) - 1);
+        } else {
+          this.avlRemove(tree, sp);
+        }
+        this.add64(cp + O.cache_buftotal!, -chunks);
+        this.add64(cp + O.cache_bufslab!, -chunks);
+        this.inc64(cp + O.cache_slab_destroy!);
+        this.slabDestroy(cp, sp);
+        return;
+      }
+      if (wasFull) {
+        this.listRemove(sp, O.slab_link!);
+        this.stp(cp + O.cache_complete_slab_count!, this.ldp(cp + O.cache_complete_slab_count!) - 1);
+        this.avlAdd(cp, tree, sp);
+      } else {
+        this.avlUpdateGt(cp, tree, sp);
+      }
+    } finally {
+      k.leave();
+    }
+  }
+
+  /* =================================================================== */
+  /* debug paths                                                          */
+  /* =================================================================== */
+
+  /**
+   * Check 64-bit words [buf, buf+size) against the repeated pattern;
+   * returns the offset of the first mismatching word, or -1.
+   */
+  private verifyPattern(pat: number, buf: number, size: number): number {
+    const mem = this.mem;
+    for (let o = 0; o + 8 <= size; o += 8) {
+      if (mem.load32(buf + o) !== pat || mem.load32(buf + o + 4) !== pat) return o;
+    }
+    return -1;
+  }
+
+  /** verify_and_copy_pattern: -1 if all matched (and were rewritten), else the bad offset (prefix restored). */
+  private verifyAndCopyPattern(oldp: number, newp: number, buf: number, size: number): number {
+    const mem = this.mem;
+    for (let o = 0; o + 8 <= size; o += 8) {
+      if (mem.load32(buf + o) !== oldp || mem.load32(buf + o + 4) !== oldp) {
+        if (o > 0) mem.fill32(buf, o, oldp);
+        return o;
+      }
+      mem.store32(buf + o, newp);
+      mem.store32(buf + o + 4, newp);
+    }
+    return -1;
+  }
+
+  private liteEnter(btp: number, caller: number): void {
+    const n = this.mem.load32(this.G.kmem_lite_count);
+    const h = btp + this.btHistory;
+    const P = this.P;
+    for (let i = n - 1; i > 0; i--) this.stp(h + i * P, this.ldp(h + (i - 1) * P));
+    if (n > 0) this.stp(h, caller);
+  }
+
+  /** kmem_cache_alloc_debug: 0 ok, -1 corruption (reported), 1 constructor/mtbf failure. */
+  private allocDebug(cp: number, buf: number, kmflag: number, construct: boolean, caller: number): number {
+    const O = this.O;
+    const mem = this.mem;
+    const k = this.k;
+    const flags = this.cacheFlags(cp);
+    const btp = buf + this.ldp(cp + O.cache_buftag!);
+    const bcp = this.ldp(btp + this.btBufctl);
+    if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
+      this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x4c, KMERR_BADBUFTAG, cp, buf);
+      return -1;
+    }
+    this.setBxstat(btp, bcp, KMEM_BUFTAG_ALLOC);
+    if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr!) !== buf) {
+      this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x90, KMERR_BADBUFCTL, cp, buf);
+      return -1;
+    }
+    const hasCtor = this.ldp(cp + O.cache_constructor!) !== 0;
+    if (flags & KMF_DEADBEEF) {
+      if (!construct && flags & KMF_LITE) {
+        if (!this.is64(buf, KMEM_FREE_PATTERN32)) {
+          this.errorFrom(this.FN.kmem_cache_alloc_debug + 0xd8, KMERR_MODIFIED, cp, buf);
+          return -1;
+        }
+        if (hasCtor) {
+          mem.store32(buf, mem.load32(btp));
+          mem.store32(buf + 4, mem.load32(btp + 4));
+        } else {
+          mem.store32(buf, KMEM_UNINITIALIZED_PATTERN32);
+          mem.store32(buf + 4, KMEM_UNINITIALIZED_PATTERN32);
+        }
+      } else {
+        construct = true;
+        if (this.verifyAndCopyPattern(KMEM_FREE_PATTERN32, KMEM_UNINITIALIZED_PATTERN32, buf, this.ldp(cp + O.cache_verify!)) !== -1) {
+          this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x124, KMERR_MODIFIED, cp, buf);
+          return -1;
+        }
+      }
+    }
+    this.setRedzone(btp);
+    let mtbf = (mem.load32(this.G.kmem_mtbf) | mem.load32(cp + O.cache_mtbf!)) >>> 0;
+    if (mtbf !== 0 && k.gethrtime() % mtbf === 0 && (kmflag & (KM_NOSLEEP | KM_PANIC)) === KM_NOSLEEP) {
+      this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+      if (!construct && this.ldp(cp + O.cache_destructor!) !== 0) {
+        this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private!));
+      }
+    } else {
+      mtbf = 0;
+    }
+    let failed = mtbf !== 0;
+    if (!failed && construct && hasCtor) {
+      const cb = this.callbacks.get(cp);
+      if (cb?.ctor && cb.ctor(buf, this.ldp(cp + O.cache_private!), kmflag) !== 0) failed = true;
+    }
+    if (failed) {
+      this.inc64(cp + O.cache_alloc_fail!);
+      this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
+      if (flags & KMF_DEADBEEF) this.fillPattern(buf, this.ldp(cp + O.cache_verify!), KMEM_FREE_PATTERN32);
+      this.slabFree(cp, buf);
+      return 1;
+    }
+    if (flags & KMF_AUDIT) this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+    if (flags & KMF_LITE && !(mem.load32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    return 0;
+  }
+
+  /** kmem_cache_free_debug: 0 ok, -1 corruption (reported; do not free). */
+  private freeDebug(cp: number, buf: number, caller: number): number {
+    const O = this.O;
+    const mem = this.mem;
+    const flags = this.cacheFlags(cp);
+    const btp = buf + this.ldp(cp + O.cache_buftag!);
+    const bcp = this.ldp(btp + this.btBufctl);
+    if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_ALLOC)) {
+      if (this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
+        this.errorFrom(this.FN.kmem_cache_free_debug + 0x5c, KMERR_DUPFREE, cp, buf);
+        return -1;
+      }
+      const sp = this.kmem_findslab(cp, buf);
+      if (sp === 0 || this.ldp(sp + O.slab_cache!) !== cp) this.errorFrom(this.FN.kmem_cache_free_debug + 0x84, KMERR_BADADDR, cp, buf);
+      else this.errorFrom(this.FN.kmem_cache_free_debug + 0x98, KMERR_REDZONE, cp, buf);
+      return -1;
+    }
+    this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
+    if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr!) !== buf) {
+      this.errorFrom(this.FN.kmem_cache_free_debug + 0xc4, KMERR_BADBUFCTL, cp, buf);
+      return -1;
+    }
+    if (!this.is64(btp, KMEM_REDZONE_PATTERN32)) {
+      this.errorFrom(this.FN.kmem_cache_free_debug + 0xe8, KMERR_REDZONE, cp, buf);
+      return -1;
+    }
+    if (flags & KMF_AUDIT) {
+      if (flags & KMF_CONTENTS) {
+        this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents!)));
+      }
+      this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+    }
+    if (flags & KMF_LITE && !(mem.load32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    if (flags & KMF_DEADBEEF) {
+      if (flags & KMF_LITE) {
+        mem.store32(btp, mem.load32(buf));
+        mem.store32(btp + 4, mem.load32(buf + 4));
+      } else if (this.ldp(cp + O.cache_destructor!) !== 0) {
+        this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private!));
+      }
+      this.fillPattern(buf, this.ldp(cp + O.cache_verify!), KMEM_FREE_PATTERN32);
+    }
+    return 0;
+  }
+
+  /* =================================================================== */
+  /* logs and auditing                                                    */
+  /* =================================================================== */
+
+  private logInit(logsize: number): number {
+    const k = this.k;
+    const mem = this.mem;
+    const O = this.O;
+    const ncpus = k.ncpus;
+    const nchunks = 4 * ncpus;
+    const lhsize = p2roundup(this.lhCpu + ncpus * 64, KMEM_ALIGN);
+    const la = this.arenas.kmem_log;
+    const lhp = la.xalloc(p2roundup(lhsize, la.quantum), 64, mod(-lhsize, 64), 0, 0, 0, 0);
+    if (lhp === 0) k.panic('kmem_log_init: no memory');
+    mem.fill32(lhp, lhsize, 0);
+    const chunksize = p2roundup(Math.floor(logsize / nchunks) + 1, this.pageSize);
+    mem.store32(lhp + O.lh_nchunks!, nchunks);
+    this.stp(lhp + O.lh_chunksize!, chunksize);
+    const base = la.alloc(chunksize * nchunks, 0);
+    const free = la.alloc(p2roundup(nchunks * 4, la.quantum), 0);
+    if (base === 0 || free === 0) k.panic('kmem_log_init: no memory');
+    this.stp(lhp + O.lh_base!, base);
+    this.stp(lhp + O.lh_free!, free);
+    mem.fill32(base, chunksize * nchunks, 0);
+    mem.fill32(free, p2roundup(nchunks * 4, 8), 0);
+    for (let i = 0; i < ncpus; i++) mem.store32(lhp + this.lhCpu + i * 64 + O.clh_chunk!, i);
+    for (let i = ncpus; i < nchunks; i++) mem.store32(free + i * 4, i);
+    mem.store32(lhp + O.lh_head!, ncpus);
+    mem.store32(lhp + O.lh_tail!, 0);
+    return lhp;
+  }
+
+  /** Reserve `size` bytes in the log (kmem_log_enter without the copy); 0 if not logging. */
+  private logReserve(lhp: number, size: number): number {
+    if (lhp === 0 || this.mem.load32(this.G.kmem_logging) === 0 || this.k.panicking) return 0;
+    const mem = this.mem;
+    const O = this.O;
+    const clhp = lhp + this.lhCpu + this.k.cur.cpu * 64;
+    mem.store32(clhp + O.clh_hits!, mem.load32(clhp + O.clh_hits!) + 1);
+    let avail = this.ldp(clhp + O.clh_avail!);
+    if (size > avail) {
+      const n = mem.load32(lhp + O.lh_nchunks!);
+      const free = this.ldp(lhp + O.lh_free!);
+      const chunksize = this.ldp(lhp + O.lh_chunksize!);
+      mem.store32(lhp + O.lh_hits!, mem.load32(lhp + O.lh_hits!) + 1);
+      const tail = mem.load32(lhp + O.lh_tail!);
+      mem.store32(free + tail * 4, mem.load32(clhp + O.clh_chunk!));
+      mem.store32(lhp + O.lh_tail!, (tail + 1) % n);
+      const head = mem.load32(lhp + O.lh_head!);
+      const chunk = mem.load32(free + head * 4);
+      mem.store32(clhp + O.clh_chunk!, chunk);
+      mem.store32(lhp + O.lh_head!, (head + 1) % n);
+      this.stp(clhp + O.clh_current!, this.ldp(lhp + O.lh_base!) + chunk * chunksize);
+      avail = chunksize;
+      if (size > chunksize) size = chunksize;
+    }
+    const cur = this.ldp(clhp + O.clh_current!);
+    this.stp(clhp + O.clh_current!, cur + size);
+    this.stp(clhp + O.clh_avail!, avail - size);
+    return cur;
+  }
+
+  /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
+  private logEnter(lhp: number, data: number, size: number): number {
+    const k = this.k;
+    k.enter(this.FN.kmem_log_enter + 0x30);
+    try {
+      const dst = this.logReserve(lhp, size);
+      if (dst === 0) return 0;
+      const mem = this.mem;
+      let o = 0;
+      if ((data & 3) === 0) for (; o + 4 <= size; o += 4) mem.store32(dst + o, mem.load32(data + o));
+      for (; o < size; o++) mem.store8(dst + o, mem.load8(data + o));
+      return dst;
+    } finally {
+      k.leave();
+    }
+  }
+
+  /** KMEM_AUDIT: timestamp, thread, stack, then copy to the transaction log. */
+  private audit(lhp: number, cp: number, bcp: number): void {
+    const k = this.k;
+    const O = this.O;
+    this.st64(bcp + O.bc_timestamp!, k.gethrtime());
+    this.stp(bcp + O.bc_thread!, k.cur.addr);
+    this.mem.store32(bcp + O.bc_depth!, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
+    void cp;
+    this.stp(bcp + O.bc_lastlog!, this.logEnter(lhp, bcp, this.bcaSize));
+  }
+
+  /** kmem_log_event: a record with only addr/slab/cache plus the audit fields. */
+  private logEvent(lhp: number, cp: number, sp: number, addr: number): void {
+    if (lhp === 0) return;
+    const k = this.k;
+    const O = this.O;
+    k.enter(this.FN.kmem_log_event + 0x28);
+    try {
+      const e = this.logReserve(lhp, this.bcaSize);
+      if (e === 0) return;
+      this.mem.fill32(e, this.bcaSize, 0);
+      this.stp(e + O.bc_addr!, addr);
+      this.stp(e + O.bc_slab!, sp);
+      this.stp(e + O.bc_cache!, cp);
+      this.st64(e + O.bc_timestamp!, k.gethrtime());
+      this.stp(e + O.bc_thread!, k.cur.addr);
+      this.mem.store32(e + O.bc_depth!, k.capturePcs(e + this.bcStack, KMEM_STACK_DEPTH));
+    } finally {
+      k.leave();
+    }
+  }
+
+  /* =================================================================== */
+  /* kmem_error                                                           */
+  /* =================================================================== */
+
+  private errorFrom(pc: number, error: number, cp: number, buf: number): void {
+    this.k.enter(pc);
+    try {
+      this.kmem_error(error, cp, buf);
+    } finally {
+      this.k.leave();
+    }
+  }
+
+  /** `%p` */
+  private hexp(v: number): string {
+    return hex(v);
+  }
+
+  kmem_error(errorIn: number, cparg: number, bufarg: number): void {
+    const k = this.k;
+    const mem = this.mem;
+    const O = this.O;
+    const G = this.G;
+    let error = errorIn;
+    k.enter(this.FN.kmem_error + 0x60);
+    try {
+      mem.store32(G.kmem_logging, 0);
+      const ts = k.gethrtime();
+      const pi = G.kmem_panic_info;
+      this.st64(pi + O.kmp_timestamp!, ts);
+      let cp = cparg;
+      let buf = bufarg;
+      let btp = 0;
+      let bcp = 0;
+      let sp = this.kmem_findslab(cp, buf);
+      if (sp === 0) {
+        for (let c = this.listPrev(G.kmem_caches, 0, O.cache_link!); c !== 0; c = this.listPrev(G.kmem_caches, c, O.cache_link!)) {
+          sp = this.kmem_findslab(c, buf);
+          if (sp !== 0) {
+            cp = c;
+            break;
+          }
+        }
+      }
+      if (sp === 0) {
+        cp = 0;
+        error = KMERR_BADADDR;
+      } else {
+        if (cp !== cparg) error = KMERR_BADCACHE;
+        else buf = bufarg - mod(bufarg - this.ldp(sp + O.slab_base!), this.ldp(cp + O.cache_chunksize!));
+        if (buf !== bufarg) error = KMERR_BADBASE;
+        const flags = this.cacheFlags(cp);
+        if (flags & KMF_BUFTAG) btp = buf + this.ldp(cp + O.cache_buftag!);
+        if (flags & KMF_HASH) {
+          let n = 0;
+          for (bcp = this.ldp(this.hashBucket(cp, buf)); bcp !== 0 && n < 1 << 20; bcp = this.ldp(bcp + O.bc_next!), n++) {
+            if (this.ldp(bcp + O.bc_addr!) === buf) break;
+          }
+          if (bcp === 0 && btp !== 0) bcp = this.ldp(btp + this.btBufctl);
+          const bcc = this.ldp(cp + O.cache_bufctl_cache!);
+          let ok = bcp !== 0 && mod(bcp, KMEM_ALIGN) === 0 && this.kmem_findslab(bcc, bcp) !== 0;
+          if (ok) {
+            try {
+              ok = this.ldp(bcp + O.bc_addr!) === buf;
+            } catch {
+              ok = false;
+            }
+          }
+          if (!ok) {
+            error = KMERR_BADBUFCTL;
+            bcp = 0;
+          }
+        }
+      }
+      mem.store32(pi + O.kmp_error!, error);
+      this.stp(pi + O.kmp_buffer!, bufarg);
+      this.stp(pi + O.kmp_realbuf!, buf);
+      this.stp(pi + O.kmp_cache!, cparg);
+      this.stp(pi + O.kmp_realcache!, cp);
+      this.stp(pi + O.kmp_slab!, sp);
+      this.stp(pi + O.kmp_bufctl!, bcp);
+
+      let text = 'kernel memory allocator: ';
+      switch (error) {
+        case KMERR_MODIFIED: {
+          text += 'buffer modified after being freed\n';
+          const verify = this.ldp(cparg + O.cache_verify!);
+          let off = this.verifyPattern(KMEM_FREE_PATTERN32, buf, verify);
+          if (off < 0) off = 0;
+          const w = hex64(mem.load32(buf + off + 4), mem.load32(buf + off));
+          text += `modification occurred at offset 0x${off.toString(16)} (0xdeadbeefdeadbeef replaced by 0x${w})\n`;
+          break;
+        }
+        case KMERR_REDZONE:
+          text += 'redzone violation: write past end of buffer\n';
+          break;
+        case KMERR_BADADDR:
+          text += 'invalid free: buffer not in cache\n';
+          break;
+        case KMERR_DUPFREE:
+          text += 'duplicate free: buffer freed twice\n';
+          break;
+        case KMERR_BADBUFTAG: {
+          text += 'boundary tag corrupted\n';
+          const bxa = btp + this.btBxstat;
+          const bca = btp + this.btBufctl;
+          const lo = (mem.load32(bxa) ^ mem.load32(bca)) >>> 0;
+          const hi = this.lp64 ? (mem.load32(bxa + 4) ^ mem.load32(bca + 4)) >>> 0 : 0;
+          text += `bcp ^ bxstat = ${hex64(hi, lo)}, should be ${KMEM_BUFTAG_FREE.toString(16)}\n`;
+          break;
+        }
+        case KMERR_BADBUFCTL:
+          text += 'bufctl corrupted\n';
+          break;
+        case KMERR_BADCACHE:
+          text += 'buffer freed to wrong cache\n';
+          text += `buffer was allocated from ${this.cacheName(cp)},\n`;
+          text += `caller attempting free to ${this.cacheName(cparg)}.\n`;
+          break;
+        case KMERR_BADSIZE:
+          text += `bad free: free size (${KMEM_SIZE_DECODE(mem.load32(btp))}) != alloc size (${KMEM_SIZE_DECODE(mem.load32(btp + 4))})\n`;
+          break;
+        case KMERR_BADBASE:
+          text += `bad free: free address (${this.hexp(bufarg)}) != alloc address (${this.hexp(buf)})\n`;
+          break;
+      }
+      text += `buffer=${this.hexp(bufarg)}  bufctl=${this.hexp(bcp)}  cache: ${this.cacheName(cparg)}\n`;
+      if (bcp !== 0 && cp !== 0 && this.cacheFlags(cp) & KMF_AUDIT && error !== KMERR_BADBUFCTL) {
+        const age = ts - this.ld64(bcp + O.bc_timestamp!);
+        const sec = Math.floor(age / 1e9);
+        const nsec = age - sec * 1e9;
+        text += `previous transaction on buffer ${this.hexp(buf)}:\n`;
+        text += `thread=${this.hexp(this.ldp(bcp + O.bc_thread!))}  time=T-${sec}.${String(nsec).padStart(9, '0')}  slab=${this.hexp(sp)}  cache: ${this.cacheName(cp)}\n`;
+        const depth = Math.min(mem.load32(bcp + O.bc_depth!) | 0, KMEM_STACK_DEPTH);
+        for (let d = 0; d < depth; d++) {
+          const pc = this.ldp(bcp + this.bcStack + d * this.P);
+          text += symOff(k.symbolize(pc), pc) + '\n';
+        }
+      }
+      k.printf(text);
+      this.errors.push({
+        error,
+        name: KMERR_NAMES[error]!,
+        text,
+        buffer: bufarg,
+        realbuf: buf,
+        cache: cparg,
+        realcache: cp,
+        slab: sp,
+        bufctl: bcp,
+      });
+      const kp = mem.load32(G.kmem_panic) | 0;
+      if (kp > 0) k.panic('kernel heap corruption detected');
+      mem.store32(G.kmem_logging, 1);
+    } finally {
+      k.leave();
+    }
+  }
+
+  /* =================================================================== */
+  /* kmem_alloc / kmem_zalloc / kmem_free                                 */
+  /* =================================================================== */
+
+  kmem_alloc(size: number, kmflag: number): number {
+    let cp: number;
+    if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
+      cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
+    } else if (size > 0 && size <= this.maxCached) {
+      cp = this.ldp(this.G.kmem_big_alloc_table + ((size - 1) >> KMEM_BIG_SHIFT) * this.P);
+    } else {
+      return this.allocOversize(size, kmflag);
+    }
+    const mem = this.mem;
+    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
+    if ((mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
+    return this.allocTagged(cp, size, kmflag);
+  }
+
+  private allocTagged(cp: number, size: number, kmflag: number): number {
+    const k = this.k;
+    const caller = this.callerPc();
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_alloc + 0x4c);
+    try {
+      const buf = this.kmem_cache_alloc(cp, kmflag);
+      if (buf !== 0) {
+        const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+        this.mem.store8(buf + size, KMEM_REDZONE_BYTE);
+        this.mem.store32(btp + 4, KMEM_SIZE_ENCODE(size));
+        if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
+      }
+      return buf;
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  private allocOversize(size: number, kmflag: number): number {
+    const k = this.k;
+    const mem = this.mem;
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_alloc + 0xb0);
+    try {
+      if (size === 0) {
+        if (kmflag !== KM_SLEEP && !(kmflag & KM_PANIC)) return 0;
+        if (mem.load32(this.G.kmem_panic) && mem.load32(this.G.kmem_panic_zerosized)) k.panic('attempted to kmem_alloc() size of 0');
+        if (mem.load32(this.G.kmem_warn_zerosized)) {
+          k.cmnErr('warn', 'kmem_alloc(): sleeping allocation with size of 0; see kmem_zerosized_log for details');
+        }
+        this.logEvent(this.ldp(this.G.kmem_zerosized_log), 0, 0, 0);
+        return 0;
+      }
+      const buf = this.arenas.kmem_oversize.alloc(size, kmflag & KM_VMFLAGS);
+      if (buf === 0) this.logEvent(this.ldp(this.G.kmem_failure_log), 0, 0, size);
+      return buf;
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  kmem_zalloc(size: number, kmflag: number): number {
+    const k = this.k;
+    k.enter(this.FN.kmem_zalloc + 0x14);
+    let buf: number;
+    try {
+      buf = this.kmem_alloc(size, kmflag);
+    } finally {
+      k.leave();
+    }
+    if (buf !== 0) {
+      const mem = this.mem;
+      let o = 0;
+      for (; o + 4 <= size; o += 4) mem.store32(buf + o, 0);
+      for (; o < size; o++) mem.store8(buf + o, 0);
+    }
+    return buf;
+  }
+
+  kmem_free(buf: number, size: number): void {
+    let cp: number;
+    if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
+      cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
+    } else if (size > 0 && size <= this.maxCached) {
+      cp = this.ldp(this.G.kmem_big_alloc_table + ((size - 1) >> KMEM_BIG_SHIFT) * this.P);
+    } else {
+      if (buf === 0 && size === 0) return;
+      this.arenas.kmem_oversize.free(buf, size);
+      return;
+    }
+    const mem = this.mem;
+    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
+    if ((mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) {
+      this.kmem_cache_free(cp, buf);
+      return;
+    }
+    this.freeTagged(cp, buf, size);
+  }
+
+  private freeTagged(cp: number, buf: number, size: number): void {
+    const k = this.k;
+    const mem = this.mem;
+    const caller = this.callerPc();
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_free + 0x30);
+    try {
+      const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+      const enc = KMEM_SIZE_ENCODE(size);
+      const w1 = mem.load32(btp + 4);
+      if (w1 !== enc) {
+        if (this.is64(buf, KMEM_FREE_PATTERN32)) {
+          k.site(this.FN.kmem_free + 0x74);
+          this.kmem_error(KMERR_DUPFREE, cp, buf);
+          return;
+        }
+        if (KMEM_SIZE_VALID(w1)) {
+          mem.store32(btp, enc);
+          k.site(this.FN.kmem_free + 0x98);
+          this.kmem_error(KMERR_BADSIZE, cp, buf);
+        } else {
+          k.site(this.FN.kmem_free + 0xa8);
+          this.kmem_error(KMERR_REDZONE, cp, buf);
+        }
+        return;
+      }
+      if (mem.load8(buf + size) !== KMEM_REDZONE_BYTE) {
+        k.site(this.FN.kmem_free + 0xc4);
+        this.kmem_error(KMERR_REDZONE, cp, buf);
+        return;
+      }
+      this.setRedzone(btp);
+      if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
+      k.site(this.FN.kmem_free + 0xf0);
+      this.kmem_cache_free(cp, buf);
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  /* =================================================================== */
+  /* maintenance: update, reap                                            */
+  /* =================================================================== */
+
+  /** kmem_update: per-cache hash rescale, working set, magazine resize. */
+  kmem_update(): void {
+    const k = this.k;
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_update + 0x1c);
+    try {
+      for (let cp = this.cacheFirst(); cp !== 0; ) {
+        const next = this.cacheNext(cp);
+        this.cacheUpdate(cp);
+        cp = next;
+      }
+      this.mem.store32(this.G.kmem_reaping, 0);
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  private cacheUpdate(cp: number): void {
+    const O = this.O;
+    const k = this.k;
+    k.enter(this.FN.kmem_cache_update + 0x30);
+    try {
+      const flags = this.cacheFlags(cp);
+      const total = this.ld64(cp + O.cache_buftotal!);
+      const mask = this.ldp(cp + O.cache_hash_mask!);
+      const rescale = (flags & KMF_HASH) !== 0 && (total > mask * 2 || (total < Math.floor(mask / 2) && mask > KMEM_HASH_INITIAL));
+      this.depotWsUpdate(cp);
+      const mtp = this.ldp(cp + O.cache_magtype!);
+      const cont = this.ld64(cp + O.cache_depot_contention!);
+      const resize =
+        this.ldp(cp + O.cache_chunksize!) < this.ldp(mtp + O.mt_maxbuf!) &&
+        cont - this.ld64(cp + O.cache_depot_contention_prev!) > this.mem.load32(this.G.kmem_depot_contention);
+      this.st64(cp + O.cache_depot_contention_prev!, cont);
+      if (rescale) this.hashRescale(cp);
+      if (resize) this.magazineResize(cp);
+    } finally {
+      k.leave();
+    }
+  }
+
+  private hashRescale(cp: number): void {
+    const O = this.O;
+    const P = this.P;
+    const mem = this.mem;
+    const total = this.ld64(cp + O.cache_buftotal!);
+    const newSize = Math.max(KMEM_HASH_INITIAL, 2 ** (highbit(3 * total + 4) - 2));
+    const oldSize = this.ldp(cp + O.cache_hash_mask!) + 1;
+    if (oldSize / 2 <= newSize && newSize <= oldSize * 2) return;
+    this.k.enter(this.FN.kmem_hash_rescale + 0x40);
+    try {
+      const nt = this.arenas.kmem_hash.alloc(newSize * P, VM_NOSLEEP);
+      if (nt === 0) return;
+      mem.fill32(nt, newSize * P, 0);
+      const ot = this.ldp(cp + O.cache_hash_table!);
+      this.stp(cp + O.cache_hash_mask!, newSize - 1);
+      this.stp(cp + O.cache_hash_table!, nt);
+      this.inc64(cp + O.cache_rescale!);
+      for (let h = 0; h < oldSize; h++) {
+        let bcp = this.ldp(ot + h * P);
+        while (bcp !== 0) {
+          const next = this.ldp(bcp + O.bc_next!);
+          const hb = this.hashBucket(cp, this.ldp(bcp + O.bc_addr!));
+          this.stp(bcp + O.bc_next!, this.ldp(hb));
+          this.stp(hb, bcp);
+          bcp = next;
+        }
+      }
+      this.arenas.kmem_hash.free(ot, oldSize * P);
+    } finally {
+      this.k.leave();
+    }
+  }
+
+  /** kmem_cache_reap: reclaim callback, then depot working-set reap. */
+  kmem_cache_reap(cp: number): void {
+    const O = this.O;
+    const k = this.k;
+    k.enter(this.FN.kmem_cache_reap + 0x20);
+    try {
+      this.inc64(cp + O.cache_reap!);
+      if (this.ldp(cp + O.cache_reclaim!) !== 0) {
+        const full = cp + O.cache_full!;
+        const before = this.ldl(full + O.ml_total!);
+        this.callbacks.get(cp)?.reclaim?.(this.ldp(cp + O.cache_private!));
+        const delta = this.ldl(full + O.ml_total!) - before;
+        if (delta > 0) {
+          this.stp(full + O.ml_reaplimit!, this.ldl(full + O.ml_reaplimit!) + delta);
+          this.stp(full + O.ml_min!, this.ldl(full + O.ml_min!) + delta);
+        }
+      }
+      this.depotWsReap(cp);
+    } finally {
+      k.leave();
+    }
+  }
+
+  /**
+   * kmem_reap: reap every cache (identifier caches only when `idspace`).
+   * Throttled to one run per update interval unless `force`.
+   */
+  kmem_reap(force = true, idspace = false): void {
+    const k = this.k;
+    const mem = this.mem;
+    if (!force) {
+      if (mem.load32(this.G.kmem_reaping) !== 0) return;
+      mem.store32(this.G.kmem_reaping, 1);
+    }
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_reap + 0x24);
+    try {
+      for (let cp = this.cacheFirst(); cp !== 0; ) {
+        const next = this.cacheNext(cp);
+        if (!idspace || mem.load32(cp + this.O.cache_cflags!) & KMC_IDENTIFIER) this.kmem_cache_reap(cp);
+        cp = next;
+      }
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  /* =================================================================== */
+  /* the public (camelCase) API                                           */
+  /* =================================================================== */
+
+  /** kmem_cache_create(name, size, align, ctor, dtor, reclaim, private, arena, cflags). */
+  cacheCreate(name: string, size: number, opts: CacheCreateOptions = {}): KmemCache {
+    return this.kmem_cache_create(name, size, opts);
+  }
+
+  kmemAlloc(size: number, kmflag: number = KM_SLEEP): number {
+    return this.kmem_alloc(size, kmflag);
+  }
+
+  kmemZalloc(size: number, kmflag: number = KM_SLEEP): number {
+    return this.kmem_zalloc(size, kmflag);
+  }
+
+  kmemFree(buf: number, size: number): void {
+    this.kmem_free(buf, size);
+  }
+
+  /** kmem_reap() now (not throttled). */
+  reap(): void {
+    this.kmem_reap(true, false);
+  }
+
+  /** kmem_update() now (it also runs every 15 s of simulated time). */
+  update(): void {
+    this.kmem_update();
+  }
+
+  /* =================================================================== */
+  /* statistics (read back from memory; for tests and tools)             */
+  /* =================================================================== */
+
+  cacheStats(cp: number): CacheStats {
+    const O = this.O;
+    // as illumos' kstats: alloc = slab_alloc + sum(cc_alloc), free = slab_free + sum(cc_free)
+    let alloc = this.ld64(cp + O.cache_slab_alloc!);
+    let free = this.ld64(cp + O.cache_slab_free!);
+    const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype!) + O.mt_magsize!);
+    let constructed = this.ldl(cp + O.cache_full! + O.ml_total!) * magsize;
+    for (let c = 0; c < this.k.ncpus; c++) {
+      const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
+      alloc += this.ld64(ccp + this.ccAlloc);
+      free += this.ld64(ccp + this.ccFree);
+      constructed += Math.max(this.getRounds(ccp), 0) + Math.max(this.getProunds(ccp), 0);
+    }
+    const buftotal = this.ld64(cp + O.cache_buftotal!);
+    const bufslab = this.ld64(cp + O.cache_bufslab!);
+    return {
+      name: this.cacheName(cp),
+      bufsize: this.ldp(cp + O.cache_bufsize!),
+      chunksize: this.ldp(cp + O.cache_chunksize!),
+      slabsize: this.ldp(cp + O.cache_slabsize!),
+      flags: this.cacheFlags(cp),
+      cflags: this.mem.load32(cp + O.cache_cflags!),
+      alloc,
+      free,
+      allocFail: this.ld64(cp + O.cache_alloc_fail!),
+      slabCreate: this.ld64(cp + O.cache_slab_create!),
+      slabDestroy: this.ld64(cp + O.cache_slab_destroy!),
+      slabAlloc: this.ld64(cp + O.cache_slab_alloc!),
+      slabFree: this.ld64(cp + O.cache_slab_free!),
+      buftotal,
+      bufmax: this.ld64(cp + O.cache_bufmax!),
+      bufslab,
+      bufConstructed: constructed,
+      bufInuse: buftotal - constructed - bufslab,
+      fullMagazines: this.ldl(cp + O.cache_full! + O.ml_total!),
+      emptyMagazines: this.ldl(cp + O.cache_empty! + O.ml_total!),
+      magazineSize: this.cacheFlags(cp) & KMF_NOMAGAZINE ? 0 : magsize,
+      hashSize: this.cacheFlags(cp) & KMF_HASH ? this.ldp(cp + O.cache_hash_mask!) + 1 : 0,
+      rescale: this.ld64(cp + O.cache_rescale!),
+      reap: this.ld64(cp + O.cache_reap!),
+      depotContention: this.ld64(cp + O.cache_depot_contention!),
+      completeSlabs: this.ldp(cp + O.cache_complete_slab_count!),
+      partialSlabs: this.ldp(cp + O.cache_partial_slabs! + O.avl_numnodes!),
+    };
+  }
+
+  /** Slabs of a cache: complete, then partial in tree order. */
+  slabsOf(cp: number): Array<{ slab: number; base: number; chunks: number; refcnt: number }> {
+    const O = this.O;
+    const out: Array<{ slab: number; base: number; chunks: number; refcnt: number }> = [];
+    const push = (sp: number) =>
+      out.push({ slab: sp, base: this.ldp(sp + O.slab_base!), chunks: this.ldl(sp + O.slab_chunks!), refcnt: this.ldl(sp + O.slab_refcnt!) });
+    const list = cp + O.cache_complete_slabs!;
+    for (let sp = this.listNext(list, 0, O.slab_link!); sp !== 0; sp = this.listNext(list, sp, O.slab_link!)) push(sp);
+    const tree = cp + O.cache_partial_slabs!;
+    const off = this.ldp(tree + O.avl_offset!);
+    for (let n = this.ldp(tree + O.avl_root!); n !== 0; n = this.avlNextNode(n)) push(n - off);
+    return out;
+  }
+
+  /** Offsets kmem uses, for tests and tools that build on kmem. */
+  offsets(): Readonly<Record<string, number>> {
+    return { ...this.O, cache_cpu: this.ccOff, bt_bufctl: this.btBufctl, bt_bxstat: this.btBxstat, bc_stack: this.bcStack };
+  }
+
+  /** Set kmem_panic (>0 panic, <=0 report and continue). */
+  setPanic(v: number): void {
+    this.mem.store32(this.G.kmem_panic, v | 0);
+  }
+
+  /** Set a cache's mtbf (cache_mtbf) or the global kmem_mtbf (cp = 0). */
+  setMtbf(cp: number, mtbf: number): void {
+    this.mem.store32(cp === 0 ? this.G.kmem_mtbf : cp + this.O.cache_mtbf!, mtbf >>> 0);
+  }
+}
+
+export interface CacheStats {
+  name: string;
+  bufsize: number;
+  chunksize: number;
+  slabsize: number;
+  flags: number;
+  cflags: number;
+  alloc: number;
+  free: number;
+  allocFail: number;
+  slabCreate: number;
+  slabDestroy: number;
+  slabAlloc: number;
+  slabFree: number;
+  buftotal: number;
+  bufmax: number;
+  bufslab: number;
+  bufConstructed: number;
+  bufInuse: number;
+  fullMagazines: number;
+  emptyMagazines: number;
+  magazineSize: number;
+  hashSize: number;
+  rescale: number;
+  reap: number;
+  depotContention: number;
+  completeSlabs: number;
+  partialSlabs: number;
+}
+
+const KMEM_MAXBUF_LIMIT = 4096;
+
+/** strident_canon: non-identifier characters become '_'. */
+function canonName(name: string): string {
+  let s = name.slice(0, 31).replace(/[^A-Za-z0-9_]/g, '_');
+  if (/^[0-9]/.test(s)) s = '_' + s.slice(1);
+  return s;
+}
+
+/** 64-bit value from halves as unprefixed hex (`%llx`). */
+function hex64(hi: number, lo: number): string {
+  if (hi === 0) return (lo >>> 0).toString(16);
+  return (hi >>> 0).toString(16) + (lo >>> 0).toString(16).padStart(8, '0');
+}
+
+function hex0xp(a: number): string {
+  return hex(a);
+}
+
+/** kobj_getsymname + `%s+%lx` (no 0x; `?` when unknown). */
+function symOff(sym: string, pc: number): string {
+  const m = /^(.*)\+0x([0-9a-f]+)$/.exec(sym);
+  if (m) return `${m[1]}+${m[2]}`;
+  if (/^[0-9a-f]+$/.test(sym) && sym === hex(pc)) return `?+${hex(pc)}`;
+  return `${sym}+0`;
+}
+
+export { KMF_STICKY, KMF_PREFILL, KMF_BUFTAG, KMF_FIREWALL, KMF_HASH, KMF_CONTENTS, KMF_DEADBEEF, KMF_REDZONE, KMF_LITE, KMF_AUDIT };
