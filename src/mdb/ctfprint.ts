@@ -158,9 +158,8 @@ class Printer {
           const nbytes = Math.ceil((shift + bits) / 8);
           let v = (this.le(a, nbytes) >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n);
           if (base.signed && !o.hex) {
-            v = BigInt.asIntN(bits, v);
-            this.lines += v.toString(10);
-          } else this.lines += o.dec ? v.toString(10) : fmtHex(v);
+            this.lines += decStr(BigInt.asIntN(bits, v));
+          } else this.lines += o.dec ? numToStr(v, 10, true) : fmtHex(v);
           return;
         }
         if (base.char && !o.hex && !o.dec) {
@@ -171,14 +170,14 @@ class Printer {
         let v = this.le(a, size);
         if (o.dec) {
           if (base.signed) v = BigInt.asIntN(size * 8, v);
-          this.lines += v.toString(10);
+          this.lines += decStr(v);
         } else this.lines += fmtHex(v);
         return;
       }
       case 'enum': {
         const v = Number(BigInt.asIntN(32, this.le(a, 4)));
         const e = base.values.find(([, x]) => x === v);
-        this.lines += `${v} (${e ? e[0] : '???'})`;
+        this.lines += `${decStr(BigInt(v))} (${e ? e[0] : '???'})`;
         return;
       }
       case 'float': {
@@ -241,6 +240,12 @@ class Printer {
       }
     }
   }
+}
+
+/** mdb's %#d / %#lld: 0t prefix above 9 (always when negative). */
+function decStr(v: bigint): string {
+  if (v < 0n) return '-0t' + (-v).toString(10);
+  return numToStr(v, 10, true);
 }
 
 function fmtHex(v: bigint): string {

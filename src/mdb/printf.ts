@@ -162,12 +162,21 @@ export function mdbSprintf(fmt: string, args: readonly PrintfArg[], env: PrintfE
         else if (plus) sign = '+';
         else if (space) sign = ' ';
         body = (v < 0n ? -v : v).toString(10);
+        // mdb: %#d shows the base (0t) for values above 9 (negative values always)
+        if (alt && (v < 0n || v > 9n)) body = '0t' + body;
         break;
       }
-      case 'u':
+      case 'u': {
         numeric = true;
-        body = toUnsigned(toBig(next()), bits).toString(10);
+        const u = toUnsigned(toBig(next()), bits);
+        body = numToStr(u, 10, alt);
         break;
+      }
+      case 't': {
+        const n = width > 0 ? width : 1;
+        for (let k = 0; k < n; k++) emit(' '.repeat(8 - (col % 8)));
+        continue;
+      }
       case 'x':
       case 'X': {
         numeric = true;
@@ -195,15 +204,20 @@ export function mdbSprintf(fmt: string, args: readonly PrintfArg[], env: PrintfE
       case 'p': {
         numeric = true;
         const u = toUnsigned(toBig(next()), env.ptrSize * 8);
-        body = u.toString(16);
-        if (alt) sign = '0x';
+        body = u.toString(16); // mdb's %p never shows the base, even with #
         break;
       }
-      case 'a':
-      case 'A': {
+      case 'a': {
         const u = toUnsigned(toBig(next()), env.ptrSize * 8) & M64;
         body = env.symbolize(u);
-        if (alt && conv === 'a') body += ':';
+        if (alt) body += ':';
+        break;
+      }
+      case 'A': {
+        // symbol+offset only; nothing (or "?" with #) when there is no symbol
+        const u = toUnsigned(toBig(next()), env.ptrSize * 8) & M64;
+        const sym = env.symbolize(u);
+        body = /^(0x)?[0-9a-f]+$/.test(sym) ? (alt ? '?' : '') : sym;
         break;
       }
       case 'r':

@@ -187,7 +187,7 @@ export class Session {
     }
     if (sym && u !== 0n) {
       const off = a - sym.value;
-      return off === 0 ? sym.name : `${sym.name}+0x${off.toString(16)}`;
+      return off === 0 ? sym.name : `${sym.name}+${numToStr(BigInt(off), this.radix, true)}`;
     }
     return numToStr(u & M64, 16, true);
   }

@@ -69,7 +69,7 @@ test('::list follows a circular list; ::walk thread; pipelines', () => {
   const r = runMdb(f.target, `*node_head::list node_t n_next`);
   assert.equal(r.stdout, f.nodes.map((n) => hex(n) + '\n').join(''));
   const w = runMdb(f.target, '::walk thread');
-  assert.equal(w.stdout, f.threads.map((t) => hex(t.addr) + '\n').join(''));
+  assert.equal(w.stdout, f.threads.map((t) => '0x' + hex(t.addr) + '\n').join(''));
   const p = runMdb(f.target, '*node_head::list node_t n_next | ::print node_t n_value');
   assert.equal(p.stdout, 'n_value = 0x10\nn_value = 0x20\nn_value = 0x30\n');
 });
@@ -100,15 +100,16 @@ test('pipelines call the consumer with LOOP flags, LOOPFIRST once', () => {
 });
 
 test('$c follows the frame-pointer chain of the panic thread', () => {
-  assert.equal(run('$c').stdout, 'kmem_alloc+0x4()\nworker+0x10()\nmain+0x20()\n');
+  assert.equal(run('$c').stdout, 'kmem_alloc+4()\nworker+0x10()\nmain+0x20()\n');
   const f = makeTarget();
-  assert.equal(runMdb(f.target, `${hex(f.threads[0]!.addr)}$c`).stdout, 'main+0x8()\n');
+  assert.equal(runMdb(f.target, `${hex(f.threads[0]!.addr)}$c`).stdout, 'main+8()\n');
+  assert.equal(runMdb(f.target, '0t10$d\n$c').stdout, 'radix = 10 base ten\nkmem_alloc+4()\nworker+0t16()\nmain+0t32()\n');
 });
 
 test('::findstack and ::stacks', () => {
   const f = makeTarget();
   const r = runMdb(f.target, `${hex(f.threads[1]!.addr)}::findstack`);
-  assert.match(r.stdout, /^stack pointer for thread [0-9a-f]+: [0-9a-f]+\n\[ [0-9a-f]{16} \] kmem_alloc\+0x4\(\)\n/);
+  assert.match(r.stdout, /^stack pointer for thread [0-9a-f]+: [0-9a-f]+\n\[ [0-9a-f]{16} \] kmem_alloc\+4\(\)\n/);
   const s = runMdb(f.target, '::stacks');
   assert.match(s.stdout, /THREAD\s+STATE\s+SOBJ\s+COUNT/);
 });
@@ -208,7 +209,7 @@ test('::whatis: threads, stacks, symbols, unknown; pipes searched together', () 
     r.stdout,
     `${hex(t1.addr + 8)} is ${hex(t1.addr)}+8, allocated as a thread structure\n` +
       `${hex(t1.stackBase + 0x10)} is in thread ${hex(t1.addr)}'s stack (below sp)\n` +
-      `${hex(DATA + 2)} is kmem_flags+0x2, in unix's data segment\n` +
+      `${hex(DATA + 2)} is kmem_flags+2, in unix's data segment\n` +
       '1234 is unknown\n',
   );
   const p = runMdb(f.target, '::walk thread | ::whatis -v');

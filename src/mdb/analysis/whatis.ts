@@ -40,7 +40,7 @@ export interface WhatisMatch {
   readonly formerStack?: readonly number[];
   readonly formerThread?: number;
   readonly time?: number;
-  /** Human text without the leading "<addr> is " (see formatWhatis). */
+  /** What follows "<addr> is <base>+<off>, " (see formatWhatis). */
   readonly text: string;
 }
 
@@ -173,7 +173,7 @@ export class WhatisIndex {
     return 0;
   }
 
-  private kmemMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
+  kmemMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
     const kv = this.kv;
     if (!kv) return;
     opts.verbose?.('Searching genunix`kmem...');
@@ -226,13 +226,13 @@ export class WhatisIndex {
         ownerAddr: ci.addr,
         bufctl: bufctl || undefined,
         recentCallers: recent,
-        text: `${hx(buf)}+${hx(addr - buf)}, ${ctlText}${state} from ${ci.name}`,
+        text: `${ctlText}${state} from ${ci.name}`,
       });
       if (!opts.all) return;
     }
   }
 
-  private vmemMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
+  vmemMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
     opts.verbose?.('Searching genunix`vmem...');
     for (const a of this.arenas()) {
       if (opts.identifiersOnly && !(a.cflags & 0x40000)) continue;
@@ -240,7 +240,7 @@ export class WhatisIndex {
         if (addr < s.start || addr >= s.end) continue;
         const freed = s.type === VMEM_FREE;
         const segText = opts.showCtl || (!freed && s.depth > 0) ? `(vmem_seg ${hx(s.addr)}) ` : '';
-        let text = `${hx(s.start)}+${hx(addr - s.start)} ${segText}${freed ? 'freed ' : ''}from ${a.name} vmem arena`;
+        let text = `${segText}${freed ? 'freed' : 'allocated'} from the ${a.name} vmem arena`;
         const m: WhatisMatch = {
           addr,
           kind: 'vmem',
@@ -283,10 +283,10 @@ export class WhatisIndex {
       out.push({
         addr,
         kind: 'symbol',
-        base: s.value,
-        offset: addr - s.value,
+        base: addr,
+        offset: 0,
         owner: mod,
-        text: `${this.sym(addr)} in ${mod}'s ${seg}`,
+        text: `${this.sym(addr)}, in ${mod}'s ${seg}`,
       });
       if (!opts.all) return;
     }
@@ -294,12 +294,12 @@ export class WhatisIndex {
       if (m.unloadTime !== undefined || addr < m.base || addr >= m.base + m.size) continue;
       if (s && s.module === m.name) continue;
       const seg = addr < m.base + m.textSize ? 'text segment' : 'data segment';
-      out.push({ addr, kind: 'module', base: m.base, offset: addr - m.base, owner: m.name, text: `${hx(m.base)}+${hx(addr - m.base)} in ${m.name}'s ${seg}` });
+      out.push({ addr, kind: 'module', base: m.base, offset: addr - m.base, owner: m.name, text: `in ${m.name}'s ${seg}` });
       if (!opts.all) return;
     }
   }
 
-  private unloadedMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
+  unloadedMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
     const mods = this.t.moduleHistory();
     for (let i = mods.length - 1; i >= 0; i--) {
       const m = mods[i]!;
@@ -314,7 +314,7 @@ export class WhatisIndex {
         offset: addr - m.base,
         owner: m.name,
         time: m.unloadTime,
-        text: `${hx(m.base)}+${hx(addr - m.base)}, in unloaded module ${m.name}'s former ${seg}${symText}; loaded at ${hx(m.loadTime)}, unloaded at ${hx(m.unloadTime)}`,
+        text: `in unloaded module ${m.name}'s former ${seg}${symText}; loaded at ${hx(m.loadTime)}, unloaded at ${hx(m.unloadTime)}`,
       });
       if (!opts.all) return;
     }
@@ -327,12 +327,12 @@ export class WhatisIndex {
     if (id !== undefined) tsize = this.t.types.sizeof(id);
     for (const th of this.t.threads()) {
       if (tsize > 0 && addr >= th.addr && addr < th.addr + tsize) {
-        out.push({ addr, kind: 'thread', base: th.addr, offset: addr - th.addr, owner: th.name, ownerAddr: th.addr, text: `${hx(th.addr)}+${hx(addr - th.addr)}, allocated as a thread structure` });
+        out.push({ addr, kind: 'thread', base: th.addr, offset: addr - th.addr, owner: th.name, ownerAddr: th.addr, text: 'allocated as a thread structure' });
         if (!opts.all) return;
       }
       if (addr >= th.stackBase && addr < th.stackTop) {
         const below = th.sp !== 0 && addr < th.sp ? ' (below sp)' : '';
-        out.push({ addr, kind: 'stack', base: th.stackBase, offset: addr - th.stackBase, owner: th.name, ownerAddr: th.addr, text: `in thread ${hx(th.addr)}'s stack${below}` });
+        out.push({ addr, kind: 'stack', base: addr, offset: 0, owner: th.name, ownerAddr: th.addr, text: `in thread ${hx(th.addr)}'s stack${below}` });
         if (!opts.all) return;
       }
     }
@@ -365,5 +365,6 @@ export function whatis(t: Target, addr: number, opts: WhatisOptions = {}, warn?:
 
 /** The line ::whatis prints for a match. */
 export function formatWhatis(m: WhatisMatch): string {
-  return `${hx(m.addr)} is ${m.text}`;
+  const pre = m.addr === m.base ? `${hx(m.addr)} is ` : `${hx(m.addr)} is ${hx(m.base)}+${hx(m.addr - m.base)}, `;
+  return pre + m.text;
 }

@@ -365,9 +365,11 @@ export function coreModule(s: Session): MdbModule {
         if (argv.length < 1 || argv.length > 2) return DCMD_USAGE;
         const name = argv[0]!;
         const v = argv[1];
+        const piped = (flags & DCMD_PIPE_OUT) !== 0;
         const ok = ctx.walk(name, flags & DCMD_ADDRSPEC ? addr : undefined, (a) => {
           if (v) s.vars.set(v, toU64(a));
-          ctx.pipeOut(a);
+          if (piped) ctx.pipeOut(a);
+          else ctx.printf('%#lr\n', a); // as illumos walk_step
         });
         return ok ? DCMD_OK : DCMD_ERR;
       },

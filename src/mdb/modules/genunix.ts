@@ -15,8 +15,6 @@
 import {
   DCMD_ADDRSPEC,
   DCMD_ERR,
-  DCMD_LOOP,
-  DCMD_LOOPFIRST,
   DCMD_OK,
   DCMD_PIPE_OUT,
   DCMD_USAGE,
@@ -27,13 +25,15 @@ import {
   type DcmdDef,
   type MdbModule,
   type WalkerDef,
+  type WhatisHandler,
+  type WhatisState,
 } from '../module.js';
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
-import { WhatisIndex, formatWhatis } from '../analysis/whatis.js';
+import { WhatisIndex, type WhatisMatch } from '../analysis/whatis.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
 import { VmemView } from '../analysis/vmem.js';
 import { KMF_LITE } from '../analysis/kmem.js';
@@ -165,34 +165,50 @@ function leakWalker(bufs: boolean): WalkerDef {
 
 /* ------------------------------------------------------------------- ::whatis */
 
-let whatisCache: { t: Target; idx: WhatisIndex } | undefined;
+const ALL: [number, number] = [-Number.MAX_SAFE_INTEGER, 2 * Number.MAX_SAFE_INTEGER];
 
-function whatisDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
-  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
-  const g = ctx.getopts(argv, { a: 'bool', i: 'bool', k: 'bool', q: 'bool', v: 'bool', b: 'bool' });
-  if (!g || g.rest.length) return DCMD_USAGE;
-  if (!whatisCache || whatisCache.t !== ctx.target || !(flags & DCMD_LOOP) || flags & DCMD_LOOPFIRST) {
-    whatisCache = { t: ctx.target, idx: new WhatisIndex(ctx.target, (m) => ctx.warn(m)) };
-  }
-  const matches = whatisCache.idx.whatis(addr, {
-    all: g.opts.a,
-    identifiersOnly: g.opts.i,
-    showCtl: g.opts.b,
-    verbose: g.opts.v ? (m) => ctx.out(m + '\n') : undefined,
-  });
-  if (matches.length === 0) {
-    ctx.printf('%p is unknown\n', addr);
-    return DCMD_OK;
-  }
-  for (const m of matches) {
-    let line = formatWhatis(m);
-    if (m.recentCallers && m.recentCallers.length && !g.opts.q) {
-      line += `:\n        recent caller${m.recentCallers.length === 1 ? '' : 's'}: ${m.recentCallers.map((pc) => ctx.symbolize(pc)).join(', ')}`;
-    }
-    ctx.out(line + '\n');
-  }
-  return DCMD_OK;
+function whatisHandler(name: string, order: 'allocator' | 'late', step: 'kmemMatches' | 'vmemMatches' | 'unloadedMatches'): WhatisHandler {
+  return {
+    name,
+    order,
+    search(ctx: DcmdContext, w: WhatisState) {
+      if (step === 'unloadedMatches' && w.flags.identifiersOnly) return;
+      if (step !== 'unloadedMatches' && !appliesTo(ctx.target)) return;
+      const wanted = w.match(ALL[0], ALL[1]);
+      if (wanted.length === 0) return;
+      const idx = whatisIndexFor(ctx);
+      for (const a of wanted) {
+        const out: WhatisMatch[] = [];
+        idx[step](a, { all: w.flags.all, identifiersOnly: w.flags.identifiersOnly, showCtl: w.flags.bufctls }, out);
+        for (const m of out) {
+          if (!w.flags.all && w.match(a, 1).length === 0) break;
+          w.reportObject(a, m.base);
+          let line = m.text;
+          if (m.recentCallers && m.recentCallers.length && !w.flags.quiet) {
+            line += `:\n        recent caller${m.recentCallers.length === 1 ? '' : 's'}: ${m.recentCallers.map((pc) => ctx.symbolize(pc)).join(', ')}`;
+          }
+          ctx.out(line + '\n');
+        }
+      }
+    },
+  };
 }
+
+/* One index per ::whatis run: the kmem handler builds it, the vmem and late handlers reuse it. */
+let idxCache: { t: Target; idx: WhatisIndex; born: number } | undefined;
+function whatisIndexFor(ctx: DcmdContext): WhatisIndex {
+  const now = Date.now();
+  if (!idxCache || idxCache.t !== ctx.target || now - idxCache.born > 2000) {
+    idxCache = { t: ctx.target, idx: new WhatisIndex(ctx.target, (m) => ctx.warn(m)), born: now };
+  }
+  return idxCache.idx;
+}
+
+export const genunixWhatisHandlers: WhatisHandler[] = [
+  whatisHandler('kmem', 'allocator', 'kmemMatches'),
+  whatisHandler('vmem', 'allocator', 'vmemMatches'),
+  whatisHandler('unloaded_modules', 'late', 'unloadedMatches'),
+];
 
 /* -------------------------------------------------------------------- ::kgrep */
 
@@ -374,25 +390,6 @@ Options:
       fn: findleaksDcmd,
     },
     {
-      name: 'whatis',
-      usage: ':[-abikqv]',
-      description: 'given an address, return information',
-      help: `Describe what addr is: a kernel or module symbol, a thread structure or
-stack, a kmem buffer (allocated or freed, and its cache), a vmem segment
-(allocated or freed, and its arena), or a part of a module that has
-since been unloaded.
-
-Options:
-  -a    report all information about each address (e.g. the chain of
-        caches and arenas an allocation comes from)
-  -b    show the bufctl or vmem_seg of buffers and segments
-  -i    only search identifier caches and arenas
-  -k    keep the order of piped addresses (always the case here)
-  -q    quiet: no multi-line reports (recent callers of KMF_LITE buffers)
-  -v    verbose: report what is being searched`,
-      fn: whatisDcmd,
-    },
-    {
       name: 'kgrep',
       usage: ':[-v] [-d dist|-m mask|-M invmask] [-a minad] [-A maxad] [-s sz]',
       description: 'search kernel as for a pointer',
@@ -437,6 +434,7 @@ export const genunixModule: MdbModule = {
   name: 'genunix',
   dcmds: genunixDcmds(),
   walkers: [...kmemWalkers(), ...vmemWalkers(), leakWalker(false), leakWalker(true)],
+  whatis: genunixWhatisHandlers,
   macros: Object.fromEntries(Object.keys(MACROS).map((k) => [k, `.::genunix_macro ${k}`])),
   appliesTo,
   init(lc) {
