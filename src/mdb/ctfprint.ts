@@ -156,7 +156,7 @@ class Printer {
         const size = base.size;
         if (bits > 0) {
           const nbytes = Math.ceil((shift + bits) / 8);
-          let v = (this.le(a, nbytes) >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n);
+          const v = (this.le(a, nbytes) >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n);
           if (base.signed && !o.hex) {
             this.lines += decStr(BigInt.asIntN(bits, v));
           } else this.lines += o.dec ? numToStr(v, 10, true) : fmtHex(v);

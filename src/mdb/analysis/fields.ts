@@ -119,12 +119,9 @@ export function rd(t: Target, a: number, f: Field, index = 0): number {
       return f.signed ? v | 0 : v >>> 0;
     }
     case 8: {
-      if (f.ptr || t.model.ptrSize === 8) {
-        // loadPtr gives the signed 64-bit value as a number: exact for
-        // addresses and for counters below 2^53.
-        const v = t.loadPtr(p);
-        return f.signed || f.ptr ? v : v < 0 ? Number(BigInt.asUintN(64, t.load64(p))) : v;
-      }
+      // 64-bit values are returned in kmemdb's signed address representation
+      // (exact for addresses, pcs and for counters below 2^53).
+      if (t.model.ptrSize === 8) return t.loadPtr(p);
       const b = t.load64(p);
       return Number(f.signed ? BigInt.asIntN(64, b) : b);
     }
