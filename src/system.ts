@@ -44,9 +44,13 @@ export function bootSystem(opts: BootOptions = {}): System {
   const k = new Kernel(kopts);
   const flags = (opts.kmemFlags ?? 0) >>> 0;
   const arenas = createKernelArenas(k, { audit: (flags & KMF_AUDIT) !== 0 });
-  const kmem = new Kmem(k, arenas, { flags, panic: opts.kmemPanic, logSize: opts.kmemLogSize });
+  const kmem = new Kmem(k, arenas, {
+    flags,
+    panic: opts.kmemPanic,
+    logSize: opts.kmemLogSize,
+    installQcaches: (p) => arenas.vmem.setQcacheProvider(p),
+  });
   kmem.init();
   kmem.ready();
-  arenas.vmem.setQcacheProvider(kmem.qcacheProvider());
   return { k, arenas, kmem };
 }

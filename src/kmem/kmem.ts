@@ -168,6 +168,12 @@ export interface KmemOptions {
   panic?: number;
   /** Transaction / content log size in bytes (default heap/50, at most 4 MiB). */
   logSize?: number;
+  /**
+   * Called during kmem_init once the metadata caches exist, to give vmem
+   * the QcacheProvider (illumos creates kmem_va's quantum caches there,
+   * before the kmem_alloc caches, so they precede them on kmem_caches).
+   */
+  installQcaches?: (p: QcacheProvider) => void;
 }
 
 /** One kmem_error report, as printed, kept for tests and tools. */
@@ -346,6 +352,7 @@ export class Kmem {
   private readonly maxCached: number;
   private readonly bigMax: number;
   private readonly logSize: number;
+  private readonly installQcaches: ((p: QcacheProvider) => void) | undefined;
 
   constructor(k: Kernel, arenas: KmemArenas, opts: KmemOptions = {}) {
     this.k = k;
@@ -464,6 +471,7 @@ export class Kmem {
     mem.store32(this.G.kmem_depot_contention, 3);
     mem.store32(this.G.kmem_reap_interval, 15 * 100);
     mem.store32(this.G.kmem_warn_zerosized, 1);
+    this.installQcaches = opts.installQcaches;
     this.logSize = opts.logSize ?? Math.min(p2align(Math.floor(k.heapSize / 50), this.pageSize), 4 << 20);
   }
 
@@ -728,7 +736,8 @@ export class Kmem {
       this.stp(G.kmem_slab_cache, this.slabCache);
       this.stp(G.kmem_bufctl_cache, this.bufctlCache);
       this.stp(G.kmem_bufctl_audit_cache, this.bufctlAuditCache);
-      // kmem_alloc caches
+      // vmem's quantum caches (kmem_va_4096 ...), then the kmem_alloc caches
+      this.installQcaches?.(this.qcacheProvider());
       this.allocCachesCreate(KMEM_ALLOC_SIZES, G.kmem_alloc_table, KMEM_MAXBUF_LIMIT, 3);
       this.allocCachesCreate(KMEM_BIG_ALLOC_SIZES, G.kmem_big_alloc_table, this.maxCached, KMEM_BIG_SHIFT);
       // logs
