@@ -1,0 +1,181 @@
+/*
+ * genunix module: precision of ::findleaks and ::kmem_verify, agreement of
+ * ::kmastat with the allocator's own counters, ::whatis, ::kgrep, walkers
+ * over corrupt structures, and ::help.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeFixture, mdb } from './fixture.js';
+import { hex } from '../../src/machine/addr.js';
+import { findLeaks, TYPE_KMEM, TYPE_VMEM } from '../../src/mdb/analysis/leaks.js';
+import { kmemVerify } from '../../src/mdb/analysis/verify.js';
+import { kmastat } from '../../src/mdb/analysis/kmastat.js';
+import { kgrep } from '../../src/mdb/analysis/kgrep.js';
+import { whatis } from '../../src/mdb/analysis/whatis.js';
+import { KmemView } from '../../src/mdb/analysis/kmem.js';
+import { genunixModule } from '../../src/mdb/modules/genunix.js';
+
+const X = (a: number) => '0x' + hex(a);
+
+test('findleaks reports exactly the three leaking call paths and the oversize leak', () => {
+  const f = makeFixture();
+  const r = findLeaks(f.t);
+  const kmem = r.groups.filter((g) => g.type === TYPE_KMEM);
+  const vm = r.groups.filter((g) => g.type === TYPE_VMEM);
+  assert.equal(kmem.length, 3);
+  assert.equal(vm.length, 1);
+  const byCaller = new Map(kmem.map((g) => [f.t.symbolByAddr(g.caller)!.name, g]));
+  assert.equal(byCaller.get('leak_path_a')!.count, 3);
+  assert.equal(byCaller.get('leak_path_b')!.count, 5);
+  assert.equal(byCaller.get('leak_path_c')!.count, 1);
+  assert.deepEqual(
+    byCaller
+      .get('leak_path_b')!
+      .members.map((m) => m.buf)
+      .sort((a, b) => a - b),
+    [...f.leaked.b].sort((a, b) => a - b),
+  );
+  // the representative is the oldest
+  const g = byCaller.get('leak_path_b')!;
+  assert.ok(g.members.every((m) => m.timestamp >= g.rep.timestamp));
+  assert.equal(vm[0]!.rep.buf, f.leaked.big[0]);
+  assert.equal(f.t.symbolByAddr(vm[0]!.caller)!.name, 'leak_oversize');
+  const out = mdb(f.t, '::findleaks').stdout;
+  assert.match(out, /Total {7}9 buffers, 1272 bytes/);
+  assert.match(out, /Total {7}1 kmem_oversize leak, 200000 bytes/);
+});
+
+test('findleaks on a clean system reports no leaks; leak walkers need a run', () => {
+  const f = makeFixture({ leaks: false });
+  const first = mdb(f.t, '::walk leak');
+  assert.match(first.stderr, /::findleaks must be run before leaks can be walked/);
+  assert.equal(mdb(f.t, '::findleaks').stdout, 'findleaks: no memory leaks detected\n');
+  assert.equal(findLeaks(f.t).groups.length, 0);
+});
+
+test('leak and leakbuf walkers yield the leaked bufctls and buffers', () => {
+  const f = makeFixture();
+  const r = mdb(f.t, '::findleaks -f\n::walk leakbuf');
+  const bufs = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('0x'))
+    .map((l) => BigInt(l));
+  const want = [...f.leaked.a, ...f.leaked.b, ...f.leaked.c, ...f.leaked.big].map((a) => BigInt.asUintN(64, BigInt(a)));
+  assert.deepEqual([...bufs].sort(), [...want].sort());
+});
+
+test('kmem_verify finds exactly the corrupted buffers and names the offset', () => {
+  const f = makeFixture({ leaks: false });
+  const { k, kmem } = f.sys;
+  const clean = kmemVerify(f.t);
+  assert.ok(clean.every((c) => c.corrupt.length === 0), 'a fresh system is clean');
+  // 1. modify a freed buffer at offset 8
+  const freed = f.freedBuf;
+  k.mem.store32(freed + 8, 0);
+  // 2. overrun a kmem_alloc(20) buffer into its redzone
+  k.enter(f.fns.test_keep);
+  const over = kmem.kmemAlloc(20);
+  k.leave();
+  k.mem.store8(over + 20, 0x41);
+  k.mem.store32(over + 24 + 4, 0x12345678); // size encoding destroyed
+  // 3. smash the buftag of a kept buffer
+  const kept = f.kept[10]!;
+  const kv = new KmemView(f.t);
+  const cacheOfKept = kv.caches().find((c) => kv.allocatedBuffers(kv.cache(c)).some((r) => r.buf === kept))!;
+  const ci = kv.cache(cacheOfKept);
+  k.mem.store32(kept + ci.buftagOff + 16, 0x1111);
+  const res = kmemVerify(f.t);
+  const bad = res.flatMap((c) => c.corrupt.map((x) => ({ ...x, cache: c.name })));
+  assert.equal(bad.length, 3, JSON.stringify(bad));
+  const m = bad.find((b) => b.buf === freed)!;
+  assert.equal(m.kind, 'modified');
+  assert.equal(m.offset, 8);
+  assert.equal(bad.find((b) => b.buf === over)!.kind, 'size-encoding');
+  assert.equal(bad.find((b) => b.buf === kept)!.kind, 'buftag');
+  const out = mdb(f.t, '::kmem_verify').stdout;
+  assert.equal((out.match(/1 corrupt buffer\n/g) ?? []).length + (out.match(/2 corrupt buffers/g) ?? []).length * 2, 3);
+  const one = mdb(f.t, `${X(cacheOfKept)}::kmem_verify`).stdout;
+  assert.match(one, new RegExp(`Summary for cache '${ci.name}'\n`));
+  assert.match(one, new RegExp(`  buffer ${hex(kept)} \\(allocated\\) has a corrupt buftag`));
+});
+
+test('kmastat agrees with the allocator counters', () => {
+  const f = makeFixture();
+  const ks = kmastat(f.t);
+  for (const c of ks.caches) {
+    const st = f.sys.kmem.cacheStats(c.addr);
+    assert.equal(c.total, st.buftotal, c.name);
+    assert.equal(c.inuse, st.bufInuse, c.name);
+    assert.equal(c.alloc, st.alloc, c.name);
+  }
+  assert.ok(ks.totals.some((t) => t.name === 'kmem_default'));
+  assert.equal(ks.arenas[0]!.name, 'heap');
+});
+
+test('whatis: allocated, freed, the arena chain, unknown', () => {
+  const f = makeFixture();
+  const kept = f.kept[5]!;
+  const a = whatis(f.t, kept + 4);
+  assert.equal(a.length, 1);
+  assert.equal(a[0]!.kind, 'kmem');
+  assert.equal(a[0]!.state, 'allocated');
+  assert.equal(a[0]!.base, kept);
+  const fr = whatis(f.t, f.freedBuf);
+  assert.equal(fr[0]!.state, 'freed');
+  const all = mdb(f.t, `${X(kept)}::whatis -a`).stdout.split('\n').filter(Boolean);
+  assert.match(all[0]!, /is allocated from kmem_alloc_/);
+  assert.ok(all.some((l) => /allocated from the kmem_default vmem arena/.test(l)));
+  assert.ok(all.some((l) => /allocated from the kmem_va vmem arena/.test(l)));
+  assert.ok(all.some((l) => /allocated from the heap vmem arena/.test(l)));
+  assert.match(mdb(f.t, '0x10::whatis').stdout, /^10 is unknown\n$/);
+});
+
+test('kgrep finds the root slot holding a pointer; whatthread/kgrep options', () => {
+  const f = makeFixture();
+  const kept = f.kept[7]!;
+  const root = f.t.symbolByName('genunix_test_roots')!.value;
+  const { hits } = kgrep(f.t, kept);
+  assert.ok(hits.some((h) => h.addr === root + 7 * 8));
+  const out = mdb(f.t, `${X(kept)}::kgrep`).stdout;
+  assert.ok(out.split('\n').includes(hex(root + 56)));
+  assert.match(mdb(f.t, `${X(kept)}::kgrep -d 8 -m 0xff`).stderr, /only one of -d, -m and -M may be specified/);
+  assert.match(mdb(f.t, `${X(kept)}::kgrep -s 3`).stderr, /size must be a power of 2/);
+  const near = mdb(f.t, `${X(kept - 4)}::kgrep -d 0x10`).stdout;
+  assert.ok(near.split('\n').includes(hex(root + 56)));
+});
+
+test('walkers end with a message on a corrupt freelist or hash chain, never hang', () => {
+  const f = makeFixture({ leaks: false });
+  const kv = new KmemView(f.t);
+  const c = kv.cacheByName('kmem_alloc_48')!;
+  const ci = kv.cache(c);
+  // hash chain cycle: point a bufctl's bc_next at itself
+  const refs = kv.allocatedBuffers(ci);
+  const bcp = refs[0]!.bufctl;
+  f.sys.k.mem.storePtr(bcp, bcp);
+  const r = mdb(f.t, `${X(c)}::walk kmem`);
+  assert.match(r.stderr, /cycle at/);
+  // a partial slab whose freelist points at unmapped memory
+  const slab = kv.partialSlabs(c)[0]!;
+  f.sys.k.mem.storePtr(slab + f.t.types.offsetof('kmem_slab_t', 'slab_head'), 0x1000);
+  const r2 = mdb(f.t, `${X(c)}::walk freemem`);
+  assert.match(r2.stderr, /corrupt bufctl ptr 1000 in slab/);
+  // cache list pointing at unmapped memory
+  const caches = f.t.symbolByName('kmem_caches')!.value;
+  const next = f.t.types.offsetof('list_t', 'list_head.list_next');
+  f.sys.k.mem.storePtr(caches + next, 0x2000);
+  const r3 = mdb(f.t, '::walk kmem_cache');
+  assert.match(r3.stderr, /kmem_caches/);
+});
+
+test('every dcmd has help; per-cache walkers exist', () => {
+  const f = makeFixture({ leaks: false });
+  for (const d of genunixModule.dcmds) {
+    assert.ok(d.help && d.help.length > 40, d.name);
+    const r = mdb(f.t, `::help ${d.name}`);
+    assert.match(r.stdout, new RegExp(d.description.replace(/[()$<>|[\]]/g, '.')));
+  }
+  const w = mdb(f.t, '::walk kmem_alloc_24');
+  assert.equal(w.stderr, '');
+});
