@@ -20,8 +20,17 @@
  *
  * Hot path: loads keep the most recently used chunk (its base, length and
  * typed views) in fields, so a load in the same chunk is one subtraction, a
- * bounds test and an array index, as in PagedMemory.  Chunks are never
- * recycled, so a view returned by bytes() stays valid after eviction.
+ * bounds test and an array index, as in PagedMemory.
+ *
+ * Memory: buffers of evicted chunks are recycled, so pointer chasing over a
+ * large dump makes no garbage (otherwise V8 lets tens of MiB of dead chunks
+ * pile up before collecting them).  Views handed out by bytes() must stay
+ * valid, so a cached chunk that has been exposed through a view is never
+ * recycled (it is left to the collector).  Sequential scans would flush the
+ * cache, so bytes() of a chunk that is not cached reads it into a small
+ * *scan ring* instead (SCAN_RING chunks, reused round robin): such a view is
+ * valid until SCAN_RING further scan reads, which is what a scan needs (use
+ * the bytes, then ask for the next piece); copy it (slice()) to keep it.
  */
 
 import * as fs from 'node:fs';
@@ -81,6 +90,9 @@ export { DumpFormatError } from './format.js';
 /** Bytes per cached chunk; scans get views when they read at most this much. */
 export const DUMP_CHUNK_SIZE = 256 * 1024;
 const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+/** Chunks in the scan ring (see the theory statement). */
+export const SCAN_RING = 16;
+const MAX_FREE = 8;
 const MAX_UNIX_BYTES = 512 * 1024 * 1024;
 const MAX_NOTE_BYTES = 256 * 1024 * 1024;
 const MAX_SECTIONS = 4096;
@@ -351,6 +363,23 @@ function checkTypes(tt: TypeTable): void {
 
 /* ---------------------------------------------------------------- vmcore.N */
 
+/** A cached chunk; recycled whole (object, buffer and views) when evicted. */
+interface Chunk {
+  id: number;
+  /** Bytes valid in the buffer (the last chunk of a PT_LOAD may be short). */
+  len: number;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+  /** A view of it has been returned by bytes(): never recycle its buffer. */
+  exposed: boolean;
+}
+
+function newChunk(): Chunk {
+  const buf = new ArrayBuffer(DUMP_CHUNK_SIZE);
+  return { id: -1, len: 0, u8: new Uint8Array(buf), u16: new Uint16Array(buf), u32: new Uint32Array(buf), exposed: false };
+}
+
 interface Load {
   vaddr: number;
   size: number;
@@ -377,10 +406,10 @@ interface Header {
   panicMessage: string;
 }
 
-function readAt(fd: number, buf: Uint8Array, pos: number, what: string): void {
+function readAt(fd: number, buf: Uint8Array, pos: number, what: string, len = buf.length): void {
   let done = 0;
-  while (done < buf.length) {
-    const n = fs.readSync(fd, buf, done, buf.length - done, pos + done);
+  while (done < len) {
+    const n = fs.readSync(fd, buf, done, len - done, pos + done);
     if (n <= 0) throw new DumpFormatError(`${what}: file is truncated (short read at offset ${pos + done})`);
     done += n;
   }
@@ -486,7 +515,10 @@ export class DumpTarget implements Target {
   private readonly loadBase: Float64Array;
   private readonly loadEnd: Float64Array;
   private readonly mergedRanges: TargetRange[];
-  private readonly cache = new Map<number, Uint8Array>();
+  private readonly cache = new Map<number, Chunk>();
+  private readonly free: Chunk[] = [];
+  private readonly ring: Array<{ id: number; u8: Uint8Array }> = [];
+  private ringNext = 0;
   private readonly cacheMax: number;
   private readonly syms: TargetSymbol[];
   private readonly sortedSyms: TargetSymbol[];
@@ -501,6 +533,7 @@ export class DumpTarget implements Target {
   private cU8: Uint8Array = new Uint8Array(0);
   private cU16: Uint16Array = new Uint16Array(0);
   private cU32: Uint32Array = new Uint32Array(0);
+  private cChunk: Chunk | undefined;
 
   /** Chunk reads from the file (for tests and benchmarks). */
   chunkReads = 0;
@@ -637,8 +670,11 @@ export class DumpTarget implements Target {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     this.cache.clear();
+    this.free.length = 0;
+    this.ring.length = 0;
     this.cBase = 0;
     this.cLen = 0;
+    this.cChunk = undefined;
   }
 
   /* ------------------------------------------------------------ paging */
@@ -663,24 +699,39 @@ export class DumpTarget implements Target {
     const l = this.loads[li]!;
     const k = Math.floor((a - l.vaddr) / DUMP_CHUNK_SIZE);
     const id = l.chunk0 + k;
-    let u8 = this.cache.get(id);
-    if (u8 !== undefined) {
+    let ch = this.cache.get(id);
+    if (ch !== undefined) {
       this.cache.delete(id);
-      this.cache.set(id, u8);
+      this.cache.set(id, ch);
     } else {
-      if (this.fd < 0) throw new TargetReadError(a, `failed to read memory at ${hex0x(a)}: dump is closed`);
+      if (this.cache.size >= this.cacheMax) this.evict();
       const len = Math.min(DUMP_CHUNK_SIZE, l.size - k * DUMP_CHUNK_SIZE);
-      u8 = new Uint8Array(len);
-      readAt(this.fd, u8, l.offset + k * DUMP_CHUNK_SIZE, path.basename(this.vmcorePath));
-      this.chunkReads++;
-      if (this.cache.size >= this.cacheMax) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(id, u8);
+      ch = this.free.pop() ?? newChunk();
+      ch.id = -1;
+      this.fill(ch.u8, len, l.offset + k * DUMP_CHUNK_SIZE, a);
+      ch.id = id;
+      ch.len = len;
+      ch.exposed = false;
+      this.cache.set(id, ch);
     }
+    this.cChunk = ch;
     this.cBase = l.vaddr + k * DUMP_CHUNK_SIZE;
-    this.cLen = u8.length;
-    this.cU8 = u8;
-    this.cU16 = new Uint16Array(u8.buffer, 0, u8.length >>> 1);
-    this.cU32 = new Uint32Array(u8.buffer, 0, u8.length >>> 2);
+    this.cLen = ch.len;
+    this.cU8 = ch.u8;
+    this.cU16 = ch.u16;
+    this.cU32 = ch.u32;
+  }
+
+  private evict(): void {
+    const old = this.cache.values().next().value!;
+    this.cache.delete(old.id);
+    if (!old.exposed && this.free.length < MAX_FREE) this.free.push(old);
+  }
+
+  private fill(u8: Uint8Array, len: number, pos: number, a: number): void {
+    if (this.fd < 0) throw new TargetReadError(a, `failed to read memory at ${hex0x(a)}: dump is closed`);
+    readAt(this.fd, u8, pos, path.basename(this.vmcorePath), len);
+    this.chunkReads++;
   }
 
   load8(a: number): number {
@@ -761,12 +812,35 @@ export class DumpTarget implements Target {
 
   bytes(base: number, size: number): Uint8Array {
     if (size > 0) {
-      let off = base - this.cBase;
-      if (!(off >= 0 && off < this.cLen)) {
-        this.chunkAt(base);
-        off = base - this.cBase;
+      const off = base - this.cBase;
+      if (off >= 0 && off + size <= this.cLen) {
+        this.cChunk!.exposed = true;
+        return this.cU8.subarray(off, off + size);
       }
-      if (off + size <= this.cLen) return this.cU8.subarray(off, off + size);
+      const li = this.findLoad(base);
+      if (li < 0) throw new TargetReadError(base);
+      const l = this.loads[li]!;
+      const k = Math.floor((base - l.vaddr) / DUMP_CHUNK_SIZE);
+      const cbase = l.vaddr + k * DUMP_CHUNK_SIZE;
+      const len = Math.min(DUMP_CHUNK_SIZE, l.size - k * DUMP_CHUNK_SIZE);
+      const o = base - cbase;
+      if (o + size <= len) {
+        const id = l.chunk0 + k;
+        const ch = this.cache.get(id);
+        if (ch !== undefined) {
+          ch.exposed = true;
+          return ch.u8.subarray(o, o + size);
+        }
+        for (const r of this.ring) if (r.id === id) return r.u8.subarray(o, o + size);
+        // a scan: read the chunk into the ring, not the cache
+        let slot = this.ring[this.ringNext];
+        if (!slot) this.ring.push((slot = { id: -1, u8: new Uint8Array(DUMP_CHUNK_SIZE) }));
+        this.ringNext = (this.ringNext + 1) % SCAN_RING;
+        slot.id = -1;
+        this.fill(slot.u8, len, l.offset + k * DUMP_CHUNK_SIZE, base);
+        slot.id = id;
+        return slot.u8.subarray(o, o + size);
+      }
     }
     return this.read(base, size);
   }

@@ -131,23 +131,38 @@ test('bounds: dumps are numbered, never overwritten, and resolve by N, DIR and p
   }
 });
 
-test('the page cache stays bounded and bytes() returns views that survive eviction', () => {
+test('the page cache stays bounded; bytes() views of cached chunks survive eviction and buffer reuse', () => {
   const dir = tmpDir('cache');
   try {
     const k = new Kernel({ heapSize: 16 << 20 });
-    k.mem.map(k.layout.heapBase, 16 << 20);
-    for (let i = 0; i < 16 << 20; i += 4096) k.mem.store32(k.layout.heapBase + i, i);
+    const H = k.layout.heapBase;
+    k.mem.map(H, 16 << 20);
+    for (let i = 0; i < 16 << 20; i += 4) k.mem.store32(H + i, i);
     const d = savecore(k, dir);
     const t = openDump(d.unixPath, d.vmcorePath, { cacheBytes: 4 * DUMP_CHUNK_SIZE });
-    const first = t.bytes(k.layout.heapBase, 4096);
-    for (let i = 0; i < 16 << 20; i += 4096) assert.equal(t.load32(k.layout.heapBase + i), i);
-    assert.equal(t.chunkReads, (16 << 20) / DUMP_CHUNK_SIZE);
-    assert.equal(new DataView(first.buffer, first.byteOffset).getUint32(0, true), 0, 'view still valid');
-    // reads crossing chunks are copies; reads inside one are views
-    const cross = t.bytes(k.layout.heapBase + DUMP_CHUNK_SIZE - 8, 16);
-    assert.equal(new DataView(cross.buffer, cross.byteOffset).getUint32(8, true), DUMP_CHUNK_SIZE);
+    const word = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset).getUint32(at, true);
+    assert.equal(t.load32(H + 8), 8);
+    const cached = t.bytes(H, 4096); // a view of a cached chunk
+    const before = t.chunkReads;
+    for (let i = 0; i < 16 << 20; i += 4096) assert.equal(t.load32(H + i), i);
+    assert.equal(t.chunkReads - before, (16 << 20) / DUMP_CHUNK_SIZE - 1, 'one read per chunk, sequentially');
+    for (let i = 0; i < 16 << 20; i += 4096) assert.equal(t.load32(H + i + 4), i + 4, 'recycled buffers hold the right chunk');
+    assert.equal(word(cached, 16), 16, 'an exposed chunk is never recycled');
+    // a scan: uncached chunks go through the ring, each read once
+    const r0 = t.chunkReads;
+    for (let off = 0; off < 16 << 20; off += 4096) {
+      const b = t.bytes(H + off, 4096);
+      assert.equal(word(b, 4092), off + 4092);
+    }
+    assert.ok(t.chunkReads - r0 <= (16 << 20) / DUMP_CHUNK_SIZE, 'scan reads each chunk at most once');
+    const ringView = t.bytes(H + 5 * DUMP_CHUNK_SIZE, 64);
+    assert.equal(word(ringView, 0), 5 * DUMP_CHUNK_SIZE);
+    // reads crossing chunks are copies
+    const cross = t.bytes(H + DUMP_CHUNK_SIZE - 8, 16);
+    assert.equal(word(cross, 8), DUMP_CHUNK_SIZE);
+    assert.equal(t.read(H + 3 * DUMP_CHUNK_SIZE - 4, 8).length, 8);
     t.close();
-    assert.throws(() => t.load32(k.layout.heapBase + 8), TargetReadError);
+    assert.throws(() => t.load32(H + 8 + DUMP_CHUNK_SIZE * 7), TargetReadError);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
