@@ -239,7 +239,8 @@ export async function main(argv: string[]): Promise<void> {
   rl.prompt();
   rl.on('line', (line) => {
     s.interruptedFlag = false;
-    s.run(line);
+    if (line.trim() === '') s.repeatLast();
+    else s.run(line);
     out.flush();
     if (s.quitRequested) {
       rl.close();

@@ -473,7 +473,13 @@ export function makeTypeDcmds(s: Session): DcmdDef[] {
       if (rest.length > 1) return DCMD_USAGE;
       let a = addr;
       let n = 0;
+      const seen = new Set<number>();
       do {
+        if (seen.has(a)) {
+          ctx.warn(`list loops back to ${ctx.hex(a)}, not to the start ${ctx.hex(addr)}`);
+          return DCMD_ERR;
+        }
+        seen.add(a);
         if (rest.length === 1) s.vars.set(rest[0]!, toU64(a));
         ctx.pipeOut(a);
         let next: number;

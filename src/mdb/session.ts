@@ -103,6 +103,8 @@ export class Session {
   /** Synthetic types from ::typedef. */
   synth: TypeTable;
   quitRequested = false;
+  /** The last `/`-style format command (for repeating it on an empty line). */
+  lastFormat: string | undefined;
   /** Did any command fail since the last reset? */
   failed = false;
   interruptedFlag = false;
@@ -565,8 +567,20 @@ export class Session {
     };
   }
 
+  /**
+   * An empty input line repeats the last format verb at the next address
+   * (dot plus the increment), as in adb and mdb.  Returns false if there is
+   * nothing to repeat.
+   */
+  repeatLast(): boolean {
+    if (this.lastFormat === undefined) return false;
+    this.run('+' + this.lastFormat);
+    return true;
+  }
+
   private runFormat(st: Extract<Stage, { k: 'fmt' }>, addr: bigint, flags: number, out: Out): DcmdResult {
     const verb = st.verb;
+    if (verb !== '=') this.lastFormat = verb + st.raw;
     let items = st.items;
     const first = items[0];
     // write and match verbs

@@ -80,7 +80,7 @@ test('fuzz: random and mutated command lines never escape as exceptions', () => 
       }
       assert.equal(threw, undefined, `exception for ${JSON.stringify(line)}`);
       assert.equal(internal, '', `internal error for ${JSON.stringify(line)}`);
-      assert.ok(Date.now() - t0 < 2000, `slow command ${JSON.stringify(line)}`);
+      assert.ok(Date.now() - t0 < 5000, `slow command ${JSON.stringify(line)}`);
     }),
     { numRuns: 4000, seed: 20240601 },
   );
