@@ -281,7 +281,7 @@ function printMacro(ctx: DcmdContext, addr: number, type: string, prefix: string
   for (const m of tt.members(id)) {
     const off = Math.floor(m.bitOffset / 8);
     const short = m.name.startsWith(prefix) ? m.name.slice(prefix.length) : m.name;
-    const nm = ALIASES[short] ?? short;
+    const nm = Object.hasOwn(ALIASES, short) ? ALIASES[short]! : short;
     const t = tt.get(tt.resolve(m.type));
     const a = addr + off;
     if (t.kind === 'array') {
@@ -355,7 +355,7 @@ function macroDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly
     printMacro(ctx, flags & DCMD_ADDRSPEC ? addr : ctx.dot, m.type, m.prefix);
   } catch (e) {
     if (e instanceof DcmdError) throw e;
-    ctx.warn(`failed to read ${m.type} at ${ctx.hex(addr)}`);
+    ctx.warn(`failed to read ${m.type} at ${ctx.hex(addr)}: ${e instanceof Error ? e.message : String(e)}`);
     return DCMD_ERR;
   }
   return DCMD_OK;
