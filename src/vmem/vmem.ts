@@ -1221,7 +1221,15 @@ export class Arena implements VmemArena {
     }
     if (vbest !== 0) {
       if (vmflag & VM_ENDALLOC) {
-        addr += Math.floor((mem.loadPtr(vbest + s.oEnd) - (addr + size)) / align) * align;
+        // Re-position to the end of the segment.  (illumos ignores maxaddr
+        // and nocross here; we stay inside both.)
+        let limit = mem.loadPtr(vbest + s.oEnd);
+        if (limit > hi) limit = hi;
+        if (nocross !== 0) {
+          const blockEnd = (Math.floor(addr / nocross) + 1) * nocross;
+          if (limit > blockEnd) limit = blockEnd;
+        }
+        addr += Math.floor((limit - (addr + size)) / align) * align;
       }
       this.segAlloc(vbest, addr, size);
       if (xvaddr !== 0) this.ffunc!(this.source!, xvaddr, xsize);
@@ -1307,7 +1315,9 @@ export class Arena implements VmemArena {
         const mem = k.mem;
         const vsp = mem.loadPtr(this.freelistHead(flist) + s.oKnext);
         r = mem.loadPtr(vsp);
-        if (vmflag & VM_ENDALLOC) r += mem.loadPtr(vsp + s.oEnd) - (r + size);
+        // (illumos uses the unrounded size here, which misaligns the
+        // result for sizes that are not quantum multiples.)
+        if (vmflag & VM_ENDALLOC) r += mem.loadPtr(vsp + s.oEnd) - (r + p2roundup(size, this.quantum));
         this.segAlloc(vsp, r, size);
       }
     }
