@@ -202,12 +202,11 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   if (!process.stdin.isTTY) {
-    let text: string;
-    try {
-      text = readFileSync(0, 'utf8');
-    } catch {
-      text = '';
-    }
+    // Read stdin asynchronously: readFileSync(0) can fail with EAGAIN on a
+    // non-blocking pipe.
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+    const text = Buffer.concat(chunks).toString('utf8');
     s.run(text);
     out.flush();
     process.exitCode = 0;
