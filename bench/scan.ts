@@ -59,7 +59,6 @@ function floorScan(t: Target, value: number): { bytes: number; hits: number } {
 export async function benchScan(): Promise<Record<string, number>> {
   const GiB = 1 << 30;
   const { k, kmem } = bootSystem({ kmemFlags: 0, seed: 7, heapSize: GiB + (256 << 20) });
-  const P = k.model.ptrSize;
   const head = k.global('bench_scan_head', 'void *');
   const N = GiB / 8192;
   const bufs: number[] = new Array<number>(N);
