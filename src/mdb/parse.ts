@@ -217,6 +217,7 @@ export class Parser {
       break;
     }
     this.ws();
+    if (this.peek() === '/' && this.peek(1) === '/') while (!this.eol()) this.i++; // trailing comment
     if (!this.eol() && this.peek() !== ';') this.err(`syntax error near "${this.s.slice(this.i, this.i + 10).split('\n')[0]}"`);
     return { addr, count, stages };
   }
