@@ -119,8 +119,7 @@ function describePrintf(pf: string): string {
     a: 'symbol',
   };
   if (conv === 'c') return 'character';
-  const size = /size:1/.test('') ? '' : '';
-  return `${what[conv] ?? conv} ${type}${size}`;
+  return `${what[conv] ?? conv} ${type}`;
 }
 
 export function formatsTable(ptrSize: 4 | 8): string {

@@ -801,7 +801,7 @@ class Ctx implements DcmdContext {
     this.o.write(this.sprintf(fmt, ...args));
   }
   sprintf(fmt: string, ...args: PrintfArg[]): string {
-    return mdbSprintf(fmt, args.map(normArg), { ptrSize: this.s.ptrSize, radix: this.s.radix, symbolize: (a) => this.s.symbolize(a), col: this.o.col });
+    return mdbSprintf(fmt, args, { ptrSize: this.s.ptrSize, radix: this.s.radix, symbolize: (a) => this.s.symbolize(a), col: this.o.col });
   }
   warn(msg: string): void {
     this.s.warn(msg);
@@ -930,10 +930,6 @@ class Ctx implements DcmdContext {
     r.length = 0;
     return out;
   }
-}
-
-function normArg(a: PrintfArg): PrintfArg {
-  return a;
 }
 
 export { DCMD_ERR, DCMD_OK, DCMD_USAGE, DCMD_ABORT, AbortLine };

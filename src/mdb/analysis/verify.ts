@@ -109,10 +109,44 @@ function verifyAllocated(kv: KmemView, ci: CacheInfo, buf: number): Corruption |
     if (!bxstatOk(t, btp, kv, KMEM_BUFTAG_ALLOC)) {
       return { buf, state: 'allocated', kind: 'buftag', at: btp, offset: ci.buftagOff, message: `buffer ${hx(buf)} (allocated) has a corrupt buftag` };
     }
+    const ab = abortedAllocation(kv, ci, buf);
+    if (ab) return ab;
   } catch {
     return { buf, state: 'allocated', kind: 'buftag', at: btp, offset: ci.buftagOff, message: `buffer ${hx(buf)} (allocated) has an unreadable buftag at ${hx(btp)}` };
   }
   return undefined;
+}
+
+/*
+ * Beyond illumos: kmem_cache_alloc_debug marks a buffer allocated before it
+ * checks the 0xdeadbeef pattern; when the check fails (a write after free)
+ * the allocation is abandoned by the panic and the buffer is left looking
+ * allocated, still 0xdeadbeef except where it was modified.  An allocated
+ * buffer can never hold that pattern otherwise (allocation rewrites it to
+ * 0xbaddcafe), so such a buffer is reported as modified, at its first
+ * non-pattern word.
+ */
+function abortedAllocation(kv: KmemView, ci: CacheInfo, buf: number): Corruption | undefined {
+  if (!(ci.flags & KMF_DEADBEEF) || ci.flags & KMF_LITE) return undefined;
+  const t = kv.t;
+  const n = Math.floor(ci.verify / 4);
+  if (n < 4 || t.load32(buf) !== KMEM_FREE_PATTERN32 && t.load32(buf + 4) !== KMEM_FREE_PATTERN32) return undefined;
+  let beef = 0;
+  let first = -1;
+  for (let i = 0; i < n; i++) {
+    if (t.load32(buf + 4 * i) === KMEM_FREE_PATTERN32) beef++;
+    else if (first < 0) first = i;
+  }
+  if (first < 0 || beef * 4 < n * 3) return undefined;
+  const at = buf + 4 * first;
+  return {
+    buf,
+    state: 'allocated',
+    kind: 'modified',
+    at,
+    offset: 4 * first,
+    message: `buffer ${hx(buf)} (allocated) seems corrupted, at ${hx(at)} (modified while free; its allocation found it)`,
+  };
 }
 
 function verifyFree(kv: KmemView, ci: CacheInfo, buf: number): Corruption | undefined {

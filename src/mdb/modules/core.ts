@@ -25,10 +25,8 @@ import {
 } from '../module.js';
 import type { Session } from '../session.js';
 import { formatsTable } from '../format.js';
-import { makeTypeDcmds, argsToTypeName } from '../ctfprint.js';
+import { makeTypeDcmds } from '../ctfprint.js';
 import { whatisDcmd, coreWhatisHandlers } from '../whatis.js';
-
-const M64 = (1n << 64n) - 1n;
 
 /** Frames of a thread: its pc, then the return pcs along the frame-pointer chain. */
 export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; error?: string } {
@@ -665,8 +663,6 @@ export function coreModule(s: Session): MdbModule {
     },
   ];
 
-  void argsToTypeName;
-  void M64;
   return { name: 'mdb', dcmds, walkers, whatis: coreWhatisHandlers };
 }
 
