@@ -73,6 +73,9 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('kmemdb needs a little-endian host');
 }
 
+/** Displaced translation runs kept per direction (see SegmentedMemory). */
+const VICTIMS = 16;
+
 /** One contiguous reserved range with its backing store. */
 export class Segment {
   readonly name: string;
@@ -158,6 +161,20 @@ abstract class SegmentedMemory implements Memory {
   private wLen = 0;
   private wEnd = 0;
   private w32: Uint32Array = new Uint32Array(0);
+  /*
+   * Victim caches: the last few runs that were displaced from the read
+   * (write) run, so code alternating between a handful of distant regions
+   * (an allocator's metadata, its buffers, its logs) swaps runs instead of
+   * rebuilding a view on every switch.
+   */
+  private readonly vrBase = new Float64Array(VICTIMS);
+  private readonly vrEnd = new Float64Array(VICTIMS);
+  private readonly vr32: Uint32Array[] = Array.from({ length: VICTIMS }, () => new Uint32Array(0));
+  private vrNext = 0;
+  private readonly vwBase = new Float64Array(VICTIMS);
+  private readonly vwEnd = new Float64Array(VICTIMS);
+  private readonly vw32: Uint32Array[] = Array.from({ length: VICTIMS }, () => new Uint32Array(0));
+  private vwNext = 0;
   mappedPages = 0;
 
   constructor(model: DataModel, pageSize: number) {
@@ -178,6 +195,58 @@ abstract class SegmentedMemory implements Memory {
     this.wLen = 0;
     this.rEnd = this.rBase;
     this.wEnd = this.wBase;
+    this.vrEnd.set(this.vrBase);
+    this.vwEnd.set(this.vwBase);
+  }
+
+  /** Swap the victim run holding a (if any) into the read or write run. */
+  private victimHit(a: number, write: boolean): boolean {
+    const vb = write ? this.vwBase : this.vrBase;
+    const ve = write ? this.vwEnd : this.vrEnd;
+    for (let i = 0; i < VICTIMS; i++) {
+      if (a >= vb[i]! && a < ve[i]!) {
+        if (write) {
+          const b = this.wBase, e = this.wEnd, v = this.w32;
+          this.wBase = vb[i]!;
+          this.wEnd = ve[i]!;
+          this.wLen = this.wEnd - this.wBase;
+          this.w32 = this.vw32[i]!;
+          vb[i] = b;
+          ve[i] = e;
+          this.vw32[i] = v;
+        } else {
+          const b = this.rBase, e = this.rEnd, v = this.r32;
+          this.rBase = vb[i]!;
+          this.rEnd = ve[i]!;
+          this.rLen = this.rEnd - this.rBase;
+          this.r32 = this.vr32[i]!;
+          vb[i] = b;
+          ve[i] = e;
+          this.vr32[i] = v;
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Park the current read (write) run in the victim cache before replacing it. */
+  private displace(write: boolean): void {
+    if (write) {
+      if (this.wEnd <= this.wBase) return;
+      const i = this.vwNext;
+      this.vwNext = (i + 1) % VICTIMS;
+      this.vwBase[i] = this.wBase;
+      this.vwEnd[i] = this.wEnd;
+      this.vw32[i] = this.w32;
+    } else {
+      if (this.rEnd <= this.rBase) return;
+      const i = this.vrNext;
+      this.vrNext = (i + 1) % VICTIMS;
+      this.vrBase[i] = this.rBase;
+      this.vrEnd[i] = this.rEnd;
+      this.vr32[i] = this.r32;
+    }
   }
 
   /** Load the read (or write) run around a; returns false if a faults. */
@@ -193,6 +262,7 @@ abstract class SegmentedMemory implements Memory {
     while (lo > 0 && p - lo < 256 && ok(s.prot[lo - 1])) lo--;
     while (hi < s.prot.length && hi - p < 256 && ok(s.prot[hi])) hi++;
     const view = new Uint32Array(s.u32.buffer, s.u32.byteOffset + lo * 4096, ((hi - lo) * 4096) >>> 2);
+    this.displace(write);
     if (write) {
       this.wBase = s.base + lo * 4096;
       this.wLen = (hi - lo) * 4096;
@@ -281,7 +351,7 @@ abstract class SegmentedMemory implements Memory {
     if ((a & 3) !== 0) {
       return (this.load8(a) | (this.load8(a + 1) << 8) | (this.load8(a + 2) << 16) | (this.load8(a + 3) << 24)) >>> 0;
     }
-    if (this.fillRun(a, false)) return this.r32[(a - this.rBase) >>> 2]!;
+    if (this.victimHit(a, false) || this.fillRun(a, false)) return this.r32[(a - this.rBase) >>> 2]!;
     const t = this.check(a, 'read');
     return t.u32[(a - t.base) >>> 2]!;
   }
@@ -349,7 +419,7 @@ abstract class SegmentedMemory implements Memory {
       for (let i = 0; i < 4; i++) this.store8(a + i, (v >>> (8 * i)) & 0xff);
       return;
     }
-    if (this.fillRun(a, true)) {
+    if (this.victimHit(a, true) || this.fillRun(a, true)) {
       this.w32[(a - this.wBase) >>> 2] = v;
       return;
     }
