@@ -58,7 +58,7 @@ test('a crash dump: mdb N in the dump directory, and mdb DIR', () => {
     assert.equal(
       r.stdout.replace(/^dump content: .*\n/m, ''),
       `debugging crash dump vmcore.${info.index} (64-bit) from crashy\n` +
-        'operating system: 5.11 kmemdb-0.1 simulated (kmemdb)\n' +
+        'operating system: 5.11 kmemdb-0.1 simulated (amd64)\n' +
         'panic message: kernel heap corruption detected\n' +
         'kmem_flags:\nkmem_flags:     f               \n',
     );

@@ -178,7 +178,7 @@ export function coreModule(s: Session): MdbModule {
     {
       name: '$C',
       usage: '?[cnt]',
-      description: 'print stack backtrace with frame pointers',
+      description: 'print stack backtrace',
       help: 'Like $c, but each frame line starts with the frame pointer of that frame.',
       fn(ctx, addr, flags, argv) {
         return stackCmd(ctx, addr, flags, argv, true);
@@ -205,7 +205,10 @@ export function coreModule(s: Session): MdbModule {
           throw new DcmdError(flags & DCMD_ADDRSPEC ? `${ctx.hex(addr)} is not a thread` : 'no threads in target');
         }
         const regs: Array<[string, number]> = ctx.ptrSize === 8 ? [['%rip', t.pc], ['%rsp', t.sp], ['%rbp', t.fp]] : [['%eip', t.pc], ['%esp', t.sp], ['%ebp', t.fp]];
-        for (const [n, v] of regs) ctx.printf('%-4s = 0x%0?p %A\n', n, v, v);
+        for (const [n, v] of regs) {
+          const sym = ctx.sprintf('%A', v);
+          ctx.printf('%-4s = 0x%0?p%s\n', n, v, sym ? ' ' + sym : '');
+        }
         return DCMD_OK;
       },
     },
@@ -225,9 +228,18 @@ export function coreModule(s: Session): MdbModule {
       name: '$?',
       usage: '',
       description: 'print status and registers',
-      help: 'Print the target status (same as ::status).',
-      fn(ctx) {
-        return ctx.callDcmd('status', undefined);
+      help: 'Print the general-purpose registers of the representative thread (as $r;\nuse ::status for the target status).',
+      fn(ctx, addr, flags) {
+        return ctx.callDcmd('$r', flags & DCMD_ADDRSPEC ? addr : undefined);
+      },
+    },
+    {
+      name: 'regs',
+      usage: '',
+      description: 'print general-purpose registers',
+      help: 'Print the saved registers (pc, sp, fp) of the thread at addr or of the\nrepresentative thread (same as $r).',
+      fn(ctx, addr, flags) {
+        return ctx.callDcmd('$r', flags & DCMD_ADDRSPEC ? addr : undefined);
       },
     },
     {
@@ -384,11 +396,13 @@ export function coreModule(s: Session): MdbModule {
           ctx.out('debugging with no target\n');
           return DCMD_OK;
         }
-        if (st.kind === 'dump') ctx.out(`debugging crash dump ${st.dumpName ?? 'vmcore'} (${bits}-bit) from ${st.hostname}\n`);
-        else ctx.out(`debugging live kernel (${bits}-bit) on ${st.hostname}\n`);
-        ctx.out(`operating system: ${st.osRelease} ${st.osVersion} (${st.osName})\n`);
-        if (st.content) ctx.out(`dump content: ${st.content}\n`);
+        // As illumos kt_uname: the kernel's utsname when it has one, else the target's facts.
+        const uts = readUtsname(ctx) ?? { nodename: st.hostname, release: st.osRelease, version: st.osVersion, machine: st.osName };
+        if (st.kind === 'dump') ctx.out(`debugging crash dump ${st.dumpName ?? 'vmcore'} (${bits}-bit) from ${uts.nodename}\n`);
+        else ctx.out(`debugging live kernel (${bits}-bit) on ${uts.nodename}\n`);
+        ctx.out(`operating system: ${uts.release} ${uts.version} (${uts.machine})\n`);
         if (st.panicMessage !== undefined) ctx.out(`panic message: ${st.panicMessage}\n`);
+        if (st.content) ctx.out(`dump content: ${st.content}\n`);
         return DCMD_OK;
       },
     },
@@ -664,6 +678,20 @@ export function coreModule(s: Session): MdbModule {
   ];
 
   return { name: 'mdb', dcmds, walkers, whatis: coreWhatisHandlers };
+}
+
+/** The kernel's struct utsname (global `utsname`), if the target has it. */
+function readUtsname(ctx: DcmdContext): { nodename: string; release: string; version: string; machine: string } | undefined {
+  const sym = ctx.symbolByName('utsname');
+  const tid = ctx.types.find('struct utsname');
+  if (!sym || tid === undefined) return undefined;
+  try {
+    const f = (m: string) => ctx.readString(sym.value + ctx.types.offsetof(tid, m), 257);
+    const u = { nodename: f('nodename'), release: f('release'), version: f('version'), machine: f('machine') };
+    return u.release || u.nodename ? u : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
