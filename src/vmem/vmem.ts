@@ -156,6 +156,11 @@ function lowbit32(w: number): number {
 
 /* --------------------------------------------------------------- system */
 
+/** Install kmem's quantum-cache provider on the kernel's vmem (vmemEnableQcaches). */
+export function vmemEnableQcaches(k: Kernel, provider: QcacheProvider): void {
+  vmemOf(k).setQcacheProvider(provider);
+}
+
 const systems = new WeakMap<Kernel, Vmem>();
 
 /** The kernel's vmem, once vmemInit (or createKernelArenas) has run. */
@@ -617,6 +622,8 @@ export class Arena implements VmemArena {
   /** Effective vm_qcache_max (0 until the quantum caches exist). */
   qcacheMax = 0;
   qcaches: QcacheHandle[] = [];
+  /** Live segment-layer allocations of qcache sizes made before the caches existed. */
+  earlyLive = 0;
   /** Mirror of vm_nsegfree (kept in memory too). */
   nsegfree = 0;
   mtbf = 0;
@@ -1327,8 +1334,12 @@ export class Arena implements VmemArena {
 
   free(addr: number, size: number): void {
     if (size - 1 < this.qcacheMax && size > 0) {
-      this.qcaches[Math.floor((size - 1) / this.qDiv)]!.free(addr);
-      return;
+      if (this.earlyLive === 0 || !this.isDirect(addr, size)) {
+        this.qcaches[Math.floor((size - 1) / this.qDiv)]!.free(addr);
+        return;
+      }
+      // Allocated from the segment layer before the caches existed.
+      this.earlyLive--;
     }
     const k = this.k;
     k.enter(this.sys.FN.vmem_free + 0x1d);
@@ -1504,11 +1515,30 @@ export class Arena implements VmemArena {
     return this.hMask + 1;
   }
 
-  /** Create the quantum caches (kmem is ready). */
+  /** Is [addr, addr + size) an allocated segment of its own (not a qcache buffer)? */
+  private isDirect(addr: number, size: number): boolean {
+    const s = this.sys;
+    const mem = this.k.mem;
+    for (let vsp = mem.loadPtr(this.hashBucket(addr)); vsp !== 0; vsp = mem.loadPtr(vsp + s.oKnext)) {
+      if (mem.loadPtr(vsp) === addr) return mem.loadPtr(vsp + s.oEnd) - addr === size;
+    }
+    return false;
+  }
+
+  /**
+   * Create the quantum caches (kmem is ready).  Segments of qcache sizes
+   * allocated before this point are remembered (earlyLive), so that their
+   * frees still go to the segment layer rather than to a cache.
+   */
   createQcaches(p: QcacheProvider): void {
     const s = this.sys;
     const mem = this.k.mem;
     const n = Math.floor(this.pendingQcacheMax / this.quantum);
+    let early = 0;
+    this.walk(VMEM_ALLOC, (_start, size) => {
+      if (size > 0 && size <= n * this.quantum) early++;
+    });
+    this.earlyLive = early;
     const slab = vmemQcacheSlabsize(n * this.quantum);
     const caches: QcacheHandle[] = [];
     for (let i = 0; i < n; i++) {

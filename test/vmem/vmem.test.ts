@@ -431,10 +431,15 @@ for (const model of MODELS) {
     assert.equal(qmax(), 0, 'no quantum caches before kmem is ready');
     const x = early.alloc(8192, 0);
     early.free(x, 8192);
+    const before = early.alloc(8192, 0); // a segment-layer allocation of a qcache size
     v.setQcacheProvider(provider);
     assert.deepEqual(made, ['early_4096/4096/4096/65536', 'early_8192/8192/4096/65536', 'early_12288/12288/4096/65536', 'early_16384/16384/4096/65536']);
     assert.equal(qmax(), 16384);
     assert.equal(k.mem.loadPtr(early.addr + k.types.offsetof('vmem_t', 'vm_qcache') + k.model.ptrSize), k.addr('fake_cache_early_8192'));
+    const fromCache = early.alloc(8192, 0);
+    early.free(before, 8192); // still freed to the segment layer: no bad free
+    early.free(fromCache, 8192);
+    assert.equal(early.size(VMEM_ALLOC), 0);
     const late = v.create('late', 0, 0, 4096, v.vmem_alloc, v.vmem_free, v.heap, 2 * 4096, VM_SLEEP)!;
     assert.equal(made.length, 6, 'arenas created afterwards get caches at once');
     const y = late.alloc(8192, 0);
