@@ -321,6 +321,8 @@ export class Session {
       return false;
     }
     let ok = true;
+    // Nested runs (::eval, $<) write where the calling dcmd writes.
+    const outer = this.curOut;
     try {
       const p = new Parser(text, this.radix);
       for (;;) {
@@ -345,9 +347,9 @@ export class Session {
           r = false;
           if (e instanceof AbortLine) p.skipLine();
         }
-        this.curOut = this.stdout;
-        this.stdout.indent = 0;
-        this.stdout.endLine();
+        this.curOut = outer;
+        outer.indent = 0;
+        outer.endLine();
         if (!r) {
           ok = false;
           this.failed = true;
@@ -395,13 +397,13 @@ export class Session {
           }
           text = null;
         } else {
-          this.stdout.write(res);
+          this.curOut.write(res);
         }
         continue;
       }
       const capture = next !== undefined;
       let captured = '';
-      const out = capture ? new Out((s) => (captured += s)) : this.stdout;
+      const out = capture ? new Out((s) => (captured += s)) : this.curOut;
       const vec: bigint[] = [];
       const pipeFlag = capture && next!.k !== 'shell' ? DCMD_PIPE_OUT : 0;
       if (addrs === null) {

@@ -237,3 +237,9 @@ test('::whatis handlers from a module run in order', () => {
   const r = run(`${hex(HEAP + 0x10)}::whatis`, undefined, [m]);
   assert.equal(r.stdout, `${hex(HEAP + 0x10)} is ${hex(HEAP)}+10, allocated from fake_cache\n`);
 });
+
+test('nested commands (::eval) inside a pipeline write to the pipe', () => {
+  const f = makeTarget();
+  const r = runMdb(f.target, "*node_head::list node_t n_next | ::eval '*.=K' | ::eval '.=K'");
+  assert.equal(r.stdout, [f.nodes[1], f.nodes[2], f.nodes[0]].map((n) => ' '.repeat(16) + hex(n!).padEnd(17) + '\n').join(''));
+});
