@@ -1162,45 +1162,69 @@ export class Kmem {
     return t.depth > 0 ? t.stack[t.depth - 1]! : 0;
   }
 
+  /*
+   * The slow paths.  Magazine and depot work pushes no shadow-stack frame
+   * (nothing there captures a stack); frames are pushed only around the
+   * debug checks and the slab layer, whose audit records and error reports
+   * must read kmem_cache_alloc+off / kmem_cache_free+off then the callers.
+   */
+
   private allocSlow(cp: number, ccp: number, kmflag: number): number {
+    const mem = this.mem;
+    for (;;) {
+      const rw = mem.load32(ccp + this.ccRounds);
+      const rounds = (rw << 16) >> 16;
+      if (rounds > 0) {
+        const mp = this.ldp(ccp + this.ccLoaded);
+        const buf = this.ldp(mp + this.P * rounds);
+        mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds - 1));
+        this.inc64(ccp + this.ccAlloc);
+        if (mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
+          if (this.allocDebugFramed(cp, buf, kmflag, false, this.FN.kmem_cache_alloc + 0x9c) !== 0) {
+            if (kmflag & KM_NOSLEEP) return 0;
+            continue;
+          }
+        }
+        return buf;
+      }
+      const prounds = rw >> 16;
+      if (prounds > 0) {
+        this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
+        continue;
+      }
+      const magsize = this.getMagsize(ccp);
+      if (magsize === 0) break;
+      const fmp = this.depotAlloc(cp, this.O.cache_full!);
+      if (fmp !== 0) {
+        const pl = this.ldp(ccp + this.ccPloaded);
+        if (pl !== 0) this.depotFree(cp, this.O.cache_empty!, pl);
+        this.cpuReload(ccp, fmp, magsize);
+        continue;
+      }
+      break;
+    }
+    return this.allocFromSlab(cp, kmflag);
+  }
+
+  private allocDebugFramed(cp: number, buf: number, kmflag: number, construct: boolean, pc: number): number {
     const k = this.k;
     const caller = this.callerPc();
     const d0 = k.depth;
-    k.enter(this.FN.kmem_cache_alloc + 0x5c);
+    k.enter(pc);
     try {
-      for (;;) {
-        const rounds = this.getRounds(ccp);
-        if (rounds > 0) {
-          const mp = this.ldp(ccp + this.ccLoaded);
-          const buf = this.ldp(mp + this.P * rounds);
-          this.setRounds(ccp, rounds - 1, this.getProunds(ccp));
-          this.inc64(ccp + this.ccAlloc);
-          if (this.mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
-            k.site(this.FN.kmem_cache_alloc + 0x9c);
-            if (this.allocDebug(cp, buf, kmflag, false, caller) !== 0) {
-              if (kmflag & KM_NOSLEEP) return 0;
-              continue;
-            }
-          }
-          return buf;
-        }
-        const prounds = this.getProunds(ccp);
-        if (prounds > 0) {
-          this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
-          continue;
-        }
-        const magsize = this.getMagsize(ccp);
-        if (magsize === 0) break;
-        const fmp = this.depotAlloc(cp, this.O.cache_full!);
-        if (fmp !== 0) {
-          const pl = this.ldp(ccp + this.ccPloaded);
-          if (pl !== 0) this.depotFree(cp, this.O.cache_empty!, pl);
-          this.cpuReload(ccp, fmp, magsize);
-          continue;
-        }
-        break;
-      }
-      k.site(this.FN.kmem_cache_alloc + 0x1a4);
+      return this.allocDebug(cp, buf, kmflag, construct, caller);
+    } finally {
+      k.depth = d0;
+    }
+  }
+
+  /** The tail of kmem_cache_alloc: a raw buffer from the slab layer, then the constructor. */
+  private allocFromSlab(cp: number, kmflag: number): number {
+    const k = this.k;
+    const caller = this.callerPc();
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_cache_alloc + 0x1a4);
+    try {
       const buf = this.slabAlloc(cp, kmflag);
       if (buf === 0) return 0;
       if (this.cacheFlags(cp) & KMF_BUFTAG) {
@@ -1208,7 +1232,7 @@ export class Kmem {
         const rc = this.allocDebug(cp, buf, kmflag, true, caller);
         if (rc !== 0) {
           if (kmflag & KM_NOSLEEP || rc === 1) return 0;
-          k.leave();
+          k.depth = d0;
           return this.kmem_cache_alloc(cp, kmflag);
         }
         return buf;
@@ -1228,53 +1252,66 @@ export class Kmem {
   }
 
   private freeSlow(cp: number, ccp: number, buf: number): void {
+    const mem = this.mem;
     const k = this.k;
-    const caller = this.callerPc();
-    const d0 = k.depth;
-    k.enter(this.FN.kmem_cache_free + 0x38);
-    try {
-      if (this.mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
+    if (mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
+      const caller = this.callerPc();
+      const d0 = k.depth;
+      k.enter(this.FN.kmem_cache_free + 0x38);
+      try {
         if (this.freeDebug(cp, buf, caller) === -1) return;
+      } finally {
+        k.depth = d0;
       }
-      for (;;) {
-        const rounds = this.getRounds(ccp);
-        const magsize = this.getMagsize(ccp);
-        if (rounds >= 0 && rounds < magsize) {
-          const mp = this.ldp(ccp + this.ccLoaded);
-          this.stp(mp + this.P + this.P * rounds, buf);
-          this.setRounds(ccp, rounds + 1, this.getProunds(ccp));
-          this.inc64(ccp + this.ccFree);
-          return;
-        }
-        const prounds = this.getProunds(ccp);
-        if (prounds === 0) {
-          this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
-          continue;
-        }
-        if (magsize === 0) break;
-        const emp = this.depotAlloc(cp, this.O.cache_empty!);
-        if (emp !== 0) {
-          const pl = this.ldp(ccp + this.ccPloaded);
-          if (pl !== 0) this.depotFree(cp, this.O.cache_full!, pl);
-          this.cpuReload(ccp, emp, 0);
-          continue;
-        }
-        const mtp = this.ldp(cp + this.O.cache_magtype!);
-        const mtc = this.ldp(mtp + this.O.mt_cache!);
-        const mtsize = this.mem.load16(mtp + this.O.mt_magsize!);
-        k.site(this.FN.kmem_cache_free + 0x11c);
-        const nmp = this.kmem_cache_alloc(mtc, KM_NOSLEEP);
-        if (nmp !== 0) {
-          if (this.getMagsize(ccp) !== mtsize) {
-            this.kmem_cache_free(mtc, nmp);
-            continue;
-          }
-          this.depotFree(cp, this.O.cache_empty!, nmp);
-          continue;
-        }
-        break;
+    }
+    for (;;) {
+      const rw = mem.load32(ccp + this.ccRounds);
+      const rounds = (rw << 16) >> 16;
+      const magsize = this.getMagsize(ccp);
+      if (rounds >= 0 && rounds < magsize) {
+        const mp = this.ldp(ccp + this.ccLoaded);
+        this.stp(mp + this.P + this.P * rounds, buf);
+        mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
+        this.inc64(ccp + this.ccFree);
+        return;
       }
-      k.site(this.FN.kmem_cache_free + 0x1a0);
+      const prounds = rw >> 16;
+      if (prounds === 0) {
+        this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
+        continue;
+      }
+      if (magsize === 0) break;
+      const emp = this.depotAlloc(cp, this.O.cache_empty!);
+      if (emp !== 0) {
+        const pl = this.ldp(ccp + this.ccPloaded);
+        if (pl !== 0) this.depotFree(cp, this.O.cache_full!, pl);
+        this.cpuReload(ccp, emp, 0);
+        continue;
+      }
+      const mtp = this.ldp(cp + this.O.cache_magtype!);
+      const mtc = this.ldp(mtp + this.O.mt_cache!);
+      const mtsize = mem.load16(mtp + this.O.mt_magsize!);
+      const d0 = k.depth;
+      k.enter(this.FN.kmem_cache_free + 0x11c);
+      let nmp: number;
+      try {
+        nmp = this.kmem_cache_alloc(mtc, KM_NOSLEEP);
+      } finally {
+        k.depth = d0;
+      }
+      if (nmp !== 0) {
+        if (this.getMagsize(ccp) !== mtsize) {
+          this.kmem_cache_free(mtc, nmp);
+          continue;
+        }
+        this.depotFree(cp, this.O.cache_empty!, nmp);
+        continue;
+      }
+      break;
+    }
+    const d0 = k.depth;
+    k.enter(this.FN.kmem_cache_free + 0x1a0);
+    try {
       this.slabFreeConstructed(cp, buf, true);
     } finally {
       k.depth = d0;
@@ -2512,6 +2549,8 @@ export class Kmem {
       depotContention: this.ld64(cp + O.cache_depot_contention!),
       completeSlabs: this.ldp(cp + O.cache_complete_slab_count!),
       partialSlabs: this.ldp(cp + O.cache_partial_slabs! + O.avl_numnodes!),
+      partialBinshift: this.ldp(cp + O.cache_partial_binshift!),
+      maxchunks: this.ldp(cp + O.cache_maxchunks!),
     };
   }
 
@@ -2573,6 +2612,8 @@ export interface CacheStats {
   depotContention: number;
   completeSlabs: number;
   partialSlabs: number;
+  partialBinshift: number;
+  maxchunks: number;
 }
 
 const KMEM_MAXBUF_LIMIT = 4096;
