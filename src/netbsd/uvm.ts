@@ -1,0 +1,129 @@
+/*
+ * A small uvm: page accounting in `uvmexp` and the pagedaemon.
+ *
+ * Theory
+ * ------
+ * uvmexp.free counts free pages: the machine's pages less those wired by
+ * pools (pool_page_alloc and friends report through pagesAllocated) and
+ * the anonymous pages of user processes (the workload's memory demand).
+ * When free drops below freetarg the "pgdaemon" thread runs uvm_pageout()
+ * once a second: each iteration drains one pool (pool_drain, which advances
+ * the static drainpp cursor) and pages out a slice of anonymous memory.
+ * Below freemin the modunload thread also tries to unload every
+ * auto-loaded module, as kern_module.c does under memory pressure.
+ */
+
+import type { NetBSD } from './kern.js';
+import type { Pools } from './pool.js';
+
+export const UVM_FUNCTIONS = {
+  uvm_pageout: 0x600,
+  uvm_kick_pdaemon: 0x40,
+  uvmpd_scan: 0x300,
+} as const;
+
+export class Uvm {
+  readonly FN: Record<keyof typeof UVM_FUNCTIONS, number>;
+  readonly g: { uvmexp: number };
+  readonly thread;
+  private readonly o: Record<string, number> = {};
+  private scheduled = false;
+  /** Pages the pagedaemon frees per iteration (paging out anon memory). */
+  pageoutRate = 512;
+
+  constructor(
+    private readonly nb: NetBSD,
+    private readonly pools: Pools,
+    npages: number,
+  ) {
+    const k = nb.k;
+    this.FN = k.fns(UVM_FUNCTIONS);
+    this.g = { uvmexp: k.global('uvmexp', 'struct uvmexp') };
+    const T = nb.T;
+    for (const m of T.members(T.mustFind('struct uvmexp'))) this.o[m.name] = m.bitOffset / 8;
+    const mem = nb.mem;
+    const u = this.g.uvmexp;
+    mem.store32(u + this.o.pagesize!, k.pageSize);
+    mem.store32(u + this.o.npages!, npages);
+    mem.store32(u + this.o.free!, npages);
+    mem.store32(u + this.o.freemin!, Math.max(16, Math.floor(npages / 32)));
+    mem.store32(u + this.o.freetarg!, Math.max(24, Math.floor(npages / 24)));
+    this.thread = k.createThread('pgdaemon');
+    nb.uvm = this;
+  }
+
+  private get(f: string): number {
+    return this.nb.mem.loadI32(this.g.uvmexp + this.o[f]!);
+  }
+
+  private set(f: string, v: number): void {
+    this.nb.mem.store32(this.g.uvmexp + this.o[f]!, v);
+  }
+
+  get free(): number {
+    return this.get('free');
+  }
+
+  get freemin(): number {
+    return this.get('freemin');
+  }
+
+  get freetarg(): number {
+    return this.get('freetarg');
+  }
+
+  underPressure(): boolean {
+    return this.get('free') < this.get('freemin');
+  }
+
+  /** Pool pages wired (+) or released (-). */
+  pagesAllocated(n: number): void {
+    this.set('wired', this.get('wired') + n);
+    this.set('free', this.get('free') - n);
+    if (n > 0) this.kick();
+  }
+
+  /** User processes fault in (+) or release (-) anonymous pages. */
+  anon(n: number): void {
+    const cur = this.get('anonpages');
+    const d = n < 0 ? Math.max(n, -cur) : n;
+    this.set('anonpages', cur + d);
+    this.set('free', this.get('free') - d);
+    if (d > 0) this.kick();
+  }
+
+  /** uvm_kick_pdaemon(): wake the pagedaemon if free is below target. */
+  kick(): void {
+    if (this.scheduled || this.get('free') >= this.get('freetarg')) return;
+    this.scheduled = true;
+    this.nb.k.timeout(this.thread, 250e6, () => this.pageout());
+  }
+
+  /** One iteration of uvm_pageout(). */
+  private pageout(): void {
+    const nb = this.nb;
+    const k = nb.k;
+    this.scheduled = false;
+    if (this.get('free') >= this.get('freetarg')) return;
+    k.guard(() => {
+      k.enter(this.FN.uvm_pageout + 0x45f);
+      this.set('pdwoke', this.get('pdwoke') + 1);
+      // Drain the pools: pool_drain() reclaims one pool per call.
+      const freed = this.pools.drain();
+      this.set('pdfreed', this.get('pdfreed') + freed);
+      k.site(this.FN.uvm_pageout + 0x4b2);
+      // Page out anonymous memory.
+      k.enter(this.FN.uvmpd_scan + 0x9a);
+      const out = Math.min(this.get('anonpages'), this.pageoutRate);
+      this.set('anonpages', this.get('anonpages') - out);
+      this.set('free', this.get('free') + out);
+      this.set('pdrevs', this.get('pdrevs') + 1);
+      k.leave();
+      k.leave();
+    });
+    if (this.get('free') < this.get('freetarg')) {
+      this.scheduled = true;
+      k.timeout(this.thread, 1e9, () => this.pageout());
+    }
+  }
+}
