@@ -63,6 +63,7 @@
  */
 
 import type { Kernel } from '../kernel/kernel.js';
+import type { Memory } from '../machine/memory.js';
 import { hex, highbit, isPow2, mod, p2phaseup, p2roundup, TWO32 } from '../machine/addr.js';
 import {
   VM_ABORT,
@@ -147,6 +148,21 @@ function hb(x: number): number {
 
 function pow2(x: number): boolean {
   return x < 0x80000000 ? x > 0 && (x & (x - 1)) === 0 : isPow2(x);
+}
+
+/**
+ * Store a pointer.  (Memory.storePtr re-checks the page of the high half;
+ * an aligned 8-byte store never crosses a page, so two store32's do.)
+ */
+function stp(mem: Memory, a: number, v: number): void {
+  if (mem.model.ptrSize === 4) {
+    mem.store32(a, v >>> 0);
+    return;
+  }
+  let lo = v % TWO32;
+  if (lo < 0) lo += TWO32;
+  mem.store32(a, lo);
+  mem.store32(a + 4, Math.floor(v / TWO32) >>> 0);
 }
 
 /** 1-based index of the lowest set bit of a non-zero int32. */
@@ -402,10 +418,10 @@ export class Vmem implements VmemSystem {
     const vv = this.create('vmem_vmem', this.g.vmem0, VMEM_INITIAL * this.vmemSize, 1, this.segkmem_alloc, this.segkmem_free, md, 0, VM_SLEEP) as Arena;
     this.vmemArena = vv;
     const mem = k.mem;
-    mem.storePtr(this.g.vmem_metadata_arena, md.addr);
-    mem.storePtr(this.g.vmem_seg_arena, this.segArena.addr);
-    mem.storePtr(this.g.vmem_hash_arena, this.hashArena.addr);
-    mem.storePtr(this.g.vmem_vmem_arena, vv.addr);
+    stp(mem, this.g.vmem_metadata_arena, md.addr);
+    stp(mem, this.g.vmem_seg_arena, this.segArena.addr);
+    stp(mem, this.g.vmem_hash_arena, this.hashArena.addr);
+    stp(mem, this.g.vmem_vmem_arena, vv.addr);
     // Mark the static vmem_t's already in use as allocated from vmem_vmem.
     for (let id = 0; id < this.nextId; id++) {
       const a = this.g.vmem0 + id * this.vmemSize;
@@ -428,14 +444,14 @@ export class Vmem implements VmemSystem {
   getsegGlobal(): number {
     const mem = this.k.mem;
     const vsp = mem.loadPtr(this.g.vmem_segfree);
-    if (vsp !== 0) mem.storePtr(this.g.vmem_segfree, mem.loadPtr(vsp + this.oKnext));
+    if (vsp !== 0) stp(mem, this.g.vmem_segfree, mem.loadPtr(vsp + this.oKnext));
     return vsp;
   }
 
   putsegGlobal(vsp: number): void {
     const mem = this.k.mem;
-    mem.storePtr(vsp + this.oKnext, mem.loadPtr(this.g.vmem_segfree));
-    mem.storePtr(this.g.vmem_segfree, vsp);
+    stp(mem, vsp + this.oKnext, mem.loadPtr(this.g.vmem_segfree));
+    stp(mem, this.g.vmem_segfree, vsp);
   }
 
   /** Kernel text address of an import function (registering it if new). */
@@ -484,7 +500,7 @@ export class Vmem implements VmemSystem {
       k.writeString(vmp + this.oName, name, VMEM_NAMELEN);
       mem.store32(vmp + this.oCflags, vmflag >>> 0);
       const qshift = highbit(quantum) - 1;
-      mem.storePtr(vmp + this.oQuantum, quantum);
+      stp(mem, vmp + this.oQuantum, quantum);
       mem.store32(vmp + this.oQshift, qshift);
       let nqcache = Math.min(Math.floor(qcacheMax / quantum), VMEM_NQCACHE_MAX);
 
@@ -493,38 +509,38 @@ export class Vmem implements VmemSystem {
       for (let i = 0; i <= nfl; i++) {
         const vfp = fl + i * this.flSize;
         const end = i === nfl ? 0 : i === 63 ? -(2 ** 63) : 2 ** i;
-        mem.storePtr(vfp + this.oEnd, end);
-        mem.storePtr(vfp + this.oKnext, i === nfl ? 0 : vfp + this.flSize);
-        mem.storePtr(vfp + this.oKprev, i === 0 ? 0 : vfp - this.flSize);
+        stp(mem, vfp + this.oEnd, end);
+        stp(mem, vfp + this.oKnext, i === nfl ? 0 : vfp + this.flSize);
+        stp(mem, vfp + this.oKprev, i === 0 ? 0 : vfp - this.flSize);
       }
-      mem.storePtr(vmp + this.oHashTable, vmp + this.oHash0);
-      mem.storePtr(vmp + this.oHashMask, VMEM_HASH_INITIAL - 1);
-      mem.storePtr(vmp + this.oHashShift, highbit(VMEM_HASH_INITIAL - 1));
+      stp(mem, vmp + this.oHashTable, vmp + this.oHash0);
+      stp(mem, vmp + this.oHashMask, VMEM_HASH_INITIAL - 1);
+      stp(mem, vmp + this.oHashShift, highbit(VMEM_HASH_INITIAL - 1));
 
       const seg0 = vmp + this.oSeg0;
-      mem.storePtr(seg0 + this.oAnext, seg0);
-      mem.storePtr(seg0 + this.oAprev, seg0);
-      mem.storePtr(seg0 + this.oKnext, seg0);
-      mem.storePtr(seg0 + this.oKprev, seg0);
+      stp(mem, seg0 + this.oAnext, seg0);
+      stp(mem, seg0 + this.oAprev, seg0);
+      stp(mem, seg0 + this.oKnext, seg0);
+      stp(mem, seg0 + this.oKprev, seg0);
       mem.store8(seg0 + this.oType, VMEM_SPAN);
       const rotor = vmp + this.oRotor;
       mem.store8(rotor + this.oType, VMEM_ROTOR);
-      mem.storePtr(rotor + this.oAnext, seg0);
-      mem.storePtr(rotor + this.oAprev, seg0);
-      mem.storePtr(seg0 + this.oAnext, rotor);
-      mem.storePtr(seg0 + this.oAprev, rotor);
+      stp(mem, rotor + this.oAnext, seg0);
+      stp(mem, rotor + this.oAprev, seg0);
+      stp(mem, seg0 + this.oAnext, rotor);
+      stp(mem, seg0 + this.oAprev, rotor);
 
       mem.store32(vmp + this.oId, id);
       if (src) mem.store64n(vmp + this.kSourceId, src.id);
-      mem.storePtr(vmp + this.oSource, src ? src.addr : 0);
-      mem.storePtr(vmp + this.oSourceAlloc, this.importPc(afunc));
-      mem.storePtr(vmp + this.oSourceFree, this.importPc(ffunc));
+      stp(mem, vmp + this.oSource, src ? src.addr : 0);
+      stp(mem, vmp + this.oSourceAlloc, this.importPc(afunc));
+      stp(mem, vmp + this.oSourceFree, this.importPc(ffunc));
 
       let minImport = 0;
       if (vmflag & VMC_NO_QCACHE) {
         minImport = vmemQcacheSlabsize(nqcache * quantum);
         nqcache = 0;
-        mem.storePtr(vmp + this.oMinImport, minImport);
+        stp(mem, vmp + this.oMinImport, minImport);
       }
       const arena = new Arena(this, vmp, name, id, quantum, qshift, src, afunc, ffunc, vmflag, minImport, nqcache * quantum);
       this.byAddrMap.set(vmp, arena);
@@ -533,11 +549,11 @@ export class Vmem implements VmemSystem {
       // Append to vmem_list.
       let pp = this.g.vmem_list;
       for (let cur = mem.loadPtr(pp); cur !== 0; cur = mem.loadPtr(pp)) pp = cur + this.oNext;
-      mem.storePtr(pp, vmp);
+      stp(mem, pp, vmp);
 
       if (vmflag & VMC_POPULATOR) {
         if (this.populators.length >= VMEM_INITIAL) throw new Error('vmem_create: too many populators');
-        mem.storePtr(this.g.vmem_populator + this.populators.length * this.P, vmp);
+        stp(mem, this.g.vmem_populator + this.populators.length * this.P, vmp);
         this.populators.push(arena);
         mem.store32(this.g.vmem_populators, this.populators.length);
         arena.populate((vmflag & VM_KMFLAGS) | VM_PANIC);
@@ -711,7 +727,7 @@ export class Arena implements VmemArena {
     const mem = this.k.mem;
     const vsp = mem.loadPtr(this.addr + s.oSegfree);
     if (vsp === 0 || this.nsegfree <= 0) this.panic(`vmem_getseg(${hex(this.addr)}): arena '${this.name}' has no free segments`);
-    mem.storePtr(this.addr + s.oSegfree, mem.loadPtr(vsp + s.oKnext));
+    stp(mem, this.addr + s.oSegfree, mem.loadPtr(vsp + s.oKnext));
     this.setNsegfree(this.nsegfree - 1);
     return vsp;
   }
@@ -719,8 +735,8 @@ export class Arena implements VmemArena {
   putseg(vsp: number): void {
     const s = this.sys;
     const mem = this.k.mem;
-    mem.storePtr(vsp + s.oKnext, mem.loadPtr(this.addr + s.oSegfree));
-    mem.storePtr(this.addr + s.oSegfree, vsp);
+    stp(mem, vsp + s.oKnext, mem.loadPtr(this.addr + s.oSegfree));
+    stp(mem, this.addr + s.oSegfree, vsp);
     this.setNsegfree(this.nsegfree + 1);
   }
 
@@ -766,10 +782,10 @@ export class Arena implements VmemArena {
     mem.store8(vsp + s.oType, VMEM_FREE);
     this.freemapSet(n);
     const vnext = mem.loadPtr(vprev + s.oKnext);
-    mem.storePtr(vsp + s.oKnext, vnext);
-    mem.storePtr(vsp + s.oKprev, vprev);
-    mem.storePtr(vprev + s.oKnext, vsp);
-    mem.storePtr(vnext + s.oKprev, vsp);
+    stp(mem, vsp + s.oKnext, vnext);
+    stp(mem, vsp + s.oKprev, vprev);
+    stp(mem, vprev + s.oKnext, vsp);
+    stp(mem, vnext + s.oKprev, vsp);
   }
 
   /** vmem_freelist_delete */
@@ -782,8 +798,8 @@ export class Arena implements VmemArena {
       // Both neighbours are freelist heads: the list at vprev becomes empty.
       this.freemapClear((vprev - this.addr - s.oFreelist) / s.flSize);
     }
-    mem.storePtr(vprev + s.oKnext, vnext);
-    mem.storePtr(vnext + s.oKprev, vprev);
+    stp(mem, vprev + s.oKnext, vnext);
+    stp(mem, vnext + s.oKprev, vprev);
   }
 
   /** VMEM_HASH: address of the bucket for addr. */
@@ -800,8 +816,8 @@ export class Arena implements VmemArena {
     mem.store8(vsp + s.oType, VMEM_ALLOC);
     const start = mem.loadPtr(vsp);
     const bucket = this.hashBucket(start);
-    mem.storePtr(vsp + s.oKnext, mem.loadPtr(bucket));
-    mem.storePtr(bucket, vsp);
+    stp(mem, vsp + s.oKnext, mem.loadPtr(bucket));
+    stp(mem, bucket, vsp);
     if (s.audit) this.auditSeg(vsp, fromSegAlloc);
     else mem.store8(vsp + s.oDepth, 0);
     this.kadd(s.kAlloc, 1);
@@ -814,14 +830,14 @@ export class Arena implements VmemArena {
     const k = this.k;
     const mem = k.mem;
     const P = s.P;
-    mem.storePtr(vsp + s.oThread, k.cur.addr);
+    stp(mem, vsp + s.oThread, k.cur.addr);
     mem.store64n(vsp + s.oTimestamp, k.gethrtime());
     const st = vsp + s.oStack;
     let n = 0;
-    mem.storePtr(st, s.FN.vmem_hash_insert + 0x8c);
+    stp(mem, st, s.FN.vmem_hash_insert + 0x8c);
     n++;
     if (fromSegAlloc) {
-      mem.storePtr(st + P, s.FN.vmem_seg_alloc + 0xb4);
+      stp(mem, st + P, s.FN.vmem_seg_alloc + 0xb4);
       n++;
     }
     n += k.capturePcs(st + n * P, VMEM_STACK_DEPTH - n);
@@ -836,7 +852,7 @@ export class Arena implements VmemArena {
     let vsp: number;
     while ((vsp = mem.loadPtr(prev)) !== 0) {
       if (mem.loadPtr(vsp) === addr) {
-        mem.storePtr(prev, mem.loadPtr(vsp + s.oKnext));
+        stp(mem, prev, mem.loadPtr(vsp + s.oKnext));
         break;
       }
       this.kadd(s.kLookup, 1);
@@ -861,15 +877,15 @@ export class Arena implements VmemArena {
     const s = this.sys;
     const mem = this.k.mem;
     const vsp = this.getseg();
-    mem.storePtr(vsp, start);
-    mem.storePtr(vsp + s.oEnd, end);
+    stp(mem, vsp, start);
+    stp(mem, vsp + s.oEnd, end);
     mem.store8(vsp + s.oType, 0);
     mem.store8(vsp + s.oImport, 0);
     const vnext = mem.loadPtr(vprev + s.oAnext);
-    mem.storePtr(vsp + s.oAnext, vnext);
-    mem.storePtr(vsp + s.oAprev, vprev);
-    mem.storePtr(vprev + s.oAnext, vsp);
-    mem.storePtr(vnext + s.oAprev, vsp);
+    stp(mem, vsp + s.oAnext, vnext);
+    stp(mem, vsp + s.oAprev, vprev);
+    stp(mem, vprev + s.oAnext, vsp);
+    stp(mem, vnext + s.oAprev, vsp);
     return vsp;
   }
 
@@ -879,8 +895,8 @@ export class Arena implements VmemArena {
     const mem = this.k.mem;
     const vprev = mem.loadPtr(vsp + s.oAprev);
     const vnext = mem.loadPtr(vsp + s.oAnext);
-    mem.storePtr(vprev + s.oAnext, vnext);
-    mem.storePtr(vnext + s.oAprev, vprev);
+    stp(mem, vprev + s.oAnext, vnext);
+    stp(mem, vnext + s.oAprev, vprev);
     this.putseg(vsp);
   }
 
@@ -898,10 +914,10 @@ export class Arena implements VmemArena {
     mem.store8(span + s.oType, VMEM_SPAN);
     mem.store8(span + s.oImport, imported ? 1 : 0);
     const kprev = mem.loadPtr(seg0 + s.oKprev);
-    mem.storePtr(span + s.oKnext, seg0);
-    mem.storePtr(span + s.oKprev, kprev);
-    mem.storePtr(kprev + s.oKnext, span);
-    mem.storePtr(seg0 + s.oKprev, span);
+    stp(mem, span + s.oKnext, seg0);
+    stp(mem, span + s.oKprev, kprev);
+    stp(mem, kprev + s.oKnext, span);
+    stp(mem, seg0 + s.oKprev, span);
     const newseg = this.segCreate(span, start, end);
     this.freelistInsert(newseg);
     if (imported) this.kadd(s.kImport, size);
@@ -919,8 +935,8 @@ export class Arena implements VmemArena {
     this.kadd(s.kTotal, -size);
     const kprev = mem.loadPtr(span + s.oKprev);
     const knext = mem.loadPtr(span + s.oKnext);
-    mem.storePtr(kprev + s.oKnext, knext);
-    mem.storePtr(knext + s.oKprev, kprev);
+    stp(mem, kprev + s.oKnext, knext);
+    stp(mem, knext + s.oKprev, kprev);
     this.segDestroy(vsp);
     this.segDestroy(span);
   }
@@ -939,7 +955,7 @@ export class Arena implements VmemArena {
     // Allocating from the start, with the remainder on the same freelist:
     // just shrink the free segment.
     if (addr === vsStart && hb(vsSize) === hb(vsSize - realsize)) {
-      mem.storePtr(vsp, addrEnd);
+      stp(mem, vsp, addrEnd);
       const nv = this.segCreate(mem.loadPtr(vsp + s.oAprev), addr, addr + size);
       this.hashInsert(nv, true);
       return nv;
@@ -947,8 +963,8 @@ export class Arena implements VmemArena {
     this.freelistDelete(vsp);
     if (vsEnd !== addrEnd) this.freelistInsert(this.segCreate(vsp, addrEnd, vsEnd));
     if (vsStart !== addr) this.freelistInsert(this.segCreate(mem.loadPtr(vsp + s.oAprev), vsStart, addr));
-    mem.storePtr(vsp, addr);
-    mem.storePtr(vsp + s.oEnd, addr + size);
+    stp(mem, vsp, addr);
+    stp(mem, vsp + s.oEnd, addr + size);
     this.hashInsert(vsp, true);
     return vsp;
   }
@@ -997,21 +1013,21 @@ export class Arena implements VmemArena {
     const mem = this.k.mem;
     const vprev = mem.loadPtr(walker + s.oAprev);
     const vnext = mem.loadPtr(walker + s.oAnext);
-    mem.storePtr(vprev + s.oAnext, vnext);
-    mem.storePtr(vnext + s.oAprev, vprev);
+    stp(mem, vprev + s.oAnext, vnext);
+    stp(mem, vnext + s.oAprev, vprev);
     if (afterme !== 0) {
       const an = mem.loadPtr(afterme + s.oAnext);
-      mem.storePtr(walker + s.oAnext, an);
-      mem.storePtr(walker + s.oAprev, afterme);
-      mem.storePtr(afterme + s.oAnext, walker);
-      mem.storePtr(an + s.oAprev, walker);
+      stp(mem, walker + s.oAnext, an);
+      stp(mem, walker + s.oAprev, afterme);
+      stp(mem, afterme + s.oAnext, walker);
+      stp(mem, an + s.oAprev, walker);
     }
     let vsp = 0;
     if (mem.load8(vprev + s.oType) === VMEM_FREE) {
       if (mem.load8(vnext + s.oType) === VMEM_FREE) {
         this.freelistDelete(vnext);
         this.freelistDelete(vprev);
-        mem.storePtr(vprev + s.oEnd, mem.loadPtr(vnext + s.oEnd));
+        stp(mem, vprev + s.oEnd, mem.loadPtr(vnext + s.oEnd));
         this.freelistInsert(vprev);
         this.segDestroy(vnext);
       }
@@ -1060,7 +1076,7 @@ export class Arena implements VmemArena {
         // Common case: take the front of the segment after the rotor and
         // put the new segment behind the rotor.
         const addr = mem.loadPtr(vsp);
-        mem.storePtr(vsp, addr + realsize);
+        stp(mem, vsp, addr + realsize);
         this.hashInsert(this.segCreate(mem.loadPtr(rotor + s.oAprev), addr, addr + size), false);
         k.leave();
         return addr;
@@ -1264,19 +1280,19 @@ export class Arena implements VmemArena {
     let vsp = this.hashDelete(addr, size);
     const q = this.quantum;
     const e = mem.loadPtr(vsp + s.oEnd);
-    if (e % q !== 0) mem.storePtr(vsp + s.oEnd, p2roundup(e, q));
+    if (e % q !== 0) stp(mem, vsp + s.oEnd, p2roundup(e, q));
     // Coalesce with the next segment.
     const vnext = mem.loadPtr(vsp + s.oAnext);
     if (mem.load8(vnext + s.oType) === VMEM_FREE) {
       this.freelistDelete(vnext);
-      mem.storePtr(vsp + s.oEnd, mem.loadPtr(vnext + s.oEnd));
+      stp(mem, vsp + s.oEnd, mem.loadPtr(vnext + s.oEnd));
       this.segDestroy(vnext);
     }
     // Coalesce with the previous segment.
     const vprev = mem.loadPtr(vsp + s.oAprev);
     if (mem.load8(vprev + s.oType) === VMEM_FREE) {
       this.freelistDelete(vprev);
-      mem.storePtr(vprev + s.oEnd, mem.loadPtr(vsp + s.oEnd));
+      stp(mem, vprev + s.oEnd, mem.loadPtr(vsp + s.oEnd));
       this.segDestroy(vsp);
       vsp = vprev;
     }
@@ -1402,10 +1418,10 @@ export class Arena implements VmemArena {
     mem.store8(walker + s.oType, VMEM_WALKER);
     const seg0 = this.addr + s.oSeg0;
     const first = mem.loadPtr(seg0 + s.oAnext);
-    mem.storePtr(walker + s.oAnext, first);
-    mem.storePtr(walker + s.oAprev, seg0);
-    mem.storePtr(seg0 + s.oAnext, walker);
-    mem.storePtr(first + s.oAprev, walker);
+    stp(mem, walker + s.oAnext, first);
+    stp(mem, walker + s.oAprev, seg0);
+    stp(mem, seg0 + s.oAnext, walker);
+    stp(mem, first + s.oAprev, walker);
     for (let vsp = mem.loadPtr(seg0 + s.oAnext); vsp !== seg0; vsp = mem.loadPtr(vsp + s.oAnext)) {
       if (mem.load8(vsp + s.oType) & typemask) {
         const start = mem.loadPtr(vsp);
@@ -1436,10 +1452,10 @@ export class Arena implements VmemArena {
       if (cur === 0) throw new Error(`vmem_destroy('${this.name}'): not on vmem_list`);
       pp = cur + s.oNext;
     }
-    mem.storePtr(pp, mem.loadPtr(this.addr + s.oNext));
+    stp(mem, pp, mem.loadPtr(this.addr + s.oNext));
     for (let i = 0; i < this.qcaches.length; i++) {
       this.qcaches[i]!.destroy();
-      mem.storePtr(this.addr + s.oQcache + i * s.P, 0);
+      stp(mem, this.addr + s.oQcache + i * s.P, 0);
     }
     this.qcaches = [];
     this.qcacheMax = 0;
@@ -1453,8 +1469,8 @@ export class Arena implements VmemArena {
     const rotor = this.addr + s.oRotor;
     const rp = mem.loadPtr(rotor + s.oAprev);
     const rn = mem.loadPtr(rotor + s.oAnext);
-    mem.storePtr(rp + s.oAnext, rn);
-    mem.storePtr(rn + s.oAprev, rp);
+    stp(mem, rp + s.oAnext, rn);
+    stp(mem, rn + s.oAprev, rp);
     for (let vsp = mem.loadPtr(seg0 + s.oAnext); vsp !== seg0; ) {
       const next = mem.loadPtr(vsp + s.oAnext);
       s.putsegGlobal(vsp);
@@ -1493,16 +1509,16 @@ export class Arena implements VmemArena {
     this.hShift = highbit(this.hMask);
     this.hDiv1 = 2 ** this.hShift;
     this.hDiv2 = 2 ** (2 * this.hShift);
-    mem.storePtr(this.addr + s.oHashMask, this.hMask);
-    mem.storePtr(this.addr + s.oHashTable, newTable);
-    mem.storePtr(this.addr + s.oHashShift, this.hShift);
+    stp(mem, this.addr + s.oHashMask, this.hMask);
+    stp(mem, this.addr + s.oHashTable, newTable);
+    stp(mem, this.addr + s.oHashShift, this.hShift);
     for (let h = 0; h < oldSize; h++) {
       let vsp = mem.loadPtr(oldTable + h * P);
       while (vsp !== 0) {
         const next = mem.loadPtr(vsp + s.oKnext);
         const bucket = this.hashBucket(mem.loadPtr(vsp));
-        mem.storePtr(vsp + s.oKnext, mem.loadPtr(bucket));
-        mem.storePtr(bucket, vsp);
+        stp(mem, vsp + s.oKnext, mem.loadPtr(bucket));
+        stp(mem, bucket, vsp);
         vsp = next;
       }
     }
@@ -1545,11 +1561,11 @@ export class Arena implements VmemArena {
       const size = (i + 1) * this.quantum;
       const c = p.create(this, `${this.name}_${size}`, size, this.quantum, slab);
       caches.push(c);
-      mem.storePtr(this.addr + s.oQcache + i * s.P, c.addr);
+      stp(mem, this.addr + s.oQcache + i * s.P, c.addr);
     }
     this.qcaches = caches;
     this.qcacheMax = n * this.quantum;
-    mem.storePtr(this.addr + s.oQcacheMax, this.qcacheMax);
+    stp(mem, this.addr + s.oQcacheMax, this.qcacheMax);
   }
 
   /** Set vm_mtbf (induced failure rate for VM_NOSLEEP allocations). */
