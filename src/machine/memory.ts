@@ -431,7 +431,8 @@ abstract class SegmentedMemory implements Memory {
     let lo = v % TWO32;
     if (lo < 0) lo += TWO32;
     const hi = Math.floor(v / TWO32);
-    this.check(a + 4, 'write');
+    // Fault before writing either half; an aligned qword faults at its own address.
+    this.check(a % 8 === 0 ? a : a + 4, 'write');
     this.store32(a, lo);
     this.store32(a + 4, hi >>> 0);
   }
