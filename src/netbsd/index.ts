@@ -132,6 +132,7 @@ export class Netbsd {
     this.sysctl = new Sysctl(nb);
     this.modules = new Modules(nb, this);
     this.exec = new Exec(nb, this.modules);
+    this.uvm.onSeverePressure = () => this.modules.kick();
     this.kernelPools();
     this.kernelSysctl();
     for (const spec of NETBSD_MODULES) this.modules.provide(spec);

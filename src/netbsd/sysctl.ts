@@ -338,7 +338,9 @@ export class Sysctl {
       return lerr;
     }
     k.site(this.FN.sysctl_createv + 0x2a8);
-    let [error, node] = this.create(pnode, last, s);
+    const created = this.create(pnode, last, s);
+    let error = created[0];
+    const node = created[1];
     if (error === EEXIST) {
       // The node may already be there: same name and type, and a node or
       // the same function: that is success.

@@ -9,8 +9,10 @@
  * When free drops below freetarg the "pgdaemon" thread runs uvm_pageout()
  * once a second: each iteration drains one pool (pool_drain, which advances
  * the static drainpp cursor) and pages out a slice of anonymous memory.
- * Below freemin the modunload thread also tries to unload every
- * auto-loaded module, as kern_module.c does under memory pressure.
+ * Below freemin the pagedaemon kicks the modunload thread, which then
+ * tries to unload every auto-loaded module, as kern_module.c does under
+ * memory pressure (the kick is ours: it stands for whatever wakes that
+ * thread while the system is short of memory).
  */
 
 import type { NetBSD } from './kern.js';
@@ -29,7 +31,9 @@ export class Uvm {
   private readonly o: Record<string, number> = {};
   private scheduled = false;
   /** Pages the pagedaemon frees per iteration (paging out anon memory). */
-  pageoutRate = 512;
+  pageoutRate = 128;
+  /** Called when free < freemin (the kernel kicks the modunload thread). */
+  onSeverePressure: (() => void) | undefined;
 
   constructor(
     private readonly nb: NetBSD,
@@ -108,6 +112,7 @@ export class Uvm {
     k.guard(() => {
       k.enter(this.FN.uvm_pageout + 0x45f);
       this.set('pdwoke', this.get('pdwoke') + 1);
+      if (this.underPressure()) this.onSeverePressure?.();
       // Drain the pools: pool_drain() reclaims one pool per call.
       const freed = this.pools.drain();
       this.set('pdfreed', this.get('pdfreed') + freed);

@@ -1,0 +1,95 @@
+/*
+ * Workloads: package builds as timed steps.
+ *
+ * A package is a list of steps at offsets (seconds) from its start: execs of
+ * images of some format (an image no exec switch accepts gets ENOEXEC and
+ * triggers exec_autoload), a Linux tool that runs a while, memory demand
+ * that wakes the pagedaemon, semget/sem_open (autoloading sysv_ipc / ksem),
+ * POSIX message queue traffic and `sysctl kern`.  Each step runs as a
+ * callout of the "make" thread under k.guard, so a fault anywhere is a
+ * panic with the stack of the step that hit it; time passes with
+ * k.advance(), which also runs the modunload thread and the pagedaemon.
+ */
+
+import type { Netbsd } from './index.js';
+
+export type Step =
+  | { t: number; op: 'exec'; format: string; secs?: number; anon?: number }
+  | { t: number; op: 'memory'; pages: number; secs: number }
+  | { t: number; op: 'semget' }
+  | { t: number; op: 'sem_open' }
+  | { t: number; op: 'mq'; n: number }
+  | { t: number; op: 'sysctl'; path: string };
+
+export interface Package {
+  name: string;
+  /** Length of the build in seconds (time advanced after scheduling its steps). */
+  secs: number;
+  steps: Step[];
+}
+
+export interface BuildHooks {
+  /** After each step has run. */
+  afterStep?(pkg: Package, step: Step, os: Netbsd): void;
+}
+
+export class Builder {
+  readonly thread;
+  private readonly fn: number;
+  private readonly runFn: number;
+
+  constructor(private readonly os: Netbsd) {
+    const k = os.k;
+    this.thread = k.createThread('make');
+    this.fn = k.fn('make_build', 0x300);
+    this.runFn = k.fn('sh_run', 0x200);
+  }
+
+  /** Build one package: schedule its steps, then let its time pass. */
+  build(pkg: Package, hooks: BuildHooks = {}): void {
+    const os = this.os;
+    const k = os.k;
+    k.printf(`===> Building for ${pkg.name}\n`);
+    for (const step of pkg.steps) {
+      k.timeout(this.thread, step.t * 1e9, () => {
+        k.guard(() => {
+          k.enter(this.fn + 0x1a4);
+          k.enter(this.runFn + 0x88);
+          this.run(step);
+          k.leave();
+          k.leave();
+        });
+        hooks.afterStep?.(pkg, step, os);
+      });
+    }
+    k.advance(pkg.secs * 1e9);
+  }
+
+  private run(step: Step): void {
+    const os = this.os;
+    const k = os.k;
+    switch (step.op) {
+      case 'exec': {
+        const p = os.spawn(step.format, step.anon ?? 16);
+        if (p !== 0) k.timeout(this.thread, (step.secs ?? 0.2) * 1e9, () => k.guard(() => os.exit(p)));
+        break;
+      }
+      case 'memory':
+        os.uvm.anon(step.pages);
+        k.timeout(this.thread, step.secs * 1e9, () => k.guard(() => os.uvm.anon(-step.pages)));
+        break;
+      case 'semget':
+        os.semget();
+        break;
+      case 'sem_open':
+        os.semOpen();
+        break;
+      case 'mq':
+        os.mqTraffic(step.n);
+        break;
+      case 'sysctl':
+        os.sysctlRead(step.path);
+        break;
+    }
+  }
+}
