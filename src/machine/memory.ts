@@ -431,8 +431,9 @@ abstract class SegmentedMemory implements Memory {
     let lo = v % TWO32;
     if (lo < 0) lo += TWO32;
     const hi = Math.floor(v / TWO32);
-    // Fault before writing either half; an aligned qword faults at its own address.
-    this.check(a % 8 === 0 ? a : a + 4, 'write');
+    // An aligned qword lies in one page: the first store faults (at a) or
+    // neither does.  An unaligned one may straddle: check the far half first.
+    if (a % 8 !== 0) this.check(a + 7, 'write');
     this.store32(a, lo);
     this.store32(a + 4, hi >>> 0);
   }
