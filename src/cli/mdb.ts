@@ -60,7 +60,11 @@ class Writer {
 
 /** Resolve the dump files named on the command line. */
 function dumpFiles(args: string[]): { unix: string; vmcore: string } {
-  if (args.length === 2) return { unix: args[0]!, vmcore: args[1]! };
+  if (args.length === 2) {
+    // `mdb DIR N`: dump N in crash directory DIR (what `kmemdb demo` prints)
+    if (/^\d+$/.test(args[1]!) && safeIsDir(args[0]!)) return { unix: join(args[0]!, `unix.${args[1]}`), vmcore: join(args[0]!, `vmcore.${args[1]}`) };
+    return { unix: args[0]!, vmcore: args[1]! };
+  }
   const a = args[0]!;
   if (/^\d+$/.test(a)) return { unix: `unix.${a}`, vmcore: `vmcore.${a}` };
   let st;
@@ -87,6 +91,14 @@ function dumpFiles(args: string[]): { unix: string; vmcore: string } {
     return { unix: join(a, `unix.${n}`), vmcore: join(a, `vmcore.${n}`) };
   }
   throw new Error(`${a}: specify both unix.N and vmcore.N, a dump number, or a directory`);
+}
+
+function safeIsDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function safeExists(p: string): boolean {
