@@ -109,12 +109,12 @@ function fixedWorkload(os: Netbsd, b: Builder, cycles: number, hooks?: BuildHook
       steps: [
         ...shell(0, 2),
         { t: 1, op: 'exec', format: 'unknown' },
-        ...(i % 2 === 0 ? [{ t: 2, op: 'exec' as const, format: 'linux', secs: 15 }] : []),
+        { t: 2, op: 'exec', format: 'linux', secs: i % 10 === 0 ? 15 : 4 },
         { t: 2.5, op: 'semget' },
         { t: 3, op: 'sem_open' },
         { t: 3.5, op: 'mq', n: 20 },
         { t: 4, op: 'sysctl', path: 'kern' },
-        ...(i % 5 === 4 ? [{ t: 20, op: 'memory' as const, pages: pressurePages(os, 64), secs: 3 }] : []),
+        ...(i % 5 === 4 ? [{ t: 20, op: 'memory' as const, pages: pressurePages(os, 512), secs: 4 }] : []),
       ],
     };
     b.build(pkg, hooks);
