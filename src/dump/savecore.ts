@@ -119,6 +119,32 @@ function writeAtomically(file: string, data: string | Uint8Array): void {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * mkdir -p, without fs.mkdirSync's recursive mode (which loops forever on
+ * some paths, e.g. under /proc).  Errors say which directory failed.
+ */
+export function ensureDir(dir: string, depth = 0): void {
+  try {
+    fs.mkdirSync(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (fs.statSync(dir).isDirectory()) return;
+      throw new Error(`savecore: ${dir} exists and is not a directory`);
+    }
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || depth > 64) throw new Error(`savecore: cannot create ${dir}: ${code ?? String(e)}`);
+  }
+  ensureDir(path.dirname(dir), depth + 1);
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') throw new Error(`savecore: cannot create ${dir}: ${code ?? String(e)}`);
+  }
+}
+
 /* ---------------------------------------------------------------- ranges */
 
 interface Run {
@@ -547,7 +573,7 @@ export function writeVmcore(k: Kernel, file: string, index: number, id: number):
  * dump, `savecore -L`: the threads' registers are saved first).
  */
 export function savecore(k: Kernel, dir: string, _opts: SavecoreOptions = {}): DumpInfo {
-  fs.mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   if (!k.panicking) for (const t of k.threads) k.materialize(t);
   let n = readBounds(dir);
   while (fs.existsSync(path.join(dir, `unix.${n}`)) || fs.existsSync(path.join(dir, `vmcore.${n}`))) n++;
@@ -577,10 +603,12 @@ export function savecore(k: Kernel, dir: string, _opts: SavecoreOptions = {}): D
 const lastDumps = new WeakMap<Kernel, DumpInfo | Error>();
 
 /**
- * Make every panic of k write a dump into dir (dumpsys).  The result, a
+ * Make every panic of k write a dump into dir (dumpsys); dir is created now
+ * (an Error if that is impossible).  The result, a
  * DumpInfo or the Error that prevented the dump, is kept for `lastDump(k)`.
  */
 export function installSavecore(k: Kernel, dir: string, opts: SavecoreOptions = {}): void {
+  ensureDir(dir); // fail now, as dumpadm does, rather than at the panic
   k.onPanic = (kk) => {
     try {
       lastDumps.set(kk, savecore(kk, dir, opts));

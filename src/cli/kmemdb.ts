@@ -1,0 +1,177 @@
+/*
+ * kmemdb: the command line for making crash dumps.
+ *
+ *   kmemdb crash <scenario> --dir D [--seed N] [--kmem-flags X] [--model lp64|ilp32]
+ *   kmemdb crash --list
+ *   kmemdb demo
+ *
+ * Thin: parse arguments, run a scenario (src/scenarios), report where the
+ * dump went.  Errors are one line on stderr and exit status 1 (2 for usage),
+ * never a stack trace.
+ */
+
+import * as path from 'node:path';
+import { runScenario, scenarios, ScenarioError } from '../scenarios/index.js';
+import { DumpFormatError } from '../dump/format.js';
+import { hex } from '../machine/addr.js';
+import type { ModelName } from '../machine/memory.js';
+
+const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags FLAGS] [--model lp64|ilp32]
+                    [--fixed] [--debug-checks]
+       kmemdb crash --list
+       kmemdb demo
+       kmemdb help`;
+
+/** A command-line mistake: printed with the usage, exit status 2. */
+class UsageError extends Error {}
+
+export interface KmemdbIO {
+  stdout(s: string): void;
+  stderr(s: string): void;
+}
+
+const processIO: KmemdbIO = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+};
+
+interface CrashArgs {
+  scenario?: string;
+  dir?: string;
+  seed?: number;
+  kmemFlags?: number;
+  model?: ModelName;
+  fixed?: boolean;
+  debugChecks?: boolean;
+  list: boolean;
+}
+
+function parseNumber(opt: string, v: string | undefined): number {
+  if (v === undefined) throw new UsageError(`${opt} needs a value`);
+  const t = v.trim().toLowerCase();
+  const n = /^0x[0-9a-f]+$/.test(t) ? parseInt(t.slice(2), 16) : /^[0-9]+$/.test(t) ? parseInt(t, 10) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new UsageError(`${opt}: bad number "${v}"`);
+  return n;
+}
+
+function parseCrashArgs(argv: readonly string[]): CrashArgs {
+  const a: CrashArgs = { list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const [opt, inline] = arg.startsWith('--') && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (opt) {
+      case '--list':
+      case '-l':
+        a.list = true;
+        break;
+      case '--dir':
+      case '-d': {
+        const v = value();
+        if (!v) throw new UsageError(`${opt} needs a directory`);
+        a.dir = v;
+        break;
+      }
+      case '--fixed':
+        a.fixed = true;
+        break;
+      case '--debug-checks':
+        a.debugChecks = true;
+        break;
+      case '--seed':
+        a.seed = parseNumber(opt, value());
+        break;
+      case '--kmem-flags':
+        a.kmemFlags = parseNumber(opt, value());
+        break;
+      case '--model': {
+        const v = value();
+        if (v !== 'lp64' && v !== 'ilp32') throw new UsageError(`--model must be lp64 or ilp32`);
+        a.model = v;
+        break;
+      }
+      default:
+        if (opt.startsWith('-')) throw new UsageError(`unknown option ${opt}`);
+        if (a.scenario !== undefined) throw new UsageError(`one scenario at a time (got ${a.scenario} and ${opt})`);
+        a.scenario = opt;
+    }
+  }
+  return a;
+}
+
+function listScenarios(io: KmemdbIO): void {
+  const w = Math.max(...scenarios().map((s) => s.name.length));
+  for (const s of scenarios()) io.stdout(`${s.name.padEnd(w)}  ${s.description}\n`);
+}
+
+function mib(n: number): string {
+  return `${(n / (1 << 20)).toFixed(1)} MiB`;
+}
+
+/** Run a scenario into dir and report; returns the dump number. */
+function crash(io: KmemdbIO, name: string, dir: string, opts: Omit<CrashArgs, 'list' | 'scenario' | 'dir'>): number {
+  const r = runScenario(name, { dir, seed: opts.seed, kmemFlags: opts.kmemFlags, model: opts.model, fixed: opts.fixed, debugChecks: opts.debugChecks });
+  const { k } = r.system;
+  io.stdout(`panic[cpu${k.mem.load32(k.g.panic_cpu) | 0}]/thread=${hex(k.mem.loadPtr(k.g.panic_thread))}: ${r.panicMessage}\n`);
+  io.stdout(`dumping to ${r.dump.vmcorePath}: ${mib(r.dump.memoryBytes)} in ${r.dump.ranges} ranges\n`);
+  io.stdout(`savecore: saved crash dump ${r.dump.index} in ${dir}: ${path.basename(r.dump.unixPath)}, ${path.basename(r.dump.vmcorePath)}\n`);
+  return r.dump.index;
+}
+
+/** Run kmemdb with arguments (without "node kmemdb"); returns the exit status. */
+export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
+  try {
+    const [cmd, ...rest] = argv;
+    switch (cmd) {
+      case 'crash': {
+        const a = parseCrashArgs(rest);
+        if (a.list) {
+          listScenarios(io);
+          return 0;
+        }
+        if (a.scenario === undefined) throw new UsageError('which scenario? (kmemdb crash --list)');
+        if (a.dir === undefined) throw new UsageError('--dir DIR is required (where the dump goes)');
+        crash(io, a.scenario, a.dir, a);
+        return 0;
+      }
+      case 'demo': {
+        if (rest.length > 0) throw new UsageError(`demo takes no arguments`);
+        const dir = './crash';
+        io.stdout(`kmemdb demo: a driver writes to a buffer after freeing it (kmem_flags=0xf)\n`);
+        const n = crash(io, 'modified-after-free', dir, {});
+        io.stdout(`\nopen the dump with:\n    ./bin/mdb ${dir} ${n}\nthen try ::status, ::msgbuf, $c, ::kmem_verify, ::findleaks\n`);
+        return 0;
+      }
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(USAGE + '\n');
+        return 0;
+      case undefined:
+        throw new UsageError('no command');
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`kmemdb: ${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    if (e instanceof ScenarioError || e instanceof DumpFormatError || (e instanceof Error && e.message.startsWith('savecore: '))) {
+      io.stderr(`kmemdb: ${e.message}\n`);
+      return 1;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && typeof err.syscall === 'string') {
+      io.stderr(`kmemdb: ${err.syscall} ${err.path ?? ''}: ${err.code}\n`.replace(' :', ':'));
+      return 1;
+    }
+    io.stderr(`kmemdb: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+export function main(argv: readonly string[]): void {
+  process.exitCode = run(argv);
+}

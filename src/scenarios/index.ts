@@ -1,0 +1,91 @@
+/*
+ * The scenario registry and runner.
+ *
+ * A scenario is a named piece of simulated kernel activity that ends in a
+ * panic, leaving a crash dump for mdb: a client making one kmem mistake, a
+ * leaky or a clean workload, and (later) the NetBSD report's failures.
+ * `runScenario()` boots a system, installs savecore on it, runs the
+ * scenario under k.guard (so a stray access is a page-fault panic, as in a
+ * kernel) and returns the dump.  Scenarios are plain table rows: adding
+ * one is adding a row to SCENARIOS (or calling registerScenario()).
+ */
+
+import { bootSystem, type System } from '../system.js';
+import { KernelPanic } from '../kernel/kernel.js';
+import type { ModelName } from '../machine/memory.js';
+import { installSavecore, lastDump, type DumpInfo } from '../dump/savecore.js';
+import { KMEM_SCENARIOS } from './kmem.js';
+import { NETBSD_SCENARIOS } from './netbsd.js';
+import type { Scenario } from './types.js';
+
+export type { Scenario, ScenarioOptions } from './types.js';
+
+const SCENARIOS: Scenario[] = [...KMEM_SCENARIOS, ...NETBSD_SCENARIOS];
+
+/** The default kmem_flags of scenarios: AUDIT|DEADBEEF|REDZONE|CONTENTS. */
+export const DEFAULT_SCENARIO_FLAGS = 0xf;
+
+export function registerScenario(s: Scenario): void {
+  if (SCENARIOS.some((x) => x.name === s.name)) throw new Error(`scenario ${s.name} already registered`);
+  SCENARIOS.push(s);
+}
+
+export function scenarios(): readonly Scenario[] {
+  return SCENARIOS;
+}
+
+export function findScenario(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}
+
+export interface RunOptions {
+  /** Crash directory. */
+  readonly dir: string;
+  readonly seed?: number;
+  readonly kmemFlags?: number;
+  readonly model?: ModelName;
+  readonly heapSize?: number;
+  /** Scenario variants (--fixed, --debug-checks). */
+  readonly fixed?: boolean;
+  readonly debugChecks?: boolean;
+}
+
+export interface ScenarioResult {
+  readonly scenario: Scenario;
+  readonly system: System;
+  readonly panicMessage: string;
+  readonly dump: DumpInfo;
+}
+
+/** Thrown when a scenario cannot produce its dump. */
+export class ScenarioError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScenarioError';
+  }
+}
+
+/** Boot, run the scenario to its panic, and return the dump it left. */
+export function runScenario(name: string, opts: RunOptions): ScenarioResult {
+  const scenario = findScenario(name);
+  if (!scenario) throw new ScenarioError(`unknown scenario "${name}" (kmemdb crash --list lists them)`);
+  const system = bootSystem({
+    model: opts.model ?? 'lp64',
+    seed: opts.seed ?? 1,
+    kmemFlags: opts.kmemFlags ?? scenario.kmemFlags ?? DEFAULT_SCENARIO_FLAGS,
+    heapSize: opts.heapSize,
+  });
+  const { k } = system;
+  installSavecore(k, opts.dir);
+  try {
+    const variant = { fixed: opts.fixed, debugChecks: opts.debugChecks };
+    k.guard(() => scenario.run(system, variant));
+  } catch (e) {
+    if (!(e instanceof KernelPanic)) throw e;
+  }
+  if (!k.panicking) throw new ScenarioError(`scenario ${name} ran to completion without a panic (kmem_flags ${(opts.kmemFlags ?? scenario.kmemFlags ?? DEFAULT_SCENARIO_FLAGS).toString(16)} may not detect it)`);
+  const dump = lastDump(k);
+  if (dump === undefined) throw new ScenarioError(`scenario ${name} panicked but no dump was written`);
+  if (dump instanceof Error) throw new ScenarioError(`savecore failed: ${dump.message}`);
+  return { scenario, system, panicMessage: k.panicMessage ?? '', dump };
+}
