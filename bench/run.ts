@@ -23,17 +23,22 @@ async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const onlyIdx = process.argv.indexOf('--only');
   const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-  const benches: Array<[string, Bench | undefined]> = [
-    ['machine', benchMachine],
-    ['vmem', await optional('./vmem.js', 'benchVmem')],
-    ['kmem', await optional('./kmem.js', 'benchKmem')],
-    ['dump', await optional('./dump.js', 'benchDump')],
-    ['mdb', await optional('./mdb.js', 'benchMdb')],
-    ['scan', await optional('./scan.js', 'benchScan')],
+  const benches: Array<[string, () => Promise<Bench | undefined>]> = [
+    ['machine', async () => benchMachine],
+    ['vmem', () => optional('./vmem.js', 'benchVmem')],
+    ['kmem', () => optional('./kmem.js', 'benchKmem')],
+    ['dump', () => optional('./dump.js', 'benchDump')],
+    ['mdb', () => optional('./mdb.js', 'benchMdb')],
+    ['scan', () => optional('./scan.js', 'benchScan')],
   ];
   const all: Record<string, number> = {};
-  for (const [name, b] of benches) {
-    if (!b || (only && !name.startsWith(only))) continue;
+  for (const [name, load] of benches) {
+    if (only && !name.startsWith(only)) continue;
+    const b = await load();
+    if (!b) {
+      process.stderr.write(`bench: ${name}: not available\n`);
+      continue;
+    }
     const r = await b();
     for (const [k, v] of Object.entries(r)) {
       all[k] = Number(v.toFixed(4));
