@@ -15,10 +15,13 @@ import { runScenario, scenarios, ScenarioError } from '../scenarios/index.js';
 import { DumpFormatError } from '../dump/format.js';
 import { hex } from '../machine/addr.js';
 import type { ModelName } from '../machine/memory.js';
+import { bootSystem } from '../system.js';
+import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
 
 const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags FLAGS] [--model lp64|ilp32]
                     [--fixed] [--debug-checks]
        kmemdb crash --list
+       kmemdb arenas [--kmem-flags FLAGS] [--model lp64|ilp32] [--seed N]
        kmemdb demo
        kmemdb help`;
 
@@ -141,6 +144,14 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
         io.stdout(`kmemdb demo: a driver writes to a buffer after freeing it (kmem_flags=0xf)\n`);
         const n = crash(io, 'modified-after-free', dir, {});
         io.stdout(`\nopen the dump with:\n    ./bin/mdb ${dir} ${n}\nthen try ::status, ::msgbuf, $c, ::kmem_verify, ::findleaks\n`);
+        return 0;
+      }
+      case 'arenas': {
+        // Boot the kernel and print its vmem arenas, read from memory.
+        const a = parseCrashArgs(rest);
+        if (a.list || a.scenario !== undefined || a.dir !== undefined || a.fixed || a.debugChecks) throw new UsageError('arenas takes only --kmem-flags, --model and --seed');
+        const { k } = bootSystem({ model: a.model, kmemFlags: a.kmemFlags, seed: a.seed });
+        io.stdout(formatArenaSummary(arenaSummary(k)));
         return 0;
       }
       case 'help':
