@@ -33,6 +33,7 @@
  * the bytes, then ask for the next piece); copy it (slice()) to keep it.
  */
 
+import { findContaining, sortSymbols } from '../target/symbols.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TypeTable, CtfError } from '../ctf/ctf.js';
@@ -662,7 +663,7 @@ export class DumpTarget implements Target {
     }
     // symbols: kernel and loaded modules from unix.N
     for (const s of this.syms) if (!this.symByName.has(s.name)) this.symByName.set(s.name, s);
-    this.sortedSyms = [...this.syms].sort((x, y) => x.value - y.value || y.size - x.size);
+    this.sortedSyms = sortSymbols(this.syms);
   }
 
   /** Release the file descriptor and the cache. */
@@ -856,22 +857,7 @@ export class DumpTarget implements Target {
   }
 
   symbolByAddr(addr: number): TargetSymbol | undefined {
-    const s = this.sortedSyms;
-    let lo = 0;
-    let hi = s.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (s[mid]!.value <= addr) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    for (let i = best; i >= 0 && i > best - 64; i--) {
-      const sym = s[i]!;
-      if (addr < sym.value + Math.max(sym.size, 1)) return sym;
-    }
-    return undefined;
+    return findContaining(this.sortedSyms, addr);
   }
 
   symbols(): readonly TargetSymbol[] {

@@ -7,6 +7,7 @@
  * sees one kind of error whatever the target.
  */
 
+import { findContaining, sortSymbols } from './symbols.js';
 import { PageFault, type DataModel, type Memory } from '../machine/memory.js';
 import type { TypeTable } from '../ctf/ctf.js';
 import {
@@ -150,29 +151,13 @@ export class MemoryTarget implements Target {
 
   private sortedSyms(): TargetSymbol[] {
     if (this.sorted.length !== this.syms.length) {
-      this.sorted = [...this.syms].sort((x, y) => x.value - y.value || y.size - x.size);
+      this.sorted = sortSymbols(this.syms);
     }
     return this.sorted;
   }
 
   symbolByAddr(addr: number): TargetSymbol | undefined {
-    const s = this.sortedSyms();
-    let lo = 0;
-    let hi = s.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (s[mid]!.value <= addr) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    // Walk back over symbols at lower addresses that might still contain addr.
-    for (let i = best; i >= 0 && i > best - 64; i--) {
-      const sym = s[i]!;
-      if (addr < sym.value + Math.max(sym.size, 1)) return sym;
-    }
-    return undefined;
+    return findContaining(this.sortedSyms(), addr);
   }
 
   symbols(): readonly TargetSymbol[] {
