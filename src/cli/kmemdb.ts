@@ -17,6 +17,7 @@ import { hex } from '../machine/addr.js';
 import type { ModelName } from '../machine/memory.js';
 import { bootSystem } from '../system.js';
 import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
+import { runDemo } from '../demo/demo.js';
 
 const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags FLAGS] [--model lp64|ilp32]
                     [--fixed] [--debug-checks]
@@ -140,11 +141,8 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
       }
       case 'demo': {
         if (rest.length > 0) throw new UsageError(`demo takes no arguments`);
-        const dir = './crash';
-        io.stdout(`kmemdb demo: a driver writes to a buffer after freeing it (kmem_flags=0xf)\n`);
-        const n = crash(io, 'modified-after-free', dir, {});
-        io.stdout(`\nopen the dump with:\n    ./bin/mdb ${dir} ${n}\nthen try ::status, ::msgbuf, $c, ::kmem_verify, ::findleaks\n`);
-        return 0;
+        // The guided NetBSD pool-unload tour (src/demo/demo.ts).
+        return runDemo({ dir: './crash', out: io.stdout }).ok ? 0 : 1;
       }
       case 'arenas': {
         // Boot the kernel and print its vmem arenas, read from memory.

@@ -167,15 +167,18 @@ export class SysctlView {
   }
 
   /**
-   * The tree below `start` (default: sysctl_root), pre-order, each node
-   * with its checks.  `prefix` gives the containment path of `start`.
+   * The whole tree, pre-order, each node with its checks (see the theory
+   * comment).  Spare slots with a stale parent are reported on the node
+   * that owns the array, one line per run of slots with the same parent.
    */
-  tree(start?: number, prefix?: { mib: number[]; names: string[] }): SysctlNode[] {
+  tree(): SysctlNode[] {
     const out: SysctlNode[] = [];
     const t = this.t;
     const L = this.L;
-    const visit = (owner: number, mib: number[], names: string[], depth: number): void => {
+    const rootProblems: string[] = [];
+    const visit = (owner: number, ownerNode: SysctlNode | undefined, mib: number[], names: string[], depth: number): void => {
       if (depth > CTL_MAXNAME || out.length >= MAX_NODES) return;
+      const problems = ownerNode ? (ownerNode.problems as string[]) : rootProblems;
       let s: { child: number; clen: number; csize: number };
       try {
         s = this.slots(owner);
@@ -183,40 +186,54 @@ export class SysctlView {
         return;
       }
       if (s.child === 0) return;
+      let run: { first: number; last: number; parent: number } | undefined;
+      const endRun = () => {
+        if (!run) return;
+        const slots = run.first === run.last ? `spare slot ${run.first} at ${X(s.child + run.first * L.nodeSize)} has` : `spare slots ${run.first}-${run.last} at ${X(s.child + run.first * L.nodeSize)}.. have`;
+        problems.push(`${slots} sysctl_parent ${X(run.parent)} (${this.describeNode(run.parent)}), expected ${X(owner)}: a node appended there inherits the wrong parent`);
+        run = undefined;
+      };
       for (let i = 0; i < s.csize; i++) {
         const n = s.child + i * L.nodeSize;
         let parent: number;
         try {
           parent = rd(t, n, L.parent);
         } catch {
-          out.push(this.unreadable(n, mib, names, `child array slot ${i} at ${X(n)} is unmapped (${describeUnmapped(t, n)})`));
+          endRun();
+          problems.push(`child array slot ${i} at ${X(n)} is unmapped (${describeUnmapped(t, n)})`);
           return;
         }
         if (i >= s.clen) {
           if (parent !== owner) {
-            // report on the owner, which was pushed before its children
-            const o = out.find((x) => x.addr === owner);
-            const msg = `spare slot ${i} at ${X(n)} has sysctl_parent ${X(parent)} (${this.describeNode(parent)}), expected ${X(owner)}: a node appended here will inherit the wrong parent`;
-            if (o) (o.problems as string[]).push(msg);
-            else if (owner === this.root) rootProblems.push(msg);
-          }
+            if (run && run.parent === parent && run.last === i - 1) run.last = i;
+            else {
+              endRun();
+              run = { first: i, last: i, parent };
+            }
+          } else endRun();
           continue;
         }
         const node = this.node(n, [...mib, rd(t, n, L.num)], [...names, this.nameOf(n)], parent, owner);
         out.push(node);
-        visit(n, node.mib as number[], node.names as string[], depth + 1);
+        visit(n, node, node.mib as number[], node.names as string[], depth + 1);
       }
+      endRun();
     };
-    const rootProblems: string[] = [];
-    const s = start ?? this.root;
-    const pre = prefix ?? { mib: [], names: [] };
-    visit(s, pre.mib, pre.names, 0);
-    if (rootProblems.length && out.length) (out[0]!.problems as string[]).push(...rootProblems.map((m) => `(root) ${m}`));
+    visit(this.root, undefined, [], [], 0);
+    if (rootProblems.length && out.length) (out[0]!.problems as string[]).unshift(...rootProblems.map((m) => `(root) ${m}`));
     return out;
   }
 
-  private unreadable(n: number, mib: number[], names: string[], msg: string): SysctlNode {
-    return { addr: n, num: NaN, name: '?', type: 0, flags: 0, csize: 0, clen: 0, func: 0, data: 0, qdata: 0, parent: 0, mib, names, parentMib: [], problems: [msg] };
+  /** The subtree at `node` (itself first), or undefined if it is not in the tree. */
+  subtree(node: number): SysctlNode[] | undefined {
+    const all = this.tree();
+    if (node === this.root) return all;
+    const i = all.findIndex((x) => x.addr === node);
+    if (i < 0) return undefined;
+    const m = all[i]!.mib;
+    const out = [all[i]!];
+    for (let j = i + 1; j < all.length && all[j]!.mib.length > m.length && m.every((x, k) => all[j]!.mib[k] === x); j++) out.push(all[j]!);
+    return out;
   }
 
   private node(n: number, mib: number[], names: string[], parent: number, owner: number): SysctlNode {
@@ -257,6 +274,7 @@ export class SysctlView {
         names.unshift(this.nameOf(p));
         p = rd(this.t, p, this.L.parent);
       }
+      if (names[names.length - 1] === '') return `an unused slot of ${names.length > 1 ? names.slice(0, -1).join('.') : '(root)'}'s child array`;
       return names.join('.');
     } catch {
       return '?';
@@ -323,12 +341,6 @@ export class SysctlView {
     return n;
   }
 
-  /** Containment path of a node found by searching the tree (for an address given by the user). */
-  pathOf(node: number): { mib: number[]; names: string[] } | undefined {
-    if (node === this.root) return { mib: [], names: [] };
-    for (const x of this.tree()) if (x.addr === node) return { mib: [...x.mib], names: [...x.names] };
-    return undefined;
-  }
 }
 
 /* ------------------------------------------------------------ sysctllog */

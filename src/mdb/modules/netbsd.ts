@@ -268,17 +268,12 @@ function sysctlDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonl
   if (!g || g.rest.length > 1) return DCMD_USAGE;
   const v = sysctlView(ctx);
   let start = v.root;
-  let prefix: { mib: number[]; names: string[] } = { mib: [], names: [] };
   if (g.rest.length === 1) {
     start = v.lookup(g.rest[0]!);
     if (start === 0) throw new DcmdError(`no sysctl node ${g.rest[0]}`);
   } else if (flags & DCMD_ADDRSPEC) start = addr;
-  if (start !== v.root) {
-    const p = v.pathOf(start);
-    if (!p) throw new DcmdError(`${X(start)} is not a node of the sysctl tree`);
-    prefix = p;
-  }
-  const nodes = v.tree(start, prefix);
+  const nodes = v.subtree(start);
+  if (!nodes) throw new DcmdError(`${X(start)} is not a node of the sysctl tree`);
   if (flags & DCMD_PIPE_OUT) {
     for (const n of nodes) ctx.pipeOut(n.addr);
     return DCMD_OK;
