@@ -146,16 +146,19 @@ export function* walkTailq(t: Target, w: TailqWalk, problems: ListProblem[]): Ge
     elem = w.start ?? 0;
   }
   let n = 0;
+  let broken = false;
   while (elem !== 0) {
     const link = elem + w.linkOff;
     if (!t.isMapped(link) || !t.isMapped(link + 2 * P - 1)) {
       const via = from !== 0 ? `, pointed to by ${X(from)}` : '';
       problems.push({ kind: 'unmapped', elem, message: `element at ${X(elem)} is unmapped (${describeUnmapped(t, elem)})${via}` });
-      return;
+      broken = true;
+      break;
     }
     if (seen.has(elem)) {
       problems.push({ kind: 'cycle', elem, message: `element at ${X(elem)} appears twice: the list loops after ${n} elements` });
-      return;
+      broken = true;
+      break;
     }
     seen.add(elem);
     const prev = t.loadPtr(link + P);
@@ -165,7 +168,8 @@ export function* walkTailq(t: Target, w: TailqWalk, problems: ListProblem[]): Ge
     yield elem;
     if (++n >= MAX_ELEMENTS) {
       problems.push({ kind: 'limit', elem, message: `more than ${MAX_ELEMENTS} elements; stopped at ${X(elem)}` });
-      return;
+      broken = true;
+      break;
     }
     expectedPrev = link;
     from = link;
@@ -173,7 +177,10 @@ export function* walkTailq(t: Target, w: TailqWalk, problems: ListProblem[]): Ge
   }
   if (w.head !== undefined) {
     const last = t.loadPtr(w.head + P);
-    if (last !== expectedPrev) {
+    if (broken) {
+      // the end of the list is unknown: say only whether tqh_last is readable
+      if (!t.isMapped(last)) problems.push({ kind: 'tail', elem: w.head, found: last, message: `tqh_last of ${X(w.head)} is ${X(last)}, which is unmapped (${describeUnmapped(t, last)})` });
+    } else if (last !== expectedPrev) {
       const why = t.isMapped(last) ? '' : ` (unmapped: ${describeUnmapped(t, last)})`;
       problems.push({ kind: 'tail', elem: w.head, found: last, expected: expectedPrev, message: `tqh_last of ${X(w.head)} is ${X(last)}, expected ${X(expectedPrev!)}${why}` });
     }
