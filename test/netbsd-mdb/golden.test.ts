@@ -1,0 +1,163 @@
+/*
+ * Golden transcripts: each failure of the NetBSD report reproduced with a
+ * fixed seed (kmem_flags 0xf), dumped, and examined with the mdb commands
+ * that show its root cause; plus the demo's whole transcript.  Regenerate
+ * with UPDATE_GOLDEN=1 and review test/netbsd-mdb/golden/*.txt by eye.
+ * Besides the byte comparison, each test asserts the lines that carry the
+ * diagnosis, so a regenerated golden cannot silently lose it.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runScenario, type RunOptions } from '../../src/scenarios/index.js';
+import { openDump } from '../../src/dump/reader.js';
+import { createSession } from '../../src/mdb/index.js';
+import '../../src/mdb/modules/genunix.js';
+import '../../src/mdb/modules/netbsd.js';
+import type { Target } from '../../src/target/target.js';
+import { hex } from '../../src/machine/addr.js';
+import { runDemo } from '../../src/demo/demo.js';
+import { bootSystem } from '../../src/system.js';
+import { bootNetbsd } from '../../src/netbsd/index.js';
+import { Builder, type Package } from '../../src/netbsd/workload.js';
+import { ipcPackage } from '../../src/scenarios/netbsd.js';
+import { liveTarget } from '../../src/kernel/live-target.js';
+
+// dist/test/netbsd-mdb -> test/netbsd-mdb/golden
+const here = dirname(fileURLToPath(import.meta.url));
+const GOLDEN = join(here, '..', '..', '..', 'test', 'netbsd-mdb', 'golden');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+function golden(name: string, text: string): void {
+  const file = join(GOLDEN, `${name}.txt`);
+  if (UPDATE || !existsSync(file)) {
+    if (!UPDATE) assert.fail(`missing golden ${file}; run with UPDATE_GOLDEN=1`);
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(file, text);
+    return;
+  }
+  assert.equal(text, readFileSync(file, 'utf8'), `${name} differs from ${file}`);
+}
+
+/** "> cmd" then what mdb printed, stdout and stderr in the order printed. */
+function transcript(t: Target, cmds: readonly string[]): string {
+  let out = '';
+  const s = createSession(t, { stdout: (x) => (out += x), stderr: (x) => (out += x) });
+  for (const c of cmds) {
+    out += `> ${c}\n`;
+    s.run(c);
+  }
+  return out;
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'netbsd-mdb-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+function dump(name: string, opts: Partial<RunOptions> = {}): Target {
+  const dir = join(tmp, `${name}${opts.debugChecks ? '-debug' : ''}`);
+  const r = runScenario(name, { dir, seed: 1, kmemFlags: 0xf, ...opts });
+  return openDump(r.dump.unixPath, r.dump.vmcorePath);
+}
+
+const X = (a: number) => '0x' + hex(a);
+
+test('issue 1 (pool-unload): the stale tqe_prev is culprit_pool+0x80 of the unloaded module', () => {
+  const t = dump('pool-unload');
+  const pp = t.loadPtr(t.symbolByName('mqmsg_cache')!.value);
+  const stale = t.loadPtr(pp + 0x88);
+  const text = transcript(t, [
+    '::status',
+    '$c',
+    '*mqmsg_cache::print struct pool pr_wchan pr_alloc_list',
+    'pool_allocator_nointr::print struct pool_allocator pa_list',
+    'pool_allocator_nointr::walk pa_list',
+    '::walk pool_head',
+    `${X(stale)}::whatis`,
+    '::pool',
+    '::modstat -h',
+  ]);
+  golden('pool-unload', text);
+  assert.match(text, /pool_destroy\+0xb1\(\)\npool_cache_bootstrap_destroy\+0x[0-9a-f]+\(\)\npool_cache_destroy\+0x[0-9a-f]+\(\)\nmqueue_modcmd\+0x[0-9a-f]+\(\)\nmodule_do_unload/);
+  assert.match(text, new RegExp(`tqh_last = ${X(stale)}\n`));
+  assert.match(text, new RegExp(`tqe_prev = ${X(stale)}\n`));
+  assert.match(text, /mdb: pa_list: element at 0x[0-9a-f]+ is unmapped \(culprit_pool in unloaded module culprit's former data/);
+  assert.match(text, /is in freed module_map range formerly belonging to module culprit \(loaded at [0-9.]+s, unloaded at [0-9.]+s\): culprit_pool\+0x80\n/);
+  assert.match(text, /lies in the unloaded module culprit's former range \(culprit_pool, .*still referenced by pool_head, pa_list of pool_allocator_nointr\n/);
+});
+
+test('issue 2 (pool-drain): drainpp points at the unloaded module\'s pool', () => {
+  const t = dump('pool-drain');
+  const text = transcript(t, ['::status', '$c', 'drainpp/K', '*drainpp::whatis', '::walk pool_head', '::pool']);
+  golden('pool-drain', text);
+  assert.match(text, /pool_drain\+0x3b\(\)\nuvm_pageout/);
+  assert.match(text, /is in freed module_map range formerly belonging to module culprit .*: culprit_pool\n/);
+  assert.match(text, /still referenced by pool_head, pa_list of pool_allocator_nointr, drainpp\n/);
+});
+
+test('issue 3 (sysctl-log): kern.ipc nodes outlive sysv_ipc, with handlers in its freed text', () => {
+  const t = dump('sysctl-log');
+  const panicThread = t.threads().find((x) => x.addr === t.status().panicThread);
+  assert.ok(panicThread, 'the dump names its panic thread');
+  const fault = panicThread.pc;
+  const text = transcript(t, ['::status', '$c', '::sysctl kern', `${X(fault)}::whatis`, '::modstat -h']);
+  golden('sysctl-log', text);
+  assert.match(text, /!! spare slots \d+-15 at 0x[0-9a-f]+\.\. have sysctl_parent 0x[0-9a-f]+ \(kern\.boottime\), expected/);
+  assert.match(text, /kern\.ipc\.semmni +int +func 0x[0-9a-f]+\n {4}!! handler 0x[0-9a-f]+ is outside loaded text \(sysctl_ipc_semmni in unloaded module sysv_ipc's former text/);
+  assert.match(text, /formerly belonging to module sysv_ipc .*: sysctl_ipc_semmni\n/);
+});
+
+test('issue 3 with --debug-checks: the parent mismatch at sysctl_createv, seen by ::sysctl -p', () => {
+  const t = dump('sysctl-log', { debugChecks: true });
+  const text = transcript(t, ['::status', '$c', '::sysctllog', '::sysctl -p kern.ipc']);
+  golden('sysctl-log-debug', text);
+  assert.match(text, /sysctl parent mis-match/);
+  assert.match(text, /kern\.ipc\.semmni .*\n {4}!! sysctl_parent is 0x[0-9a-f]+ \(kern\.boottime\), but the node sits in the child array of 0x[0-9a-f]+ \(kern\.ipc\): parent-pointer path 1\.83\.\d+ \(kern\.boottime\.\?\) vs containment path 1\.82\.\d+\n/);
+});
+
+test('issue 3 live: sysv_ipc\'s sysctllog records 1.83.N, and ::sysctllog says teardown will skip it', () => {
+  const sys = bootSystem({ model: 'lp64', seed: 1, kmemFlags: 0xf });
+  const os = bootNetbsd(sys, { verbose: true });
+  const b = new Builder(os);
+  b.build(ipcPackage('boost-libs-1.59.0', false));
+  let text = '';
+  const pkg: Package = ipcPackage('glib2-2.46.1', false);
+  b.build(pkg, {
+    afterStep(_p, step) {
+      if (step.op === 'sem_open' && text === '') text = transcript(liveTarget(sys.k), ['*sysctl_sysvipc_clog::sysctllog', '::sysctl -p kern.ipc']);
+    },
+  });
+  golden('sysctllog-live', text);
+  assert.match(text, /^root 0x[0-9a-f]+ left \d+ size \d+ content version \d+ type 2 len 3: 1 83 \d+ .* end\n/m);
+  assert.match(text, /1\.83\.\d+ +!! does not resolve: kern\.boottime \(1\.83\) is a leaf \(struct\), it has no children; sysctl_teardown will skip it\n/);
+});
+
+test('the demo transcript (fixed seed) and its dump are byte-identical across runs', () => {
+  const runIn = (name: string) => {
+    const d = join(tmp, name);
+    mkdirSync(d, { recursive: true });
+    const cwd = process.cwd();
+    let out = '';
+    process.chdir(d);
+    try {
+      const r = runDemo({ dir: './crash', out: (s) => (out += s) });
+      assert.equal(r.ok, true);
+      assert.equal(r.index, 0);
+    } finally {
+      process.chdir(cwd);
+    }
+    return { out, vmcore: readFileSync(join(d, 'crash', 'vmcore.0')), unix: readFileSync(join(d, 'crash', 'unix.0')) };
+  };
+  const a = runIn('demo-a');
+  golden('demo', a.out);
+  const b = runIn('demo-b');
+  assert.equal(b.out, a.out);
+  assert.ok(a.vmcore.equals(b.vmcore), 'vmcore.0 differs between two runs with the same seed');
+  assert.ok(a.unix.equals(b.unix), 'unix.0 differs between two runs with the same seed');
+  for (const cmd of ['::status', '$c', '::walk pa_list', '::whatis', '::pool', '::modstat -h']) assert.ok(a.out.includes(cmd), cmd);
+  assert.match(a.out, /culprit_pool\+0x80/);
+  assert.match(a.out, /\n {4}\.\/bin\/mdb \.\/crash 0\n/);
+});
