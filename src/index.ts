@@ -19,3 +19,25 @@ export {
   type KmemReclaim,
 } from './kmem/kmem.js';
 export * as kmemConstants from './kmem/types.js';
+
+/* crash dumps and targets */
+export { savecore, installSavecore, type DumpInfo } from './dump/savecore.js';
+export { openDump, openDumpArgs, resolveDump, DumpTarget, DumpFormatError } from './dump/reader.js';
+export { liveTarget } from './kernel/live-target.js';
+export type { Target, TargetSymbol, TargetStatus, TargetThread, TargetModuleRecord } from './target/target.js';
+export { TargetReadError } from './target/target.js';
+
+/* scenarios (what `kmemdb crash` runs) */
+export { runScenario, scenarios, ScenarioError, type RunOptions, type ScenarioResult } from './scenarios/index.js';
+
+/* mdb: sessions, with the genunix (kmem/vmem) and netbsd modules registered */
+export { createSession, runMdb, Session, type MdbIO } from './mdb/index.js';
+import './mdb/modules/genunix.js';
+import './mdb/modules/netbsd.js';
+
+/* mdb analyses: plain functions over a Target */
+export { findLeaks } from './mdb/analysis/leaks.js';
+export { whatis, formatWhatis } from './mdb/analysis/whatis.js';
+export { kmemVerify } from './mdb/analysis/verify.js';
+export { kgrep } from './mdb/analysis/kgrep.js';
+export { kmastat } from './mdb/analysis/kmastat.js';
