@@ -77,7 +77,7 @@
  */
 
 import type { Kernel } from '../kernel/kernel.js';
-import type { PagedMemory } from '../machine/memory.js';
+import { PROT_RW, type PagedMemory } from '../machine/memory.js';
 import { TWO32, hex, highbit, mod, p2align, p2roundup, isPow2 } from '../machine/addr.js';
 import { VMC_IDENTIFIER, VM_NOSLEEP, type QcacheHandle, type QcacheProvider, type VmemArena } from '../vmem/api.js';
 import {
@@ -201,6 +201,12 @@ export interface CacheCreateOptions {
   qcacheSlabSize?: number;
 }
 
+/** The last depot access of a cache (the simulated contention clock). */
+interface DepotLast {
+  cpu: number;
+  t: number;
+}
+
 interface Callbacks {
   ctor: KmemConstructor | undefined;
   dtor: KmemDestructor | undefined;
@@ -322,6 +328,15 @@ export class Kmem {
   private readonly ccFlags: number;
   private readonly ccRounds: number; // rounds (low 16) | prounds (high 16)
   private readonly ccMagsize: number;
+  /* the same as word indices, for the fast paths */
+  private readonly iFlags: number;
+  private readonly iRounds: number;
+  private readonly iLoaded: number;
+  private readonly iAlloc: number;
+  private readonly iFree: number;
+  private readonly iMagsize: number;
+  private readonly allocSlowFlags = KMF_BUFTAG | KMF_DUMPUNSAFE;
+  private readonly freeSlowFlags = KMF_BUFTAG | KMF_DUMPDIVERT | KMF_DUMPUNSAFE;
   private readonly cacheSize: number;
   private readonly O: Record<string, number>;
   private readonly slabSize: number;
@@ -334,10 +349,23 @@ export class Kmem {
   private readonly bcStack: number;
   private readonly lhCpu: number;
 
+  /* ---- direct views of the heap and data segments (see ld32) ---- */
+  private readonly hBase: number;
+  private readonly hSize: number;
+  private readonly h32: Uint32Array;
+  private readonly hProt: Uint8Array;
+  private readonly dBase: number;
+  private readonly dSize: number;
+  private readonly d32: Uint32Array;
+  private readonly dProt: Uint8Array;
+
   /* ---- side tables ---- */
   private readonly callbacks = new Map<number, Callbacks>();
   private readonly arenaByAddr = new Map<number, VmemArena>();
-  private readonly depotLast = new Map<number, { cpu: number; t: number }>();
+  private readonly depotLast = new Map<number, DepotLast>();
+  /** The cache whose DepotLast was looked up last (saves the Map lookup). */
+  private depotLastCp = 0;
+  private depotLastRec: DepotLast | undefined;
   /** Simulated depot contention window (ns): see the theory statement. */
   depotContentionWindow = 1000;
 
@@ -361,6 +389,17 @@ export class Kmem {
     this.lp64 = this.P === 8;
     this.pageSize = k.pageSize;
     this.arenas = arenas;
+    const hs = this.mem.segmentOf(k.layout.heapBase);
+    const ds = this.mem.segmentOf(k.layout.dataBase);
+    if (!hs || !ds) throw new Error('kmem: no heap or data segment');
+    this.hBase = hs.base;
+    this.hSize = hs.size;
+    this.h32 = hs.u32;
+    this.hProt = hs.prot;
+    this.dBase = ds.base;
+    this.dSize = ds.size;
+    this.d32 = ds.u32;
+    this.dProt = ds.prot;
     for (const a of [arenas.kmem_msb, arenas.kmem_cache, arenas.kmem_hash, arenas.kmem_log, arenas.kmem_oversize, arenas.kmem_default, arenas.kmem_firewall]) {
       if (a) this.arenaByAddr.set(a.addr, a);
     }
@@ -380,6 +419,15 @@ export class Kmem {
     if (off(CC, 'cc_prounds') !== this.ccRounds + 2 || this.ccRounds % 4 !== 0 || this.ccMagsize % 4 !== 0) {
       throw new Error('kmem: unexpected kmem_cpu_cache_t layout');
     }
+    if ((this.ccOff | this.ccFlags | this.ccLoaded | this.ccAlloc | this.ccFree) % 4 !== 0 || (this.ccLoaded % this.P) !== 0) {
+      throw new Error('kmem: unexpected kmem_cpu_cache_t alignment');
+    }
+    this.iFlags = this.ccFlags >> 2;
+    this.iRounds = this.ccRounds >> 2;
+    this.iLoaded = this.ccLoaded >> 2;
+    this.iAlloc = this.ccAlloc >> 2;
+    this.iFree = this.ccFree >> 2;
+    this.iMagsize = this.ccMagsize >> 2;
     this.cacheSize = T.size(C);
     const fields = [
       'cache_slab_create', 'cache_slab_destroy', 'cache_slab_alloc', 'cache_slab_free', 'cache_alloc_fail', 'cache_buftotal',
@@ -405,7 +453,8 @@ export class Kmem {
     for (const f of ['clh_current', 'clh_avail', 'clh_chunk', 'clh_hits']) O[f] = off('kmem_cpu_log_header_t', f);
     for (const f of ['kmp_timestamp', 'kmp_error', 'kmp_buffer', 'kmp_realbuf', 'kmp_cache', 'kmp_realcache', 'kmp_slab', 'kmp_bufctl']) O[f] = off('kmem_panic_info_t', f);
     O.mt_size = T.size('kmem_magtype_t');
-    this.O = O;
+    // Built key by key, O is a dictionary-mode object; the spread copy has fast properties.
+    this.O = { ...O };
     this.slabSize = T.size(S);
     this.bcSize = T.size('kmem_bufctl_t');
     this.bcaSize = T.size(B);
@@ -416,7 +465,7 @@ export class Kmem {
     this.bcStack = off(B, 'bc_stack');
     this.lhCpu = off('kmem_log_header_t', 'lh_cpu');
 
-    this.FN = k.fns(FN_SIZES);
+    this.FN = { ...k.fns(FN_SIZES) };
 
     this.maxCached = this.lp64 ? 131072 : 32768;
     this.bigMax = this.maxCached >> KMEM_BIG_SHIFT;
@@ -455,22 +504,21 @@ export class Kmem {
       kmem_bufctl_audit_cache: g('kmem_bufctl_audit_cache', 'kmem_cache_t *'),
       kmem_null_cache: g('kmem_null_cache', 'kmem_cache_t *'),
     };
-    const mem = this.mem;
     const flags = (opts.flags ?? 0) >>> 0;
-    mem.store32(this.G.kmem_flags, flags);
-    mem.store32(this.G.kmem_panic, (opts.panic ?? 1) | 0);
-    mem.store32(this.G.kmem_logging, 1);
+    this.st32(this.G.kmem_flags, flags);
+    this.st32(this.G.kmem_panic, (opts.panic ?? 1) | 0);
+    this.st32(this.G.kmem_logging, 1);
     this.stp(this.G.kmem_max_cached, this.maxCached);
-    mem.store32(this.G.kmem_big_alloc_table_max, this.bigMax);
+    this.st32(this.G.kmem_big_alloc_table_max, this.bigMax);
     this.stp(this.G.kmem_maxverify, this.lp64 ? this.pageSize / 2 : 0xffffffff);
     this.stp(this.G.kmem_minfirewall, this.lp64 ? this.pageSize / 2 : 0xffffffff);
     this.stp(this.G.kmem_content_maxsave, 256);
-    mem.store32(this.G.kmem_lite_count, 4);
+    this.st32(this.G.kmem_lite_count, 4);
     this.stp(this.G.kmem_lite_minsize, 0);
     this.stp(this.G.kmem_lite_maxalign, 1024);
-    mem.store32(this.G.kmem_depot_contention, 3);
-    mem.store32(this.G.kmem_reap_interval, 15 * 100);
-    mem.store32(this.G.kmem_warn_zerosized, 1);
+    this.st32(this.G.kmem_depot_contention, 3);
+    this.st32(this.G.kmem_reap_interval, 15 * 100);
+    this.st32(this.G.kmem_warn_zerosized, 1);
     this.installQcaches = opts.installQcaches;
     this.logSize = opts.logSize ?? Math.min(p2align(Math.floor(k.heapSize / 50), this.pageSize), 4 << 20);
   }
@@ -479,51 +527,121 @@ export class Kmem {
   /* memory helpers (numbers only, no BigInt)                             */
   /* =================================================================== */
 
+  /*
+   * Memory access.  Everything kmem owns (cache structs, magazines, slabs,
+   * bufctls, logs) lives in the heap segment, and its globals in the data
+   * segment; kmem keeps a direct view of both (the segments' own typed arrays
+   * and protection bytes) and checks the protection byte itself, so an access
+   * costs a compare, a byte load and an index.  Anything else (another
+   * segment, a misaligned address, an unmapped or read-only page) goes
+   * through the machine's load32/store32, which raise the same PageFault they
+   * always did.  The views alias the machine's memory: nothing is cached.
+   */
+
+  /** 32-bit load. */
+  ld32(a: number): number {
+    const o = a - this.hBase;
+    if (o >= 0 && o < this.hSize && (o & 3) === 0 && this.hProt[o >>> 12] !== 0) return this.h32[o >>> 2]!;
+    return this.ld32x(a);
+  }
+
+  /** ld32 outside the heap. */
+  private ld32x(a: number): number {
+    const o = a - this.dBase;
+    if (o >= 0 && o < this.dSize && (o & 3) === 0 && this.dProt[o >>> 12] !== 0) return this.d32[o >>> 2]!;
+    return this.mem.load32(a);
+  }
+
+  /** 32-bit store. */
+  st32(a: number, v: number): void {
+    const o = a - this.hBase;
+    if (o >= 0 && o < this.hSize && (o & 3) === 0 && this.hProt[o >>> 12] === PROT_RW) this.h32[o >>> 2] = v;
+    else this.st32x(a, v);
+  }
+
+  /** st32 outside the heap. */
+  private st32x(a: number, v: number): void {
+    const o = a - this.dBase;
+    if (o >= 0 && o < this.dSize && (o & 3) === 0 && this.dProt[o >>> 12] === PROT_RW) this.d32[o >>> 2] = v;
+    else this.mem.store32(a, v);
+  }
+
   /** Load a pointer (or size_t / unsigned long). */
   ldp(a: number): number {
-    const mem = this.mem;
-    if (this.lp64) return (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a);
-    return mem.load32(a);
+    const o = a - this.hBase;
+    if (o >= 0 && o < this.hSize && (o & 7) === 0 && this.hProt[o >>> 12] !== 0 && this.lp64) {
+      const i = o >>> 2;
+      return (this.h32[i + 1]! | 0) * TWO32 + this.h32[i]!;
+    }
+    return this.ldpx(a);
+  }
+
+  /** ldp outside the heap (or ILP32). */
+  private ldpx(a: number): number {
+    if (!this.lp64) return this.ld32(a);
+    const o = a - this.dBase;
+    if (o >= 0 && o < this.dSize && (o & 7) === 0 && this.dProt[o >>> 12] !== 0) {
+      const i = o >>> 2;
+      return (this.d32[i + 1]! | 0) * TWO32 + this.d32[i]!;
+    }
+    return (this.mem.load32(a + 4) | 0) * TWO32 + this.mem.load32(a);
   }
 
   /** Store a pointer-sized value. */
   stp(a: number, v: number): void {
-    const mem = this.mem;
-    if (this.lp64) {
-      let lo = v % TWO32;
-      if (lo < 0) lo += TWO32;
-      mem.store32(a, lo);
-      mem.store32(a + 4, Math.floor(v / TWO32) >>> 0);
+    const o = a - this.hBase;
+    if (o >= 0 && o < this.hSize && (o & 7) === 0 && this.hProt[o >>> 12] === PROT_RW && this.lp64) {
+      const i = o >>> 2;
+      const hi = Math.floor(v / TWO32);
+      this.h32[i] = v - hi * TWO32;
+      this.h32[i + 1] = hi;
     } else {
-      mem.store32(a, v >>> 0);
+      this.stpx(a, v);
+    }
+  }
+
+  /** stp outside the heap (or ILP32). */
+  private stpx(a: number, v: number): void {
+    if (!this.lp64) {
+      this.st32(a, v >>> 0);
+      return;
+    }
+    const hi = Math.floor(v / TWO32);
+    const lo = v - hi * TWO32;
+    const o = a - this.dBase;
+    if (o >= 0 && o < this.dSize && (o & 7) === 0 && this.dProt[o >>> 12] === PROT_RW) {
+      const i = o >>> 2;
+      this.d32[i] = lo;
+      this.d32[i + 1] = hi;
+    } else {
+      this.mem.store32(a, lo);
+      this.mem.store32(a + 4, hi >>> 0);
     }
   }
 
   /** Load a signed long. */
   ldl(a: number): number {
-    const mem = this.mem;
-    if (this.lp64) return (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a);
-    return mem.load32(a) | 0;
+    if (this.lp64) return this.ldp(a);
+    return this.ld32(a) | 0;
   }
 
   /** Load a uint64 counter as a number. */
   ld64(a: number): number {
-    const mem = this.mem;
-    return mem.load32(a + 4) * TWO32 + mem.load32(a);
+    return this.ld32(a + 4) * TWO32 + this.ld32(a);
   }
 
   st64(a: number, v: number): void {
-    this.mem.store32(a, v % TWO32);
-    this.mem.store32(a + 4, Math.floor(v / TWO32));
+    const hi = Math.floor(v / TWO32);
+    this.st32(a, v - hi * TWO32);
+    this.st32(a + 4, hi);
   }
 
   inc64(a: number): void {
-    const mem = this.mem;
-    const lo = mem.load32(a);
-    if (lo !== 0xffffffff) mem.store32(a, lo + 1);
+    const lo = this.ld32(a);
+    if (lo !== 0xffffffff) this.st32(a, lo + 1);
     else {
-      mem.store32(a, 0);
-      mem.store32(a + 4, mem.load32(a + 4) + 1);
+      this.st32(a, 0);
+      this.st32(a + 4, this.ld32(a + 4) + 1);
     }
   }
 
@@ -533,7 +651,7 @@ export class Kmem {
 
   /** Is the 64-bit word at a equal to the 32-bit pattern repeated? */
   private is64(a: number, pat: number): boolean {
-    return this.mem.load32(a) === pat && this.mem.load32(a + 4) === pat;
+    return this.ld32(a) === pat && this.ld32(a + 4) === pat;
   }
 
   private fillPattern(a: number, len: number, pat: number): void {
@@ -543,26 +661,24 @@ export class Kmem {
   /* ---- bxstat: (intptr)bcp ^ constant (constant affects the low word) ---- */
 
   private setBxstat(btp: number, bcp: number, c: number): void {
-    const mem = this.mem;
     const a = btp + this.btBxstat;
     let lo = bcp % TWO32;
     if (lo < 0) lo += TWO32;
-    mem.store32(a, (lo ^ c) >>> 0);
-    if (this.lp64) mem.store32(a + 4, Math.floor(bcp / TWO32) >>> 0);
+    this.st32(a, (lo ^ c) >>> 0);
+    if (this.lp64) this.st32(a + 4, Math.floor(bcp / TWO32) >>> 0);
   }
 
   private bxstatIs(btp: number, bcp: number, c: number): boolean {
-    const mem = this.mem;
     const a = btp + this.btBxstat;
     let lo = bcp % TWO32;
     if (lo < 0) lo += TWO32;
-    if (mem.load32(a) !== (lo ^ c) >>> 0) return false;
-    return !this.lp64 || mem.load32(a + 4) === Math.floor(bcp / TWO32) >>> 0;
+    if (this.ld32(a) !== (lo ^ c) >>> 0) return false;
+    return !this.lp64 || this.ld32(a + 4) === Math.floor(bcp / TWO32) >>> 0;
   }
 
   private setRedzone(btp: number): void {
-    this.mem.store32(btp, KMEM_REDZONE_PATTERN32);
-    this.mem.store32(btp + 4, KMEM_REDZONE_PATTERN32);
+    this.st32(btp, KMEM_REDZONE_PATTERN32);
+    this.st32(btp + 4, KMEM_REDZONE_PATTERN32);
   }
 
   /* =================================================================== */
@@ -713,13 +829,13 @@ export class Kmem {
     k.enter(this.FN.kmem_init + 0x40);
     try {
       this.listCreate(G.kmem_caches, this.cacheSize, this.O.cache_link!);
-      const flags = mem.load32(G.kmem_flags);
+      const flags = this.ld32(G.kmem_flags);
       // magazine types
       for (let i = 0; i < KMEM_MAGTYPES.length; i++) {
         const [m, al, minb, maxb] = KMEM_MAGTYPES[i]!;
         const mtp = G.kmem_magtype + i * this.O.mt_size!;
         mem.store16(mtp + this.O.mt_magsize!, m);
-        mem.store32(mtp + this.O.mt_align!, al);
+        this.st32(mtp + this.O.mt_align!, al);
         this.stp(mtp + this.O.mt_minbuf!, minb);
         this.stp(mtp + this.O.mt_maxbuf!, maxb);
       }
@@ -765,7 +881,7 @@ export class Kmem {
   /** kmem_mp_init: enable magazines everywhere, start kmem_update. */
   ready(): void {
     const k = this.k;
-    this.mem.store32(this.G.kmem_ready, 1);
+    this.st32(this.G.kmem_ready, 1);
     for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) this.magazineEnable(cp);
     this.taskThread = k.createThread('kmem_taskq');
     this.scheduleUpdate();
@@ -835,7 +951,7 @@ export class Kmem {
   }
 
   cacheFlags(cp: number): number {
-    return this.mem.load32(cp + this.O.cache_flags!);
+    return this.ld32(cp + this.O.cache_flags!);
   }
 
   /** All caches, in creation order. */
@@ -874,10 +990,10 @@ export class Kmem {
       if (!isPow2(align) || align > vmp.quantum) k.panic(`kmem_cache_create: bad alignment ${align}`);
 
       // flags (spec §1.4)
-      let kf = mem.load32(this.G.kmem_flags);
+      let kf = this.ld32(this.G.kmem_flags);
       if (kf & KMF_RANDOMIZE) {
         kf = ((((kf | ~KMF_RANDOM) + 1) & KMF_RANDOM) | KMF_RANDOMIZE) >>> 0;
-        mem.store32(this.G.kmem_flags, kf);
+        this.st32(this.G.kmem_flags, kf);
       }
       let flags = (kf | cflags) & KMF_DEBUG;
       if (flags & KMF_LITE) {
@@ -924,9 +1040,9 @@ export class Kmem {
       if (cb.ctor || cb.dtor || cb.reclaim) this.callbacks.set(cp, cb);
       this.stp(cp + O.cache_private!, opts.private ?? 0);
       this.stp(cp + O.cache_arena!, vmp.addr);
-      mem.store32(cp + O.cache_cflags!, cflags);
+      this.st32(cp + O.cache_cflags!, cflags);
       if (cb.ctor && (flags & KMF_PREFILL)) flags &= ~KMF_PREFILL;
-      mem.store32(cp + O.cache_flags!, flags);
+      this.st32(cp + O.cache_flags!, flags);
       this.stp(cp + O.cache_bufctl_cache!, flags & KMF_AUDIT ? this.bufctlAuditCache : this.bufctlCache);
 
       // chunk size (spec §2.1)
@@ -937,7 +1053,7 @@ export class Kmem {
         chunksize = p2roundup(chunksize, KMEM_ALIGN);
         bufctl = chunksize - KMEM_ALIGN;
       }
-      const liteCount = mem.load32(this.G.kmem_lite_count);
+      const liteCount = this.ld32(this.G.kmem_lite_count);
       if (flags & KMF_BUFTAG) {
         bufctl = chunksize;
         buftag = chunksize;
@@ -986,7 +1102,7 @@ export class Kmem {
         maxcolor = bestfit % chunksize;
         flags |= KMF_HASH;
       }
-      mem.store32(cp + O.cache_flags!, flags);
+      this.st32(cp + O.cache_flags!, flags);
       const maxchunks = Math.floor(slabsize / chunksize);
       this.stp(cp + O.cache_slabsize!, slabsize);
       this.stp(cp + O.cache_maxchunks!, maxchunks);
@@ -1009,7 +1125,7 @@ export class Kmem {
         mem.fill32(ht, KMEM_HASH_INITIAL * P, 0);
         this.stp(cp + O.cache_hash_table!, ht);
         this.stp(cp + O.cache_hash_mask!, KMEM_HASH_INITIAL - 1);
-        mem.store32(cp + O.cache_hash_shift!, highbit(chunksize) - 1);
+        this.st32(cp + O.cache_hash_shift!, highbit(chunksize) - 1);
       }
 
       // depot: first magazine type whose minbuf is below the chunk size
@@ -1020,12 +1136,12 @@ export class Kmem {
       // CPU layer
       for (let c = 0; c < k.ncpus; c++) {
         const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
-        mem.store32(ccp + this.ccFlags, flags);
-        mem.store32(ccp + this.ccRounds, 0xffffffff); // rounds = prounds = -1
+        this.st32(ccp + this.ccFlags, flags);
+        this.st32(ccp + this.ccRounds, 0xffffffff); // rounds = prounds = -1
       }
 
       this.listInsertTail(this.G.kmem_caches, cp, O.cache_link!);
-      if (mem.load32(this.G.kmem_ready)) this.magazineEnable(cp);
+      if (this.ld32(this.G.kmem_ready)) this.magazineEnable(cp);
       return new KmemCache(this, cp, this.cacheName(cp));
     } finally {
       k.depth = d0;
@@ -1036,7 +1152,7 @@ export class Kmem {
     const T = this.k.types;
     if (T.find('vmem_t') === undefined) return 0;
     try {
-      return this.mem.load32(vmp.addr + T.offsetof('vmem_t', 'vm_cflags'));
+      return this.ld32(vmp.addr + T.offsetof('vmem_t', 'vm_cflags'));
     } catch {
       return 0;
     }
@@ -1069,6 +1185,7 @@ export class Kmem {
       this.stp(cp + O.cache_move!, 4);
       this.callbacks.delete(cp);
       this.depotLast.delete(cp);
+      if (this.depotLastCp === cp) this.depotLastRec = undefined;
       const ht = this.ldp(cp + O.cache_hash_table!);
       if (ht !== 0) this.arenas.kmem_hash.free(ht, (this.ldp(cp + O.cache_hash_mask!) + 1) * this.P);
       this.arenas.kmem_cache.xfree(cp, p2roundup(this.cacheSize, 8));
@@ -1081,72 +1198,84 @@ export class Kmem {
   /* the CPU layer: kmem_cache_alloc / kmem_cache_free                    */
   /* =================================================================== */
 
-  /** kmem_cache_alloc: magazine fast path; everything else in allocSlow. */
+  /*
+   * The fast paths work on the heap view directly: the CPU cache (64 bytes,
+   * 64-byte aligned, so in one page) and the magazine slot are checked for
+   * the heap segment and their protection byte once, then read and written
+   * as words.  Anything unusual (a debug cache, an empty or full magazine, an
+   * address outside the heap or on a bad page) goes to the slow path, which
+   * does the same work through the checked helpers.
+   */
+
+  /** kmem_cache_alloc: magazine fast path (LP64); everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
-    const mem = this.mem;
-    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
-    const rw = mem.load32(ccp + this.ccRounds);
-    const rounds = (rw << 16) >> 16;
-    if (rounds > 0 && (mem.load32(ccp + this.ccFlags) & (KMF_BUFTAG | KMF_DUMPUNSAFE)) === 0) {
-      let buf: number;
-      if (this.lp64) {
-        const a = ccp + this.ccLoaded;
-        const mp = (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a);
-        const r = mp + 8 * rounds;
-        buf = (mem.load32(r + 4) | 0) * TWO32 + mem.load32(r);
-      } else {
-        buf = mem.load32(mem.load32(ccp + this.ccLoaded) + 4 * rounds);
+    const hb = this.hBase;
+    const o = cp - hb + this.ccOff + this.k.cur.cpu * 64;
+    const hs = this.hSize;
+    if (o >= 0 && o < hs && (o & 63) === 0 && this.hProt[o >>> 12] === 3 && this.lp64) {
+      const u = this.h32;
+      const ci = o >>> 2;
+      const rw = u[ci + this.iRounds]!;
+      const rounds = (rw << 16) >> 16;
+      if (rounds > 0 && (u[ci + this.iFlags]! & this.allocSlowFlags) === 0) {
+        const il = ci + this.iLoaded;
+        const mo = (u[il + 1]! | 0) * 4294967296 + u[il]! - hb + 8 * rounds;
+        if (mo >= 0 && mo < hs && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
+          const mi = mo >>> 2;
+          const buf = (u[mi + 1]! | 0) * 4294967296 + u[mi]!;
+          u[ci + this.iRounds] = rw - 1; // rounds > 0: no borrow into prounds
+          const ia = ci + this.iAlloc;
+          const lo = u[ia]! + 1;
+          u[ia] = lo;
+          if (lo === 4294967296) u[ia + 1]++;
+          return buf;
+        }
       }
-      mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds - 1));
-      const ca = ccp + this.ccAlloc;
-      const lo = mem.load32(ca);
-      if (lo !== 0xffffffff) mem.store32(ca, lo + 1);
-      else this.inc64(ca);
-      return buf;
     }
-    return this.allocSlow(cp, ccp, kmflag);
+    return this.allocSlow(cp, cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE, kmflag);
   }
 
-  /** kmem_cache_free: magazine fast path; everything else in freeSlow. */
+  /** kmem_cache_free: magazine fast path (LP64); everything else in freeSlow. */
   kmem_cache_free(cp: number, buf: number): void {
-    const mem = this.mem;
-    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
-    if ((mem.load32(ccp + this.ccFlags) & (KMF_BUFTAG | KMF_DUMPDIVERT | KMF_DUMPUNSAFE)) === 0) {
-      const rw = mem.load32(ccp + this.ccRounds);
+    const hb = this.hBase;
+    const o = cp - hb + this.ccOff + this.k.cur.cpu * 64;
+    const hs = this.hSize;
+    if (o >= 0 && o < hs && (o & 63) === 0 && this.hProt[o >>> 12] === 3 && this.lp64) {
+      const u = this.h32;
+      const ci = o >>> 2;
+      const rw = u[ci + this.iRounds]!;
       const rounds = (rw << 16) >> 16;
-      if (rounds >= 0 && rounds < (mem.load32(ccp + this.ccMagsize) & 0xffff)) {
-        if (this.lp64) {
-          const a = ccp + this.ccLoaded;
-          const r = (mem.load32(a + 4) | 0) * TWO32 + mem.load32(a) + 8 + 8 * rounds;
-          let lo = buf % TWO32;
-          if (lo < 0) lo += TWO32;
-          mem.store32(r, lo);
-          mem.store32(r + 4, Math.floor(buf / TWO32) >>> 0);
-        } else {
-          mem.store32(mem.load32(ccp + this.ccLoaded) + 4 + 4 * rounds, buf);
+      if ((u[ci + this.iFlags]! & this.freeSlowFlags) === 0 && rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
+        const il = ci + this.iLoaded;
+        const mo = (u[il + 1]! | 0) * 4294967296 + u[il]! - hb + 8 + 8 * rounds;
+        if (mo >= 0 && mo < hs && (mo & 7) === 0 && this.hProt[mo >>> 12] === 3) {
+          const mi = mo >>> 2;
+          const hi = Math.floor(buf / 4294967296);
+          u[mi] = buf - hi * 4294967296;
+          u[mi + 1] = hi;
+          u[ci + this.iRounds] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
+          const ia = ci + this.iFree;
+          const lo = u[ia]! + 1;
+          u[ia] = lo;
+          if (lo === 4294967296) u[ia + 1]++;
+          return;
         }
-        mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
-        const ca = ccp + this.ccFree;
-        const lo = mem.load32(ca);
-        if (lo !== 0xffffffff) mem.store32(ca, lo + 1);
-        else this.inc64(ca);
-        return;
       }
     }
-    this.freeSlow(cp, ccp, buf);
+    this.freeSlow(cp, cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE, buf);
   }
 
   private getRounds(ccp: number): number {
-    return (this.mem.load32(ccp + this.ccRounds) << 16) >> 16;
+    return (this.ld32(ccp + this.ccRounds) << 16) >> 16;
   }
   private getProunds(ccp: number): number {
-    return this.mem.load32(ccp + this.ccRounds) >> 16;
+    return this.ld32(ccp + this.ccRounds) >> 16;
   }
   private setRounds(ccp: number, r: number, pr: number): void {
-    this.mem.store32(ccp + this.ccRounds, ((pr & 0xffff) << 16) | (r & 0xffff));
+    this.st32(ccp + this.ccRounds, ((pr & 0xffff) << 16) | (r & 0xffff));
   }
   private getMagsize(ccp: number): number {
-    return this.mem.load32(ccp + this.ccMagsize) & 0xffff;
+    return this.ld32(ccp + this.ccMagsize) & 0xffff;
   }
 
   /** kmem_cpu_reload */
@@ -1170,16 +1299,15 @@ export class Kmem {
    */
 
   private allocSlow(cp: number, ccp: number, kmflag: number): number {
-    const mem = this.mem;
     for (;;) {
-      const rw = mem.load32(ccp + this.ccRounds);
+      const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       if (rounds > 0) {
         const mp = this.ldp(ccp + this.ccLoaded);
         const buf = this.ldp(mp + this.P * rounds);
-        mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds - 1));
+        this.st32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds - 1));
         this.inc64(ccp + this.ccAlloc);
-        if (mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
+        if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
           if (this.allocDebugFramed(cp, buf, kmflag, false, this.FN.kmem_cache_alloc + 0x9c) !== 0) {
             if (kmflag & KM_NOSLEEP) return 0;
             continue;
@@ -1254,7 +1382,7 @@ export class Kmem {
   private freeSlow(cp: number, ccp: number, buf: number): void {
     const mem = this.mem;
     const k = this.k;
-    if (mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) {
+    if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
       const caller = this.callerPc();
       const d0 = k.depth;
       k.enter(this.FN.kmem_cache_free + 0x38);
@@ -1265,13 +1393,13 @@ export class Kmem {
       }
     }
     for (;;) {
-      const rw = mem.load32(ccp + this.ccRounds);
+      const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       const magsize = this.getMagsize(ccp);
       if (rounds >= 0 && rounds < magsize) {
         const mp = this.ldp(ccp + this.ccLoaded);
         this.stp(mp + this.P + this.P * rounds, buf);
-        mem.store32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
+        this.st32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
         this.inc64(ccp + this.ccFree);
         return;
       }
@@ -1329,8 +1457,8 @@ export class Kmem {
       const priv = this.ldp(cp + this.O.cache_private!);
       if (flags & KMF_DEADBEEF) {
         const btp = buf + this.ldp(cp + this.O.cache_buftag!);
-        this.mem.store32(buf, this.mem.load32(btp));
-        this.mem.store32(buf + 4, this.mem.load32(btp + 4));
+        this.st32(buf, this.ld32(btp));
+        this.st32(buf + 4, this.ld32(btp + 4));
         cb?.dtor?.(buf, priv);
         this.fillPattern(buf, 8, KMEM_FREE_PATTERN32);
       } else {
@@ -1348,15 +1476,22 @@ export class Kmem {
   private depotContended(cp: number): boolean {
     const now = this.k.hrtime;
     const cpu = this.k.cur.cpu;
-    const last = this.depotLast.get(cp);
-    let contended = false;
-    if (last) {
-      contended = last.cpu !== cpu && now - last.t < this.depotContentionWindow;
-      last.cpu = cpu;
-      last.t = now;
-    } else {
-      this.depotLast.set(cp, { cpu, t: now });
+    let last = this.depotLastRec;
+    if (last === undefined || this.depotLastCp !== cp) {
+      last = this.depotLast.get(cp);
+      if (last === undefined) {
+        last = { cpu, t: now };
+        this.depotLast.set(cp, last);
+        this.depotLastCp = cp;
+        this.depotLastRec = last;
+        return false;
+      }
+      this.depotLastCp = cp;
+      this.depotLastRec = last;
     }
+    const contended = last.cpu !== cpu && now - last.t < this.depotContentionWindow;
+    last.cpu = cpu;
+    last.t = now;
     return contended;
   }
 
@@ -1444,8 +1579,8 @@ export class Kmem {
           }
           if (flags & KMF_LITE && hasDtor) {
             const btp = buf + this.ldp(cp + this.O.cache_buftag!);
-            this.mem.store32(buf, this.mem.load32(btp));
-            this.mem.store32(buf + 4, this.mem.load32(btp + 4));
+            this.st32(buf, this.ld32(btp));
+            this.st32(buf + 4, this.ld32(btp + 4));
             this.callbacks.get(cp)?.dtor?.(buf, priv);
             this.fillPattern(buf, 8, KMEM_FREE_PATTERN32);
           }
@@ -1506,7 +1641,7 @@ export class Kmem {
 
   private hashBucket(cp: number, buf: number): number {
     const O = this.O;
-    const shift = this.mem.load32(cp + O.cache_hash_shift!);
+    const shift = this.ld32(cp + O.cache_hash_shift!);
     const mask = this.ldp(cp + O.cache_hash_mask!);
     const idx = mod(Math.floor(buf / 2 ** shift), mask + 1);
     return this.ldp(cp + O.cache_hash_table!) + idx * this.P;
@@ -1523,7 +1658,7 @@ export class Kmem {
       const chunksize = this.ldp(cp + O.cache_chunksize!);
       const slabsize = this.ldp(cp + O.cache_slabsize!);
       const flags = this.cacheFlags(cp);
-      const cflags = mem.load32(cp + O.cache_cflags!);
+      const cflags = this.ld32(cp + O.cache_cflags!);
       let color = this.ldp(cp + O.cache_color!) + this.ldp(cp + O.cache_align!);
       if (color > this.ldp(cp + O.cache_maxcolor!)) color = this.ldp(cp + O.cache_mincolor!);
       this.stp(cp + O.cache_color!, color);
@@ -1560,7 +1695,7 @@ export class Kmem {
       this.stp(sp + O.slab_link!, 0);
       this.stp(sp + O.slab_link! + P, 0);
       this.stp(sp + O.slab_link! + 2 * P, 0);
-      mem.store32(sp + O.slab_stuck_offset!, 0xffffffff);
+      this.st32(sp + O.slab_stuck_offset!, 0xffffffff);
       mem.store16(sp + O.slab_later_count!, 0);
       mem.store16(sp + O.slab_flags!, 0);
       const bufctlOff = this.ldp(cp + O.cache_bufctl!);
@@ -1688,7 +1823,7 @@ export class Kmem {
         this.avlRemove(tree, sp);
         this.k.mem.store16(sp + O.slab_later_count!, 0);
         this.k.mem.store16(sp + O.slab_flags!, this.mem.load16(sp + O.slab_flags!) & ~KMEM_SLAB_NOMOVE);
-        this.mem.store32(sp + O.slab_stuck_offset!, 0xffffffff);
+        this.st32(sp + O.slab_stuck_offset!, 0xffffffff);
       }
       this.listInsertHead(cp + O.cache_complete_slabs!, sp, O.slab_link!);
       this.stp(cp + O.cache_complete_slab_count!, this.ldp(cp + O.cache_complete_slab_count!) + 1);
@@ -1798,9 +1933,8 @@ export class Kmem {
    * returns the offset of the first mismatching word, or -1.
    */
   private verifyPattern(pat: number, buf: number, size: number): number {
-    const mem = this.mem;
     for (let o = 0; o + 8 <= size; o += 8) {
-      if (mem.load32(buf + o) !== pat || mem.load32(buf + o + 4) !== pat) return o;
+      if (this.ld32(buf + o) !== pat || this.ld32(buf + o + 4) !== pat) return o;
     }
     return -1;
   }
@@ -1809,18 +1943,18 @@ export class Kmem {
   private verifyAndCopyPattern(oldp: number, newp: number, buf: number, size: number): number {
     const mem = this.mem;
     for (let o = 0; o + 8 <= size; o += 8) {
-      if (mem.load32(buf + o) !== oldp || mem.load32(buf + o + 4) !== oldp) {
+      if (this.ld32(buf + o) !== oldp || this.ld32(buf + o + 4) !== oldp) {
         if (o > 0) mem.fill32(buf, o, oldp);
         return o;
       }
-      mem.store32(buf + o, newp);
-      mem.store32(buf + o + 4, newp);
+      this.st32(buf + o, newp);
+      this.st32(buf + o + 4, newp);
     }
     return -1;
   }
 
   private liteEnter(btp: number, caller: number): void {
-    const n = this.mem.load32(this.G.kmem_lite_count);
+    const n = this.ld32(this.G.kmem_lite_count);
     const h = btp + this.btHistory;
     const P = this.P;
     for (let i = n - 1; i > 0; i--) this.stp(h + i * P, this.ldp(h + (i - 1) * P));
@@ -1830,7 +1964,6 @@ export class Kmem {
   /** kmem_cache_alloc_debug: 0 ok, -1 corruption (reported), 1 constructor/mtbf failure. */
   private allocDebug(cp: number, buf: number, kmflag: number, construct: boolean, caller: number): number {
     const O = this.O;
-    const mem = this.mem;
     const k = this.k;
     const flags = this.cacheFlags(cp);
     const btp = buf + this.ldp(cp + O.cache_buftag!);
@@ -1852,11 +1985,11 @@ export class Kmem {
           return -1;
         }
         if (hasCtor) {
-          mem.store32(buf, mem.load32(btp));
-          mem.store32(buf + 4, mem.load32(btp + 4));
+          this.st32(buf, this.ld32(btp));
+          this.st32(buf + 4, this.ld32(btp + 4));
         } else {
-          mem.store32(buf, KMEM_UNINITIALIZED_PATTERN32);
-          mem.store32(buf + 4, KMEM_UNINITIALIZED_PATTERN32);
+          this.st32(buf, KMEM_UNINITIALIZED_PATTERN32);
+          this.st32(buf + 4, KMEM_UNINITIALIZED_PATTERN32);
         }
       } else {
         construct = true;
@@ -1867,7 +2000,7 @@ export class Kmem {
       }
     }
     this.setRedzone(btp);
-    let mtbf = (mem.load32(this.G.kmem_mtbf) | mem.load32(cp + O.cache_mtbf!)) >>> 0;
+    let mtbf = (this.ld32(this.G.kmem_mtbf) | this.ld32(cp + O.cache_mtbf!)) >>> 0;
     if (mtbf !== 0 && k.gethrtime() % mtbf === 0 && (kmflag & (KM_NOSLEEP | KM_PANIC)) === KM_NOSLEEP) {
       this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
       if (!construct && this.ldp(cp + O.cache_destructor!) !== 0) {
@@ -1889,14 +2022,13 @@ export class Kmem {
       return 1;
     }
     if (flags & KMF_AUDIT) this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
-    if (flags & KMF_LITE && !(mem.load32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
     return 0;
   }
 
   /** kmem_cache_free_debug: 0 ok, -1 corruption (reported; do not free). */
   private freeDebug(cp: number, buf: number, caller: number): number {
     const O = this.O;
-    const mem = this.mem;
     const flags = this.cacheFlags(cp);
     const btp = buf + this.ldp(cp + O.cache_buftag!);
     const bcp = this.ldp(btp + this.btBufctl);
@@ -1925,11 +2057,11 @@ export class Kmem {
       }
       this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
     }
-    if (flags & KMF_LITE && !(mem.load32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
     if (flags & KMF_DEADBEEF) {
       if (flags & KMF_LITE) {
-        mem.store32(btp, mem.load32(buf));
-        mem.store32(btp + 4, mem.load32(buf + 4));
+        this.st32(btp, this.ld32(buf));
+        this.st32(btp + 4, this.ld32(buf + 4));
       } else if (this.ldp(cp + O.cache_destructor!) !== 0) {
         this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private!));
       }
@@ -1954,7 +2086,7 @@ export class Kmem {
     if (lhp === 0) k.panic('kmem_log_init: no memory');
     mem.fill32(lhp, lhsize, 0);
     const chunksize = p2roundup(Math.floor(logsize / nchunks) + 1, this.pageSize);
-    mem.store32(lhp + O.lh_nchunks!, nchunks);
+    this.st32(lhp + O.lh_nchunks!, nchunks);
     this.stp(lhp + O.lh_chunksize!, chunksize);
     const base = la.alloc(chunksize * nchunks, 0);
     const free = la.alloc(p2roundup(nchunks * 4, la.quantum), 0);
@@ -1963,33 +2095,32 @@ export class Kmem {
     this.stp(lhp + O.lh_free!, free);
     mem.fill32(base, chunksize * nchunks, 0);
     mem.fill32(free, p2roundup(nchunks * 4, 8), 0);
-    for (let i = 0; i < ncpus; i++) mem.store32(lhp + this.lhCpu + i * 64 + O.clh_chunk!, i);
-    for (let i = ncpus; i < nchunks; i++) mem.store32(free + i * 4, i);
-    mem.store32(lhp + O.lh_head!, ncpus);
-    mem.store32(lhp + O.lh_tail!, 0);
+    for (let i = 0; i < ncpus; i++) this.st32(lhp + this.lhCpu + i * 64 + O.clh_chunk!, i);
+    for (let i = ncpus; i < nchunks; i++) this.st32(free + i * 4, i);
+    this.st32(lhp + O.lh_head!, ncpus);
+    this.st32(lhp + O.lh_tail!, 0);
     return lhp;
   }
 
   /** Reserve `size` bytes in the log (kmem_log_enter without the copy); 0 if not logging. */
   private logReserve(lhp: number, size: number): number {
-    if (lhp === 0 || this.mem.load32(this.G.kmem_logging) === 0 || this.k.panicking) return 0;
-    const mem = this.mem;
+    if (lhp === 0 || this.ld32(this.G.kmem_logging) === 0 || this.k.panicking) return 0;
     const O = this.O;
     const clhp = lhp + this.lhCpu + this.k.cur.cpu * 64;
-    mem.store32(clhp + O.clh_hits!, mem.load32(clhp + O.clh_hits!) + 1);
+    this.st32(clhp + O.clh_hits!, this.ld32(clhp + O.clh_hits!) + 1);
     let avail = this.ldp(clhp + O.clh_avail!);
     if (size > avail) {
-      const n = mem.load32(lhp + O.lh_nchunks!);
+      const n = this.ld32(lhp + O.lh_nchunks!);
       const free = this.ldp(lhp + O.lh_free!);
       const chunksize = this.ldp(lhp + O.lh_chunksize!);
-      mem.store32(lhp + O.lh_hits!, mem.load32(lhp + O.lh_hits!) + 1);
-      const tail = mem.load32(lhp + O.lh_tail!);
-      mem.store32(free + tail * 4, mem.load32(clhp + O.clh_chunk!));
-      mem.store32(lhp + O.lh_tail!, (tail + 1) % n);
-      const head = mem.load32(lhp + O.lh_head!);
-      const chunk = mem.load32(free + head * 4);
-      mem.store32(clhp + O.clh_chunk!, chunk);
-      mem.store32(lhp + O.lh_head!, (head + 1) % n);
+      this.st32(lhp + O.lh_hits!, this.ld32(lhp + O.lh_hits!) + 1);
+      const tail = this.ld32(lhp + O.lh_tail!);
+      this.st32(free + tail * 4, this.ld32(clhp + O.clh_chunk!));
+      this.st32(lhp + O.lh_tail!, (tail + 1) % n);
+      const head = this.ld32(lhp + O.lh_head!);
+      const chunk = this.ld32(free + head * 4);
+      this.st32(clhp + O.clh_chunk!, chunk);
+      this.st32(lhp + O.lh_head!, (head + 1) % n);
       this.stp(clhp + O.clh_current!, this.ldp(lhp + O.lh_base!) + chunk * chunksize);
       avail = chunksize;
       if (size > chunksize) size = chunksize;
@@ -2009,7 +2140,7 @@ export class Kmem {
       if (dst === 0) return 0;
       const mem = this.mem;
       let o = 0;
-      if ((data & 3) === 0) for (; o + 4 <= size; o += 4) mem.store32(dst + o, mem.load32(data + o));
+      if ((data & 3) === 0) for (; o + 4 <= size; o += 4) this.st32(dst + o, this.ld32(data + o));
       for (; o < size; o++) mem.store8(dst + o, mem.load8(data + o));
       return dst;
     } finally {
@@ -2023,7 +2154,7 @@ export class Kmem {
     const O = this.O;
     this.st64(bcp + O.bc_timestamp!, k.gethrtime());
     this.stp(bcp + O.bc_thread!, k.cur.addr);
-    this.mem.store32(bcp + O.bc_depth!, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
+    this.st32(bcp + O.bc_depth!, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
     void cp;
     this.stp(bcp + O.bc_lastlog!, this.logEnter(lhp, bcp, this.bcaSize));
   }
@@ -2043,7 +2174,7 @@ export class Kmem {
       this.stp(e + O.bc_cache!, cp);
       this.st64(e + O.bc_timestamp!, k.gethrtime());
       this.stp(e + O.bc_thread!, k.cur.addr);
-      this.mem.store32(e + O.bc_depth!, k.capturePcs(e + this.bcStack, KMEM_STACK_DEPTH));
+      this.st32(e + O.bc_depth!, k.capturePcs(e + this.bcStack, KMEM_STACK_DEPTH));
     } finally {
       k.leave();
     }
@@ -2069,13 +2200,12 @@ export class Kmem {
 
   kmem_error(errorIn: number, cparg: number, bufarg: number): void {
     const k = this.k;
-    const mem = this.mem;
     const O = this.O;
     const G = this.G;
     let error = errorIn;
     k.enter(this.FN.kmem_error + 0x60);
     try {
-      mem.store32(G.kmem_logging, 0);
+      this.st32(G.kmem_logging, 0);
       const ts = k.gethrtime();
       const pi = G.kmem_panic_info;
       this.st64(pi + O.kmp_timestamp!, ts);
@@ -2123,7 +2253,7 @@ export class Kmem {
           }
         }
       }
-      mem.store32(pi + O.kmp_error!, error);
+      this.st32(pi + O.kmp_error!, error);
       this.stp(pi + O.kmp_buffer!, bufarg);
       this.stp(pi + O.kmp_realbuf!, buf);
       this.stp(pi + O.kmp_cache!, cparg);
@@ -2138,7 +2268,7 @@ export class Kmem {
           const verify = this.ldp(cparg + O.cache_verify!);
           let off = this.verifyPattern(KMEM_FREE_PATTERN32, buf, verify);
           if (off < 0) off = 0;
-          const w = hex64(mem.load32(buf + off + 4), mem.load32(buf + off));
+          const w = hex64(this.ld32(buf + off + 4), this.ld32(buf + off));
           text += `modification occurred at offset 0x${off.toString(16)} (0xdeadbeefdeadbeef replaced by 0x${w})\n`;
           break;
         }
@@ -2155,8 +2285,8 @@ export class Kmem {
           text += 'boundary tag corrupted\n';
           const bxa = btp + this.btBxstat;
           const bca = btp + this.btBufctl;
-          const lo = (mem.load32(bxa) ^ mem.load32(bca)) >>> 0;
-          const hi = this.lp64 ? (mem.load32(bxa + 4) ^ mem.load32(bca + 4)) >>> 0 : 0;
+          const lo = (this.ld32(bxa) ^ this.ld32(bca)) >>> 0;
+          const hi = this.lp64 ? (this.ld32(bxa + 4) ^ this.ld32(bca + 4)) >>> 0 : 0;
           text += `bcp ^ bxstat = ${hex64(hi, lo)}, should be ${KMEM_BUFTAG_FREE.toString(16)}\n`;
           break;
         }
@@ -2169,7 +2299,7 @@ export class Kmem {
           text += `caller attempting free to ${this.cacheName(cparg)}.\n`;
           break;
         case KMERR_BADSIZE:
-          text += `bad free: free size (${KMEM_SIZE_DECODE(mem.load32(btp))}) != alloc size (${KMEM_SIZE_DECODE(mem.load32(btp + 4))})\n`;
+          text += `bad free: free size (${KMEM_SIZE_DECODE(this.ld32(btp))}) != alloc size (${KMEM_SIZE_DECODE(this.ld32(btp + 4))})\n`;
           break;
         case KMERR_BADBASE:
           text += `bad free: free address (${this.hexp(bufarg)}) != alloc address (${this.hexp(buf)})\n`;
@@ -2182,7 +2312,7 @@ export class Kmem {
         const nsec = age - sec * 1e9;
         text += `previous transaction on buffer ${this.hexp(buf)}:\n`;
         text += `thread=${this.hexp(this.ldp(bcp + O.bc_thread!))}  time=T-${sec}.${String(nsec).padStart(9, '0')}  slab=${this.hexp(sp)}  cache: ${this.cacheName(cp)}\n`;
-        const depth = Math.min(mem.load32(bcp + O.bc_depth!) | 0, KMEM_STACK_DEPTH);
+        const depth = Math.min(this.ld32(bcp + O.bc_depth!) | 0, KMEM_STACK_DEPTH);
         for (let d = 0; d < depth; d++) {
           const pc = this.ldp(bcp + this.bcStack + d * this.P);
           text += symOff(k.symbolize(pc), pc) + '\n';
@@ -2200,9 +2330,9 @@ export class Kmem {
         slab: sp,
         bufctl: bcp,
       });
-      const kp = mem.load32(G.kmem_panic) | 0;
+      const kp = this.ld32(G.kmem_panic) | 0;
       if (kp > 0) k.panic('kernel heap corruption detected');
-      mem.store32(G.kmem_logging, 1);
+      this.st32(G.kmem_logging, 1);
     } finally {
       k.leave();
     }
@@ -2221,9 +2351,8 @@ export class Kmem {
     } else {
       return this.allocOversize(size, kmflag);
     }
-    const mem = this.mem;
     const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
-    if ((mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
+    if ((this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
     return this.allocTagged(cp, size, kmflag);
   }
 
@@ -2237,7 +2366,7 @@ export class Kmem {
       if (buf !== 0) {
         const btp = buf + this.ldp(cp + this.O.cache_buftag!);
         this.mem.store8(buf + size, KMEM_REDZONE_BYTE);
-        this.mem.store32(btp + 4, KMEM_SIZE_ENCODE(size));
+        this.st32(btp + 4, KMEM_SIZE_ENCODE(size));
         if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
       }
       return buf;
@@ -2248,14 +2377,13 @@ export class Kmem {
 
   private allocOversize(size: number, kmflag: number): number {
     const k = this.k;
-    const mem = this.mem;
     const d0 = k.depth;
     k.enter(this.FN.kmem_alloc + 0xb0);
     try {
       if (size === 0) {
         if (kmflag !== KM_SLEEP && !(kmflag & KM_PANIC)) return 0;
-        if (mem.load32(this.G.kmem_panic) && mem.load32(this.G.kmem_panic_zerosized)) k.panic('attempted to kmem_alloc() size of 0');
-        if (mem.load32(this.G.kmem_warn_zerosized)) {
+        if (this.ld32(this.G.kmem_panic) && this.ld32(this.G.kmem_panic_zerosized)) k.panic('attempted to kmem_alloc() size of 0');
+        if (this.ld32(this.G.kmem_warn_zerosized)) {
           k.cmnErr('warn', 'kmem_alloc(): sleeping allocation with size of 0; see kmem_zerosized_log for details');
         }
         this.logEvent(this.ldp(this.G.kmem_zerosized_log), 0, 0, 0);
@@ -2281,7 +2409,7 @@ export class Kmem {
     if (buf !== 0) {
       const mem = this.mem;
       let o = 0;
-      for (; o + 4 <= size; o += 4) mem.store32(buf + o, 0);
+      for (; o + 4 <= size; o += 4) this.st32(buf + o, 0);
       for (; o < size; o++) mem.store8(buf + o, 0);
     }
     return buf;
@@ -2298,9 +2426,8 @@ export class Kmem {
       this.arenas.kmem_oversize.free(buf, size);
       return;
     }
-    const mem = this.mem;
     const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
-    if ((mem.load32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) {
+    if ((this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) {
       this.kmem_cache_free(cp, buf);
       return;
     }
@@ -2316,7 +2443,7 @@ export class Kmem {
     try {
       const btp = buf + this.ldp(cp + this.O.cache_buftag!);
       const enc = KMEM_SIZE_ENCODE(size);
-      const w1 = mem.load32(btp + 4);
+      const w1 = this.ld32(btp + 4);
       if (w1 !== enc) {
         if (this.is64(buf, KMEM_FREE_PATTERN32)) {
           k.site(this.FN.kmem_free + 0x74);
@@ -2324,7 +2451,7 @@ export class Kmem {
           return;
         }
         if (KMEM_SIZE_VALID(w1)) {
-          mem.store32(btp, enc);
+          this.st32(btp, enc);
           k.site(this.FN.kmem_free + 0x98);
           this.kmem_error(KMERR_BADSIZE, cp, buf);
         } else {
@@ -2362,7 +2489,7 @@ export class Kmem {
         this.cacheUpdate(cp);
         cp = next;
       }
-      this.mem.store32(this.G.kmem_reaping, 0);
+      this.st32(this.G.kmem_reaping, 0);
     } finally {
       k.depth = d0;
     }
@@ -2382,7 +2509,7 @@ export class Kmem {
       const cont = this.ld64(cp + O.cache_depot_contention!);
       const resize =
         this.ldp(cp + O.cache_chunksize!) < this.ldp(mtp + O.mt_maxbuf!) &&
-        cont - this.ld64(cp + O.cache_depot_contention_prev!) > this.mem.load32(this.G.kmem_depot_contention);
+        cont - this.ld64(cp + O.cache_depot_contention_prev!) > this.ld32(this.G.kmem_depot_contention);
       this.st64(cp + O.cache_depot_contention_prev!, cont);
       if (rescale) this.hashRescale(cp);
       if (resize) this.magazineResize(cp);
@@ -2453,17 +2580,16 @@ export class Kmem {
    */
   kmem_reap(force = true, idspace = false): void {
     const k = this.k;
-    const mem = this.mem;
     if (!force) {
-      if (mem.load32(this.G.kmem_reaping) !== 0) return;
-      mem.store32(this.G.kmem_reaping, 1);
+      if (this.ld32(this.G.kmem_reaping) !== 0) return;
+      this.st32(this.G.kmem_reaping, 1);
     }
     const d0 = k.depth;
     k.enter(this.FN.kmem_reap + 0x24);
     try {
       for (let cp = this.cacheFirst(); cp !== 0; ) {
         const next = this.cacheNext(cp);
-        if (!idspace || mem.load32(cp + this.O.cache_cflags!) & KMC_IDENTIFIER) this.kmem_cache_reap(cp);
+        if (!idspace || this.ld32(cp + this.O.cache_cflags!) & KMC_IDENTIFIER) this.kmem_cache_reap(cp);
         cp = next;
       }
     } finally {
@@ -2527,7 +2653,7 @@ export class Kmem {
       chunksize: this.ldp(cp + O.cache_chunksize!),
       slabsize: this.ldp(cp + O.cache_slabsize!),
       flags: this.cacheFlags(cp),
-      cflags: this.mem.load32(cp + O.cache_cflags!),
+      cflags: this.ld32(cp + O.cache_cflags!),
       alloc,
       free,
       allocFail: this.ld64(cp + O.cache_alloc_fail!),
@@ -2575,12 +2701,12 @@ export class Kmem {
 
   /** Set kmem_panic (>0 panic, <=0 report and continue). */
   setPanic(v: number): void {
-    this.mem.store32(this.G.kmem_panic, v | 0);
+    this.st32(this.G.kmem_panic, v | 0);
   }
 
   /** Set a cache's mtbf (cache_mtbf) or the global kmem_mtbf (cp = 0). */
   setMtbf(cp: number, mtbf: number): void {
-    this.mem.store32(cp === 0 ? this.G.kmem_mtbf : cp + this.O.cache_mtbf!, mtbf >>> 0);
+    this.st32(cp === 0 ? this.G.kmem_mtbf : cp + this.O.cache_mtbf!, mtbf >>> 0);
   }
 }
 
