@@ -131,6 +131,44 @@ test('whatis: allocated, freed, the arena chain, unknown', () => {
   assert.match(mdb(f.t, '0x10::whatis').stdout, /^10 is unknown\n$/);
 });
 
+test('whatis: illumos forms of audited, quiet, -b, -v and KMF_LITE reports', () => {
+  const f = makeFixture();
+  const kept = f.kept[5]!;
+  const kv = new KmemView(f.t);
+  const c = kv.caches().find((x) => kv.allocatedBuffers(kv.cache(x)).some((r) => r.buf === kept))!;
+  const bcp = kv.allocatedBuffers(kv.cache(c)).find((r) => r.buf === kept)!.bufctl;
+  const name = kv.cache(c).name;
+  // KMF_AUDIT: "allocated from C:" then the whole ::bufctl -v of the buffer's bufctl
+  const full = mdb(f.t, `${X(kept + 8)}::whatis`).stdout;
+  const bv = mdb(f.t, `${X(bcp)}::bufctl -v`).stdout;
+  assert.equal(full, `${hex(kept + 8)} is ${hex(kept)}+8, allocated from ${name}:\n${bv}`);
+  // -q keeps one line, with the bufctl illumos walked
+  assert.equal(mdb(f.t, `${X(kept + 8)}::whatis -q`).stdout, `${hex(kept + 8)} is ${hex(kept)}+8, bufctl ${hex(bcp)} allocated from ${name}\n`);
+  // quiet vmem lines name the vmem_seg; -b drops it for segments without a stack
+  const qa = mdb(f.t, `${X(kept)}::whatis -aq`).stdout.split('\n').filter(Boolean);
+  assert.ok(qa.slice(2).every((l) => /, vmem_seg [0-9a-f]+ allocated from the \S+ vmem arena$/.test(l)), qa.join('\n'));
+  // non-quiet: an audited vmem segment is followed by its ::vmem_seg -v
+  const va = mdb(f.t, `${X(kept)}::whatis -a`).stdout;
+  assert.match(va, /allocated from the heap vmem arena:\n {12}ADDR TYPE {12}START {14}END {13}SIZE\n/);
+  // -v: the handler's searches, cache by cache
+  const v = mdb(f.t, `${X(f.freedBuf)}::whatis -v`).stdout;
+  assert.match(v, /^Searching genunix`kmem\.\.\.$/m);
+  assert.match(v, /^Searching kmem_alloc_48\.\.\.\nSearching kmem_alloc_48 for free memory\.\.\.\n[0-9a-f]+ is freed from kmem_alloc_48:\n/m);
+  assert.doesNotMatch(v, /Searching kmem_alloc_56/); // stops once found
+  // KMF_LITE: the buftag's recent callers, indented 8, unless -q
+  const g = makeFixture({ flags: 0x100 });
+  const lk = g.kept[5]!;
+  const lite = mdb(g.t, `${X(lk)}::whatis`).stdout;
+  assert.match(lite, /^[0-9a-f]+ is allocated from kmem_alloc_\d+:\n {8}recent callers?: test_keep\+0x10(, [^\n]+)?\n$/);
+  assert.match(mdb(g.t, `${X(lk)}::whatis -q`).stdout, /^[0-9a-f]+ is allocated from kmem_alloc_\d+\n$/);
+  // no debugging: one line; -b shows no bufctl for a small-slab cache, a vmem_seg for vmem
+  const p = makeFixture({ flags: 0 });
+  const pk = p.kept[5]!;
+  assert.match(mdb(p.t, `${X(pk)}::whatis -b`).stdout, /^[0-9a-f]+ is allocated from kmem_alloc_\d+\n$/);
+  const pa = mdb(p.t, `${X(pk)}::whatis -ab`).stdout.split('\n').filter(Boolean);
+  assert.match(pa[pa.length - 1]!, /, vmem_seg [0-9a-f]+ allocated from the heap vmem arena$/);
+});
+
 test('kgrep finds the root slot holding a pointer; whatthread/kgrep options', () => {
   const f = makeFixture();
   const kept = f.kept[7]!;

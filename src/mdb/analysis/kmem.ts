@@ -638,22 +638,14 @@ export class KmemView {
     }
   }
 
-  /** All buffers in the cache's magazines: per-CPU loaded/previous, then the depot's full list. */
+  /**
+   * All buffers in the cache's magazines, in illumos' order: the depot's
+   * full list, then each CPU's loaded and previously loaded magazines.
+   */
   magazineRounds(ci: CacheInfo): number[] {
     const out: number[] = [];
     const magsize = ci.magsize;
     if (magsize <= 0) return out;
-    let cpus: CpuCacheInfo[];
-    try {
-      cpus = this.cpuCaches(ci.addr);
-    } catch {
-      this.warn(`failed to read the per-CPU caches of cache ${h(ci.addr)}`);
-      return out;
-    }
-    for (const cc of cpus) {
-      this.magRounds(cc.loaded, cc.rounds, out, magsize);
-      this.magRounds(cc.ploaded, cc.prounds, out, magsize);
-    }
     let mag = ci.fullList;
     let n = 0;
     const limit = Math.max(ci.fullTotal, 0) + 16;
@@ -669,6 +661,18 @@ export class KmemView {
         this.warn(`failed to read magazine ${h(mag)}`);
         break;
       }
+      if (mag === ci.fullList) break; // cache_full list loop
+    }
+    let cpus: CpuCacheInfo[];
+    try {
+      cpus = this.cpuCaches(ci.addr);
+    } catch {
+      this.warn(`failed to read the per-CPU caches of cache ${h(ci.addr)}`);
+      return out;
+    }
+    for (const cc of cpus) {
+      this.magRounds(cc.loaded, cc.rounds, out, magsize);
+      this.magRounds(cc.ploaded, cc.prounds, out, magsize);
     }
     return out;
   }

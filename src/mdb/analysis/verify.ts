@@ -77,7 +77,7 @@ export function verifyCache(kv: KmemView, c: number): CacheVerify {
 }
 
 /** Is the buftag's bxstat the bufctl xor'ed with `magic`? */
-function bxstatOk(t: Target, btp: number, kv: KmemView, magic: number): boolean {
+export function bxstatOk(t: Target, btp: number, kv: KmemView, magic: number): boolean {
   const L = kv.L;
   const bcp = btp + L.bt_bufctl.off;
   const bx = btp + L.bt_bxstat.off;

@@ -2,23 +2,35 @@
  * whatis: what is at an address?  (mdb's ::whatis, with the genunix
  * handlers; spec §6.10.)
  *
- * Sources are searched from the most specific to the least: kernel and
- * module symbols and segments, threads (structure and stacks), kmem caches
- * (ordinary caches, then KMC_NOTOUCH ones such as vmem quantum caches;
- * allocated, then freed), then vmem arenas children first (allocated and
- * free segments), then, beyond illumos, the ranges of modules that have been
- * unloaded.  By default only the first answer is returned; `all` returns
- * every one (the guide's `::whatis -a` chain of arenas).
+ * Sources are searched from the most specific to the least, in illumos'
+ * order: kernel and module symbols and segments, threads (structure and
+ * stacks), kmem caches (ordinary caches, then metadata caches whose arena is
+ * kmem_msb_arena, then KMC_NOTOUCH ones such as vmem quantum caches; in each
+ * cache allocated buffers, then free ones), then vmem arenas children first
+ * (allocated and free segments), then, beyond illumos, the ranges of modules
+ * that have been unloaded.  Identifier caches and arenas (KMC_IDENTIFIER,
+ * VMC_IDENTIFIER) are searched only for identifiers (`-i`), the others only
+ * for addresses.  By default only the first answer is returned; `all`
+ * returns every one (the guide's `::whatis -a` chain of arenas).
  *
  * A `WhatisIndex` reads the slabs and segments once, so that a pipeline of
  * addresses (`::kgrep | ::whatis`) does not re-read the allocator for each.
+ * The ::whatis handlers of the genunix module (modules/genunix.ts) drive it
+ * cache by cache (`whatisCaches`, `cacheSlabs`, `lookupBuf`) so that they
+ * print in illumos' order; `whatis()` is the one-shot library form.
  */
 
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { rd } from './fields.js';
-import { KmemView, KMC_NOTOUCH, KMF_HASH, KMF_LITE, KMF_BUFTAG, type CacheInfo, type WarnFn } from './kmem.js';
-import { VmemView, VMEM_ALLOC, VMEM_FREE, type SegInfo } from './vmem.js';
+import { KmemView, KMC_NOTOUCH, KMF_AUDIT, KMF_HASH, KMF_LITE, KMF_BUFTAG, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE, type CacheInfo, type WarnFn } from './kmem.js';
+import { VmemView, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH, type SegInfo } from './vmem.js';
+import { bxstatOk } from './verify.js';
+
+export const KMC_IDENTIFIER = 0x400000;
+export const VMC_IDENTIFIER = 0x40000;
+/** Most callers a KMF_LITE buftag can hold that illumos will print (KMEM_LITE_MAX). */
+const KMEM_LITE_MAX = 16;
 
 export type WhatisKind = 'symbol' | 'module' | 'unloaded-module' | 'thread' | 'stack' | 'kmem' | 'vmem';
 
@@ -34,6 +46,8 @@ export interface WhatisMatch {
   readonly ownerAddr?: number;
   readonly bufctl?: number;
   readonly vmemSeg?: number;
+  /** The vmem segment (vmem matches). */
+  readonly seg?: SegInfo;
   /** LITE caches: recent callers. */
   readonly recentCallers?: readonly number[];
   /** Allocation stack kept by a freed vmem segment (beyond illumos). */
@@ -54,46 +68,88 @@ export interface WhatisOptions {
   verbose?: (msg: string) => void;
 }
 
-interface SlabEntry {
+export interface SlabEntry {
   readonly base: number;
+  /** End of the chunks (base + chunks * chunksize). */
   readonly end: number;
   readonly slab: number;
   readonly cache: CacheInfo;
+}
+
+/** A buffer found for an address. */
+export interface BufLookup {
+  readonly buf: number;
+  readonly freed: boolean;
+  /** Its bufctl (KMF_HASH caches), else 0. */
+  readonly bufctl: number;
+  /** Walk order within its state: magazine round index, then slab order (illumos' walk order). */
+  readonly order: number;
+}
+
+export interface WhatisArena {
+  readonly addr: number;
+  readonly name: string;
+  readonly cflags: number;
+  readonly segs: readonly SegInfo[];
 }
 
 function hx(a: number): string {
   return hex(a);
 }
 
+/** Does the segment carry debugging information (vmem_seg -v prints its stack)? */
+export function segHasStack(s: SegInfo): boolean {
+  return s.type === VMEM_ALLOC && s.depth > 0 && s.depth <= VMEM_STACK_DEPTH;
+}
+
 export class WhatisIndex {
-  private kv: KmemView | undefined;
-  private vv: VmemView | undefined;
-  private slabIdx: SlabEntry[] | undefined;
-  private mags = new Map<number, Set<number>>();
-  private arenaSegs: Array<{ addr: number; name: string; cflags: number; segs: SegInfo[] }> | undefined;
+  readonly kv: KmemView | undefined;
+  readonly vv: VmemView | undefined;
+  private cacheOrder: CacheInfo[] | undefined;
+  private slabsOf = new Map<number, SlabEntry[]>();
+  private mags = new Map<number, Map<number, number>>();
+  private arenaSegs: WhatisArena[] | undefined;
+  private liteCount = -1;
 
   constructor(
     readonly t: Target,
     readonly warn: WarnFn = () => {},
   ) {
+    let kv: KmemView | undefined;
+    let vv: VmemView | undefined;
     try {
-      this.kv = new KmemView(t, warn);
+      kv = new KmemView(t, warn);
     } catch {
-      this.kv = undefined;
+      kv = undefined;
     }
     try {
-      this.vv = new VmemView(t, warn);
+      vv = new VmemView(t, warn);
     } catch {
-      this.vv = undefined;
+      vv = undefined;
+    }
+    this.kv = kv;
+    this.vv = vv;
+  }
+
+  private readVar(name: string, ptr: boolean): number | undefined {
+    const s = this.t.symbolByName(name);
+    if (!s) return undefined;
+    try {
+      return ptr ? this.t.loadPtr(s.value) : this.t.load32(s.value) | 0;
+    } catch {
+      return undefined;
     }
   }
 
-  private slabs(): SlabEntry[] {
-    if (this.slabIdx) return this.slabIdx;
-    const out: SlabEntry[] = [];
+  /**
+   * Caches in the order illumos' kmem handler searches them: ordinary
+   * caches, metadata caches (arena kmem_msb_arena), then KMC_NOTOUCH caches.
+   */
+  whatisCaches(): CacheInfo[] {
+    if (this.cacheOrder) return this.cacheOrder;
     const kv = this.kv;
+    const caches: CacheInfo[] = [];
     if (kv) {
-      const caches: CacheInfo[] = [];
       for (const c of kv.caches()) {
         try {
           caches.push(kv.cache(c));
@@ -101,52 +157,67 @@ export class WhatisIndex {
           this.warn(`failed to read cache ${hx(c)}`);
         }
       }
-      // ordinary caches first, KMC_NOTOUCH (quantum caches) last
-      const ordered = [...caches.filter((c) => !(c.cflags & KMC_NOTOUCH)), ...caches.filter((c) => c.cflags & KMC_NOTOUCH)];
-      for (const ci of ordered) {
-        for (const s of kv.slabs(ci.addr)) {
-          try {
-            const base = rd(this.t, s, kv.L.slab_base);
-            const chunks = rd(this.t, s, kv.L.slab_chunks);
-            if (chunks > 0 && chunks <= Math.max(ci.maxchunks, 1)) out.push({ base, end: base + chunks * ci.chunksize, slab: s, cache: ci });
-          } catch {
-            this.warn(`failed to read slab ${hx(s)}`);
-          }
+    }
+    const msb = this.readVar('kmem_msb_arena', true) ?? 0;
+    const meta = (c: CacheInfo) => msb !== 0 && c.arena === msb;
+    this.cacheOrder = [
+      ...caches.filter((c) => !meta(c) && !(c.cflags & KMC_NOTOUCH)),
+      ...caches.filter((c) => meta(c)),
+      ...caches.filter((c) => !meta(c) && c.cflags & KMC_NOTOUCH),
+    ];
+    return this.cacheOrder;
+  }
+
+  /** The cache's slabs in kmem_slab walk order (complete, then partial). */
+  cacheSlabs(ci: CacheInfo): SlabEntry[] {
+    let out = this.slabsOf.get(ci.addr);
+    if (out) return out;
+    out = [];
+    const kv = this.kv;
+    if (kv) {
+      for (const s of kv.slabs(ci.addr)) {
+        try {
+          const base = rd(this.t, s, kv.L.slab_base);
+          const chunks = rd(this.t, s, kv.L.slab_chunks);
+          if (chunks > 0 && chunks <= Math.max(ci.maxchunks, 1)) out.push({ base, end: base + chunks * ci.chunksize, slab: s, cache: ci });
+        } catch {
+          this.warn(`failed to read slab ${hx(s)}`);
         }
       }
     }
-    this.slabIdx = out;
+    this.slabsOf.set(ci.addr, out);
     return out;
   }
 
-  private magSet(ci: CacheInfo): Set<number> {
+  /**
+   * Bytes of a slab illumos tests for addresses of interest before walking
+   * a cache (slabsize - maxcolor, less the slab structure of small slabs);
+   * it walks every cache holding two buffers or fewer per slab.
+   */
+  slabSpan(ci: CacheInfo): number {
+    const kv = this.kv!;
+    let maxcolor = 0;
+    if (kv.L.cache_maxcolor) {
+      try {
+        maxcolor = rd(this.t, ci.addr, kv.L.cache_maxcolor);
+      } catch {
+        maxcolor = 0;
+      }
+    }
+    let span = ci.slabsize - maxcolor;
+    if (!(ci.flags & KMF_HASH)) span -= kv.L.slabSize;
+    return span;
+  }
+
+  /** Magazine rounds of a cache, each with its position. */
+  private magMap(ci: CacheInfo): Map<number, number> {
     let m = this.mags.get(ci.addr);
     if (!m) {
-      m = new Set(this.kv!.magazineRounds(ci));
+      m = new Map();
+      for (const b of this.kv!.magazineRounds(ci)) if (!m.has(b)) m.set(b, m.size);
       this.mags.set(ci.addr, m);
     }
     return m;
-  }
-
-  private arenas(): Array<{ addr: number; name: string; cflags: number; segs: SegInfo[] }> {
-    if (this.arenaSegs) return this.arenaSegs;
-    const out: Array<{ addr: number; name: string; cflags: number; segs: SegInfo[] }> = [];
-    const vv = this.vv;
-    if (vv) {
-      for (const a of vv.postorder()) {
-        let name = '?';
-        let cflags = 0;
-        try {
-          name = vv.arena(a).name;
-          cflags = vv.L.vm_cflags ? rd(this.t, a, vv.L.vm_cflags) : 0;
-        } catch {
-          /* keep going */
-        }
-        out.push({ addr: a, name, cflags, segs: vv.segsOfType(a, VMEM_ALLOC | VMEM_FREE) });
-      }
-    }
-    this.arenaSegs = out;
-    return out;
   }
 
   /** The hash-table bufctl of an allocated buffer (HASH caches), or 0. */
@@ -173,93 +244,165 @@ export class WhatisIndex {
     return 0;
   }
 
-  kmemMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
+  /**
+   * The buffer of slab `e` holding addr ([buf, buf + bufsize)), whether it
+   * is free (in a magazine or on the slab's freelist) and its bufctl.
+   */
+  lookupBuf(e: SlabEntry, addr: number, slabIndex = 0): BufLookup | undefined {
     const kv = this.kv;
-    if (!kv) return;
-    opts.verbose?.('Searching genunix`kmem...');
-    for (const e of this.slabs()) {
-      if (addr < e.base || addr >= e.end) continue;
-      const ci = e.cache;
-      if (opts.identifiersOnly && !(ci.cflags & 0x400000)) continue;
-      const buf = e.base + Math.floor((addr - e.base) / ci.chunksize) * ci.chunksize;
-      if (addr >= buf + ci.bufsize) continue;
-      let freed = this.magSet(ci).has(buf);
-      let bufctl = 0;
-      if (!freed) {
-        for (const r of kv.slabFreelist(ci, e.slab)) {
-          if (r.buf === buf) {
-            freed = true;
-            bufctl = r.bufctl;
-            break;
-          }
+    if (!kv || addr < e.base || addr >= e.end) return undefined;
+    const ci = e.cache;
+    const buf = e.base + Math.floor((addr - e.base) / ci.chunksize) * ci.chunksize;
+    if (addr >= buf + ci.bufsize) return undefined;
+    const mags = this.magMap(ci);
+    const mi = mags.get(buf);
+    let freed = mi !== undefined;
+    let bufctl = 0;
+    if (!freed) {
+      for (const r of kv.slabFreelist(ci, e.slab)) {
+        if (r.buf === buf) {
+          freed = true;
+          bufctl = r.bufctl;
+          break;
         }
       }
-      if (ci.flags & KMF_HASH && bufctl === 0) {
-        try {
-          bufctl = freed ? rd(this.t, buf + ci.buftagOff, kv.L.bt_bufctl) : this.allocatedBufctl(ci, buf);
-        } catch {
-          bufctl = 0;
-        }
-      }
-      let recent: number[] | undefined;
-      if (ci.flags & KMF_LITE && kv.L.bt_history) {
-        recent = [];
-        for (let i = 0; i < kv.L.bt_history.count; i++) {
-          try {
-            const pc = rd(this.t, buf + ci.buftagOff, kv.L.bt_history, i);
-            if (pc === 0 || pc === 0xbaddcafe || (kv.ptr === 8 && pc === -0x4522350145223502)) break;
-            recent.push(pc);
-          } catch {
-            break;
-          }
-        }
-      }
-      const state = freed ? 'freed' : 'allocated';
-      const ctlText = opts.showCtl && bufctl ? `bufctl ${hx(bufctl)} ` : '';
-      out.push({
-        addr,
-        kind: 'kmem',
-        base: buf,
-        offset: addr - buf,
-        state,
-        owner: ci.name,
-        ownerAddr: ci.addr,
-        bufctl: bufctl || undefined,
-        recentCallers: recent,
-        text: `${ctlText}${state} from ${ci.name}`,
-      });
-      if (!opts.all) return;
     }
+    if (ci.flags & KMF_HASH && bufctl === 0) {
+      try {
+        bufctl = freed ? rd(this.t, buf + ci.buftagOff, kv.L.bt_bufctl) : this.allocatedBufctl(ci, buf);
+      } catch {
+        bufctl = 0;
+      }
+    }
+    const order = mi !== undefined ? mi : mags.size + slabIndex * Math.max(ci.maxchunks, 1) + (buf - e.base) / ci.chunksize;
+    return { buf, freed, bufctl, order };
+  }
+
+  /**
+   * The recent callers a KMF_LITE buftag holds (kmem_lite_count of them at
+   * most), as illumos prints them: none unless the buftag is intact (bxstat
+   * says allocated or free) and the first caller was written.
+   */
+  liteCallers(ci: CacheInfo, buf: number): number[] {
+    const kv = this.kv;
+    if (!kv || !(ci.flags & KMF_LITE) || !kv.L.bt_history) return [];
+    if (this.liteCount < 0) {
+      const n = this.readVar('kmem_lite_count', false);
+      this.liteCount = n === undefined || n < 0 || n > KMEM_LITE_MAX ? 0 : n;
+    }
+    const count = Math.min(this.liteCount, kv.L.bt_history.count);
+    if (count === 0) return [];
+    const btp = buf + ci.buftagOff;
+    const out: number[] = [];
+    try {
+      if (!bxstatOk(this.t, btp, kv, KMEM_BUFTAG_ALLOC) && !bxstatOk(this.t, btp, kv, KMEM_BUFTAG_FREE)) return [];
+      for (let i = 0; i < count; i++) {
+        const pc = rd(this.t, btp, kv.L.bt_history, i);
+        if (isUninit(pc, kv.ptr)) break;
+        out.push(pc);
+      }
+    } catch {
+      return [];
+    }
+    return out;
+  }
+
+  /** Arenas in vmem_postfix order with their allocated and free segments. */
+  arenas(): WhatisArena[] {
+    if (this.arenaSegs) return this.arenaSegs;
+    const out: WhatisArena[] = [];
+    const vv = this.vv;
+    if (vv) {
+      for (const a of vv.postorder()) {
+        let name = '?';
+        let cflags = 0;
+        try {
+          name = vv.arena(a).name;
+          cflags = vv.L.vm_cflags ? rd(this.t, a, vv.L.vm_cflags) : 0;
+        } catch {
+          /* keep going */
+        }
+        out.push({ addr: a, name, cflags, segs: vv.segsOfType(a, VMEM_ALLOC | VMEM_FREE) });
+      }
+    }
+    this.arenaSegs = out;
+    return out;
+  }
+
+  /** The one-line text of a kmem match ("[bufctl B ]allocated from C"). */
+  private kmemMatch(addr: number, ci: CacheInfo, r: BufLookup, opts: WhatisOptions): WhatisMatch {
+    const state = r.freed ? 'freed' : 'allocated';
+    const doBufctl = ci.flags & KMF_HASH ? (ci.flags & KMF_AUDIT ? true : !!opts.showCtl) : false;
+    const ctlText = opts.showCtl && doBufctl && r.bufctl ? `bufctl ${hx(r.bufctl)} ` : '';
+    const recent = ci.flags & KMF_LITE ? this.liteCallers(ci, r.buf) : undefined;
+    return {
+      addr,
+      kind: 'kmem',
+      base: r.buf,
+      offset: addr - r.buf,
+      state,
+      owner: ci.name,
+      ownerAddr: ci.addr,
+      bufctl: doBufctl && r.bufctl ? r.bufctl : undefined,
+      recentCallers: recent && recent.length ? recent : undefined,
+      text: `${ctlText}${state} from ${ci.name}`,
+    };
+  }
+
+  kmemMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
+    if (!this.kv) return;
+    opts.verbose?.('Searching genunix`kmem...');
+    const idspace = !!opts.identifiersOnly;
+    for (const ci of this.whatisCaches()) {
+      if (((ci.cflags & KMC_IDENTIFIER) !== 0) !== idspace) continue;
+      const slabs = this.cacheSlabs(ci);
+      for (let i = 0; i < slabs.length; i++) {
+        const r = this.lookupBuf(slabs[i]!, addr, i);
+        if (!r) continue;
+        out.push(this.kmemMatch(addr, ci, r, opts));
+        if (!opts.all) return;
+      }
+    }
+  }
+
+  /** A vmem match; the text is the one-line form ("allocated from the A vmem arena"). */
+  vmemMatch(addr: number, a: WhatisArena, s: SegInfo, opts: WhatisOptions): WhatisMatch {
+    const freed = s.type === VMEM_FREE;
+    const segText = opts.showCtl ? `vmem_seg ${hx(s.addr)} ` : '';
+    let text = `${segText}${freed ? 'freed' : 'allocated'} from the ${a.name} vmem arena`;
+    const former = freed && s.depth > 0 && s.depth <= VMEM_STACK_DEPTH;
+    if (former) text += this.formerAllocation(s);
+    return {
+      addr,
+      kind: 'vmem',
+      base: s.start,
+      offset: addr - s.start,
+      state: freed ? 'freed' : 'allocated',
+      owner: a.name,
+      ownerAddr: a.addr,
+      vmemSeg: s.addr,
+      seg: s,
+      formerStack: former ? s.stack : undefined,
+      formerThread: former ? s.thread : undefined,
+      time: former ? s.timestamp : undefined,
+      text,
+    };
+  }
+
+  /** Beyond illumos: " (last allocated by CALLER, thread T, at TIME)" for a freed segment that kept its audit record. */
+  formerAllocation(s: SegInfo): string {
+    const caller = this.kv ? this.kv.caller(s.stack, ['vmem_', 'kmem_']) : s.stack[0] ?? 0;
+    return ` (last allocated by ${this.sym(caller)}, thread ${hx(s.thread)}, at ${hx(s.timestamp)})`;
   }
 
   vmemMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
     opts.verbose?.('Searching genunix`vmem...');
+    const idspace = !!opts.identifiersOnly;
     for (const a of this.arenas()) {
-      if (opts.identifiersOnly && !(a.cflags & 0x40000)) continue;
+      if (((a.cflags & VMC_IDENTIFIER) !== 0) !== idspace) continue;
       for (const s of a.segs) {
         if (addr < s.start || addr >= s.end) continue;
-        const freed = s.type === VMEM_FREE;
-        const segText = opts.showCtl || (!freed && s.depth > 0) ? `(vmem_seg ${hx(s.addr)}) ` : '';
-        let text = `${segText}${freed ? 'freed' : 'allocated'} from the ${a.name} vmem arena`;
-        const m: WhatisMatch = {
-          addr,
-          kind: 'vmem',
-          base: s.start,
-          offset: addr - s.start,
-          state: freed ? 'freed' : 'allocated',
-          owner: a.name,
-          ownerAddr: a.addr,
-          vmemSeg: s.addr,
-          formerStack: freed && s.depth > 0 ? s.stack : undefined,
-          formerThread: freed && s.depth > 0 ? s.thread : undefined,
-          time: freed && s.depth > 0 ? s.timestamp : undefined,
-          text,
-        };
-        if (freed && s.depth > 0) {
-          const caller = this.kv ? this.kv.caller(s.stack, ['vmem_', 'kmem_']) : s.stack[0] ?? 0;
-          text += ` (last allocated by ${this.sym(caller)}, thread ${hx(s.thread)}, at ${hx(s.timestamp)})`;
-          out.push({ ...m, text });
-        } else out.push(m);
+        out.push(this.vmemMatch(addr, a, s, opts));
         if (!opts.all) return;
       }
     }
@@ -270,7 +413,6 @@ export class WhatisIndex {
     if (!s) return hx(pc);
     return pc === s.value ? s.name : `${s.name}+0x${hx(pc - s.value)}`;
   }
-
   private symbolMatches(addr: number, opts: WhatisOptions, out: WhatisMatch[]): void {
     opts.verbose?.('Searching mdb`modules...');
     const s = this.t.symbolByAddr(addr);
@@ -367,4 +509,11 @@ export function whatis(t: Target, addr: number, opts: WhatisOptions = {}, warn?:
 export function formatWhatis(m: WhatisMatch): string {
   const pre = m.addr === m.base ? `${hx(m.addr)} is ` : `${hx(m.addr)} is ${hx(m.base)}+${hx(m.addr - m.base)}, `;
   return pre + m.text;
+}
+
+/** KMEM_UNINITIALIZED_PATTERN (0xbaddcafe, repeated on LP64) or a zero pc. */
+function isUninit(pc: number, ptr: number): boolean {
+  if (pc === 0) return true;
+  if (ptr === 4) return pc >>> 0 === 0xbaddcafe;
+  return pc === -0x4522350145223502;
 }

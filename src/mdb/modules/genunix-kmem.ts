@@ -311,11 +311,15 @@ function stackMatches(ctx: DcmdContext, stack: readonly number[], caller: number
   return stack.some((pc) => pc >= lo && pc < hi);
 }
 
+/** The two header lines of `::bufctl -v`. */
+export function printBufctlVerboseHeader(ctx: DcmdContext): void {
+  ctx.printf('%16s %16s %16s %16s\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD');
+  ctx.printf('%<u>%16s %16s %16s %16s%</u>\n', '', 'CACHE', 'LASTLOG', 'CONTENTS');
+}
+
+/** One bufctl as `::bufctl -v` prints it (with its header when asked). */
 export function printBufctlVerbose(ctx: DcmdContext, a: BufctlAudit, header: boolean): void {
-  if (header) {
-    ctx.printf('%16s %16s %16s %16s\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD');
-    ctx.printf('%<u>%16s %16s %16s %16s%</u>\n', '', 'CACHE', 'LASTLOG', 'CONTENTS');
-  }
+  if (header) printBufctlVerboseHeader(ctx);
   ctx.printf('%<b>%16p%</b> %16p %16llx %16p\n', a.addr, a.bufaddr, a.timestamp, a.thread);
   ctx.printf('%16s %16p %16p %16p\n', '', a.cache, a.lastlog, a.contents);
   for (const pc of a.stack) ctx.printf('%*s%a\n', 17, '', pc);

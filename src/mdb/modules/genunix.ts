@@ -30,13 +30,13 @@ import {
 } from '../module.js';
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
-import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose } from './genunix-kmem.js';
+import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, printBufctlVerboseHeader } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
-import { WhatisIndex, type WhatisMatch } from '../analysis/whatis.js';
+import { WhatisIndex, KMC_IDENTIFIER, VMC_IDENTIFIER, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
-import { VmemView } from '../analysis/vmem.js';
-import { KMF_LITE } from '../analysis/kmem.js';
+import { VmemView, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../analysis/vmem.js';
+import { KMF_AUDIT, KMF_HASH, KMF_LITE, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
 
 /* ---------------------------------------------------------------- ::findleaks */
 
@@ -165,49 +165,153 @@ function leakWalker(bufs: boolean): WalkerDef {
 
 /* ------------------------------------------------------------------- ::whatis */
 
-const ALL: [number, number] = [-Number.MAX_SAFE_INTEGER, 2 * Number.MAX_SAFE_INTEGER];
+/*
+ * The kmem and vmem ::whatis handlers print as illumos' do (kmem.c
+ * whatis_print_kmem, whatis_walk_seg): "ADDR is [BASE+OFF, ]" (the core's
+ * reportObject), then
+ *   kmem: "[bufctl B ]allocated from CACHE" or "freed from CACHE"; for a
+ *     KMF_AUDIT cache (unless -q) ":" and the full `::bufctl -v` of the
+ *     buffer's bufctl instead of the bufctl prefix; for a KMF_LITE cache
+ *     (unless -q) ":" and "recent caller[s]: ..." indented 8;
+ *   vmem: "[vmem_seg S ]allocated from the ARENA vmem arena" (or "freed");
+ *     a segment with an audit stack (unless -q) gets ":" and its
+ *     `::vmem_seg -v`.  Under -q illumos prefixes "vmem_seg S " unless -b
+ *     is given and the segment has no stack; without -q a segment without
+ *     a stack keeps the guide's one-line shape ("vmem_seg S " with -b).
+ * With -v each cache prints "Searching NAME..." (and "Searching NAME for
+ * free memory..." before its free buffers), each arena "Searching vmem
+ * arena NAME...".
+ */
 
-function whatisHandler(name: string, order: 'allocator' | 'late', step: 'kmemMatches' | 'vmemMatches' | 'unloadedMatches'): WhatisHandler {
-  return {
-    name,
-    order,
-    search(ctx: DcmdContext, w: WhatisState) {
-      if (step === 'unloadedMatches' && w.flags.identifiersOnly) return;
-      if (step !== 'unloadedMatches' && !appliesTo(ctx.target)) return;
-      const wanted = w.match(ALL[0], ALL[1]);
-      if (wanted.length === 0) return;
-      const idx = whatisIndexFor(ctx);
-      for (const a of wanted) {
-        const out: WhatisMatch[] = [];
-        idx[step](a, { all: w.flags.all, identifiersOnly: w.flags.identifiersOnly, showCtl: w.flags.bufctls }, out);
-        for (const m of out) {
-          if (!w.flags.all && w.match(a, 1).length === 0) break;
-          w.reportObject(a, m.base);
-          let line = m.text;
-          if (m.recentCallers && m.recentCallers.length && !w.flags.quiet) {
-            line += `:\n        recent caller${m.recentCallers.length === 1 ? '' : 's'}: ${m.recentCallers.map((pc) => ctx.symbolize(pc)).join(', ')}`;
-          }
-          ctx.out(line + '\n');
-        }
-      }
-    },
-  };
+/* One index per ::whatis run (the handlers of a run share its WhatisState). */
+const whatisIndexes = new WeakMap<WhatisState, WhatisIndex>();
+function whatisIndexFor(ctx: DcmdContext, w: WhatisState): WhatisIndex {
+  let idx = whatisIndexes.get(w);
+  if (!idx) {
+    idx = new WhatisIndex(ctx.target, (m) => ctx.warn(m));
+    whatisIndexes.set(w, idx);
+  }
+  return idx;
 }
 
-/* One index per ::whatis run: the kmem handler builds it, the vmem and late handlers reuse it. */
-let idxCache: { t: Target; idx: WhatisIndex; born: number } | undefined;
-function whatisIndexFor(ctx: DcmdContext): WhatisIndex {
-  const now = Date.now();
-  if (!idxCache || idxCache.t !== ctx.target || now - idxCache.born > 2000) {
-    idxCache = { t: ctx.target, idx: new WhatisIndex(ctx.target, (m) => ctx.warn(m)), born: now };
+interface KmemHit {
+  readonly addr: number;
+  readonly r: BufLookup;
+}
+
+function printKmemHit(ctx: DcmdContext, w: WhatisState, idx: WhatisIndex, ci: CacheInfo, doBufctl: boolean, h: KmemHit): void {
+  const quiet = w.flags.quiet;
+  const bufctl = doBufctl ? h.r.bufctl : 0;
+  const callPrinter = !quiet && (ci.flags & KMF_AUDIT) !== 0;
+  w.reportObject(h.addr, h.r.buf);
+  if (bufctl !== 0 && !callPrinter) ctx.printf('bufctl %p ', bufctl);
+  ctx.printf('%s from %s', h.r.freed ? 'freed' : 'allocated', ci.name);
+  if (bufctl !== 0 && callPrinter) {
+    ctx.out(':\n');
+    let a: BufctlAudit;
+    try {
+      a = idx.kv!.readAudit(bufctl);
+    } catch {
+      printBufctlVerboseHeader(ctx);
+      ctx.warn(`couldn't read bufctl at ${ctx.hex(bufctl)}`);
+      return;
+    }
+    printBufctlVerbose(ctx, a, true);
+    return;
   }
-  return idxCache.idx;
+  if (!quiet && ci.flags & KMF_LITE) {
+    const callers = idx.liteCallers(ci, h.r.buf);
+    if (callers.length) {
+      ctx.out(':\n');
+      ctx.out(`${' '.repeat(8)}recent caller${callers.length > 1 ? 's' : ''}: ${callers.map((pc) => ctx.sprintf('%a', pc)).join(', ')}`);
+    }
+  }
+  ctx.out('\n');
+}
+
+function kmemWhatis(ctx: DcmdContext, w: WhatisState): void {
+  if (!appliesTo(ctx.target)) return;
+  const idx = whatisIndexFor(ctx, w);
+  if (!idx.kv) return;
+  const idspace = w.flags.identifiersOnly;
+  for (const ci of idx.whatisCaches()) {
+    if (w.done()) return;
+    if (((ci.cflags & KMC_IDENTIFIER) !== 0) !== idspace) continue;
+    // illumos walks bufctls (and so knows them) for KMF_HASH caches that audit, or with -b
+    const doBufctl = ci.flags & KMF_HASH ? (ci.flags & KMF_AUDIT ? true : w.flags.bufctls) : false;
+    if (w.flags.verbose) ctx.printf('Searching %s...\n', ci.name);
+    const slabs = idx.cacheSlabs(ci);
+    const span = idx.slabSpan(ci);
+    if (Math.floor(span / ci.chunksize) > 2 && !slabs.some((e) => w.match(e.base, span).length > 0)) continue;
+    const alloc: KmemHit[] = [];
+    const freed: KmemHit[] = [];
+    for (let i = 0; i < slabs.length; i++) {
+      const e = slabs[i]!;
+      for (const a of w.match(e.base, e.end - e.base)) {
+        const r = idx.lookupBuf(e, a, i);
+        if (r) (r.freed ? freed : alloc).push({ addr: a, r });
+      }
+    }
+    const byWalk = (x: KmemHit, y: KmemHit) => x.r.order - y.r.order || x.addr - y.addr;
+    alloc.sort(byWalk);
+    freed.sort(byWalk);
+    for (const h of alloc) printKmemHit(ctx, w, idx, ci, doBufctl, h);
+    if (w.done()) return;
+    if (w.flags.verbose) ctx.printf('Searching %s for free memory...\n', ci.name);
+    for (const h of freed) printKmemHit(ctx, w, idx, ci, doBufctl, h);
+  }
+}
+
+function vmemWhatis(ctx: DcmdContext, w: WhatisState): void {
+  if (!appliesTo(ctx.target)) return;
+  const idx = whatisIndexFor(ctx, w);
+  const quiet = w.flags.quiet;
+  const idspace = w.flags.identifiersOnly;
+  for (const a of idx.arenas()) {
+    if (w.done()) return;
+    if (((a.cflags & VMC_IDENTIFIER) !== 0) !== idspace) continue;
+    if (w.flags.verbose) ctx.printf('Searching vmem arena %s...\n', a.name);
+    for (const s of a.segs) {
+      for (const addr of w.match(s.start, s.end - s.start)) {
+        const stack = segHasStack(s);
+        w.reportObject(addr, s.start);
+        if (quiet ? !w.flags.bufctls || stack : !stack && w.flags.bufctls) ctx.printf('vmem_seg %p ', s.addr);
+        ctx.printf('%s from the %s vmem arena', s.type === VMEM_ALLOC ? 'allocated' : 'freed', a.name);
+        if (!quiet && stack) {
+          ctx.out(':\n');
+          printSegVerbose(ctx, s, true);
+          continue;
+        }
+        if (s.type === VMEM_FREE && s.depth > 0 && s.depth <= VMEM_STACK_DEPTH) ctx.out(idx.formerAllocation(s));
+        ctx.out('\n');
+      }
+    }
+  }
+}
+
+const ALL: [number, number] = [-Number.MAX_SAFE_INTEGER, 2 * Number.MAX_SAFE_INTEGER];
+
+/** Beyond illumos: addresses in the former range of an unloaded module (newest record first). */
+function unloadedWhatis(ctx: DcmdContext, w: WhatisState): void {
+  if (w.flags.identifiersOnly) return;
+  const wanted = w.match(ALL[0], ALL[1]);
+  if (wanted.length === 0) return;
+  const idx = whatisIndexFor(ctx, w);
+  for (const a of wanted) {
+    const out: WhatisMatch[] = [];
+    idx.unloadedMatches(a, { all: w.flags.all }, out);
+    for (const m of out) {
+      if (!w.flags.all && w.match(a, 1).length === 0) break;
+      w.reportObject(a, m.base);
+      ctx.out(m.text + '\n');
+    }
+  }
 }
 
 export const genunixWhatisHandlers: WhatisHandler[] = [
-  whatisHandler('kmem', 'allocator', 'kmemMatches'),
-  whatisHandler('vmem', 'allocator', 'vmemMatches'),
-  whatisHandler('unloaded_modules', 'late', 'unloadedMatches'),
+  { name: 'kmem', order: 'allocator', search: kmemWhatis },
+  { name: 'vmem', order: 'allocator', search: vmemWhatis },
+  { name: 'unloaded_modules', order: 'late', search: unloadedWhatis },
 ];
 
 /* -------------------------------------------------------------------- ::kgrep */
