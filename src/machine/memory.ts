@@ -428,12 +428,14 @@ abstract class SegmentedMemory implements Memory {
   }
 
   store64n(a: number, v: number): void {
-    let lo = v % TWO32;
-    if (lo < 0) lo += TWO32;
+    // (No %: on a negative double it is a call to fmod.  This is the same
+    // split, exact for every finite v, and NaN/Infinity store 0 as before.)
     const hi = Math.floor(v / TWO32);
+    const lo = v - hi * TWO32;
     // An aligned qword lies in one page: the first store faults (at a) or
     // neither does.  An unaligned one may straddle: check the far half first.
-    if (a % 8 !== 0) this.check(a + 7, 'write');
+    // (a & 7 is exact for integer addresses; non-integers also count as unaligned.)
+    if ((a & 7) !== 0 || a - Math.floor(a) !== 0) this.check(a + 7, 'write');
     this.store32(a, lo);
     this.store32(a + 4, hi >>> 0);
   }
@@ -618,5 +620,164 @@ export class FlatMemory extends SegmentedMemory {
     this.segs = [seg];
     this.mappedPages = Math.ceil(buf.byteLength / this.pageSize);
     this.find(0, 'read');
+  }
+}
+
+/**
+ * Direct access for allocator hot paths.
+ *
+ * A DirectMemory wraps a PagedMemory and two of its segments (typically the
+ * kernel heap, where allocator metadata lives, and the data segment of the
+ * globals).  An access inside one of them checks the range, the natural
+ * alignment and the page's protection byte itself, then indexes the
+ * segment's typed arrays: no translation run, no victim lookup, no call.
+ * Every other access (another segment, a misaligned address, an unmapped or
+ * read-only page) is handed to the wrapped memory, so faults, and the
+ * addresses they report, are exactly those of PagedMemory's accessors.
+ *
+ * It holds no state of its own: the views alias the segments' buffers and
+ * protection bytes, so map, unmap and protect take effect at once, and a
+ * DirectMemory may be mixed freely with the memory it wraps.
+ */
+export class DirectMemory {
+  readonly mem: PagedMemory;
+  readonly model: DataModel;
+  private readonly lp64: boolean;
+  private readonly aBase: number;
+  private readonly aSize: number;
+  private readonly a8: Uint8Array;
+  private readonly a32: Uint32Array;
+  private readonly aProt: Uint8Array;
+  private readonly bBase: number;
+  private readonly bSize: number;
+  private readonly b8: Uint8Array;
+  private readonly b32: Uint32Array;
+  private readonly bProt: Uint8Array;
+
+  /** `primary` and `secondary` are addresses inside the two segments to serve directly. */
+  constructor(mem: PagedMemory, primary: number, secondary: number) {
+    const a = mem.segmentOf(primary);
+    const b = mem.segmentOf(secondary);
+    if (!a || !b) throw new RangeError(`DirectMemory: ${hex0x(a ? secondary : primary)} is not in a segment`);
+    this.mem = mem;
+    this.model = mem.model;
+    this.lp64 = mem.model.ptrSize === 8;
+    this.aBase = a.base;
+    this.aSize = a.size;
+    this.a8 = a.u8;
+    this.a32 = a.u32;
+    this.aProt = a.prot;
+    this.bBase = b.base;
+    this.bSize = b.size;
+    this.b8 = b.u8;
+    this.b32 = b.u32;
+    this.bProt = b.prot;
+  }
+
+  load8(a: number): number {
+    let o = a - this.aBase;
+    if (o >= 0 && o < this.aSize && this.aProt[o >>> 12] !== 0) return this.a8[o]!;
+    o = a - this.bBase;
+    if (o >= 0 && o < this.bSize && this.bProt[o >>> 12] !== 0) return this.b8[o]!;
+    return this.mem.load8(a);
+  }
+
+  store8(a: number, v: number): void {
+    let o = a - this.aBase;
+    if (o >= 0 && o < this.aSize && this.aProt[o >>> 12] === PROT_RW) {
+      this.a8[o] = v;
+      return;
+    }
+    o = a - this.bBase;
+    if (o >= 0 && o < this.bSize && this.bProt[o >>> 12] === PROT_RW) {
+      this.b8[o] = v;
+      return;
+    }
+    this.mem.store8(a, v);
+  }
+
+  load32(a: number): number {
+    const o = a - this.aBase;
+    if (o >= 0 && o < this.aSize && (o & 3) === 0 && this.aProt[o >>> 12] !== 0) return this.a32[o >>> 2]!;
+    return this.load32b(a);
+  }
+
+  private load32b(a: number): number {
+    const o = a - this.bBase;
+    if (o >= 0 && o < this.bSize && (o & 3) === 0 && this.bProt[o >>> 12] !== 0) return this.b32[o >>> 2]!;
+    return this.mem.load32(a);
+  }
+
+  store32(a: number, v: number): void {
+    const o = a - this.aBase;
+    if (o >= 0 && o < this.aSize && (o & 3) === 0 && this.aProt[o >>> 12] === PROT_RW) this.a32[o >>> 2] = v;
+    else this.store32b(a, v);
+  }
+
+  private store32b(a: number, v: number): void {
+    const o = a - this.bBase;
+    if (o >= 0 && o < this.bSize && (o & 3) === 0 && this.bProt[o >>> 12] === PROT_RW) this.b32[o >>> 2] = v;
+    else this.mem.store32(a, v);
+  }
+
+  /** 64-bit load as a number (the high word signed), as Memory.load64n. */
+  load64n(a: number): number {
+    const o = a - this.aBase;
+    if (o >= 0 && o < this.aSize && (o & 7) === 0 && this.aProt[o >>> 12] !== 0) {
+      const i = o >>> 2;
+      return (this.a32[i + 1]! | 0) * TWO32 + this.a32[i]!;
+    }
+    return this.load64nb(a);
+  }
+
+  private load64nb(a: number): number {
+    const o = a - this.bBase;
+    if (o >= 0 && o < this.bSize && (o & 7) === 0 && this.bProt[o >>> 12] !== 0) {
+      const i = o >>> 2;
+      return (this.b32[i + 1]! | 0) * TWO32 + this.b32[i]!;
+    }
+    return this.mem.load64n(a);
+  }
+
+  /** 64-bit store of a number (|v| < 2^53), as Memory.store64n. */
+  store64n(a: number, v: number): void {
+    const hi = Math.floor(v / TWO32);
+    const lo = v - hi * TWO32;
+    const o = a - this.aBase;
+    if (o >= 0 && o < this.aSize && (o & 7) === 0 && this.aProt[o >>> 12] === PROT_RW) {
+      const i = o >>> 2;
+      this.a32[i] = lo;
+      this.a32[i + 1] = hi;
+    } else {
+      this.store64nb(a, v, lo, hi);
+    }
+  }
+
+  private store64nb(a: number, v: number, lo: number, hi: number): void {
+    const o = a - this.bBase;
+    if (o >= 0 && o < this.bSize && (o & 7) === 0 && this.bProt[o >>> 12] === PROT_RW) {
+      const i = o >>> 2;
+      this.b32[i] = lo;
+      this.b32[i + 1] = hi;
+    } else {
+      this.mem.store64n(a, v);
+    }
+  }
+
+  loadPtr(a: number): number {
+    return this.lp64 ? this.load64n(a) : this.load32(a);
+  }
+
+  storePtr(a: number, v: number): void {
+    if (this.lp64) this.store64n(a, v);
+    else this.store32(a, v >>> 0);
+  }
+
+  fill8(a: number, len: number, v: number): void {
+    this.mem.fill8(a, len, v);
+  }
+
+  fill32(a: number, len: number, v: number): void {
+    this.mem.fill32(a, len, v);
   }
 }

@@ -63,7 +63,7 @@
  */
 
 import type { Kernel } from '../kernel/kernel.js';
-import type { Memory } from '../machine/memory.js';
+import { DirectMemory } from '../machine/memory.js';
 import { hex, highbit, isPow2, mod, p2phaseup, p2roundup, TWO32 } from '../machine/addr.js';
 import {
   VM_ABORT,
@@ -148,21 +148,6 @@ function hb(x: number): number {
 
 function pow2(x: number): boolean {
   return x < 0x80000000 ? x > 0 && (x & (x - 1)) === 0 : isPow2(x);
-}
-
-/**
- * Store a pointer.  (Memory.storePtr re-checks the page of the high half;
- * an aligned 8-byte store never crosses a page, so two store32's do.)
- */
-function stp(mem: Memory, a: number, v: number): void {
-  if (mem.model.ptrSize === 4) {
-    mem.store32(a, v >>> 0);
-    return;
-  }
-  let lo = v % TWO32;
-  if (lo < 0) lo += TWO32;
-  mem.store32(a, lo);
-  mem.store32(a + 4, Math.floor(v / TWO32) >>> 0);
 }
 
 /** 1-based index of the lowest set bit of a non-zero int32. */
@@ -305,6 +290,8 @@ export class Vmem implements VmemSystem {
   readonly kmem_firewall_va_alloc: VmemAllocFn;
   readonly kmem_firewall_va_free: VmemFreeFn;
   readonly segkmem: Segkmem;
+  /** Direct access to the heap and data segments, where all vmem state lives. */
+  readonly dm: DirectMemory;
 
   constructor(k: Kernel, audit: boolean) {
     this.k = k;
@@ -371,7 +358,7 @@ export class Vmem implements VmemSystem {
     this.kContains = ko('vk_contains');
     this.kContainsSearch = ko('vk_contains_search');
 
-    this.FN = k.fns(VMEM_FUNCTIONS);
+    this.FN = { ...k.fns(VMEM_FUNCTIONS) }; // a fast-property copy (fns builds it key by key)
     this.g = {
       vmem_list: k.global('vmem_list', 'vmem_t *'),
       vmem_segfree: k.global('vmem_segfree', 'vmem_seg_t *'),
@@ -387,7 +374,8 @@ export class Vmem implements VmemSystem {
       vmem_hash_arena: k.global('vmem_hash_arena', 'vmem_t *'),
       vmem_vmem_arena: k.global('vmem_vmem_arena', 'vmem_t *'),
     };
-    k.mem.storePtr(this.g.vmem_seg_size, this.segSize);
+    this.dm = new DirectMemory(k.mem, k.layout.heapBase, k.layout.dataBase);
+    this.dm.storePtr(this.g.vmem_seg_size, this.segSize);
 
     this.vmem_alloc = (src, size, fl) => src.alloc(size, fl);
     this.vmem_free = (src, a, size) => src.free(a, size);
@@ -417,11 +405,11 @@ export class Vmem implements VmemSystem {
     this.hashArena = this.create('vmem_hash', 0, 0, 8, this.segkmem_alloc, this.segkmem_free, md, 0, VM_SLEEP) as Arena;
     const vv = this.create('vmem_vmem', this.g.vmem0, VMEM_INITIAL * this.vmemSize, 1, this.segkmem_alloc, this.segkmem_free, md, 0, VM_SLEEP) as Arena;
     this.vmemArena = vv;
-    const mem = k.mem;
-    stp(mem, this.g.vmem_metadata_arena, md.addr);
-    stp(mem, this.g.vmem_seg_arena, this.segArena.addr);
-    stp(mem, this.g.vmem_hash_arena, this.hashArena.addr);
-    stp(mem, this.g.vmem_vmem_arena, vv.addr);
+    const mem = this.dm;
+    mem.storePtr(this.g.vmem_metadata_arena, md.addr);
+    mem.storePtr(this.g.vmem_seg_arena, this.segArena.addr);
+    mem.storePtr(this.g.vmem_hash_arena, this.hashArena.addr);
+    mem.storePtr(this.g.vmem_vmem_arena, vv.addr);
     // Mark the static vmem_t's already in use as allocated from vmem_vmem.
     for (let id = 0; id < this.nextId; id++) {
       const a = this.g.vmem0 + id * this.vmemSize;
@@ -442,16 +430,16 @@ export class Vmem implements VmemSystem {
   /* ------------------------------------------------------ global seg list */
 
   getsegGlobal(): number {
-    const mem = this.k.mem;
+    const mem = this.dm;
     const vsp = mem.loadPtr(this.g.vmem_segfree);
-    if (vsp !== 0) stp(mem, this.g.vmem_segfree, mem.loadPtr(vsp + this.oKnext));
+    if (vsp !== 0) mem.storePtr(this.g.vmem_segfree, mem.loadPtr(vsp + this.oKnext));
     return vsp;
   }
 
   putsegGlobal(vsp: number): void {
-    const mem = this.k.mem;
-    stp(mem, vsp + this.oKnext, mem.loadPtr(this.g.vmem_segfree));
-    stp(mem, this.g.vmem_segfree, vsp);
+    const mem = this.dm;
+    mem.storePtr(vsp + this.oKnext, mem.loadPtr(this.g.vmem_segfree));
+    mem.storePtr(this.g.vmem_segfree, vsp);
   }
 
   /** Kernel text address of an import function (registering it if new). */
@@ -480,7 +468,7 @@ export class Vmem implements VmemSystem {
     vmflag: number,
   ): Arena | undefined {
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.dm;
     k.enter(this.FN.vmem_create + 0x3b);
     k.enter(this.FN.vmem_create_common + 0x6c);
     try {
@@ -500,7 +488,7 @@ export class Vmem implements VmemSystem {
       k.writeString(vmp + this.oName, name, VMEM_NAMELEN);
       mem.store32(vmp + this.oCflags, vmflag >>> 0);
       const qshift = highbit(quantum) - 1;
-      stp(mem, vmp + this.oQuantum, quantum);
+      mem.storePtr(vmp + this.oQuantum, quantum);
       mem.store32(vmp + this.oQshift, qshift);
       let nqcache = Math.min(Math.floor(qcacheMax / quantum), VMEM_NQCACHE_MAX);
 
@@ -509,38 +497,38 @@ export class Vmem implements VmemSystem {
       for (let i = 0; i <= nfl; i++) {
         const vfp = fl + i * this.flSize;
         const end = i === nfl ? 0 : i === 63 ? -(2 ** 63) : 2 ** i;
-        stp(mem, vfp + this.oEnd, end);
-        stp(mem, vfp + this.oKnext, i === nfl ? 0 : vfp + this.flSize);
-        stp(mem, vfp + this.oKprev, i === 0 ? 0 : vfp - this.flSize);
+        mem.storePtr(vfp + this.oEnd, end);
+        mem.storePtr(vfp + this.oKnext, i === nfl ? 0 : vfp + this.flSize);
+        mem.storePtr(vfp + this.oKprev, i === 0 ? 0 : vfp - this.flSize);
       }
-      stp(mem, vmp + this.oHashTable, vmp + this.oHash0);
-      stp(mem, vmp + this.oHashMask, VMEM_HASH_INITIAL - 1);
-      stp(mem, vmp + this.oHashShift, highbit(VMEM_HASH_INITIAL - 1));
+      mem.storePtr(vmp + this.oHashTable, vmp + this.oHash0);
+      mem.storePtr(vmp + this.oHashMask, VMEM_HASH_INITIAL - 1);
+      mem.storePtr(vmp + this.oHashShift, highbit(VMEM_HASH_INITIAL - 1));
 
       const seg0 = vmp + this.oSeg0;
-      stp(mem, seg0 + this.oAnext, seg0);
-      stp(mem, seg0 + this.oAprev, seg0);
-      stp(mem, seg0 + this.oKnext, seg0);
-      stp(mem, seg0 + this.oKprev, seg0);
+      mem.storePtr(seg0 + this.oAnext, seg0);
+      mem.storePtr(seg0 + this.oAprev, seg0);
+      mem.storePtr(seg0 + this.oKnext, seg0);
+      mem.storePtr(seg0 + this.oKprev, seg0);
       mem.store8(seg0 + this.oType, VMEM_SPAN);
       const rotor = vmp + this.oRotor;
       mem.store8(rotor + this.oType, VMEM_ROTOR);
-      stp(mem, rotor + this.oAnext, seg0);
-      stp(mem, rotor + this.oAprev, seg0);
-      stp(mem, seg0 + this.oAnext, rotor);
-      stp(mem, seg0 + this.oAprev, rotor);
+      mem.storePtr(rotor + this.oAnext, seg0);
+      mem.storePtr(rotor + this.oAprev, seg0);
+      mem.storePtr(seg0 + this.oAnext, rotor);
+      mem.storePtr(seg0 + this.oAprev, rotor);
 
       mem.store32(vmp + this.oId, id);
       if (src) mem.store64n(vmp + this.kSourceId, src.id);
-      stp(mem, vmp + this.oSource, src ? src.addr : 0);
-      stp(mem, vmp + this.oSourceAlloc, this.importPc(afunc));
-      stp(mem, vmp + this.oSourceFree, this.importPc(ffunc));
+      mem.storePtr(vmp + this.oSource, src ? src.addr : 0);
+      mem.storePtr(vmp + this.oSourceAlloc, this.importPc(afunc));
+      mem.storePtr(vmp + this.oSourceFree, this.importPc(ffunc));
 
       let minImport = 0;
       if (vmflag & VMC_NO_QCACHE) {
         minImport = vmemQcacheSlabsize(nqcache * quantum);
         nqcache = 0;
-        stp(mem, vmp + this.oMinImport, minImport);
+        mem.storePtr(vmp + this.oMinImport, minImport);
       }
       const arena = new Arena(this, vmp, name, id, quantum, qshift, src, afunc, ffunc, vmflag, minImport, nqcache * quantum);
       this.byAddrMap.set(vmp, arena);
@@ -549,11 +537,11 @@ export class Vmem implements VmemSystem {
       // Append to vmem_list.
       let pp = this.g.vmem_list;
       for (let cur = mem.loadPtr(pp); cur !== 0; cur = mem.loadPtr(pp)) pp = cur + this.oNext;
-      stp(mem, pp, vmp);
+      mem.storePtr(pp, vmp);
 
       if (vmflag & VMC_POPULATOR) {
         if (this.populators.length >= VMEM_INITIAL) throw new Error('vmem_create: too many populators');
-        stp(mem, this.g.vmem_populator + this.populators.length * this.P, vmp);
+        mem.storePtr(this.g.vmem_populator + this.populators.length * this.P, vmp);
         this.populators.push(arena);
         mem.store32(this.g.vmem_populators, this.populators.length);
         arena.populate((vmflag & VM_KMFLAGS) | VM_PANIC);
@@ -581,7 +569,7 @@ export class Vmem implements VmemSystem {
   }
 
   arenas(): Arena[] {
-    const mem = this.k.mem;
+    const mem = this.dm;
     const out: Arena[] = [];
     for (let vmp = mem.loadPtr(this.g.vmem_list); vmp !== 0; vmp = mem.loadPtr(vmp + this.oNext)) {
       const a = this.byAddrMap.get(vmp);
@@ -699,7 +687,7 @@ export class Arena implements VmemArena {
 
   /** Add delta to a uint64 kstat counter at vmem_t + off. */
   private kadd(off: number, delta: number): void {
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const a = this.addr + off;
     let lo = mem.load32(a) + delta;
     let hi = mem.load32(a + 4);
@@ -714,35 +702,35 @@ export class Arena implements VmemArena {
 
   /** Read a uint64 kstat counter. */
   kstat(off: number): number {
-    return this.k.mem.load64n(this.addr + off);
+    return this.sys.dm.load64n(this.addr + off);
   }
 
   private setNsegfree(n: number): void {
     this.nsegfree = n;
-    this.k.mem.storePtr(this.addr + this.sys.oNsegfree, n);
+    this.sys.dm.storePtr(this.addr + this.sys.oNsegfree, n);
   }
 
   private getseg(): number {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const vsp = mem.loadPtr(this.addr + s.oSegfree);
     if (vsp === 0 || this.nsegfree <= 0) this.panic(`vmem_getseg(${hex(this.addr)}): arena '${this.name}' has no free segments`);
-    stp(mem, this.addr + s.oSegfree, mem.loadPtr(vsp + s.oKnext));
+    mem.storePtr(this.addr + s.oSegfree, mem.loadPtr(vsp + s.oKnext));
     this.setNsegfree(this.nsegfree - 1);
     return vsp;
   }
 
   putseg(vsp: number): void {
     const s = this.sys;
-    const mem = this.k.mem;
-    stp(mem, vsp + s.oKnext, mem.loadPtr(this.addr + s.oSegfree));
-    stp(mem, this.addr + s.oSegfree, vsp);
+    const mem = this.sys.dm;
+    mem.storePtr(vsp + s.oKnext, mem.loadPtr(this.addr + s.oSegfree));
+    mem.storePtr(this.addr + s.oSegfree, vsp);
     this.setNsegfree(this.nsegfree + 1);
   }
 
   /** lowbit(P2ALIGN(vm_freemap, 1 << n)): 1-based freelist index, or 0. */
   private flistFrom(n: number): number {
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const fm = this.addr + this.sys.oFreemap;
     if (n < 32) {
       const w = (mem.load32(fm) >>> n) << n;
@@ -757,13 +745,13 @@ export class Arena implements VmemArena {
   }
 
   private freemapSet(n: number): void {
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const w = this.addr + this.sys.oFreemap + (n < 32 ? 0 : 4);
     mem.store32(w, (mem.load32(w) | (1 << (n & 31))) >>> 0);
   }
 
   private freemapClear(n: number): void {
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const w = this.addr + this.sys.oFreemap + (n < 32 ? 0 : 4);
     mem.store32(w, (mem.load32(w) & ~(1 << (n & 31))) >>> 0);
   }
@@ -775,49 +763,51 @@ export class Arena implements VmemArena {
   /** vmem_freelist_insert */
   private freelistInsert(vsp: number): void {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const size = mem.loadPtr(vsp + s.oEnd) - mem.loadPtr(vsp);
     const n = hb(size) - 1;
     const vprev = this.freelistHead(n);
     mem.store8(vsp + s.oType, VMEM_FREE);
     this.freemapSet(n);
     const vnext = mem.loadPtr(vprev + s.oKnext);
-    stp(mem, vsp + s.oKnext, vnext);
-    stp(mem, vsp + s.oKprev, vprev);
-    stp(mem, vprev + s.oKnext, vsp);
-    stp(mem, vnext + s.oKprev, vsp);
+    mem.storePtr(vsp + s.oKnext, vnext);
+    mem.storePtr(vsp + s.oKprev, vprev);
+    mem.storePtr(vprev + s.oKnext, vsp);
+    mem.storePtr(vnext + s.oKprev, vsp);
   }
 
   /** vmem_freelist_delete */
   private freelistDelete(vsp: number): void {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const vnext = mem.loadPtr(vsp + s.oKnext);
     const vprev = mem.loadPtr(vsp + s.oKprev);
     if (mem.loadPtr(vnext) === 0 && mem.loadPtr(vprev) === 0) {
       // Both neighbours are freelist heads: the list at vprev becomes empty.
       this.freemapClear((vprev - this.addr - s.oFreelist) / s.flSize);
     }
-    stp(mem, vprev + s.oKnext, vnext);
-    stp(mem, vnext + s.oKprev, vprev);
+    mem.storePtr(vprev + s.oKnext, vnext);
+    mem.storePtr(vnext + s.oKprev, vprev);
   }
 
   /** VMEM_HASH: address of the bucket for addr. */
   private hashBucket(addr: number): number {
     const t = addr + Math.floor(addr / this.hDiv1) + Math.floor(addr / this.hDiv2);
-    const idx = mod(Math.floor(t / this.qDiv), this.hMask + 1);
-    return this.hTable + idx * this.sys.P;
+    const f = Math.floor(t / this.qDiv);
+    // f mod the (power-of-two) table size, without % (fmod on a negative double)
+    const m = this.hMask + 1;
+    return this.hTable + (f - Math.floor(f / m) * m) * this.sys.P;
   }
 
   /** vmem_hash_insert */
   private hashInsert(vsp: number, fromSegAlloc: boolean): void {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     mem.store8(vsp + s.oType, VMEM_ALLOC);
     const start = mem.loadPtr(vsp);
     const bucket = this.hashBucket(start);
-    stp(mem, vsp + s.oKnext, mem.loadPtr(bucket));
-    stp(mem, bucket, vsp);
+    mem.storePtr(vsp + s.oKnext, mem.loadPtr(bucket));
+    mem.storePtr(bucket, vsp);
     if (s.audit) this.auditSeg(vsp, fromSegAlloc);
     else mem.store8(vsp + s.oDepth, 0);
     this.kadd(s.kAlloc, 1);
@@ -828,16 +818,16 @@ export class Arena implements VmemArena {
   private auditSeg(vsp: number, fromSegAlloc: boolean): void {
     const s = this.sys;
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     const P = s.P;
-    stp(mem, vsp + s.oThread, k.cur.addr);
+    mem.storePtr(vsp + s.oThread, k.cur.addr);
     mem.store64n(vsp + s.oTimestamp, k.gethrtime());
     const st = vsp + s.oStack;
     let n = 0;
-    stp(mem, st, s.FN.vmem_hash_insert + 0x8c);
+    mem.storePtr(st, s.FN.vmem_hash_insert + 0x8c);
     n++;
     if (fromSegAlloc) {
-      stp(mem, st + P, s.FN.vmem_seg_alloc + 0xb4);
+      mem.storePtr(st + P, s.FN.vmem_seg_alloc + 0xb4);
       n++;
     }
     n += k.capturePcs(st + n * P, VMEM_STACK_DEPTH - n);
@@ -847,12 +837,12 @@ export class Arena implements VmemArena {
   /** vmem_hash_delete */
   private hashDelete(addr: number, size: number): number {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     let prev = this.hashBucket(addr);
     let vsp: number;
     while ((vsp = mem.loadPtr(prev)) !== 0) {
       if (mem.loadPtr(vsp) === addr) {
-        stp(mem, prev, mem.loadPtr(vsp + s.oKnext));
+        mem.storePtr(prev, mem.loadPtr(vsp + s.oKnext));
         break;
       }
       this.kadd(s.kLookup, 1);
@@ -875,35 +865,35 @@ export class Arena implements VmemArena {
   /** vmem_seg_create: a new segment [start, end) after vprev in the arena list. */
   private segCreate(vprev: number, start: number, end: number): number {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const vsp = this.getseg();
-    stp(mem, vsp, start);
-    stp(mem, vsp + s.oEnd, end);
+    mem.storePtr(vsp, start);
+    mem.storePtr(vsp + s.oEnd, end);
     mem.store8(vsp + s.oType, 0);
     mem.store8(vsp + s.oImport, 0);
     const vnext = mem.loadPtr(vprev + s.oAnext);
-    stp(mem, vsp + s.oAnext, vnext);
-    stp(mem, vsp + s.oAprev, vprev);
-    stp(mem, vprev + s.oAnext, vsp);
-    stp(mem, vnext + s.oAprev, vsp);
+    mem.storePtr(vsp + s.oAnext, vnext);
+    mem.storePtr(vsp + s.oAprev, vprev);
+    mem.storePtr(vprev + s.oAnext, vsp);
+    mem.storePtr(vnext + s.oAprev, vsp);
     return vsp;
   }
 
   /** vmem_seg_destroy */
   private segDestroy(vsp: number): void {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const vprev = mem.loadPtr(vsp + s.oAprev);
     const vnext = mem.loadPtr(vsp + s.oAnext);
-    stp(mem, vprev + s.oAnext, vnext);
-    stp(mem, vnext + s.oAprev, vprev);
+    mem.storePtr(vprev + s.oAnext, vnext);
+    mem.storePtr(vnext + s.oAprev, vprev);
     this.putseg(vsp);
   }
 
   /** vmem_span_create: returns the span's free segment. */
   private spanCreate(vaddr: number, size: number, imported: boolean): number {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const start = vaddr;
     const end = start + size;
     if (mod(start, this.quantum) !== 0 || mod(end, this.quantum) !== 0) {
@@ -914,10 +904,10 @@ export class Arena implements VmemArena {
     mem.store8(span + s.oType, VMEM_SPAN);
     mem.store8(span + s.oImport, imported ? 1 : 0);
     const kprev = mem.loadPtr(seg0 + s.oKprev);
-    stp(mem, span + s.oKnext, seg0);
-    stp(mem, span + s.oKprev, kprev);
-    stp(mem, kprev + s.oKnext, span);
-    stp(mem, seg0 + s.oKprev, span);
+    mem.storePtr(span + s.oKnext, seg0);
+    mem.storePtr(span + s.oKprev, kprev);
+    mem.storePtr(kprev + s.oKnext, span);
+    mem.storePtr(seg0 + s.oKprev, span);
     const newseg = this.segCreate(span, start, end);
     this.freelistInsert(newseg);
     if (imported) this.kadd(s.kImport, size);
@@ -928,15 +918,15 @@ export class Arena implements VmemArena {
   /** vmem_span_destroy: vsp is the span's only (free) segment. */
   private spanDestroy(vsp: number): void {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const span = mem.loadPtr(vsp + s.oAprev);
     const size = mem.loadPtr(vsp + s.oEnd) - mem.loadPtr(vsp);
     if (mem.load8(span + s.oImport) !== 0) this.kadd(s.kImport, -size);
     this.kadd(s.kTotal, -size);
     const kprev = mem.loadPtr(span + s.oKprev);
     const knext = mem.loadPtr(span + s.oKnext);
-    stp(mem, kprev + s.oKnext, knext);
-    stp(mem, knext + s.oKprev, kprev);
+    mem.storePtr(kprev + s.oKnext, knext);
+    mem.storePtr(knext + s.oKprev, kprev);
     this.segDestroy(vsp);
     this.segDestroy(span);
   }
@@ -944,8 +934,7 @@ export class Arena implements VmemArena {
   /** vmem_seg_alloc: carve [addr, addr + size) out of free segment vsp. */
   private segAlloc(vsp: number, addr: number, size: number): number {
     const s = this.sys;
-    const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     const vsStart = mem.loadPtr(vsp);
     const vsEnd = mem.loadPtr(vsp + s.oEnd);
     const vsSize = vsEnd - vsStart;
@@ -955,7 +944,7 @@ export class Arena implements VmemArena {
     // Allocating from the start, with the remainder on the same freelist:
     // just shrink the free segment.
     if (addr === vsStart && hb(vsSize) === hb(vsSize - realsize)) {
-      stp(mem, vsp, addrEnd);
+      mem.storePtr(vsp, addrEnd);
       const nv = this.segCreate(mem.loadPtr(vsp + s.oAprev), addr, addr + size);
       this.hashInsert(nv, true);
       return nv;
@@ -963,8 +952,8 @@ export class Arena implements VmemArena {
     this.freelistDelete(vsp);
     if (vsEnd !== addrEnd) this.freelistInsert(this.segCreate(vsp, addrEnd, vsEnd));
     if (vsStart !== addr) this.freelistInsert(this.segCreate(mem.loadPtr(vsp + s.oAprev), vsStart, addr));
-    stp(mem, vsp, addr);
-    stp(mem, vsp + s.oEnd, addr + size);
+    mem.storePtr(vsp, addr);
+    mem.storePtr(vsp + s.oEnd, addr + size);
     this.hashInsert(vsp, true);
     return vsp;
   }
@@ -1010,24 +999,24 @@ export class Arena implements VmemArena {
   /** vmem_advance: move a walker (rotor or walk marker) after `afterme`. */
   private advance(walker: number, afterme: number): void {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const vprev = mem.loadPtr(walker + s.oAprev);
     const vnext = mem.loadPtr(walker + s.oAnext);
-    stp(mem, vprev + s.oAnext, vnext);
-    stp(mem, vnext + s.oAprev, vprev);
+    mem.storePtr(vprev + s.oAnext, vnext);
+    mem.storePtr(vnext + s.oAprev, vprev);
     if (afterme !== 0) {
       const an = mem.loadPtr(afterme + s.oAnext);
-      stp(mem, walker + s.oAnext, an);
-      stp(mem, walker + s.oAprev, afterme);
-      stp(mem, afterme + s.oAnext, walker);
-      stp(mem, an + s.oAprev, walker);
+      mem.storePtr(walker + s.oAnext, an);
+      mem.storePtr(walker + s.oAprev, afterme);
+      mem.storePtr(afterme + s.oAnext, walker);
+      mem.storePtr(an + s.oAprev, walker);
     }
     let vsp = 0;
     if (mem.load8(vprev + s.oType) === VMEM_FREE) {
       if (mem.load8(vnext + s.oType) === VMEM_FREE) {
         this.freelistDelete(vnext);
         this.freelistDelete(vprev);
-        stp(mem, vprev + s.oEnd, mem.loadPtr(vnext + s.oEnd));
+        mem.storePtr(vprev + s.oEnd, mem.loadPtr(vnext + s.oEnd));
         this.freelistInsert(vprev);
         this.segDestroy(vnext);
       }
@@ -1047,7 +1036,7 @@ export class Arena implements VmemArena {
   /** Is free segment vsp a complete imported span? */
   private wholeImportedSpan(vsp: number): boolean {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const prev = mem.loadPtr(vsp + s.oAprev);
     return (
       mem.load8(prev + s.oImport) !== 0 &&
@@ -1060,7 +1049,7 @@ export class Arena implements VmemArena {
   private nextfitAlloc(size: number, vmflag: number): number {
     const s = this.sys;
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     const q = this.quantum;
     const realsize = p2roundup(size, q);
     k.enter(s.FN.vmem_nextfit_alloc + 0x1c7);
@@ -1076,7 +1065,7 @@ export class Arena implements VmemArena {
         // Common case: take the front of the segment after the rotor and
         // put the new segment behind the rotor.
         const addr = mem.loadPtr(vsp);
-        stp(mem, vsp, addr + realsize);
+        mem.storePtr(vsp, addr + realsize);
         this.hashInsert(this.segCreate(mem.loadPtr(rotor + s.oAprev), addr, addr + size), false);
         k.leave();
         return addr;
@@ -1126,7 +1115,7 @@ export class Arena implements VmemArena {
   xalloc(size: number, alignArg: number, phase: number, nocross: number, minaddr: number, maxaddr: number, vmflag: number): number {
     const s = this.sys;
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     const q = this.quantum;
     const align = alignArg !== 0 ? alignArg : q;
     k.enter(s.FN.vmem_xalloc + 0x1f6);
@@ -1275,24 +1264,24 @@ export class Arena implements VmemArena {
   xfree(addr: number, size: number): void {
     const s = this.sys;
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     k.enter(s.FN.vmem_xfree + 0x2f);
     let vsp = this.hashDelete(addr, size);
     const q = this.quantum;
     const e = mem.loadPtr(vsp + s.oEnd);
-    if (e % q !== 0) stp(mem, vsp + s.oEnd, p2roundup(e, q));
+    if (e % q !== 0) mem.storePtr(vsp + s.oEnd, p2roundup(e, q));
     // Coalesce with the next segment.
     const vnext = mem.loadPtr(vsp + s.oAnext);
     if (mem.load8(vnext + s.oType) === VMEM_FREE) {
       this.freelistDelete(vnext);
-      stp(mem, vsp + s.oEnd, mem.loadPtr(vnext + s.oEnd));
+      mem.storePtr(vsp + s.oEnd, mem.loadPtr(vnext + s.oEnd));
       this.segDestroy(vnext);
     }
     // Coalesce with the previous segment.
     const vprev = mem.loadPtr(vsp + s.oAprev);
     if (mem.load8(vprev + s.oType) === VMEM_FREE) {
       this.freelistDelete(vprev);
-      stp(mem, vprev + s.oEnd, mem.loadPtr(vsp + s.oEnd));
+      mem.storePtr(vprev + s.oEnd, mem.loadPtr(vsp + s.oEnd));
       this.segDestroy(vsp);
       vsp = vprev;
     }
@@ -1335,7 +1324,7 @@ export class Arena implements VmemArena {
       if (flist-- === 0) {
         r = this.xalloc(size, this.quantum, 0, 0, 0, 0, vmflag);
       } else {
-        const mem = k.mem;
+        const mem = this.sys.dm;
         const vsp = mem.loadPtr(this.freelistHead(flist) + s.oKnext);
         r = mem.loadPtr(vsp);
         // (illumos uses the unrounded size here, which misaligns the
@@ -1365,7 +1354,7 @@ export class Arena implements VmemArena {
 
   contains(addr: number, size: number): boolean {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const end = addr + size;
     const seg0 = this.addr + s.oSeg0;
     this.kadd(s.kContains, 1);
@@ -1407,7 +1396,7 @@ export class Arena implements VmemArena {
   walk(typemask: number, cb: (start: number, size: number) => void): void {
     const s = this.sys;
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     if (typemask & VMEM_WALKER) return;
     k.enter(s.FN.vmem_walk + 0x9b);
     const reentrant = (typemask & VMEM_REENTRANT) !== 0;
@@ -1418,10 +1407,10 @@ export class Arena implements VmemArena {
     mem.store8(walker + s.oType, VMEM_WALKER);
     const seg0 = this.addr + s.oSeg0;
     const first = mem.loadPtr(seg0 + s.oAnext);
-    stp(mem, walker + s.oAnext, first);
-    stp(mem, walker + s.oAprev, seg0);
-    stp(mem, seg0 + s.oAnext, walker);
-    stp(mem, first + s.oAprev, walker);
+    mem.storePtr(walker + s.oAnext, first);
+    mem.storePtr(walker + s.oAprev, seg0);
+    mem.storePtr(seg0 + s.oAnext, walker);
+    mem.storePtr(first + s.oAprev, walker);
     for (let vsp = mem.loadPtr(seg0 + s.oAnext); vsp !== seg0; vsp = mem.loadPtr(vsp + s.oAnext)) {
       if (mem.load8(vsp + s.oType) & typemask) {
         const start = mem.loadPtr(vsp);
@@ -1443,7 +1432,7 @@ export class Arena implements VmemArena {
   destroy(): void {
     const s = this.sys;
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     if (this.destroyed) throw new Error(`vmem_destroy('${this.name}'): already destroyed`);
     k.enter(s.FN.vmem_destroy + 0x5e);
     // Unlink from vmem_list.
@@ -1452,10 +1441,10 @@ export class Arena implements VmemArena {
       if (cur === 0) throw new Error(`vmem_destroy('${this.name}'): not on vmem_list`);
       pp = cur + s.oNext;
     }
-    stp(mem, pp, mem.loadPtr(this.addr + s.oNext));
+    mem.storePtr(pp, mem.loadPtr(this.addr + s.oNext));
     for (let i = 0; i < this.qcaches.length; i++) {
       this.qcaches[i]!.destroy();
-      stp(mem, this.addr + s.oQcache + i * s.P, 0);
+      mem.storePtr(this.addr + s.oQcache + i * s.P, 0);
     }
     this.qcaches = [];
     this.qcacheMax = 0;
@@ -1469,8 +1458,8 @@ export class Arena implements VmemArena {
     const rotor = this.addr + s.oRotor;
     const rp = mem.loadPtr(rotor + s.oAprev);
     const rn = mem.loadPtr(rotor + s.oAnext);
-    stp(mem, rp + s.oAnext, rn);
-    stp(mem, rn + s.oAprev, rp);
+    mem.storePtr(rp + s.oAnext, rn);
+    mem.storePtr(rn + s.oAprev, rp);
     for (let vsp = mem.loadPtr(seg0 + s.oAnext); vsp !== seg0; ) {
       const next = mem.loadPtr(vsp + s.oAnext);
       s.putsegGlobal(vsp);
@@ -1487,7 +1476,7 @@ export class Arena implements VmemArena {
   hashRescale(): void {
     const s = this.sys;
     const k = this.k;
-    const mem = k.mem;
+    const mem = this.sys.dm;
     const P = s.P;
     const nseg = this.kstat(s.kAlloc) - this.kstat(s.kFree);
     const newSize = Math.max(VMEM_HASH_INITIAL, 2 ** (highbit(3 * nseg + 4) - 2));
@@ -1509,16 +1498,16 @@ export class Arena implements VmemArena {
     this.hShift = highbit(this.hMask);
     this.hDiv1 = 2 ** this.hShift;
     this.hDiv2 = 2 ** (2 * this.hShift);
-    stp(mem, this.addr + s.oHashMask, this.hMask);
-    stp(mem, this.addr + s.oHashTable, newTable);
-    stp(mem, this.addr + s.oHashShift, this.hShift);
+    mem.storePtr(this.addr + s.oHashMask, this.hMask);
+    mem.storePtr(this.addr + s.oHashTable, newTable);
+    mem.storePtr(this.addr + s.oHashShift, this.hShift);
     for (let h = 0; h < oldSize; h++) {
       let vsp = mem.loadPtr(oldTable + h * P);
       while (vsp !== 0) {
         const next = mem.loadPtr(vsp + s.oKnext);
         const bucket = this.hashBucket(mem.loadPtr(vsp));
-        stp(mem, vsp + s.oKnext, mem.loadPtr(bucket));
-        stp(mem, bucket, vsp);
+        mem.storePtr(vsp + s.oKnext, mem.loadPtr(bucket));
+        mem.storePtr(bucket, vsp);
         vsp = next;
       }
     }
@@ -1534,7 +1523,7 @@ export class Arena implements VmemArena {
   /** Is [addr, addr + size) an allocated segment of its own (not a qcache buffer)? */
   private isDirect(addr: number, size: number): boolean {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     for (let vsp = mem.loadPtr(this.hashBucket(addr)); vsp !== 0; vsp = mem.loadPtr(vsp + s.oKnext)) {
       if (mem.loadPtr(vsp) === addr) return mem.loadPtr(vsp + s.oEnd) - addr === size;
     }
@@ -1548,7 +1537,7 @@ export class Arena implements VmemArena {
    */
   createQcaches(p: QcacheProvider): void {
     const s = this.sys;
-    const mem = this.k.mem;
+    const mem = this.sys.dm;
     const n = Math.floor(this.pendingQcacheMax / this.quantum);
     let early = 0;
     this.walk(VMEM_ALLOC, (_start, size) => {
@@ -1561,16 +1550,16 @@ export class Arena implements VmemArena {
       const size = (i + 1) * this.quantum;
       const c = p.create(this, `${this.name}_${size}`, size, this.quantum, slab);
       caches.push(c);
-      stp(mem, this.addr + s.oQcache + i * s.P, c.addr);
+      mem.storePtr(this.addr + s.oQcache + i * s.P, c.addr);
     }
     this.qcaches = caches;
     this.qcacheMax = n * this.quantum;
-    stp(mem, this.addr + s.oQcacheMax, this.qcacheMax);
+    mem.storePtr(this.addr + s.oQcacheMax, this.qcacheMax);
   }
 
   /** Set vm_mtbf (induced failure rate for VM_NOSLEEP allocations). */
   setMtbf(mtbf: number): void {
     this.mtbf = mtbf;
-    this.k.mem.store32(this.addr + this.sys.oMtbf, mtbf);
+    this.sys.dm.store32(this.addr + this.sys.oMtbf, mtbf);
   }
 }
