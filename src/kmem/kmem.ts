@@ -353,6 +353,7 @@ export class Kmem {
   private readonly hBase: number;
   private readonly hSize: number;
   private readonly h32: Uint32Array;
+  private readonly h8: Uint8Array;
   private readonly hProt: Uint8Array;
   private readonly dBase: number;
   private readonly dSize: number;
@@ -395,6 +396,7 @@ export class Kmem {
     this.hBase = hs.base;
     this.hSize = hs.size;
     this.h32 = hs.u32;
+    this.h8 = hs.u8;
     this.hProt = hs.prot;
     this.dBase = ds.base;
     this.dSize = ds.size;
@@ -619,6 +621,17 @@ export class Kmem {
     }
   }
 
+  /** Store a pointer-sized value at word index i of u (no checks: the caller has them). */
+  private putp(u: Uint32Array, i: number, v: number): void {
+    if (this.lp64) {
+      const hi = Math.floor(v / TWO32);
+      u[i] = v - hi * TWO32;
+      u[i + 1] = hi;
+    } else {
+      u[i] = v;
+    }
+  }
+
   /** Load a signed long. */
   ldl(a: number): number {
     if (this.lp64) return this.ldp(a);
@@ -655,25 +668,57 @@ export class Kmem {
   }
 
   private fillPattern(a: number, len: number, pat: number): void {
-    if (len > 0) this.mem.fill32(a, len - (len % 8), pat);
+    if (len <= 0) return;
+    const n = len - (len % 8);
+    const i = this.heapWords(a, n, true);
+    if (i >= 0) this.h32.fill(pat, i, i + (n >>> 2));
+    else this.mem.fill32(a, n, pat);
+  }
+
+  /**
+   * Word index of [a, a + len) in the heap view when the range is in the
+   * heap, 4-aligned and on pages that all allow the access (so a loop over
+   * it cannot fault); -1 otherwise (the caller takes the checked path).
+   */
+  private heapWords(a: number, len: number, write: boolean): number {
+    const o = a - this.hBase;
+    if (!(o >= 0 && len >= 0 && o + len <= this.hSize && (o & 3) === 0)) return -1;
+    const prot = this.hProt;
+    const last = (len > 0 ? o + len - 1 : o) >>> 12;
+    for (let p = o >>> 12; p <= last; p++) {
+      const b = prot[p]!;
+      if (write ? b !== PROT_RW : b === 0) return -1;
+    }
+    return o >>> 2;
+  }
+
+  /** 8-bit load / store (heap direct, else the machine). */
+  private ld8(a: number): number {
+    const o = a - this.hBase;
+    if (o >= 0 && o < this.hSize && this.hProt[o >>> 12] !== 0) return this.h8[o]!;
+    return this.mem.load8(a);
+  }
+
+  private st8(a: number, v: number): void {
+    const o = a - this.hBase;
+    if (o >= 0 && o < this.hSize && this.hProt[o >>> 12] === PROT_RW) this.h8[o] = v;
+    else this.mem.store8(a, v);
   }
 
   /* ---- bxstat: (intptr)bcp ^ constant (constant affects the low word) ---- */
 
   private setBxstat(btp: number, bcp: number, c: number): void {
     const a = btp + this.btBxstat;
-    let lo = bcp % TWO32;
-    if (lo < 0) lo += TWO32;
-    this.st32(a, (lo ^ c) >>> 0);
-    if (this.lp64) this.st32(a + 4, Math.floor(bcp / TWO32) >>> 0);
+    const hi = Math.floor(bcp / TWO32);
+    this.st32(a, ((bcp - hi * TWO32) ^ c) >>> 0);
+    if (this.lp64) this.st32(a + 4, hi >>> 0);
   }
 
   private bxstatIs(btp: number, bcp: number, c: number): boolean {
     const a = btp + this.btBxstat;
-    let lo = bcp % TWO32;
-    if (lo < 0) lo += TWO32;
-    if (this.ld32(a) !== (lo ^ c) >>> 0) return false;
-    return !this.lp64 || this.ld32(a + 4) === Math.floor(bcp / TWO32) >>> 0;
+    const hi = Math.floor(bcp / TWO32);
+    if (this.ld32(a) !== ((bcp - hi * TWO32) ^ c) >>> 0) return false;
+    return !this.lp64 || this.ld32(a + 4) === hi >>> 0;
   }
 
   private setRedzone(btp: number): void {
@@ -1933,6 +1978,14 @@ export class Kmem {
    * returns the offset of the first mismatching word, or -1.
    */
   private verifyPattern(pat: number, buf: number, size: number): number {
+    const n = size - (size % 8);
+    const i = n > 0 ? this.heapWords(buf, n, false) : -1;
+    if (i >= 0) {
+      const u = this.h32;
+      const e = i + (n >>> 2);
+      for (let j = i; j < e; j += 2) if (u[j] !== pat || u[j + 1] !== pat) return (j - i) * 4;
+      return -1;
+    }
     for (let o = 0; o + 8 <= size; o += 8) {
       if (this.ld32(buf + o) !== pat || this.ld32(buf + o + 4) !== pat) return o;
     }
@@ -1942,6 +1995,21 @@ export class Kmem {
   /** verify_and_copy_pattern: -1 if all matched (and were rewritten), else the bad offset (prefix restored). */
   private verifyAndCopyPattern(oldp: number, newp: number, buf: number, size: number): number {
     const mem = this.mem;
+    const n = size - (size % 8);
+    const i = n > 0 ? this.heapWords(buf, n, true) : -1;
+    if (i >= 0) {
+      const u = this.h32;
+      const e = i + (n >>> 2);
+      for (let j = i; j < e; j += 2) {
+        if (u[j] !== oldp || u[j + 1] !== oldp) {
+          if (j > i) u.fill(oldp, i, j);
+          return (j - i) * 4;
+        }
+        u[j] = newp;
+        u[j + 1] = newp;
+      }
+      return -1;
+    }
     for (let o = 0; o + 8 <= size; o += 8) {
       if (this.ld32(buf + o) !== oldp || this.ld32(buf + o + 4) !== oldp) {
         if (o > 0) mem.fill32(buf, o, oldp);
@@ -2138,10 +2206,18 @@ export class Kmem {
     try {
       const dst = this.logReserve(lhp, size);
       if (dst === 0) return 0;
-      const mem = this.mem;
       let o = 0;
-      if ((data & 3) === 0) for (; o + 4 <= size; o += 4) this.st32(dst + o, this.ld32(data + o));
-      for (; o < size; o++) mem.store8(dst + o, mem.load8(data + o));
+      if ((data & 3) === 0) {
+        const n = size - (size % 4);
+        const si = this.heapWords(data, n, false);
+        const di = si >= 0 ? this.heapWords(dst, n, true) : -1;
+        if (di >= 0 && (di + (n >>> 2) <= si || si + (n >>> 2) <= di)) {
+          this.h32.copyWithin(di, si, si + (n >>> 2));
+          o = n;
+        }
+        for (; o + 4 <= size; o += 4) this.st32(dst + o, this.ld32(data + o));
+      }
+      for (; o < size; o++) this.st8(dst + o, this.ld8(data + o));
       return dst;
     } finally {
       k.leave();
@@ -2152,9 +2228,29 @@ export class Kmem {
   private audit(lhp: number, cp: number, bcp: number): void {
     const k = this.k;
     const O = this.O;
-    this.st64(bcp + O.bc_timestamp!, k.gethrtime());
-    this.stp(bcp + O.bc_thread!, k.cur.addr);
-    this.st32(bcp + O.bc_depth!, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
+    const i = this.heapWords(bcp, this.bcaSize, true);
+    if (i >= 0 && (O.bc_timestamp! | O.bc_thread! | O.bc_depth! | this.bcStack) % 4 === 0) {
+      // The record is writable heap: fill it in place (what the checked
+      // stores below do, with k.capturePcs done inline).
+      const u = this.h32;
+      const now = k.gethrtime();
+      const th = Math.floor(now / TWO32);
+      const ti = i + (O.bc_timestamp! >>> 2);
+      u[ti] = now - th * TWO32;
+      u[ti + 1] = th;
+      const t = k.cur;
+      this.putp(u, i + (O.bc_thread! >>> 2), t.addr);
+      const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
+      const st = t.stack;
+      const w = this.P >>> 2;
+      let si = i + (this.bcStack >>> 2);
+      for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += w) this.putp(u, si, st[d]!);
+      u[i + (O.bc_depth! >>> 2)] = n;
+    } else {
+      this.st64(bcp + O.bc_timestamp!, k.gethrtime());
+      this.stp(bcp + O.bc_thread!, k.cur.addr);
+      this.st32(bcp + O.bc_depth!, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
+    }
     void cp;
     this.stp(bcp + O.bc_lastlog!, this.logEnter(lhp, bcp, this.bcaSize));
   }
@@ -2365,7 +2461,7 @@ export class Kmem {
       const buf = this.kmem_cache_alloc(cp, kmflag);
       if (buf !== 0) {
         const btp = buf + this.ldp(cp + this.O.cache_buftag!);
-        this.mem.store8(buf + size, KMEM_REDZONE_BYTE);
+        this.st8(buf + size, KMEM_REDZONE_BYTE);
         this.st32(btp + 4, KMEM_SIZE_ENCODE(size));
         if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
       }
@@ -2436,7 +2532,6 @@ export class Kmem {
 
   private freeTagged(cp: number, buf: number, size: number): void {
     const k = this.k;
-    const mem = this.mem;
     const caller = this.callerPc();
     const d0 = k.depth;
     k.enter(this.FN.kmem_free + 0x30);
@@ -2460,7 +2555,7 @@ export class Kmem {
         }
         return;
       }
-      if (mem.load8(buf + size) !== KMEM_REDZONE_BYTE) {
+      if (this.ld8(buf + size) !== KMEM_REDZONE_BYTE) {
         k.site(this.FN.kmem_free + 0xc4);
         this.kmem_error(KMERR_REDZONE, cp, buf);
         return;
