@@ -335,6 +335,8 @@ export class Kmem {
   private readonly iAlloc: number;
   private readonly iFree: number;
   private readonly iMagsize: number;
+  /** Bytes of kmem_maglist_t that the depot touches (all fields 8-aligned under LP64). */
+  private readonly mlSize: number;
   private readonly allocSlowFlags = KMF_BUFTAG | KMF_DUMPUNSAFE;
   private readonly freeSlowFlags = KMF_BUFTAG | KMF_DUMPDIVERT | KMF_DUMPUNSAFE;
   private readonly cacheSize: number;
@@ -457,6 +459,8 @@ export class Kmem {
     O.mt_size = T.size('kmem_magtype_t');
     // Built key by key, O is a dictionary-mode object; the spread copy has fast properties.
     this.O = { ...O };
+    this.mlSize = T.size('kmem_maglist_t');
+    if (this.lp64 && (O.ml_list! | O.ml_total! | O.ml_min! | O.ml_alloc! | this.ccPloaded) % 8 !== 0) throw new Error('kmem: unexpected kmem_maglist_t layout');
     this.slabSize = T.size(S);
     this.bcSize = T.size('kmem_bufctl_t');
     this.bcaSize = T.size(B);
@@ -1325,6 +1329,19 @@ export class Kmem {
 
   /** kmem_cpu_reload */
   private cpuReload(ccp: number, mp: number, rounds: number): void {
+    const o = ccp - this.hBase;
+    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW && this.lp64) {
+      // the CPU cache is one writable 64-byte block: the same three stores, in place
+      const u = this.h32;
+      const ci = o >>> 2;
+      const il = ci + this.iLoaded;
+      u[ci + (this.ccPloaded >>> 2)] = u[il]!;
+      u[ci + (this.ccPloaded >>> 2) + 1] = u[il + 1]!;
+      const ir = ci + this.iRounds;
+      u[ir] = ((u[ir]! & 0xffff) << 16) | (rounds & 0xffff);
+      this.putp(u, il, mp);
+      return;
+    }
     this.stp(ccp + this.ccPloaded, this.ldp(ccp + this.ccLoaded));
     this.setRounds(ccp, rounds, this.getRounds(ccp));
     this.stp(ccp + this.ccLoaded, mp);
@@ -1544,6 +1561,26 @@ export class Kmem {
     if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention!);
     const mlp = cp + ml;
     const O = this.O;
+    const i = this.lp64 ? this.heapWords(mlp, this.mlSize, true) : -1;
+    if (i >= 0) {
+      // the maglist is writable heap: the same loads and stores, in place
+      const u = this.h32;
+      const li = i + (O.ml_list! >>> 2);
+      const mp = (u[li + 1]! | 0) * TWO32 + u[li]!;
+      if (mp !== 0) {
+        this.putp(u, li, this.ldp(mp));
+        const ti = i + (O.ml_total! >>> 2);
+        const total = (u[ti + 1]! | 0) * TWO32 + u[ti]! - 1;
+        this.putp(u, ti, total);
+        const ni = i + (O.ml_min! >>> 2);
+        if (total < (u[ni + 1]! | 0) * TWO32 + u[ni]!) this.putp(u, ni, total);
+        const ai = i + (O.ml_alloc! >>> 2);
+        const lo = u[ai]! + 1;
+        u[ai] = lo;
+        if (lo === TWO32) u[ai + 1]++;
+      }
+      return mp;
+    }
     const mp = this.ldp(mlp + O.ml_list!);
     if (mp !== 0) {
       this.stp(mlp + O.ml_list!, this.ldp(mp));
@@ -1559,6 +1596,16 @@ export class Kmem {
     if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention!);
     const mlp = cp + ml;
     const O = this.O;
+    const i = this.lp64 ? this.heapWords(mlp, this.mlSize, true) : -1;
+    if (i >= 0) {
+      const u = this.h32;
+      const li = i + (O.ml_list! >>> 2);
+      this.stp(mp, (u[li + 1]! | 0) * TWO32 + u[li]!);
+      this.putp(u, li, mp);
+      const ti = i + (O.ml_total! >>> 2);
+      this.putp(u, ti, (u[ti + 1]! | 0) * TWO32 + u[ti]! + 1);
+      return;
+    }
     this.stp(mp, this.ldp(mlp + O.ml_list!));
     this.stp(mlp + O.ml_list!, mp);
     this.stp(mlp + O.ml_total!, this.ldl(mlp + O.ml_total!) + 1);
