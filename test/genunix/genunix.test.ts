@@ -169,6 +169,32 @@ test('whatis: illumos forms of audited, quiet, -b, -v and KMF_LITE reports', () 
   assert.match(pa[pa.length - 1]!, /, vmem_seg [0-9a-f]+ allocated from the heap vmem arena$/);
 });
 
+test('kmem_slabs: -n/-N, NOMOVE marks, distribution buckets add up', () => {
+  const f = makeFixture();
+  const kv = new KmemView(f.t);
+  const c = kv.cacheByName('kmem_alloc_24')!;
+  const p = kv.partialSlabs(c)[0]!;
+  // -N is exact, -n a substring; with both, either matches
+  const names = (o: string) => [...mdb(f.t, `::kmem_slabs ${o}`).stdout.matchAll(/^(kmem_\S+)/gm)].map((m) => m[1]);
+  assert.deepEqual(names('-N kmem_alloc_24'), ['kmem_alloc_24']);
+  assert.ok(names('-n kmem_alloc_2').length > 1);
+  assert.deepEqual(names('-N kmem_alloc_24 -n kmem_alloc_256'), ['kmem_alloc_24', 'kmem_alloc_256']);
+  // a NOMOVE slab's count carries a '*'
+  const flagsOff = f.t.types.offsetof('kmem_slab_t', 'slab_flags');
+  f.sys.k.mem.store16(p + flagsOff, 1);
+  const refcnt = f.t.load32(p + f.t.types.offsetof('kmem_slab_t', 'slab_refcnt'));
+  assert.match(mdb(f.t, '::kmem_slabs -N kmem_alloc_24 -v').stdout, new RegExp(`  0 complete \\(\\d+\\), 1 partial: ${refcnt}\\*\\n\\n$`));
+  f.sys.k.mem.store16(p + flagsOff, 0);
+  // -b 0: one bucket per count, the complete bucket first; counts sum to the slabs
+  const out = mdb(f.t, `${X(c)}::kmem_slabs -b 0`).stdout;
+  const rows = [...out.matchAll(/^ +(\d+(?:-\d+)?) \|@* *(\d+)$/gm)];
+  const max = kv.cache(c).maxchunks;
+  assert.equal(rows[0]![1], String(max));
+  assert.equal(rows.length, max); // max (complete) then max-1 .. 1
+  assert.equal(rows.reduce((n, r) => n + Number(r[2]), 0), kv.slabs(c).length);
+  assert.match(out, /^  Allocated\n    Buffers  -{18} Distribution -{18} Slabs\n/m);
+});
+
 test('kgrep finds the root slot holding a pointer; whatthread/kgrep options', () => {
   const f = makeFixture();
   const kept = f.kept[7]!;

@@ -52,6 +52,7 @@ test('golden: ::kmastat -k', () => golden('kmastat-k', run('::kmastat -k')));
 test('golden: ::kmem_cache', () => golden('kmem_cache', run('::kmem_cache')));
 test('golden: ::kmem_cache -n kmem_alloc_2', () => golden('kmem_cache-n', run('::kmem_cache -n kmem_alloc_2')));
 test('golden: ::kmem_slabs', () => golden('kmem_slabs', run('::kmem_slabs -n kmem_alloc')));
+test('golden: ::kmem_slabs -v, -b, -B', () => golden('kmem_slabs-dist', run('::kmem_slabs -n kmem_alloc_2 -v\n::kmem_slabs -N kmem_alloc_24 -b 4\n::kmem_slabs -N kmem_va_4096 -B 5 -v')));
 test('golden: ::vmem', () => golden('vmem', run('::vmem')));
 
 test('golden: buffer dump, $<bufctl_audit and ::kmem_cache of its cache', () => {

@@ -56,6 +56,7 @@ export const KMEM_FREE_PATTERN32 = 0xdeadbeef;
 export const KMEM_UNINITIALIZED32 = 0xbaddcafe;
 export const KMEM_REDZONE_BYTE = 0xbb;
 export const KMEM_STACK_DEPTH = 15;
+export const KMEM_SLAB_NOMOVE = 0x1;
 
 /** Upper bound on any list walk when no better bound is known. */
 export const WALK_CEILING = 1 << 24;
@@ -364,6 +365,17 @@ export interface BufctlAudit {
   readonly stack: readonly number[];
 }
 
+/** What ::kmem_slabs reports of a cache (see KmemView.slabUsage). */
+export interface SlabUsage {
+  readonly slabs: number;
+  /** Unused buffers on slabs that are not completely allocated. */
+  readonly unused: number;
+  /** buckets[n]: slabs with n buffers allocated (n = 0..maxchunks). */
+  readonly buckets: readonly number[];
+  /** Slabs with unused buffers, in walk order. */
+  readonly partial: ReadonlyArray<{ readonly refcnt: number; readonly nomove: boolean }>;
+}
+
 /** A buffer of a walk: its address and its bufctl (0 when the cache has none). */
 export interface BufRef {
   readonly buf: number;
@@ -617,6 +629,42 @@ export class KmemView {
   /** Complete then partial slabs (the kmem_slab walker). */
   slabs(c: number): number[] {
     return [...this.completeSlabs(c), ...this.partialSlabs(c)];
+  }
+
+  /**
+   * Slab usage of a cache as ::kmem_slabs counts it (illumos
+   * kmem_slablist_stat): over every slab (complete, then partial), a
+   * histogram of allocated buffers per slab (index 0..maxchunks), and for
+   * each slab with unused buffers its refcnt and whether it is NOMOVE.
+   */
+  slabUsage(ci: CacheInfo): SlabUsage {
+    const L = this.L;
+    const max = Math.max(ci.maxchunks, 0);
+    const buckets = new Array<number>(max + 1).fill(0);
+    const partial: Array<{ refcnt: number; nomove: boolean }> = [];
+    let slabs = 0;
+    let unused = 0;
+    for (const s of this.slabs(ci.addr)) {
+      let chunks: number;
+      let refcnt: number;
+      let sflags = 0;
+      try {
+        chunks = rd(this.t, s, L.slab_chunks);
+        refcnt = rd(this.t, s, L.slab_refcnt);
+        if (L.slab_flags) sflags = rd(this.t, s, L.slab_flags);
+      } catch {
+        this.warn(`failed to read slab at ${h(s)}`);
+        break;
+      }
+      slabs++;
+      if (refcnt >= 0 && refcnt <= max) buckets[refcnt]!++;
+      else this.warn(`slab ${h(s)} of cache ${h(ci.addr)} has refcnt ${refcnt}, more than ${max} chunks`);
+      const u = chunks - refcnt;
+      if (u === 0) continue;
+      unused += u;
+      partial.push({ refcnt, nomove: (sflags & KMEM_SLAB_NOMOVE) !== 0 });
+    }
+    return { slabs, unused, buckets, partial };
   }
 
   /* ---------------------------------------------------------- magazines */

@@ -19,6 +19,7 @@ import {
   WalkError,
   type DcmdContext,
   type DcmdDef,
+  type DcmdResult,
   type WalkerDef,
 } from '../module.js';
 import { KmemView, KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
@@ -142,47 +143,142 @@ function kmemCacheDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
 
 /* --------------------------------------------------------------- ::kmem_slabs */
 
-function kmemSlabsDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
-  const g = ctx.getopts(argv, { n: 'string', N: 'string', v: 'bool' });
-  if (!g || g.rest.length) return DCMD_USAGE;
-  const kv = kview(ctx);
-  const list = flags & DCMD_ADDRSPEC ? [addr] : kv.caches();
-  if (DCMD_HDRSPEC(flags)) {
-    ctx.printf('%-25s %8s %8s %9s %9s %6s\n', '', '', 'Partial', '', 'Unused', '');
-    ctx.printf('%-25s %8s %8s %9s %9s %6s\n', 'Cache Name', 'Slabs', 'Slabs', 'Buffers', 'Buffers', 'Waste');
-    ctx.printf('%-25s %8s %8s %9s %9s %6s\n', '-'.repeat(25), '-'.repeat(8), '-'.repeat(8), '-'.repeat(9), '-'.repeat(9), '-'.repeat(6));
+const DIST_WIDTH = 11;
+const DIST_NCHARS = 50;
+
+/** dist_linear: `buckets` bounds dividing [beg, end] evenly, plus end + 1. */
+function distLinear(buckets: number, beg: number, end: number): number[] {
+  const out: number[] = [];
+  const dist = end - beg + 1;
+  for (let pos = 0; pos < buckets; pos++) out.push(beg + Math.floor((pos * dist) / buckets));
+  out.push(end + 1);
+  return out;
+}
+
+function distPrintHeader(ctx: DcmdContext, label: string, width: number, count: string): void {
+  const dashes = '-'.repeat(Math.floor((DIST_NCHARS - ' Distribution '.length) / 2));
+  ctx.printf('%*s  %s%s%s %s\n', width, label, dashes, ' Distribution ', dashes, count);
+}
+
+/** One bucket [bounds[i], bounds[i+1]) as a range, a bar of '@' and its count. */
+function distPrintBucket(ctx: DcmdContext, bounds: readonly number[], i: number, counts: readonly number[], total: number, width: number): void {
+  const bb = bounds[i]!;
+  const be = bounds[i + 1]! - 1;
+  let count = 0;
+  for (let b = bb; b <= be; b++) count += counts[b] ?? 0;
+  const nats = Math.floor((DIST_NCHARS * count) / (total === 0 ? 1 : total));
+  const range = bb === be ? String(bb) : `${bb}-${be}`;
+  ctx.printf('%*s |%s%s %lld\n', width, range, '@'.repeat(nats), ' '.repeat(DIST_NCHARS - nats), count);
+}
+
+/** The -b/-B distribution: completely allocated slabs first, then the other ranges descending. */
+function kmemSlabsPrintDist(ctx: DcmdContext, counts: readonly number[], perSlab: number, maxbuckets: number, minbucketsize: number): void {
+  let buckets = perSlab;
+  let total = 0;
+  for (let i = 0; i <= perSlab; i++) total += counts[i] ?? 0;
+  if (maxbuckets > 1) buckets = Math.min(buckets, maxbuckets);
+  if (minbucketsize > 1) {
+    // minbucketsize does not apply to the first bucket (complete slabs)
+    buckets = Math.min(buckets, 1 + Math.floor((perSlab - 1) / minbucketsize));
+    if (buckets < 2 && perSlab > 1) buckets = 2;
   }
-  for (const c of list) {
-    const ci = kv.cache(c);
-    if (g.opts.n !== undefined && !ci.name.includes(g.opts.n)) continue;
-    if (g.opts.N !== undefined && ci.name !== g.opts.N) continue;
-    const complete = kv.completeSlabs(c);
-    const partial = kv.partialSlabs(c);
-    let unused = 0;
-    const refs: number[] = [];
-    for (const s of partial) {
-      const chunks = ctx.readMember(s, 'kmem_slab_t', 'slab_chunks');
-      const ref = ctx.readMember(s, 'kmem_slab_t', 'slab_refcnt');
-      unused += chunks - ref;
-      refs.push(ref);
+  const complete = [perSlab, perSlab + 1];
+  const bounds = distLinear(buckets - 1, 1, perSlab - 1);
+  ctx.printf('%*s\n', DIST_WIDTH, 'Allocated');
+  distPrintHeader(ctx, 'Buffers', DIST_WIDTH, 'Slabs');
+  distPrintBucket(ctx, complete, 0, counts, total, DIST_WIDTH);
+  for (let i = buckets - 2; i >= 0; i--) distPrintBucket(ctx, bounds, i, counts, total, DIST_WIDTH);
+  ctx.out('\n');
+}
+
+function kmemSlabsHeader(ctx: DcmdContext): void {
+  ctx.printf('%-25s %8s %8s %9s %9s %6s\n', '', '', 'Partial', '', 'Unused', '');
+  ctx.printf('%-25s %8s %8s %9s %9s %6s\n', 'Cache Name', 'Slabs', 'Slabs', 'Buffers', 'Buffers', 'Waste');
+  ctx.printf('%-25s %8s %8s %9s %9s %6s\n', '-'.repeat(25), '-'.repeat(8), '-'.repeat(8), '-'.repeat(9), '-'.repeat(9), '-'.repeat(6));
+}
+
+interface SlabsOpts {
+  readonly n: string | undefined;
+  readonly N: string | undefined;
+  readonly v: boolean;
+  readonly maxbuckets: number;
+  readonly minbucketsize: number;
+}
+
+/** One cache as illumos' kmem_slabs prints it (hdr: DCMD_HDRSPEC of this call). */
+function kmemSlabsOne(ctx: DcmdContext, kv: KmemView, addr: number, hdr: boolean, o: SlabsOpts): DcmdResult {
+  let ci: CacheInfo;
+  try {
+    ci = kv.cache(addr);
+  } catch {
+    ctx.warn(`couldn't read kmem_cache at ${ctx.hex(addr)}`);
+    return DCMD_ERR;
+  }
+  const buckets = o.maxbuckets !== 1 || o.minbucketsize !== 0;
+  let skip: boolean;
+  if (o.N === undefined) skip = o.n !== undefined && !ci.name.includes(o.n);
+  else if (o.n === undefined) skip = ci.name !== o.N;
+  else skip = ci.name !== o.N && !ci.name.includes(o.n); // either -n or -N
+  if (!(o.v || buckets)) {
+    if (hdr) kmemSlabsHeader(ctx);
+  } else if (!skip) {
+    if (hdr) kmemSlabsHeader(ctx);
+    else {
+      // with -v or a distribution, repeat the header before each cache with (partial) slabs
+      let isSlab = false;
+      if (o.v) {
+        // the first slab of the kmem_slab_partial walk, if it is partially allocated
+        const p = kv.partialSlabs(addr)[0];
+        if (p !== undefined) {
+          try {
+            const ref = ctx.readMember(p, 'kmem_slab_t', 'slab_refcnt');
+            isSlab = ref > 0 && ref < ctx.readMember(p, 'kmem_slab_t', 'slab_chunks');
+          } catch {
+            isSlab = false;
+          }
+        }
+      } else isSlab = kv.slabs(addr).length > 0;
+      if (isSlab) kmemSlabsHeader(ctx);
     }
-    const total = ci.buftotal;
-    const permille = total > 0 ? Math.floor((unused * 1000) / total) : 0;
-    ctx.printf(
-      '%-25s %8d %8d %9lld %9lld %3d.%1d%%\n',
-      ci.name,
-      complete.length + partial.length,
-      partial.length,
-      total,
-      unused,
-      Math.floor(permille / 10),
-      permille % 10,
-    );
-    if (g.opts.v && (complete.length || partial.length)) {
-      ctx.printf('  %d complete (%d), %d partial:', complete.length, ci.maxchunks, partial.length);
-      for (const r of refs) ctx.printf(' %d', r);
-      ctx.out('\n');
+  }
+  if (skip) return DCMD_OK;
+  const u = kv.slabUsage(ci);
+  let pct = 0;
+  let tenths = 0;
+  if (ci.buftotal !== 0) {
+    pct = Math.floor((u.unused * 10000) / ci.buftotal);
+    tenths = Math.floor(((pct % 100) + 5) / 10); // round to the nearest tenth
+    if (tenths === 10) {
+      pct += 100;
+      tenths = 0;
     }
+  }
+  ctx.printf('%-25s %8d %8d %9lld %9lld %3d.%1d%%\n', ci.name, u.slabs, u.partial.length, ci.buftotal, u.unused, Math.floor(pct / 100), tenths);
+  const perSlab = Math.max(ci.maxchunks, 0);
+  const maxbuckets = o.maxbuckets === 0 ? perSlab : o.maxbuckets;
+  if ((maxbuckets > 1 || o.minbucketsize > 0) && u.slabs > 0) {
+    ctx.out('\n');
+    kmemSlabsPrintDist(ctx, u.buckets, perSlab, maxbuckets, o.minbucketsize);
+  }
+  if (o.v && u.partial.length > 0) {
+    ctx.printf('  %d complete (%d), %d partial:', u.slabs - u.partial.length, perSlab, u.partial.length);
+    for (const p of u.partial) ctx.printf(' %d%s', p.refcnt, p.nomove ? '*' : '');
+    ctx.out('\n\n');
+  }
+  return DCMD_OK;
+}
+
+function kmemSlabsDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  const g = ctx.getopts(argv, { B: 'uint', b: 'uint', n: 'string', N: 'string', v: 'bool' });
+  if (!g || g.rest.length) return DCMD_USAGE;
+  const o: SlabsOpts = { n: g.opts.n, N: g.opts.N, v: g.opts.v, maxbuckets: g.opts.b ?? 1, minbucketsize: g.opts.B ?? 0 };
+  const kv = kview(ctx);
+  if (flags & DCMD_ADDRSPEC) return kmemSlabsOne(ctx, kv, addr, DCMD_HDRSPEC(flags), o);
+  let first = true;
+  for (const c of kv.caches()) {
+    if (ctx.interrupted()) return DCMD_ERR;
+    kmemSlabsOne(ctx, kv, c, first, o);
+    first = false;
   }
   return DCMD_OK;
 }
@@ -742,15 +838,45 @@ Options:
     },
     {
       name: 'kmem_slabs',
-      usage: '?[-v] [-n cache] [-N cache]',
+      usage: '?[-v] [-n cache] [-N cache] [-b maxbins] [-B minbinsize]',
       description: 'display slab usage per kmem cache',
-      help: `For each cache: slabs, partially allocated slabs, buffers, unused buffers
-on partial slabs and the unused fraction.
+      help: `Display slab usage per kmem cache.
 
 Options:
-  -n name   only caches whose name contains name
-  -N name   only the cache named exactly name
-  -v        also list each partial slab's allocated buffer count`,
+  -n name
+        name of kmem cache (or matching partial name)
+  -N name
+        exact name of kmem cache
+  -b maxbins
+        Print a distribution of allocated buffers per slab using at
+        most maxbins bins. The first bin is reserved for completely
+        allocated slabs. Setting maxbins to zero (-b 0) has the same
+        effect as specifying the maximum allocated buffers per slab
+        or setting minbinsize to 1 (-B 1).
+  -B minbinsize
+        Print a distribution of allocated buffers per slab, making
+        all bins (except the first, reserved for completely allocated
+        slabs) at least minbinsize buffers apart.
+  -v    verbose output: list the allocated buffer count of each partial
+        slab, in the order kmem allocates from them (most allocated
+        first), e.g.
+
+          10 complete (8), 3 partial: 7 3 1
+
+        thirteen slabs of at most eight buffers, three of them partially
+        allocated.  A count marked '*' is a slab kmem marked
+        non-reclaimable (KMEM_SLAB_NOMOVE).
+
+Column          Description
+
+Cache Name      name of kmem cache
+Slabs           total slab count
+Partial Slabs   count of slabs with unused buffers
+Buffers         total buffer count
+Unused Buffers  count of unallocated buffers across all partial slabs
+Waste           (Unused Buffers / Buffers), to the nearest tenth of a
+                percent; does not include the space of buftags, slab
+                colouring or the magazine layer`,
       fn: kmemSlabsDcmd,
     },
     {
