@@ -195,6 +195,60 @@ test('kmem_slabs: -n/-N, NOMOVE marks, distribution buckets add up', () => {
   assert.match(out, /^  Allocated\n    Buffers  -{18} Distribution -{18} Slabs\n/m);
 });
 
+test('illumos messages and shapes for bad input and options', () => {
+  const f = makeFixture();
+  const kv = new KmemView(f.t);
+  const c24 = kv.cacheByName('kmem_alloc_24')!;
+  const err = (cmd: string) => mdb(f.t, cmd).stderr;
+  assert.match(err('::kmausers no_such_cache'), /unknown kmem cache: no_such_cache/);
+  // a named cache without KMF_AUDIT is a warning, not an error
+  const p = makeFixture({ flags: 0 });
+  const na = mdb(p.t, '::kmausers kmem_alloc_24');
+  assert.match(na.stderr, /KMF_AUDIT is not enabled for kmem_alloc_24/);
+  assert.match(mdb(p.t, '::kmausers').stderr, /KMF_AUDIT is not enabled for any caches/);
+  const arena = mdb(f.t, '::walk vmem').stdout.split('\n')[0]!;
+  const seg = mdb(f.t, `${arena}::walk vmem_seg`).stdout.split('\n')[0]!;
+  assert.match(seg, /^[0-9a-fx]+$/);
+  assert.match(err(`${seg}::vmem_seg -T BOGUS`), /"BOGUS" is not a recognized vmem_seg type/);
+  assert.match(err(`${seg}::vmem_seg -T alloc`), /"alloc" is not a recognized vmem_seg type/); // case matters
+  assert.match(err('0x1::kgrep -s 16'), /sizes greater than 8 not supported/);
+  assert.match(err('0x1::kgrep -s 0t6'), /size must be a power of 2/);
+  assert.match(err('::walk leak'), /::findleaks must be run before leaks can be walked/);
+  // ::kmem_log prints its header on every call; ::bufctl -v prints its header even when filtered out
+  const log = mdb(f.t, '::walk kmem_log | ::kmem_log').stdout;
+  assert.ok(log.split('\n').filter((l) => /^CPU ADDR/.test(l)).length > 1);
+  const bcp = kv.allocatedBuffers(kv.cache(c24))[0]!.bufctl;
+  assert.match(mdb(f.t, `${X(bcp)}::bufctl -v -t 0x1234`).stdout, /^ {12}ADDR {10}BUFADDR {8}TIMESTAMP {11}THREAD\n {28}CACHE {10}LASTLOG {9}CONTENTS\n$/);
+  // ::kmastat -k: illumos' "%10lu%c" memory column under 10 dashes, no Total for arenas without allocations
+  const k = mdb(f.t, '::kmastat -k').stdout.split('\n');
+  assert.equal(k[0], 'cache                        buf    buf    buf    memory     alloc alloc');
+  assert.match(k.find((l) => l.startsWith('kmem_alloc_24 '))!, /^kmem_alloc_24 +24 +\d+ +\d+ {7,}\dK +\d+ +0$/);
+  assert.equal(k.find((l) => l.startsWith('kmem_alloc_24 '))!.length, 25 + 1 + 6 + 1 + 6 + 1 + 6 + 1 + 11 + 1 + 9 + 1 + 5);
+  // ::findleaks -v: illumos' statistics block
+  const v = mdb(f.t, '::findleaks -fv').stdout.split('\n');
+  assert.deepEqual(
+    v.slice(0, 13).map((l) => l.replace(/=> .*/, '=>')),
+    [
+      'findleaks:                maximum buffers =>',
+      'findleaks:                 actual buffers =>',
+      'findleaks: ',
+      'findleaks:             potential pointers =>',
+      'findleaks:                     dismissals =>',
+      'findleaks:                         misses =>',
+      'findleaks:                           dups =>',
+      'findleaks:                        follows =>',
+      'findleaks: ',
+      'findleaks:              peak memory usage =>',
+      'findleaks:               elapsed CPU time =>',
+      'findleaks:              elapsed wall time =>',
+      'findleaks: ',
+    ],
+  );
+  assert.match(v[4]!, /=> \d+ +\( ?\d+\.\d%\)$/);
+  assert.match(mdb(f.t, '::findleaks').stdout, /^findleaks: using cached results \(use '-f' to force a full run\)\n/);
+  assert.match(err('0x1234::walk leak'), /1234 is not a leaked ctl address/);
+});
+
 test('kgrep finds the root slot holding a pointer; whatthread/kgrep options', () => {
   const f = makeFixture();
   const kept = f.kept[7]!;

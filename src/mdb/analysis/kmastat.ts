@@ -4,6 +4,7 @@
  * slabs, and from the arenas' kstats.
  */
 
+import { hex } from '../../machine/addr.js';
 import type { Target } from '../../target/target.js';
 import { rd } from './fields.js';
 import { KmemView, type WarnFn } from './kmem.js';
@@ -61,7 +62,7 @@ export function kmastatCache(kv: KmemView, c: number): KmastatCache {
     try {
       avail += rd(kv.t, s, kv.L.slab_chunks) - rd(kv.t, s, kv.L.slab_refcnt);
     } catch {
-      kv.warn(`failed to read slab ${s}`);
+      kv.warn(`failed to read slab at ${hex(s)}`);
     }
   }
   return {
@@ -85,7 +86,7 @@ export function kmastat(t: Target, warn?: WarnFn): Kmastat {
     try {
       caches.push(kmastatCache(kv, c));
     } catch {
-      kv.warn(`failed to read cache ${c}`);
+      kv.warn(`failed to read cache at ${hex(c)}`);
     }
   }
   const order = vv.preorder();
@@ -95,7 +96,8 @@ export function kmastat(t: Target, warn?: WarnFn): Kmastat {
     const a = vv.arena(addr);
     arenas.push({ addr, name: a.name, depth, inuse: a.inuse, total: a.total, imported: a.imported, alloc: a.alloc, fail: a.fail });
     const mine = caches.filter((c) => c.arena === addr);
-    if (mine.length === 0) continue;
+    // illumos prints a Total line only for arenas whose caches have allocated
+    if (mine.length === 0 || mine.reduce((s, c) => s + c.alloc, 0) === 0) continue;
     totals.push({
       arena: addr,
       name: a.name,

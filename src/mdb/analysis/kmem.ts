@@ -954,9 +954,10 @@ export class KmemView {
   }
 
   /** The first stack frame whose function is not named with one of the prefixes. */
-  caller(stack: readonly number[], prefixes: readonly string[] = ['kmem_']): number {
+  caller(stack: readonly number[], prefixes: readonly string[] = ['kmem_'], skipUnknown = false): number {
     for (const pc of stack) {
       const s = this.t.symbolByAddr(pc);
+      if (!s && skipUnknown) continue; // as ::bufctl and ::allocdby: frames without a symbol are passed over
       if (s && prefixes.some((p) => s.name.startsWith(p))) continue;
       return pc;
     }

@@ -78,6 +78,18 @@ export interface LeakStats {
   dups: number;
   follows: number;
   elapsedMs: number;
+  /** CPU time of the run (0 where the host cannot tell). */
+  cpuMs: number;
+  /** Memory the run's tables take (buffer table, scan stack, leak records), in bytes; an estimate. */
+  peakBytes: number;
+}
+
+/** Process CPU time in ms, where the host provides it. */
+function cpuNow(): number {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  if (!p || typeof p.cpuUsage !== 'function') return 0;
+  const u = p.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 export interface LeakReport {
@@ -311,6 +323,7 @@ class Marker {
 /** Find leaks.  The result is plain data; ::findleaks formats it. */
 export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
   const t0 = Date.now();
+  const c0 = cpuNow();
   const warnings: string[] = [];
   const warn: WarnFn = (m) => {
     warnings.push(m);
@@ -321,10 +334,11 @@ export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
   const ptr = t.model.ptrSize;
   const mags: Array<{ buf: number; size: number; lite: boolean; ci: CacheInfo }> = [];
   const T = buildTable(kv, vv, warn, mags);
-  const stats: LeakStats = { maxBuffers: T.n, buffers: T.n, potentialPointers: 0, dismissals: 0, misses: 0, dups: 0, follows: 0, elapsedMs: 0 };
+  const stats: LeakStats = { maxBuffers: T.n, buffers: T.n, potentialPointers: 0, dismissals: 0, misses: 0, dups: 0, follows: 0, elapsedMs: 0, cpuMs: 0, peakBytes: 0 };
   const groups: LeakGroup[] = [];
   if (T.n === 0) {
     stats.elapsedMs = Date.now() - t0;
+    stats.cpuMs = cpuNow() - c0;
     return { groups, stats, warnings };
   }
   const M = new Marker(T, ptr, stats);
@@ -403,8 +417,8 @@ export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
         const a = kv.readAudit(ctl);
         stack = [...a.stack];
         ts = a.timestamp;
-        const top = stack.length ? t.symbolByAddr(stack[0]!) : undefined;
-        if (top && top.name === 'kmem_cache_alloc') stack = stack.slice(1);
+        // the top frame is kmem_cache_alloc+off; illumos drops it to uniquify stacks
+        if (stack.length) stack = stack.slice(1);
       } else if (type === TYPE_VMEM) {
         const s = vv.seg(ctl);
         stack = [...s.stack];
@@ -448,7 +462,7 @@ export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
       bytes,
       minSize,
       maxSize,
-      caller: kv.caller(g.stack, ['kmem_', 'vmem_']),
+      caller: leakCaller(t, g.stack),
       stack: g.stack,
     });
   }
@@ -459,12 +473,33 @@ export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
     const bn = callerName(b.caller);
     if (an !== bn) return an < bn ? -1 : 1;
     if (a.caller !== b.caller) return a.caller - b.caller;
-    const ad = a.type === TYPE_VMEM ? a.maxSize : a.cache;
-    const bd = b.type === TYPE_VMEM ? b.maxSize : b.cache;
+    // lkb_data: the representative's size (vmem), the cache (cache), 0 (kmem)
+    const ad = a.type === TYPE_VMEM ? a.rep.size : a.type === TYPE_CACHE ? a.cache : 0;
+    const bd = b.type === TYPE_VMEM ? b.rep.size : b.type === TYPE_CACHE ? b.cache : 0;
     return ad - bd || a.rep.ctl - b.rep.ctl;
   });
   stats.elapsedMs = Date.now() - t0;
+  stats.cpuMs = cpuNow() - c0;
+  // as leaky.c counts: the buffer table (base, limit, ctl per buffer), the 16 KiB scan buffer, one record per leak
+  let records = 0;
+  for (const g of groups) records += g.members.length * (8 * ptr + g.stack.length * ptr);
+  stats.peakBytes = T.n * 3 * ptr + 16384 + records;
   return { groups, stats, warnings };
+}
+
+/**
+ * The caller ::findleaks names (leaky_subr_caller): the first frame with a
+ * symbol outside kmem_ and vmem_, else the last frame; 0 for no stack.
+ */
+export function leakCaller(t: Target, stack: readonly number[]): number {
+  let pc = 0;
+  for (const x of stack) {
+    pc = x;
+    const s = t.symbolByAddr(x);
+    if (!s || s.name.startsWith('kmem_') || s.name.startsWith('vmem_')) continue;
+    return x;
+  }
+  return pc;
 }
 
 const cached = new WeakMap<Target, LeakReport>();

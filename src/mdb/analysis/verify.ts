@@ -68,11 +68,13 @@ export function verifyCache(kv: KmemView, c: number): CacheVerify {
     const x = verifyAllocated(kv, ci, r.buf);
     if (x) out.push(x);
   }
-  for (const r of kv.freeBuffers(ci)) {
-    const x = verifyFree(kv, ci, r.buf);
-    if (x) out.push(x);
+  // as illumos: free buffers only when the cache fills them with 0xdeadbeef; walk order, allocated first
+  if (ci.flags & KMF_DEADBEEF) {
+    for (const r of kv.freeBuffers(ci)) {
+      const x = verifyFree(kv, ci, r.buf);
+      if (x) out.push(x);
+    }
   }
-  out.sort((a, b) => a.buf - b.buf);
   return { cache: c, name: ci.name, checked: true, corrupt: out };
 }
 
@@ -138,13 +140,14 @@ function abortedAllocation(kv: KmemView, ci: CacheInfo, buf: number): Corruption
     else if (first < 0) first = i;
   }
   if (first < 0 || beef * 4 < n * 3) return undefined;
-  const at = buf + 4 * first;
+  const off = 8 * Math.floor(first / 2); // the 64-bit word, as verify_pattern reports
+  const at = buf + off;
   return {
     buf,
     state: 'allocated',
     kind: 'modified',
     at,
-    offset: 4 * first,
+    offset: off,
     message: `buffer ${hx(buf)} (allocated) seems corrupted, at ${hx(at)} (modified while free; its allocation found it)`,
   };
 }
@@ -154,11 +157,12 @@ function verifyFree(kv: KmemView, ci: CacheInfo, buf: number): Corruption | unde
   const btp = buf + ci.buftagOff;
   try {
     if (ci.flags & KMF_DEADBEEF) {
-      const n = Math.floor(ci.verify / 4);
+      // illumos' verify_pattern compares 64-bit words and names the first that differs
+      const n = Math.floor(ci.verify / 8);
       for (let i = 0; i < n; i++) {
-        if (t.load32(buf + 4 * i) !== KMEM_FREE_PATTERN32) {
-          const at = buf + 4 * i;
-          return { buf, state: 'free', kind: 'modified', at, offset: 4 * i, message: `buffer ${hx(buf)} (free) seems corrupted, at ${hx(at)}` };
+        if (t.load32(buf + 8 * i) !== KMEM_FREE_PATTERN32 || t.load32(buf + 8 * i + 4) !== KMEM_FREE_PATTERN32) {
+          const at = buf + 8 * i;
+          return { buf, state: 'free', kind: 'modified', at, offset: 8 * i, message: `buffer ${hx(buf)} (free) seems corrupted, at ${hx(at)}` };
         }
       }
     }

@@ -23,7 +23,7 @@ import {
   type WalkerDef,
 } from '../module.js';
 import { KmemView, KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
-import { LayoutError } from '../analysis/fields.js';
+import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
 import { kmemVerify } from '../analysis/verify.js';
 import { VmemView } from '../analysis/vmem.js';
@@ -56,7 +56,7 @@ function cacheArg(ctx: DcmdContext, kv: KmemView, addr: number): CacheInfo {
 
 /** `%a` of the first frame not in the allocator, or "" */
 export function callerOf(ctx: DcmdContext, kv: KmemView, stack: readonly number[]): number {
-  return kv.caller(stack, ['kmem_']);
+  return kv.caller(stack, ['kmem_'], true);
 }
 
 /** Function+offset as Solaris 10 prints callers ("%s+0x%lx"). */
@@ -71,44 +71,47 @@ function symOff(ctx: DcmdContext, pc: number): string {
 function kmastatDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: readonly string[]) {
   const g = ctx.getopts(argv, { k: 'bool', m: 'bool', g: 'bool' });
   if (!g || g.rest.length) return DCMD_USAGE;
-  let shift = 0;
-  if (g.opts.k) shift = 10;
-  if (g.opts.m) shift = 20;
-  if (g.opts.g) shift = 30;
-  if (g.opts.k && (g.opts.m || g.opts.g)) shift = 30;
-  const unit = shift === 0 ? '' : shift === 10 ? 'K' : shift === 20 ? 'M' : 'G';
+  // illumos ORs KILOS (10), MEGS (20), GIGS (30) into the shift
+  const shift = (g.opts.k ? 10 : 0) | (g.opts.m ? 20 : 0) | (g.opts.g ? 30 : 0);
+  const unit = shift === 30 ? 'G' : shift === 20 ? 'M' : shift === 10 ? 'K' : 'B';
+  /*
+   * With -k/-m/-g, illumos' layout: headers are its literal strings (each
+   * followed by a space), memory columns "%10lu%c" (kmem) and "%9llu%c
+   * %10llu%c %9llu%c" (vmem) under dashes of 10 / 10, 11, 10.  Without
+   * options the guide's (Solaris 10 / ::umastat) layout: no unit, memory
+   * "%9lu" under 9 dashes, vmem "%9llu %10llu %9llu".
+   */
   const scaled = shift !== 0;
   const sc = (v: number) => Math.floor(v / 2 ** shift);
   const ks = kmastat(ctx.target, (m) => ctx.warn(m));
-  const memW = scaled ? 10 : 9;
-  const dash = (ws: number[]) => ws.map((w) => '-'.repeat(w)).join(' ') + '\n';
-  ctx.printf('%-25s %6s %6s %6s %*s %9s %5s\n', 'cache', 'buf', 'buf', 'buf', memW, 'memory', 'alloc', 'alloc');
-  ctx.printf('%-25s %6s %6s %6s %*s %9s %5s\n', 'name', 'size', 'in use', 'total', memW, 'in use', 'succeed', 'fail');
-  ctx.out(dash([25, 6, 6, 6, memW, 9, 5]));
-  const mem = (v: number) => (scaled ? ctx.sprintf('%9lu%s', sc(v), unit) : ctx.sprintf('%9lu', v));
+  const line = (cols: readonly string[]) => ctx.out(cols.join(' ') + '\n');
+  const dashes = (ws: readonly number[]) => line(ws.map((w) => '-'.repeat(w)));
+  const kw = [25, 6, 6, 6, scaled ? 10 : 9, 9, 5];
+  line(['cache                    ', '   buf', '   buf', '   buf', '   memory', '    alloc', 'alloc']);
+  line(['name                     ', '  size', 'in use', ' total', '   in use', '  succeed', ' fail']);
+  dashes(kw);
+  const mem = (v: number) => (scaled ? ctx.sprintf('%10lu%c', sc(v), unit) : ctx.sprintf('%9lu', v));
   for (const c of ks.caches) {
     if (ctx.interrupted()) return DCMD_ERR;
     ctx.printf('%-25s %6u %6u %6u %s %9u %5u\n', c.name, c.bufsize, c.inuse, c.total, mem(c.memory), c.alloc, c.fail);
   }
-  ctx.out(dash([25, 6, 6, 6, memW, 9, 5]));
+  dashes(kw);
   for (const t of ks.totals) {
-    const label = `Total [${t.name}]`;
-    ctx.printf('%-25s %6s %6s %6s %s %9u %5u\n', label, '', '', '', mem(t.memory), t.alloc, t.fail);
+    const len = Math.min(17, t.name.length);
+    ctx.printf('Total [%s]%*s %6s %6s %6s %s %9u %5u\n', t.name, 17 - len, '', '', '', '', mem(t.memory), t.alloc, t.fail);
   }
-  ctx.out(dash([25, 6, 6, 6, memW, 9, 5]));
+  dashes(kw);
   ctx.out('\n');
-  const w1 = scaled ? 10 : 9;
-  const w2 = scaled ? 11 : 10;
-  ctx.printf('%-25s %*s %*s %*s %9s %5s\n', 'vmem', w1, 'memory', w2, 'memory', w1, 'memory', 'alloc', 'alloc');
-  ctx.printf('%-25s %*s %*s %*s %9s %5s\n', 'name', w1, 'in use', w2, 'total', w1, 'import', 'succeed', 'fail');
-  ctx.out(dash([25, w1, w2, w1, 9, 5]));
-  const vm = (v: number, w: number) => (scaled ? ctx.sprintf('%*lu%s', w - 1, sc(v), unit) : ctx.sprintf('%*lu', w, v));
+  const vw = scaled ? [25, 10, 11, 10, 9, 5] : [25, 9, 10, 9, 9, 5];
+  line(['vmem                     ', '   memory', '    memory', '   memory', '    alloc', 'alloc']);
+  line(['name                     ', '   in use', '     total', '   import', '  succeed', ' fail']);
+  dashes(vw);
+  const vm = (v: number, w: number) => (scaled ? ctx.sprintf('%*llu%c', w, sc(v), unit) : ctx.sprintf('%*llu', w, v));
   for (const a of ks.arenas) {
-    const ind = ' '.repeat(Math.min(4 * a.depth, 24));
-    const name = (ind + a.name).slice(0, 25);
-    ctx.printf('%-25s %s %s %s %9lu %5lu\n', name, vm(a.inuse, w1), vm(a.total, w2), vm(a.imported, w1), a.alloc, a.fail);
+    const ident = 4 * a.depth;
+    ctx.printf('%*s%-*s %s %s %s %9llu %5llu\n', ident, '', Math.max(25 - ident, 0), a.name, vm(a.inuse, 9), vm(a.total, 10), vm(a.imported, 9), a.alloc, a.fail);
   }
-  ctx.out(dash([25, w1, w2, w1, 9, 5]));
+  dashes(vw);
   return DCMD_OK;
 }
 
@@ -289,6 +292,12 @@ function kmemVerifyDcmd(ctx: DcmdContext, addr: number, flags: number, argv: rea
   if (argv.length) return DCMD_USAGE;
   if (flags & DCMD_ADDRSPEC) {
     const kv = kview(ctx);
+    try {
+      kv.cache(addr);
+    } catch {
+      ctx.warn(`couldn't read kmem_cache ${ctx.hex(addr)}`);
+      return DCMD_ERR;
+    }
     const ci = cacheArg(ctx, kv, addr);
     if (!(ci.flags & KMF_REDZONE)) {
       ctx.warn(`cache ${ctx.hex(addr)} (${ci.name}) does not have redzone checking enabled`);
@@ -312,82 +321,120 @@ function kmemVerifyDcmd(ctx: DcmdContext, addr: number, flags: number, argv: rea
 
 /* ------------------------------------------------------------------ logs */
 
-function logHeaderOrDie(ctx: DcmdContext, kv: KmemView, name: string, what: string): number {
-  const h = kv.logHeader(name);
-  if (h === 0) throw new DcmdError(`no kmem ${what} log`);
-  return h;
+/** The log header a log pointer variable holds (0: disabled); warns and returns undefined if unreadable. */
+function logHeaderVar(ctx: DcmdContext, kv: KmemView, name: string): number | undefined {
+  const s = ctx.target.symbolByName(name);
+  if (!s) {
+    ctx.warn(`failed to read '${name}'`);
+    return undefined;
+  }
+  try {
+    return ctx.target.loadPtr(s.value);
+  } catch {
+    ctx.warn(`failed to read '${name}'`);
+    return undefined;
+  }
 }
 
 function kmemLogDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
   const g = ctx.getopts(argv, { b: 'bool' });
   if (!g || g.rest.length) return DCMD_USAGE;
   const kv = kview(ctx);
-  const lh = logHeaderOrDie(ctx, kv, 'kmem_transaction_log', 'transaction');
-  let entries = kv.logEntries(lh);
-  if (flags & DCMD_ADDRSPEC) {
-    if (g.opts.b) {
-      const keep: number[] = [];
-      for (const e of entries) {
-        const a = kv.readAudit(e);
-        let size = 0;
-        try {
-          size = kv.cache(a.cache).bufsize;
-        } catch {
-          size = 0;
-        }
-        if (addr >= a.bufaddr && addr < a.bufaddr + Math.max(size, 1)) keep.push(e);
-      }
-      entries = keep;
-    } else entries = [addr];
+  const lh = logHeaderVar(ctx, kv, 'kmem_transaction_log');
+  if (lh === undefined) return DCMD_ERR;
+  if (lh === 0) {
+    ctx.warn('no kmem transaction log');
+    return DCMD_ERR;
   }
-  if (DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT)) {
-    ctx.printf('%3s %-?s %-?s %16s %-?s\n', 'CPU', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD');
-  }
-  for (const e of entries) {
-    if (ctx.interrupted()) return DCMD_ERR;
-    if (flags & DCMD_PIPE_OUT) {
-      ctx.pipeOut(e);
-      continue;
-    }
-    const a = kv.readAudit(e);
+  const row = (e: number, a: BufctlAudit) => {
     const cpu = kv.logCpuOf(lh, e);
     ctx.printf('%s %0?p %0?p %16llx %0?p\n', cpu >= 0 ? ctx.sprintf('%3d', cpu) : '   ', e, a.bufaddr, a.timestamp, a.thread);
+  };
+  // illumos prints the header on every call (it does not test DCMD_HDRSPEC)
+  if (!(flags & DCMD_PIPE_OUT)) ctx.printf('%3s %-?s %-?s %16s %-?s\n', 'CPU', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD');
+  if (flags & DCMD_ADDRSPEC && !g.opts.b) {
+    // addr is a log record (a bufctl): print it
+    let a: BufctlAudit;
+    try {
+      a = kv.readAudit(addr);
+    } catch {
+      ctx.warn(`failed to read bufctl at ${ctx.hex(addr)}`);
+      return DCMD_ERR;
+    }
+    if (flags & DCMD_PIPE_OUT) ctx.pipeOut(addr);
+    else row(addr, a);
+    return DCMD_OK;
+  }
+  const sizes = new Map<number, number>();
+  for (const e of kv.logEntries(lh)) {
+    if (ctx.interrupted()) return DCMD_ERR;
+    const a = kv.readAudit(e);
+    if (flags & DCMD_ADDRSPEC) {
+      // -b: addr is a buffer address; records whose buffer contains it
+      if (a.cache === 0) continue;
+      let size = sizes.get(a.cache);
+      if (size === undefined) {
+        try {
+          size = rd(ctx.target, a.cache, kv.L.cache_bufsize);
+        } catch {
+          ctx.warn(`failed to read cache_bufsize for cache at ${ctx.hex(a.cache)}`);
+          return DCMD_ERR;
+        }
+        sizes.set(a.cache, size);
+      }
+      if (addr < a.bufaddr || addr >= a.bufaddr + size) continue;
+    }
+    if (flags & DCMD_PIPE_OUT) ctx.pipeOut(e);
+    else row(e, a);
   }
   return DCMD_OK;
 }
 
 function kmalogDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
   let name = 'kmem_transaction_log';
-  let what = 'transaction';
   if (argv.length > 1) return DCMD_USAGE;
   if (argv.length === 1) {
-    if (argv[0] === 'fail') {
-      name = 'kmem_failure_log';
-      what = 'failure';
-    } else if (argv[0] === 'slab') {
-      name = 'kmem_slab_log';
-      what = 'slab';
-    } else return DCMD_USAGE;
+    if (argv[0] === 'fail') name = 'kmem_failure_log';
+    else if (argv[0] === 'slab') name = 'kmem_slab_log';
+    else return DCMD_USAGE;
   }
   const kv = kview(ctx);
-  const lh = logHeaderOrDie(ctx, kv, name, what);
-  const entries = kv.logEntries(lh);
-  let newest = -1;
-  for (const e of entries) {
+  const lh = logHeaderVar(ctx, kv, name);
+  if (lh === undefined) return DCMD_ERR;
+  if (lh === 0) {
+    // illumos' kmem_log walk refuses a disabled log
+    ctx.warn('log is disabled');
+    ctx.warn('failed to walk kmem log');
+    return DCMD_ERR;
+  }
+  let newest = 0;
+  const sizes = new Map<number, number>();
+  for (const e of kv.logEntries(lh)) {
     if (ctx.interrupted()) return DCMD_ERR;
     const a = kv.readAudit(e);
     if (a.timestamp === 0) break;
-    if (newest < 0) newest = a.timestamp;
-    let cname = '?';
-    let size = 1;
-    try {
-      const ci = kv.cache(a.cache);
-      cname = ci.name;
-      size = ci.bufsize;
-    } catch {
-      /* zeroed cache */
+    if (newest === 0) newest = a.timestamp;
+    if (flags & DCMD_ADDRSPEC) {
+      let size = sizes.get(a.cache);
+      if (size === undefined) {
+        try {
+          size = rd(ctx.target, a.cache, kv.L.cache_bufsize);
+        } catch {
+          ctx.warn(`failed to read cache_bufsize for cache at ${ctx.hex(a.cache)}`);
+          ctx.warn('failed to walk kmem log');
+          return DCMD_ERR;
+        }
+        sizes.set(a.cache, size);
+      }
+      if (addr < a.bufaddr || addr >= a.bufaddr + size) continue;
     }
-    if (flags & DCMD_ADDRSPEC && !(addr >= a.bufaddr && addr < a.bufaddr + size)) continue;
+    let cname: string;
+    try {
+      cname = kv.cache(a.cache).name;
+    } catch {
+      cname = '';
+    }
+    if (cname === '') cname = ctx.sprintf('%a', a.cache);
     const d = newest - a.timestamp;
     ctx.printf('\nT-%lld.%09lld  addr=%p  %s\n', Math.floor(d / 1e9), d % 1e9, a.bufaddr, cname);
     for (const pc of a.stack) ctx.printf('\t %a\n', pc);
@@ -453,25 +500,29 @@ function bufctlHistory(kv: KmemView, bcp: number): number[] {
   return out;
 }
 
+/** An option value where 0 means "not given", as illumos' mdb_getopts defaults. */
+function optAddr(ctx: DcmdContext, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = ctx.parseValue(v);
+  return n === 0 ? undefined : n;
+}
+
 function bufctlDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
-  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
   const g = ctx.getopts(argv, { v: 'bool', h: 'bool', a: 'string', c: 'string', e: 'string', l: 'string', t: 'string' });
   if (!g || g.rest.length) return DCMD_USAGE;
+  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
   const kv = kview(ctx);
   const o = g.opts;
-  const fa = o.a !== undefined ? ctx.parseValue(o.a) : undefined;
-  const fc = o.c !== undefined ? ctx.parseValue(o.c) : undefined;
-  const fe = o.e !== undefined ? ctx.parseValue(o.e) : undefined;
-  const fl = o.l !== undefined ? ctx.parseValue(o.l) : undefined;
-  const ft = o.t !== undefined ? ctx.parseValue(o.t) : undefined;
-  const list = o.h ? bufctlHistory(kv, addr) : [addr];
-  if (!o.h && DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT)) {
-    if (o.v) {
-      /* printed with the first row */
-    } else ctx.printf('%<u>%-?s %-?s %-12s %-?s %s%</u>\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD', 'CALLER');
-  }
-  let first = true;
-  for (const b of list) {
+  const fa = optAddr(ctx, o.a);
+  const fc = optAddr(ctx, o.c);
+  const fe = optAddr(ctx, o.e);
+  const fl = optAddr(ctx, o.l);
+  const ft = optAddr(ctx, o.t);
+  const one = (b: number, hdr: boolean): DcmdResult => {
+    if (hdr && !(flags & DCMD_PIPE_OUT)) {
+      if (o.v) printBufctlVerboseHeader(ctx);
+      else ctx.printf('%<u>%-?s %-?s %-12s %-?s %s%</u>\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD', 'CALLER');
+    }
     let a: BufctlAudit;
     try {
       a = kv.readAudit(b);
@@ -479,28 +530,39 @@ function bufctlDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonl
       ctx.warn(`couldn't read bufctl at ${ctx.hex(b)}`);
       return DCMD_ERR;
     }
-    if (fa !== undefined && a.bufaddr !== fa) continue;
-    if (fc !== undefined && !stackMatches(ctx, a.stack, fc)) continue;
-    if (ft !== undefined && a.thread !== ft) continue;
-    if (fe !== undefined && a.timestamp < fe) continue;
-    if (fl !== undefined && a.timestamp > fl) continue;
+    if (fc !== undefined && !stackMatches(ctx, a.stack, fc)) return DCMD_OK;
+    if (ft !== undefined && a.thread !== ft) return DCMD_OK;
+    if (fe !== undefined && a.timestamp < fe) return DCMD_OK;
+    if (fl !== undefined && a.timestamp > fl) return DCMD_OK;
+    if (fa !== undefined && a.bufaddr !== fa) return DCMD_OK;
     if (flags & DCMD_PIPE_OUT) {
       ctx.pipeOut(b);
-      continue;
+      return DCMD_OK;
     }
     if (o.v) {
-      printBufctlVerbose(ctx, a, o.h ? first : first && DCMD_HDRSPEC(flags));
-    } else {
-      if (o.h && first) ctx.printf('%<u>%-?s %-?s %-12s %-?s %s%</u>\n', 'ADDR', 'BUFADDR', 'TIMESTAMP', 'THREAD', 'CALLER');
-      const caller = callerOf(ctx, kv, a.stack);
-      ctx.printf('%0?p %0?p %12llx %0?p', b, a.bufaddr, a.timestamp, a.thread);
-      if (caller) ctx.printf(' %a\n', caller);
-      else ctx.out('\n');
+      printBufctlVerbose(ctx, a, false);
+      return DCMD_OK;
     }
-    first = false;
+    const caller = callerOf(ctx, kv, a.stack);
+    ctx.printf('%0?p %0?p %12llx %0?p', b, a.bufaddr, a.timestamp, a.thread);
+    if (caller) ctx.printf(' %a\n', caller);
+    else ctx.out('\n');
+    return DCMD_OK;
+  };
+  if (!o.h) return one(addr, DCMD_HDRSPEC(flags));
+  // -h: the bufctl_history walk; each history is its own header group
+  let list: number[];
+  try {
+    list = bufctlHistory(kv, addr);
+  } catch {
+    ctx.warn(`unable to read bufctl at ${ctx.hex(addr)}`);
+    ctx.warn('unable to walk bufctl_history');
+    return DCMD_ERR;
   }
-  if (o.h && !(flags & DCMD_PIPE_OUT)) ctx.out('\n');
-  return DCMD_OK;
+  let ret: DcmdResult = DCMD_OK;
+  for (let i = 0; i < list.length && ret === DCMD_OK; i++) ret = one(list[i]!, i === 0);
+  if (ret === DCMD_OK && !(flags & DCMD_PIPE_OUT)) ctx.out('\n');
+  return ret;
 }
 
 /* --------------------------------------------------------- allocdby / freedby */
@@ -537,7 +599,7 @@ function byThread(kv: KmemView, thread: number, free: boolean): BufctlAudit[] {
 }
 
 function makeBy(free: boolean) {
-  return (ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) => {
+  return (ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult => {
     if (!(flags & DCMD_ADDRSPEC) || argv.length) return DCMD_USAGE;
     const kv = kview(ctx);
     const list = byThread(kv, addr, free);
@@ -545,10 +607,10 @@ function makeBy(free: boolean) {
       for (const a of list) ctx.pipeOut(a.addr);
       return DCMD_OK;
     }
-    ctx.printf('%<u>%-?s %12s %s%</u>\n', 'BUFCTL', 'TIMESTAMP', 'CALLER');
+    ctx.printf('%-?s %12s %s\n', 'BUFCTL', 'TIMESTAMP', 'CALLER');
     for (const a of list) {
       const c = callerOf(ctx, kv, a.stack);
-      ctx.printf('%0?p %12llx %s\n', a.addr, a.timestamp, c ? symOff(ctx, c) : '?');
+      ctx.printf('%0?p %12llx %s\n', a.addr, a.timestamp, c ? symOff(ctx, c) : '');
     }
     return DCMD_OK;
   };
@@ -556,41 +618,71 @@ function makeBy(free: boolean) {
 
 /* ---------------------------------------------------------------- ::kmausers */
 
-function kmausersDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
-  const g = ctx.getopts(argv, { e: 'bool', f: 'bool' });
-  if (!g) return DCMD_USAGE;
+function kmausersDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult {
+  // options and cache names may be interleaved, as illumos' getopts loop allows
+  let optE = false;
+  let optF = false;
+  const names: string[] = [];
+  for (const a of argv) {
+    if (a.startsWith('-')) {
+      for (const ch of a.slice(1)) {
+        if (ch === 'e') optE = true;
+        else if (ch === 'f') optF = true;
+        else {
+          ctx.warn(`illegal option -- ${ch}`);
+          return DCMD_USAGE;
+        }
+      }
+    } else names.push(a);
+  }
   const kv = kview(ctx);
   let caches: number[] = [];
-  if (g.rest.length) {
-    for (const n of g.rest) {
+  const all = names.length === 0;
+  if (all) caches = kv.caches();
+  else {
+    for (const n of names) {
       const c = kv.cacheByName(n);
-      if (c === undefined) throw new DcmdError(`unknown kmem cache: ${n}`);
-      if (!(kv.cache(c).flags & KMF_AUDIT)) throw new DcmdError(`KMF_AUDIT is not enabled for ${n}`);
+      if (c === undefined) {
+        ctx.warn(`unknown kmem cache: ${n}`);
+        return DCMD_ERR;
+      }
       caches.push(c);
     }
-  } else {
-    caches = kv.caches().filter((c) => {
-      try {
-        return (kv.cache(c).flags & (KMF_AUDIT | KMF_HASH)) === (KMF_AUDIT | KMF_HASH);
-      } catch {
-        return false;
-      }
-    });
-    if (caches.length === 0) throw new DcmdError('KMF_AUDIT is not enabled for any caches');
   }
-  const full = g.opts.f || (flags & DCMD_ADDRSPEC) !== 0;
+  if (flags & DCMD_ADDRSPEC) optF = true;
+  const memThreshold = optE ? 0 : 8192;
+  const cntThreshold = optE ? 0 : 100;
   const groups = new Map<string, { size: number; count: number; stack: readonly number[]; total: number }>();
-  const each: Array<{ a: BufctlAudit; ci: CacheInfo }> = [];
+  let audited = 0;
   for (const c of caches) {
-    const ci = kv.cache(c);
+    let ci: CacheInfo;
+    try {
+      ci = kv.cache(c);
+    } catch {
+      ctx.warn(`failed to read cache at ${ctx.hex(c)}`);
+      continue;
+    }
+    if (!(ci.flags & KMF_AUDIT)) {
+      if (!all) ctx.warn(`KMF_AUDIT is not enabled for ${ci.name}`);
+      continue;
+    }
+    audited++;
+    if (!(ci.flags & KMF_HASH)) continue; // no bufctls to walk
     for (const r of kv.allocatedBuffers(ci)) {
       if (!r.bufctl) continue;
+      if (ctx.interrupted()) return DCMD_ERR;
       if (flags & DCMD_ADDRSPEC && !(addr >= r.buf && addr < r.buf + ci.bufsize)) continue;
       let a: BufctlAudit;
       try {
         a = kv.readAudit(r.bufctl);
       } catch {
+        ctx.warn(`couldn't read bufctl at ${ctx.hex(r.bufctl)}`);
         continue;
+      }
+      if (optF) {
+        // illumos prints each allocation as it walks: the bufctl's address
+        ctx.printf('size %d, addr %p, thread %p, cache %s\n', ci.bufsize, r.bufctl, a.thread, ci.name);
+        for (const pc of a.stack) ctx.printf('\t %a\n', pc);
       }
       const key = `${ci.bufsize}:${a.stack.join(',')}`;
       let gr = groups.get(key);
@@ -600,20 +692,17 @@ function kmausersDcmd(ctx: DcmdContext, addr: number, flags: number, argv: reado
       }
       gr.count++;
       gr.total += ci.bufsize;
-      if (full) each.push({ a, ci });
     }
   }
-  const sorted = [...groups.values()].sort((x, y) => y.total - x.total || y.count - x.count);
+  if (audited === 0 && all) {
+    ctx.warn('KMF_AUDIT is not enabled for any caches');
+    return DCMD_ERR;
+  }
+  const sorted = [...groups.values()].sort((x, y) => y.total - x.total);
   for (const gr of sorted) {
-    if (!g.opts.e && !(flags & DCMD_ADDRSPEC) && gr.total < 8192 && gr.count < 100) continue;
+    if (gr.total < memThreshold && gr.count < cntThreshold) continue;
     ctx.printf('%lu bytes for %u allocations with data size %lu:\n', gr.total, gr.count, gr.size);
     for (const pc of gr.stack) ctx.printf('\t %a\n', pc);
-  }
-  if (full) {
-    for (const { a, ci } of each) {
-      ctx.printf('size %d, addr %p, thread %p, cache %s\n', ci.bufsize, a.bufaddr, a.thread, ci.name);
-      for (const pc of a.stack) ctx.printf('\t %a\n', pc);
-    }
   }
   return DCMD_OK;
 }

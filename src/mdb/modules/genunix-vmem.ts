@@ -46,7 +46,7 @@ function vmemDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly 
     try {
       info = vv.arena(a);
     } catch {
-      ctx.warn(`couldn't read vmem_t at ${ctx.hex(a)}`);
+      ctx.warn(`couldn't read vmem at ${ctx.hex(a)}`);
       return DCMD_ERR;
     }
     const name = (' '.repeat(2 * depth) + info.name).slice(0, 21);
@@ -66,13 +66,17 @@ const TYPES: Record<string, number> = {
   WALKER: VMEM_WALKER,
 };
 
+/** The two header lines of `::vmem_seg -v`. */
+export function printSegVerboseHeader(ctx: DcmdContext): void {
+  ctx.printf('%16s %4s %16s %16s %16s\n', 'ADDR', 'TYPE', 'START', 'END', 'SIZE');
+  ctx.printf('%<u>%16s %4s %16s %16s %16s%</u>\n', '', '', 'THREAD', 'TIMESTAMP', '');
+}
+
+/** One segment as `::vmem_seg -v` prints it (with its header when asked). */
 export function printSegVerbose(ctx: DcmdContext, s: SegInfo, header: boolean): void {
-  if (header) {
-    ctx.printf('%16s %4s %16s %16s %16s\n', 'ADDR', 'TYPE', 'START', 'END', 'SIZE');
-    ctx.printf('%<u>%16s %4s %16s %16s %16s%</u>\n', '', '', 'THREAD', 'TIMESTAMP', '');
-  }
+  if (header) printSegVerboseHeader(ctx);
   ctx.printf('%<b>%16p%</b> %4s %16p %16p %16d\n', s.addr, segTypeName(s.type), s.start, s.end, s.end - s.start);
-  if (s.type === VMEM_ALLOC && s.depth > 0) {
+  if (s.type === VMEM_ALLOC && s.depth > 0 && s.depth <= VMEM_STACK_DEPTH) {
     ctx.printf('%16s %4s %16p %16llx\n', '', '', s.thread, s.timestamp);
     for (const pc of s.stack) ctx.printf('%*s%a\n', 17, '', pc);
     ctx.out('\n');
@@ -84,18 +88,22 @@ function vmemSegDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readon
   const g = ctx.getopts(argv, { s: 'bool', v: 'bool', c: 'string', e: 'string', l: 'string', m: 'string', M: 'string', t: 'string', T: 'string' });
   if (!g || g.rest.length) return DCMD_USAGE;
   const o = g.opts;
-  let typeMask = 0;
-  if (o.T !== undefined) {
-    const t = TYPES[o.T.toUpperCase()];
-    if (t === undefined) throw new DcmdError(`"${o.T}" is not a recognized vmem_seg type`);
-    typeMask = t;
+  // as illumos' mdb_getopts defaults: a value of 0 is "not given"
+  const num = (v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = ctx.parseValue(v);
+    return n === 0 ? undefined : n;
+  };
+  const fc = num(o.c);
+  const fe = num(o.e);
+  const fl = num(o.l);
+  const ft = num(o.t);
+  const fm = num(o.m);
+  const fM = num(o.M);
+  if (DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT)) {
+    if (o.v) printSegVerboseHeader(ctx);
+    else ctx.printf('%?s %4s %?s %?s %s\n', 'ADDR', 'TYPE', 'START', o.s ? 'SIZE' : 'END', 'WHO');
   }
-  const fc = o.c !== undefined ? ctx.parseValue(o.c) : undefined;
-  const fe = o.e !== undefined ? ctx.parseValue(o.e) : undefined;
-  const fl = o.l !== undefined ? ctx.parseValue(o.l) : undefined;
-  const ft = o.t !== undefined ? ctx.parseValue(o.t) : undefined;
-  const fm = o.m !== undefined ? ctx.parseValue(o.m) : undefined;
-  const fM = o.M !== undefined ? ctx.parseValue(o.M) : undefined;
   const vv = vview(ctx);
   let s: SegInfo;
   try {
@@ -104,38 +112,50 @@ function vmemSegDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readon
     ctx.warn(`couldn't read vmem_seg at ${ctx.hex(addr)}`);
     return DCMD_ERR;
   }
-  if (DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT) && !o.v) {
-    ctx.printf('%<u>%?s %4s %?s %?s %s%</u>\n', 'ADDR', 'TYPE', 'START', o.s ? 'SIZE' : 'END', 'WHO');
+  if (o.T !== undefined) {
+    const t = Object.hasOwn(TYPES, o.T) ? TYPES[o.T] : undefined;
+    if (t === undefined) {
+      ctx.warn(`"${o.T}" is not a recognized vmem_seg type`);
+      return DCMD_ERR;
+    }
+    if (s.type !== t) return DCMD_OK;
   }
-  if (typeMask && !(s.type & typeMask)) return DCMD_OK;
   const size = s.end - s.start;
   if (fm !== undefined && size < fm) return DCMD_OK;
   if (fM !== undefined && size > fM) return DCMD_OK;
-  if (fc !== undefined || fe !== undefined || fl !== undefined || ft !== undefined) {
-    if (s.type !== VMEM_ALLOC || s.depth === 0 || s.depth > VMEM_STACK_DEPTH) return DCMD_OK;
+  // debug info, when present, is only accurate for VMEM_ALLOC segments
+  const noDebug = s.type !== VMEM_ALLOC || s.depth === 0 || s.depth > VMEM_STACK_DEPTH;
+  if (noDebug) {
+    if (fc !== undefined || ft !== undefined || fe !== undefined || fl !== undefined) return DCMD_OK;
+  } else {
+    if (fc !== undefined) {
+      const sym = ctx.target.symbolByAddr(fc);
+      let lo = fc;
+      let hi = fc + ctx.ptrSize;
+      if (sym && sym.value === fc) {
+        lo = sym.value;
+        hi = sym.value + sym.size;
+      }
+      if (!s.stack.some((pc) => pc >= lo && pc < hi)) return DCMD_OK;
+    }
     if (ft !== undefined && s.thread !== ft) return DCMD_OK;
     if (fe !== undefined && s.timestamp < fe) return DCMD_OK;
     if (fl !== undefined && s.timestamp > fl) return DCMD_OK;
-    if (fc !== undefined) {
-      const sym = ctx.target.symbolByAddr(fc);
-      const hi = sym && sym.value === fc && sym.size > 0 ? fc + sym.size : fc + ctx.ptrSize;
-      if (!s.stack.some((pc) => pc >= fc && pc < hi)) return DCMD_OK;
-    }
   }
   if (flags & DCMD_PIPE_OUT) {
     ctx.pipeOut(addr);
     return DCMD_OK;
   }
   if (o.v) {
-    printSegVerbose(ctx, s, DCMD_HDRSPEC(flags));
+    printSegVerbose(ctx, s, false);
     return DCMD_OK;
   }
   ctx.printf('%0?p %4s %0?p %0?p', addr, segTypeName(s.type), s.start, o.s ? size : s.end);
   let who = 0;
-  if (s.type === VMEM_ALLOC && s.depth > 0) {
+  if (!noDebug) {
     for (const pc of s.stack) {
       const sym = ctx.target.symbolByAddr(pc);
-      if (sym && sym.name.startsWith('vmem_')) continue;
+      if (!sym || sym.name.startsWith('vmem_')) continue;
       who = pc;
       break;
     }

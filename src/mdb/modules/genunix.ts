@@ -44,42 +44,62 @@ function plural(n: number, s: string): string {
   return n === 1 ? s : s + 's';
 }
 
-function leakCaller(ctx: DcmdContext, g: LeakGroup): string {
-  return g.caller ? ctx.sprintf('%a', g.caller) : '?';
+/** The caller a leak table row names: for TYPE_CACHE the buftag's first (KMF_LITE) caller, else leaky_subr_caller's. */
+function leakCallerPc(g: LeakGroup): number {
+  return g.type === TYPE_CACHE ? (g.stack[0] ?? 0) : g.caller;
 }
+
+function leakCaller(ctx: DcmdContext, g: LeakGroup): string {
+  const pc = leakCallerPc(g);
+  return pc ? ctx.sprintf('%a', pc) : '?';
+}
+
+/* leaky.c keeps lk_verbose across runs: a cached run after a -v run still says it used the cache. */
+let lkVerbose = false;
 
 function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
   const g = ctx.getopts(argv, { d: 'bool', f: 'bool', v: 'bool' });
   if (!g || g.rest.length) return DCMD_USAGE;
   if (ctx.target.status().kind === 'none') throw new DcmdError('findleaks: can only be run on a system dump or under kmdb; see dumpadm(1M)');
   kview(ctx); // fails cleanly without kmem
+  if (g.opts.v || g.opts.f) lkVerbose = g.opts.v;
   const { report, fromCache } = findLeaksCached(ctx.target, g.opts.f, (m) => ctx.warn(`findleaks: ${m}`));
-  if (fromCache && g.opts.v) ctx.out("findleaks: using cached results (use '-f' to force a full run)\n");
-  if (g.opts.v && !fromCache) {
-    const st = report.stats;
-    const pct = (n: number) => {
-      const p = st.potentialPointers ? Math.floor((n * 1000) / st.potentialPointers) : 0;
-      return ctx.sprintf('%-13lld (%2d.%1d%%)', n, Math.floor(p / 10), p % 10);
-    };
-    ctx.printf('findleaks: %30s => %lld\n', 'maximum buffers', st.maxBuffers);
-    ctx.printf('findleaks: %30s => %lld\n', 'actual buffers', st.buffers);
-    ctx.printf('findleaks: %30s => %lld\n', 'potential pointers', st.potentialPointers);
-    ctx.printf('findleaks: %30s => %s\n', 'dismissals', pct(st.dismissals));
-    ctx.printf('findleaks: %30s => %s\n', 'misses', pct(st.misses));
-    ctx.printf('findleaks: %30s => %s\n', 'dups', pct(st.dups));
-    ctx.printf('findleaks: %30s => %s\n', 'follows', pct(st.follows));
-    ctx.printf('findleaks: %30s => %lld ms\n', 'elapsed wall time', st.elapsedMs);
+  if (fromCache && lkVerbose) ctx.out("findleaks: using cached results (use '-f' to force a full run)\n");
+  if (!fromCache && report.stats.buffers === 0) {
+    ctx.warn('findleaks: no buffers found');
+    return DCMD_ERR;
   }
-  if (st0(report.stats.buffers)) {
-    ctx.out('findleaks: no buffers found\n');
-    return DCMD_OK;
+  if (lkVerbose && !fromCache) {
+    const st = report.stats;
+    const total = st.dismissals + st.misses + st.dups + st.follows;
+    const line = (s: string, v: number) => ctx.printf('findleaks: %*s => %lld\n', 30, s, v);
+    const perc = (s: string, v: number) =>
+      ctx.printf('findleaks: %*s => %-13lld (%2d.%1d%%)\n', 30, s, v, total ? Math.floor((v * 100) / total) : 0, total ? Math.floor((v * 1000) / total) % 10 : 0);
+    const secs = (s: string, ms: number) => ctx.printf('findleaks: %*s => %lld.%lld seconds\n', 30, s, Math.floor(ms / 1000), Math.floor((ms % 1000) / 100));
+    line('maximum buffers', st.maxBuffers);
+    line('actual buffers', st.buffers);
+    ctx.out('findleaks: \n');
+    line('potential pointers', total);
+    perc('dismissals', st.dismissals);
+    perc('misses', st.misses);
+    perc('dups', st.dups);
+    perc('follows', st.follows);
+    ctx.out('findleaks: \n');
+    ctx.printf('findleaks: %*s => %lu kB\n', 30, 'peak memory usage', Math.floor((st.peakBytes + 1023) / 1024));
+    secs('elapsed CPU time', st.cpuMs);
+    secs('elapsed wall time', st.elapsedMs);
+    ctx.out('findleaks: \n');
   }
   let groups = report.groups;
   if (flags & DCMD_ADDRSPEC) {
-    const sym = ctx.target.symbolByAddr(addr);
-    const lo = addr;
-    const hi = sym && sym.value === addr && sym.size > 0 ? addr + sym.size : addr + 1;
-    groups = groups.filter((x) => x.stack.some((pc) => pc >= lo && pc < hi));
+    // leaky_filter: a frame equal to addr, or in the function that starts at addr
+    groups = groups.filter((x) =>
+      x.stack.some((pc) => {
+        if (pc === addr) return true;
+        const s = ctx.target.symbolByAddr(pc);
+        return s !== undefined && s.value === addr;
+      }),
+    );
   }
   if (groups.length === 0) {
     if (flags & DCMD_ADDRSPEC) ctx.printf('findleaks: no memory leaks matching %a found\n', addr);
@@ -115,37 +135,42 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
     ctx.printf('%*s %7ld %s%s, %ld %s\n', w, 'Total', count, type === TYPE_VMEM ? 'kmem_oversize leak' : 'buffer', count === 1 ? '' : 's', bytes, plural(bytes, 'byte'));
   }
   if (g.opts.d) {
+    // leaky_dump: one blank line, then each representative in detail
     const kv = kview(ctx);
     const vv = new VmemView(ctx.target, (m) => ctx.warn(m));
+    ctx.out('\n');
     for (const x of groups) {
-      ctx.out('\n');
       if (x.type === TYPE_VMEM) {
         if (x.count === 1) ctx.printf('kmem_oversize leak: 1 vmem_seg, %ld bytes\n', x.bytes);
         else {
           const each = x.minSize === x.maxSize ? String(x.minSize) : `${x.minSize}-${x.maxSize}`;
           ctx.printf('kmem_oversize leak: %d vmem_segs, %s bytes each, %ld bytes total\n', x.count, each, x.bytes);
         }
-        printSegVerbose(ctx, vv.seg(x.rep.ctl), true);
+        try {
+          printSegVerbose(ctx, vv.seg(x.rep.ctl), true);
+        } catch {
+          ctx.warn(`'${ctx.hex(x.rep.ctl)}::vmem_seg -v' failed`);
+        }
         continue;
       }
       const each = x.count ? x.bytes / x.count : 0;
       const head = x.count === 1 ? `${x.cacheName} leak: 1 buffer, ${x.bytes} bytes` : `${x.cacheName} leak: ${x.count} buffers, ${each} bytes each, ${x.bytes} bytes total`;
       if (x.type === TYPE_KMEM) {
         ctx.printf('%s\n', head);
-        printBufctlVerbose(ctx, kv.readAudit(x.rep.ctl), true);
+        try {
+          printBufctlVerbose(ctx, kv.readAudit(x.rep.ctl), true);
+        } catch {
+          ctx.warn(`'${ctx.hex(x.rep.ctl)}::bufctl -v' failed`);
+        }
       } else {
         ctx.printf('%s,\n', head);
-        const lite = (kv.cache(x.cache).flags & KMF_LITE) !== 0 && x.caller !== 0;
-        if (lite) ctx.printf('    sample addr %p, caller %a\n', x.rep.buf, x.caller);
+        const pc = leakCallerPc(x);
+        if (pc) ctx.printf('    sample addr %p, caller %a\n', x.rep.buf, pc);
         else ctx.printf('    sample addr %p\n', x.rep.buf);
       }
     }
   }
   return DCMD_OK;
-}
-
-function st0(n: number): boolean {
-  return n === 0;
 }
 
 function leakWalker(bufs: boolean): WalkerDef {
@@ -157,7 +182,7 @@ function leakWalker(bufs: boolean): WalkerDef {
       const r = cachedLeaks(ctx.target);
       if (!r) throw new WalkError('::findleaks must be run before leaks can be walked');
       const groups = addr === undefined ? r.groups : r.groups.filter((g) => g.rep.ctl === addr || g.members.some((m) => m.ctl === addr && g.type !== TYPE_CACHE));
-      if (addr !== undefined && groups.length === 0) throw new WalkError(`leak ${ctx.hex(addr)} not found`);
+      if (addr !== undefined && groups.length === 0) throw new WalkError(`${ctx.hex(addr)} is not a leaked ctl address`);
       for (const g of groups) for (const m of g.members) yield bufs ? m.buf : m.ctl;
     },
   };
@@ -317,18 +342,41 @@ export const genunixWhatisHandlers: WhatisHandler[] = [
 /* -------------------------------------------------------------------- ::kgrep */
 
 function kgrepDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
-  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
   const g = ctx.getopts(argv, { v: 'bool', d: 'string', m: 'string', M: 'string', a: 'string', A: 'string', s: 'string' });
   if (!g || g.rest.length) return DCMD_USAGE;
   const o = g.opts;
-  const nsel = (o.d !== undefined ? 1 : 0) + (o.m !== undefined ? 1 : 0) + (o.M !== undefined ? 1 : 0);
-  if (nsel > 1) throw new DcmdError('only one of -d, -m and -M may be specified');
-  const size = o.s !== undefined ? ctx.parseValue(o.s) : ctx.ptrSize;
-  if (![1, 2, 4, 8].includes(size)) throw new DcmdError('size must be a power of 2');
+  const FULL = (1n << 64n) - 1n;
   const big = (s: string) => BigInt.asUintN(64, BigInt(ctx.parseValue(s)));
+  const dist = o.d !== undefined ? big(o.d) : 0n;
+  const maskOpt = o.m !== undefined ? big(o.m) : FULL;
+  const invmask = o.M !== undefined ? big(o.M) : 0n;
+  // as illumos: an option counts when its value differs from the default
+  const nsel = (invmask !== 0n ? 1 : 0) + (maskOpt !== FULL ? 1 : 0) + (dist !== 0n ? 1 : 0);
+  if (nsel > 1) {
+    ctx.warn('only one of -d, -m and -M may be specified');
+    return DCMD_USAGE;
+  }
+  if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
+  const maskFull = invmask !== 0n ? BigInt.asUintN(64, ~invmask) : maskOpt;
+  const pattern = BigInt.asUintN(64, BigInt(addr));
+  if (pattern & ~maskFull & FULL) ctx.warn('warning: pattern does not match mask');
+  const size = o.s !== undefined ? ctx.parseValue(o.s) : ctx.ptrSize;
+  if (size > 8) {
+    ctx.warn('sizes greater than 8 not supported');
+    return DCMD_ERR;
+  }
+  if (size <= 0 || (size & (size - 1)) !== 0) {
+    ctx.warn('size must be a power of 2');
+    return DCMD_ERR;
+  }
+  const sizeMask = size === 8 ? FULL : (1n << BigInt(size * 8)) - 1n;
+  if (pattern & ~sizeMask & FULL) ctx.warn(`warning: pattern ${pattern.toString(16)} overflows requested size ${size} (max: ${sizeMask.toString(16)})`);
+  if (dist > 0n && (dist & ~sizeMask & FULL || sizeMask + 1n - dist < pattern)) {
+    ctx.warn(`pattern ${pattern.toString(16)} + distance ${dist.toString(16)} overflows size\n${size} (max: ${sizeMask.toString(16)})`);
+    return DCMD_ERR;
+  }
   let mask: bigint | undefined;
-  if (o.m !== undefined) mask = big(o.m);
-  if (o.M !== undefined) mask = BigInt.asUintN(64, ~big(o.M));
+  if (maskFull !== FULL) mask = maskFull;
   const value = BigInt.asUintN(64, BigInt(addr));
   let n = 0;
   let searched: number;
@@ -338,7 +386,7 @@ function kgrepDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly
       mask !== undefined ? value & mask : value,
       {
         size,
-        dist: o.d !== undefined ? ctx.parseValue(o.d) : undefined,
+        dist: dist !== 0n ? Number(dist) : undefined,
         mask,
         minAddr: o.a !== undefined ? ctx.parseValue(o.a) : undefined,
         maxAddr: o.A !== undefined ? ctx.parseValue(o.A) : undefined,
