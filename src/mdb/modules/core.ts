@@ -76,6 +76,12 @@ function synopsis(d: DcmdDef): string {
 }
 
 export function coreModule(s: Session): MdbModule {
+  /** $q, $Q and ::quit: stop reading input. */
+  const quit = (): DcmdResult => {
+    s.quitRequested = true;
+    return DCMD_OK;
+  };
+
   const notSupported = (what: string) => new DcmdError(`${what} is not supported by this target`);
 
   const dcmds: DcmdDef[] = [
@@ -112,30 +118,21 @@ export function coreModule(s: Session): MdbModule {
       usage: '',
       description: 'quit debugger',
       help: 'Quit the debugger (the rest of the input is not read).',
-      fn() {
-        s.quitRequested = true;
-        return DCMD_OK;
-      },
+      fn: quit,
     },
     {
       name: '$Q',
       usage: '',
       description: 'quit debugger',
       help: 'Quit the debugger (same as $q).',
-      fn() {
-        s.quitRequested = true;
-        return DCMD_OK;
-      },
+      fn: quit,
     },
     {
       name: 'quit',
       usage: '',
       description: 'quit debugger',
       help: 'Quit the debugger (same as $q).',
-      fn() {
-        s.quitRequested = true;
-        return DCMD_OK;
-      },
+      fn: quit,
     },
     {
       name: '$d',
