@@ -175,6 +175,8 @@ export class Kernel {
   /** Module load/unload history (also written into dumps). */
   readonly moduleHistory: ModuleRecord[] = [];
   cur!: KThread;
+  /** cur.cpu, kept beside cur for the allocator's fast paths (one load instead of two). */
+  curCpu = 0;
   panicking = false;
   panicMessage: string | undefined;
   /** Called once by panic() once the panic state is in memory (crash dump hook). */
@@ -245,6 +247,7 @@ export class Kernel {
     this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'machine'), this.model.ptrSize === 8 ? 'amd64' : 'i386', 65);
     this.initCpus();
     this.cur = this.createThread('thread0', 0);
+    this.curCpu = this.cur.cpu;
     this.setState(this.cur, TS_ONPROC);
   }
 
@@ -450,6 +453,7 @@ export class Kernel {
     if (prev === t) return fn();
     this.switchOut(prev);
     this.cur = t;
+    this.curCpu = t.cpu;
     this.switchIn(t);
     try {
       return fn();
@@ -457,6 +461,7 @@ export class Kernel {
       if (!this.panicking) {
         this.switchOut(t);
         this.cur = prev;
+        this.curCpu = prev.cpu;
         this.switchIn(prev);
       }
     }

@@ -357,6 +357,11 @@ export class Kmem {
   private readonly h32: Uint32Array;
   private readonly h8: Uint8Array;
   private readonly hProt: Uint8Array;
+  /** The heap base's low and high 32-bit words (LP64 word-index paths: a heap pointer is hHi:hLo+offset). */
+  private readonly hLo: number;
+  private readonly hHi: number;
+  /** The word-index paths apply: LP64 and a heap that does not cross a 4 GiB boundary. */
+  private readonly hw: boolean;
   private readonly dBase: number;
   private readonly dSize: number;
   private readonly d32: Uint32Array;
@@ -400,6 +405,9 @@ export class Kmem {
     this.h32 = hs.u32;
     this.h8 = hs.u8;
     this.hProt = hs.prot;
+    this.hHi = Math.floor(hs.base / TWO32) >>> 0;
+    this.hLo = (hs.base - Math.floor(hs.base / TWO32) * TWO32) >>> 0;
+    this.hw = this.lp64 && this.hLo + hs.size <= TWO32;
     this.dBase = ds.base;
     this.dSize = ds.size;
     this.d32 = ds.u32;
@@ -1256,62 +1264,163 @@ export class Kmem {
    * does the same work through the checked helpers.
    */
 
-  /** kmem_cache_alloc: magazine fast path (LP64); everything else in allocSlow. */
+  /** kmem_cache_alloc: magazine fast path (LP64 heap words); everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
-    const hb = this.hBase;
-    const o = cp - hb + this.ccOff + this.k.cur.cpu * 64;
-    const hs = this.hSize;
-    if (o >= 0 && o < hs && (o & 63) === 0 && this.hProt[o >>> 12] === 3 && this.lp64) {
+    const o = cp - this.hBase + this.ccOff + (this.k.curCpu << 6);
+    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW && this.hw) {
       const u = this.h32;
       const ci = o >>> 2;
       const rw = u[ci + this.iRounds]!;
       const rounds = (rw << 16) >> 16;
       if (rounds > 0 && (u[ci + this.iFlags]! & this.allocSlowFlags) === 0) {
         const il = ci + this.iLoaded;
-        const mo = (u[il + 1]! | 0) * 4294967296 + u[il]! - hb + 8 * rounds;
-        if (mo >= 0 && mo < hs && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
+        const mo = ((u[il]! - this.hLo) >>> 0) + 8 * rounds;
+        if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
           const mi = mo >>> 2;
-          const buf = (u[mi + 1]! | 0) * 4294967296 + u[mi]!;
           u[ci + this.iRounds] = rw - 1; // rounds > 0: no borrow into prounds
           const ia = ci + this.iAlloc;
           const lo = u[ia]! + 1;
           u[ia] = lo;
-          if (lo === 4294967296) u[ia + 1]++;
-          return buf;
+          if (lo === TWO32) u[ia + 1]++;
+          return (u[mi + 1]! | 0) * TWO32 + u[mi]!;
         }
       }
     }
-    return this.allocSlow(cp, cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE, kmflag);
+    return this.allocSlow(cp, cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE, kmflag);
   }
 
-  /** kmem_cache_free: magazine fast path (LP64); everything else in freeSlow. */
+  /** kmem_cache_free: magazine fast path (LP64 heap words); everything else in freeSlow. */
   kmem_cache_free(cp: number, buf: number): void {
-    const hb = this.hBase;
-    const o = cp - hb + this.ccOff + this.k.cur.cpu * 64;
-    const hs = this.hSize;
-    if (o >= 0 && o < hs && (o & 63) === 0 && this.hProt[o >>> 12] === 3 && this.lp64) {
+    const o = cp - this.hBase + this.ccOff + (this.k.curCpu << 6);
+    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW && this.hw) {
       const u = this.h32;
       const ci = o >>> 2;
       const rw = u[ci + this.iRounds]!;
       const rounds = (rw << 16) >> 16;
       if ((u[ci + this.iFlags]! & this.freeSlowFlags) === 0 && rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
         const il = ci + this.iLoaded;
-        const mo = (u[il + 1]! | 0) * 4294967296 + u[il]! - hb + 8 + 8 * rounds;
-        if (mo >= 0 && mo < hs && (mo & 7) === 0 && this.hProt[mo >>> 12] === 3) {
-          const mi = mo >>> 2;
-          const hi = Math.floor(buf / 4294967296);
-          u[mi] = buf - hi * 4294967296;
-          u[mi + 1] = hi;
+        const mo = ((u[il]! - this.hLo) >>> 0) + 8 + 8 * rounds;
+        if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] === PROT_RW) {
+          this.putw(mo >>> 2, buf);
           u[ci + this.iRounds] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
           const ia = ci + this.iFree;
           const lo = u[ia]! + 1;
           u[ia] = lo;
-          if (lo === 4294967296) u[ia + 1]++;
+          if (lo === TWO32) u[ia + 1]++;
           return;
         }
       }
     }
-    this.freeSlow(cp, cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE, buf);
+    this.freeSlow(cp, cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE, buf);
+  }
+
+  /** Store the 64-bit value v at heap word i (a heap address without a division). */
+  private putw(i: number, v: number): void {
+    const u = this.h32;
+    const d = v - this.hBase;
+    if (d >= 0 && d < this.hSize) {
+      u[i] = d + this.hLo;
+      u[i + 1] = this.hHi;
+    } else {
+      const hi = Math.floor(v / TWO32);
+      u[i] = v - hi * TWO32;
+      u[i + 1] = hi;
+    }
+  }
+
+  /**
+   * The heap offset of the heap pointer stored at word i, -1 for NULL, -2
+   * for anything else (a pointer outside the heap: the caller takes the
+   * checked path).
+   */
+  private getw(i: number): number {
+    const u = this.h32;
+    const lo = u[i]!;
+    const hi = u[i + 1]!;
+    const off = (lo - this.hLo) >>> 0;
+    if (hi === this.hHi && off < this.hSize) return off;
+    return (lo | hi) === 0 ? -1 : -2;
+  }
+
+  /**
+   * The magazine layer's refill on the word-index path (LP64): the CPU
+   * cache at heap offset o has no rounds to give (or no room to take).
+   * Swap in the previous magazine if it can serve, else exchange with the
+   * depot (kmem_depot_alloc of a full / empty magazine, kmem_depot_free of
+   * the previous one, kmem_cpu_reload).  Returns 1 when the loaded
+   * magazine can now serve, 0 when the slab layer must (no magazines, or
+   * the depot has none), -1 when something is unusual (a pointer outside
+   * the heap, a page that is not writable): the caller takes the checked
+   * path, which redoes the same steps with the same result.
+   */
+  private magRefill(cp: number, o: number, forAlloc: boolean): number {
+    const u = this.h32;
+    const ci = o >>> 2;
+    const ir = ci + this.iRounds;
+    const rw = u[ir]!;
+    const rounds = (rw << 16) >> 16;
+    const prounds = rw >> 16;
+    const magsize = u[ci + this.iMagsize]! & 0xffff;
+    const il = ci + this.iLoaded;
+    const ip = ci + (this.ccPloaded >>> 2);
+    // the previous magazine serves: full for an alloc, empty for a free
+    if (forAlloc ? prounds > 0 : prounds === 0) {
+      const l0 = u[il]!;
+      const l1 = u[il + 1]!;
+      u[il] = u[ip]!;
+      u[il + 1] = u[ip + 1]!;
+      u[ip] = l0;
+      u[ip + 1] = l1;
+      u[ir] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
+      return 1;
+    }
+    if (magsize === 0) return 0;
+    const O = this.O;
+    const cpo = cp - this.hBase;
+    const take = cpo + (forAlloc ? O.cache_full! : O.cache_empty!);
+    const give = cpo + (forAlloc ? O.cache_empty! : O.cache_full!);
+    const hp = this.hProt;
+    if (hp[take >>> 12] !== PROT_RW || hp[(take + this.mlSize - 1) >>> 12] !== PROT_RW) return -1;
+    if (hp[give >>> 12] !== PROT_RW || hp[(give + this.mlSize - 1) >>> 12] !== PROT_RW) return -1;
+    const tl = (take + O.ml_list!) >>> 2;
+    const mp = this.getw(tl);
+    if (mp === -2 || (mp >= 0 && ((mp & 7) !== 0 || hp[mp >>> 12] !== PROT_RW))) return -1;
+    const pl = this.getw(ip);
+    if (mp >= 0 && (pl === -2 || (pl >= 0 && ((pl & 7) !== 0 || hp[pl >>> 12] !== PROT_RW)))) return -1;
+    // kmem_depot_alloc(cp, take)
+    if (this.depotContended(cp)) this.inc64(cp + O.cache_depot_contention!);
+    if (mp < 0) return 0;
+    const mi = mp >>> 2;
+    u[tl] = u[mi]!;
+    u[tl + 1] = u[mi + 1]!;
+    const ti = (take + O.ml_total!) >>> 2;
+    const total = (u[ti + 1]! | 0) * TWO32 + u[ti]! - 1;
+    this.putp(u, ti, total);
+    const ni = (take + O.ml_min!) >>> 2;
+    if (total < (u[ni + 1]! | 0) * TWO32 + u[ni]!) this.putp(u, ni, total);
+    const ai = (take + O.ml_alloc!) >>> 2;
+    const lo = u[ai]! + 1;
+    u[ai] = lo;
+    if (lo === TWO32) u[ai + 1]++;
+    // kmem_depot_free(cp, give, ploaded)
+    if (pl >= 0) {
+      if (this.depotContended(cp)) this.inc64(cp + O.cache_depot_contention!);
+      const gl = (give + O.ml_list!) >>> 2;
+      const pi = pl >>> 2;
+      u[pi] = u[gl]!;
+      u[pi + 1] = u[gl + 1]!;
+      u[gl] = u[ip]!;
+      u[gl + 1] = u[ip + 1]!;
+      const gi = (give + O.ml_total!) >>> 2;
+      this.putp(u, gi, (u[gi + 1]! | 0) * TWO32 + u[gi]! + 1);
+    }
+    // kmem_cpu_reload(ccp, mp, forAlloc ? magsize : 0)
+    u[ip] = u[il]!;
+    u[ip + 1] = u[il + 1]!;
+    u[ir] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
+    u[il] = mp + this.hLo;
+    u[il + 1] = this.hHi;
+    return 1;
   }
 
   private getRounds(ccp: number): number {
@@ -1376,6 +1485,17 @@ export class Kmem {
           }
         }
         return buf;
+      }
+      if (this.hw) {
+        const o = ccp - this.hBase;
+        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW) {
+          const r = this.magRefill(cp, o, true);
+          if (r > 0) {
+            if ((this.h32[(o >>> 2) + this.iFlags]! & this.allocSlowFlags) === 0) return this.kmem_cache_alloc(cp, kmflag);
+            continue;
+          }
+          if (r === 0) break;
+        }
       }
       const prounds = rw >> 16;
       if (prounds > 0) {
@@ -1464,6 +1584,16 @@ export class Kmem {
         this.st32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
         this.inc64(ccp + this.ccFree);
         return;
+      }
+      if (this.hw) {
+        const o = ccp - this.hBase;
+        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW && this.magRefill(cp, o, false) > 0) {
+          if ((this.h32[(o >>> 2) + this.iFlags]! & this.freeSlowFlags) === 0) {
+            this.kmem_cache_free(cp, buf);
+            return;
+          }
+          continue;
+        }
       }
       const prounds = rw >> 16;
       if (prounds === 0) {
@@ -2246,8 +2376,53 @@ export class Kmem {
     return cur;
   }
 
+  /**
+   * The common kmem_log_enter on the heap view, all checks first: LP64, the
+   * log on, no panic, the CPU's header, the source and the destination in
+   * the heap with the right protection, no chunk to rotate, no overlap.
+   * Then nothing can fault, so it updates the header and copies without the
+   * kmem_log_enter frame (unobservable there) and returns the copy's heap
+   * offset.  Otherwise it changes nothing and returns -1 (the caller takes
+   * the checked path, frame and all).
+   */
+  private logEnterHeap(lhp: number, data: number, size: number): number {
+    if (!this.hw || lhp === 0 || size <= 0 || this.k.panicking) return -1;
+    const lg = this.G.kmem_logging - this.dBase;
+    if (!(lg >= 0 && lg < this.dSize && (lg & 3) === 0 && this.dProt[lg >>> 12] !== 0) || this.d32[lg >>> 2] === 0) return -1;
+    const hSize = this.hSize;
+    const prot = this.hProt;
+    const c = lhp - this.hBase + this.lhCpu + this.k.cur.cpu * 64;
+    if (!(c >= 0 && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === PROT_RW && prot[(c + 63) >>> 12] === PROT_RW)) return -1;
+    const O = this.O;
+    const u = this.h32;
+    const ci = c >>> 2;
+    const ai = ci + (O.clh_avail! >>> 2);
+    const avail = u[ai]!;
+    if (u[ai + 1] !== 0 || size > avail) return -1;
+    const pi = ci + (O.clh_current! >>> 2);
+    const cur = u[pi]!;
+    const d = cur - this.hLo;
+    if (u[pi + 1] !== this.hHi || d < 0 || d + size > hSize || cur + size > 0xffffffff) return -1;
+    const s = data - this.hBase;
+    if (!(s >= 0 && s + size <= hSize && (s + size <= d || d + size <= s))) return -1;
+    for (let p = d >>> 12, e = (d + size - 1) >>> 12; p <= e; p++) if (prot[p] !== PROT_RW) return -1;
+    for (let p = s >>> 12, e = (s + size - 1) >>> 12; p <= e; p++) if (prot[p] === 0) return -1;
+    const hi = ci + (O.clh_hits! >>> 2);
+    u[hi] = u[hi]! + 1;
+    u[pi] = cur + size;
+    u[ai] = avail - size;
+    if (((d | s | size) & 3) === 0) {
+      for (let j = d >>> 2, k = s >>> 2, e = k + (size >>> 2); k < e; j++, k++) u[j] = u[k]!;
+    } else {
+      this.h8.copyWithin(d, s, s + size);
+    }
+    return d;
+  }
+
   /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
   private logEnter(lhp: number, data: number, size: number): number {
+    const fast = this.logEnterHeap(lhp, data, size);
+    if (fast >= 0) return this.hBase + fast;
     const k = this.k;
     k.enter(this.FN.kmem_log_enter + 0x30);
     try {
@@ -2276,7 +2451,7 @@ export class Kmem {
     const k = this.k;
     const O = this.O;
     const i = this.heapWords(bcp, this.bcaSize, true);
-    if (i >= 0 && (O.bc_timestamp! | O.bc_thread! | O.bc_depth! | this.bcStack) % 4 === 0) {
+    if (i >= 0 && (O.bc_timestamp! | O.bc_thread! | O.bc_depth! | O.bc_lastlog! | this.bcStack) % 4 === 0) {
       // The record is writable heap: fill it in place (what the checked
       // stores below do, with k.capturePcs done inline).
       const u = this.h32;
@@ -2286,13 +2461,34 @@ export class Kmem {
       u[ti] = now - th * TWO32;
       u[ti + 1] = th;
       const t = k.cur;
-      this.putp(u, i + (O.bc_thread! >>> 2), t.addr);
       const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
       const st = t.stack;
-      const w = this.P >>> 2;
       let si = i + (this.bcStack >>> 2);
-      for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += w) this.putp(u, si, st[d]!);
+      if (this.lp64) {
+        let v = t.addr;
+        let hi = Math.floor(v / TWO32);
+        const tw = i + (O.bc_thread! >>> 2);
+        u[tw] = v - hi * TWO32;
+        u[tw + 1] = hi;
+        for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += 2) {
+          v = st[d]!;
+          hi = Math.floor(v / TWO32);
+          u[si] = v - hi * TWO32;
+          u[si + 1] = hi;
+        }
+      } else {
+        u[i + (O.bc_thread! >>> 2)] = t.addr;
+        for (let d = t.depth - 1, j = 0; j < n; j++, d--, si++) u[si] = st[d]!;
+      }
       u[i + (O.bc_depth! >>> 2)] = n;
+      // The log copy carries the previous bc_lastlog; then the record points at it.
+      const c = this.logEnterHeap(lhp, bcp, this.bcaSize);
+      if (c >= 0) {
+        const li = i + (O.bc_lastlog! >>> 2);
+        u[li] = this.hLo + c;
+        u[li + 1] = this.hHi;
+        return;
+      }
     } else {
       this.st64(bcp + O.bc_timestamp!, k.gethrtime());
       this.stp(bcp + O.bc_thread!, k.cur.addr);
