@@ -275,6 +275,29 @@ type FnName = keyof typeof FN_SIZES;
 /** The default reap / update interval: 15 s (kmem_reap_interval = 15 * hz). */
 export const KMEM_REAP_INTERVAL_NS = 15e9;
 
+/**
+ * Constants of the hot paths, as a const enum so that the compiler writes
+ * them as literals: a module-level or imported constant costs a context
+ * load and a hole check at every use in optimized code.
+ */
+const enum H {
+  TWO32 = 4294967296,
+  RW = 3,
+  AUDIT = 0x1,
+  DEADBEEF = 0x2,
+  REDZONE_F = 0x4,
+  CONTENTS = 0x8,
+  BUFTAG = 0x6,
+  LITE = 0x100,
+  HASH = 0x200,
+  DUMPUNSAFE = 0x2000,
+  FREE = 0xdeadbeef,
+  UNINIT = 0xbaddcafe,
+  REDZONE = 0xfeedface,
+  BT_ALLOC = 0xa110c8ed,
+  BT_FREE = 0xf4eef4ee,
+}
+
 export class Kmem {
   readonly k: Kernel;
   readonly mem: PagedMemory;
@@ -362,6 +385,8 @@ export class Kmem {
   private readonly hHi: number;
   /** The word-index paths apply: LP64 and a heap that does not cross a 4 GiB boundary. */
   private readonly hw: boolean;
+  /** Word index of kmem_mtbf in the data view. */
+  private readonly iMtbf: number;
   private readonly dBase: number;
   private readonly dSize: number;
   private readonly d32: Uint32Array;
@@ -518,6 +543,8 @@ export class Kmem {
       kmem_bufctl_audit_cache: g('kmem_bufctl_audit_cache', 'kmem_cache_t *'),
       kmem_null_cache: g('kmem_null_cache', 'kmem_cache_t *'),
     };
+    this.iMtbf = (this.G.kmem_mtbf - this.dBase) >>> 2;
+    if (this.G.kmem_mtbf - this.dBase < 0 || this.G.kmem_mtbf - this.dBase >= this.dSize || (this.G.kmem_mtbf & 3) !== 0) throw new Error('kmem: kmem_mtbf outside the data segment');
     const flags = (opts.flags ?? 0) >>> 0;
     this.st32(this.G.kmem_flags, flags);
     this.st32(this.G.kmem_panic, (opts.panic ?? 1) | 0);
@@ -1267,7 +1294,7 @@ export class Kmem {
   /** kmem_cache_alloc: magazine fast path (LP64 heap words); everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
     const o = cp - this.hBase + this.ccOff + (this.k.curCpu << 6);
-    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW && this.hw) {
+    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW && this.hw) {
       const u = this.h32;
       const ci = o >>> 2;
       const rw = u[ci + this.iRounds]!;
@@ -1281,8 +1308,8 @@ export class Kmem {
           const ia = ci + this.iAlloc;
           const lo = u[ia]! + 1;
           u[ia] = lo;
-          if (lo === TWO32) u[ia + 1]++;
-          return (u[mi + 1]! | 0) * TWO32 + u[mi]!;
+          if (lo === H.TWO32) u[ia + 1]++;
+          return (u[mi + 1]! | 0) * H.TWO32 + u[mi]!;
         }
       }
     }
@@ -1292,7 +1319,7 @@ export class Kmem {
   /** kmem_cache_free: magazine fast path (LP64 heap words); everything else in freeSlow. */
   kmem_cache_free(cp: number, buf: number): void {
     const o = cp - this.hBase + this.ccOff + (this.k.curCpu << 6);
-    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW && this.hw) {
+    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW && this.hw) {
       const u = this.h32;
       const ci = o >>> 2;
       const rw = u[ci + this.iRounds]!;
@@ -1300,13 +1327,13 @@ export class Kmem {
       if ((u[ci + this.iFlags]! & this.freeSlowFlags) === 0 && rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
         const il = ci + this.iLoaded;
         const mo = ((u[il]! - this.hLo) >>> 0) + 8 + 8 * rounds;
-        if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] === PROT_RW) {
+        if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
           this.putw(mo >>> 2, buf);
           u[ci + this.iRounds] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
           const ia = ci + this.iFree;
           const lo = u[ia]! + 1;
           u[ia] = lo;
-          if (lo === TWO32) u[ia + 1]++;
+          if (lo === H.TWO32) u[ia + 1]++;
           return;
         }
       }
@@ -1322,8 +1349,8 @@ export class Kmem {
       u[i] = d + this.hLo;
       u[i + 1] = this.hHi;
     } else {
-      const hi = Math.floor(v / TWO32);
-      u[i] = v - hi * TWO32;
+      const hi = Math.floor(v / H.TWO32);
+      u[i] = v - hi * H.TWO32;
       u[i + 1] = hi;
     }
   }
@@ -1380,13 +1407,13 @@ export class Kmem {
     const take = cpo + (forAlloc ? O.cache_full! : O.cache_empty!);
     const give = cpo + (forAlloc ? O.cache_empty! : O.cache_full!);
     const hp = this.hProt;
-    if (hp[take >>> 12] !== PROT_RW || hp[(take + this.mlSize - 1) >>> 12] !== PROT_RW) return -1;
-    if (hp[give >>> 12] !== PROT_RW || hp[(give + this.mlSize - 1) >>> 12] !== PROT_RW) return -1;
+    if (hp[take >>> 12] !== H.RW || hp[(take + this.mlSize - 1) >>> 12] !== H.RW) return -1;
+    if (hp[give >>> 12] !== H.RW || hp[(give + this.mlSize - 1) >>> 12] !== H.RW) return -1;
     const tl = (take + O.ml_list!) >>> 2;
     const mp = this.getw(tl);
-    if (mp === -2 || (mp >= 0 && ((mp & 7) !== 0 || hp[mp >>> 12] !== PROT_RW))) return -1;
+    if (mp === -2 || (mp >= 0 && ((mp & 7) !== 0 || hp[mp >>> 12] !== H.RW))) return -1;
     const pl = this.getw(ip);
-    if (mp >= 0 && (pl === -2 || (pl >= 0 && ((pl & 7) !== 0 || hp[pl >>> 12] !== PROT_RW)))) return -1;
+    if (mp >= 0 && (pl === -2 || (pl >= 0 && ((pl & 7) !== 0 || hp[pl >>> 12] !== H.RW)))) return -1;
     // kmem_depot_alloc(cp, take)
     if (this.depotContended(cp)) this.inc64(cp + O.cache_depot_contention!);
     if (mp < 0) return 0;
@@ -1394,14 +1421,14 @@ export class Kmem {
     u[tl] = u[mi]!;
     u[tl + 1] = u[mi + 1]!;
     const ti = (take + O.ml_total!) >>> 2;
-    const total = (u[ti + 1]! | 0) * TWO32 + u[ti]! - 1;
+    const total = (u[ti + 1]! | 0) * H.TWO32 + u[ti]! - 1;
     this.putp(u, ti, total);
     const ni = (take + O.ml_min!) >>> 2;
-    if (total < (u[ni + 1]! | 0) * TWO32 + u[ni]!) this.putp(u, ni, total);
+    if (total < (u[ni + 1]! | 0) * H.TWO32 + u[ni]!) this.putp(u, ni, total);
     const ai = (take + O.ml_alloc!) >>> 2;
     const lo = u[ai]! + 1;
     u[ai] = lo;
-    if (lo === TWO32) u[ai + 1]++;
+    if (lo === H.TWO32) u[ai + 1]++;
     // kmem_depot_free(cp, give, ploaded)
     if (pl >= 0) {
       if (this.depotContended(cp)) this.inc64(cp + O.cache_depot_contention!);
@@ -1412,7 +1439,7 @@ export class Kmem {
       u[gl] = u[ip]!;
       u[gl + 1] = u[ip + 1]!;
       const gi = (give + O.ml_total!) >>> 2;
-      this.putp(u, gi, (u[gi + 1]! | 0) * TWO32 + u[gi]! + 1);
+      this.putp(u, gi, (u[gi + 1]! | 0) * H.TWO32 + u[gi]! + 1);
     }
     // kmem_cpu_reload(ccp, mp, forAlloc ? magsize : 0)
     u[ip] = u[il]!;
@@ -1471,6 +1498,43 @@ export class Kmem {
 
   private allocSlow(cp: number, ccp: number, kmflag: number): number {
     for (;;) {
+      if (this.hw) {
+        // the word-index path: take a round, refill from the previous
+        // magazine or the depot, debug checks on the buffer
+        const o = ccp - this.hBase;
+        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
+          const u = this.h32;
+          const ci = o >>> 2;
+          const rw = u[ci + this.iRounds]!;
+          const rounds = (rw << 16) >> 16;
+          if (rounds > 0) {
+            const il = ci + this.iLoaded;
+            const mo = ((u[il]! - this.hLo) >>> 0) + 8 * rounds;
+            if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
+              const mi = mo >>> 2;
+              u[ci + this.iRounds] = rw - 1;
+              const ia = ci + this.iAlloc;
+              const lo = u[ia]! + 1;
+              u[ia] = lo;
+              if (lo === H.TWO32) u[ia + 1]++;
+              const buf = (u[mi + 1]! | 0) * H.TWO32 + u[mi]!;
+              if (u[ci + this.iFlags]! & H.BUFTAG) {
+                let rc = this.allocDebugW(cp, buf);
+                if (rc === -2) rc = this.allocDebugFramed(cp, buf, kmflag, false, this.FN.kmem_cache_alloc + 0x9c);
+                if (rc !== 0) {
+                  if (kmflag & KM_NOSLEEP) return 0;
+                  continue;
+                }
+              }
+              return buf;
+            }
+          } else {
+            const r = this.magRefill(cp, o, true);
+            if (r > 0) continue;
+            if (r === 0) break;
+          }
+        }
+      }
       const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       if (rounds > 0) {
@@ -1485,17 +1549,6 @@ export class Kmem {
           }
         }
         return buf;
-      }
-      if (this.hw) {
-        const o = ccp - this.hBase;
-        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW) {
-          const r = this.magRefill(cp, o, true);
-          if (r > 0) {
-            if ((this.h32[(o >>> 2) + this.iFlags]! & this.allocSlowFlags) === 0) return this.kmem_cache_alloc(cp, kmflag);
-            continue;
-          }
-          if (r === 0) break;
-        }
       }
       const prounds = rw >> 16;
       if (prounds > 0) {
@@ -1564,7 +1617,7 @@ export class Kmem {
   private freeSlow(cp: number, ccp: number, buf: number): void {
     const mem = this.mem;
     const k = this.k;
-    if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
+    if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG && (!this.hw || this.freeDebugW(cp, buf) === -2)) {
       const caller = this.callerPc();
       const d0 = k.depth;
       k.enter(this.FN.kmem_cache_free + 0x38);
@@ -1575,6 +1628,31 @@ export class Kmem {
       }
     }
     for (;;) {
+      if (this.hw) {
+        // the word-index path: put the round, or refill (previous magazine, depot)
+        const o = ccp - this.hBase;
+        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
+          const u = this.h32;
+          const ci = o >>> 2;
+          const rw = u[ci + this.iRounds]!;
+          const rounds = (rw << 16) >> 16;
+          if (rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
+            const il = ci + this.iLoaded;
+            const mo = ((u[il]! - this.hLo) >>> 0) + 8 + 8 * rounds;
+            if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
+              this.putw(mo >>> 2, buf);
+              u[ci + this.iRounds] = rw + 1;
+              const ia = ci + this.iFree;
+              const lo = u[ia]! + 1;
+              u[ia] = lo;
+              if (lo === H.TWO32) u[ia + 1]++;
+              return;
+            }
+          } else if (this.magRefill(cp, o, false) > 0) {
+            continue;
+          }
+        }
+      }
       const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       const magsize = this.getMagsize(ccp);
@@ -1584,16 +1662,6 @@ export class Kmem {
         this.st32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
         this.inc64(ccp + this.ccFree);
         return;
-      }
-      if (this.hw) {
-        const o = ccp - this.hBase;
-        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === PROT_RW && this.magRefill(cp, o, false) > 0) {
-          if ((this.h32[(o >>> 2) + this.iFlags]! & this.freeSlowFlags) === 0) {
-            this.kmem_cache_free(cp, buf);
-            return;
-          }
-          continue;
-        }
       }
       const prounds = rw >> 16;
       if (prounds === 0) {
@@ -2206,6 +2274,144 @@ export class Kmem {
     if (n > 0) this.stp(h, caller);
   }
 
+  /*
+   * The debug checks on the word-index path (LP64).  dbgPrep validates the
+   * cache, the buffer, its buftag and verify range on the heap view and
+   * leaves word indices in the w* fields; allocDebugW / freeDebugW then do
+   * what allocDebug / freeDebug do when everything is in order.  Anything
+   * wrong or unusual (a bad buftag, a redzone or pattern mismatch, LITE,
+   * mtbf, a constructor or destructor to run, memory outside the heap)
+   * returns -2 with nothing changed, and the checked path does the work,
+   * including any report, exactly as before.
+   */
+  private wc = 0; // kmem_cache_t word index
+  private wb = 0; // buffer word index
+  private wt = 0; // buftag word index
+  private wn = 0; // words to verify
+  private wf = 0; // cache_flags
+  private wbcLo = 0; // bt_bufctl, low and high words
+  private wbcHi = 0;
+
+  private dbgPrep(cp: number, buf: number): boolean {
+    const u = this.h32;
+    const hp = this.hProt;
+    const O = this.O;
+    const hs = this.hSize;
+    const cpo = cp - this.hBase;
+    const csz = this.cacheSize;
+    if (!(cpo >= 0 && cpo + csz <= hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[(cpo + csz - 1) >>> 12] === 0) return false;
+    const ci = cpo >>> 2;
+    const flags = u[ci + (O.cache_flags! >>> 2)]!;
+    if (flags & (H.LITE | H.DUMPUNSAFE)) return false;
+    const bti = ci + (O.cache_buftag! >>> 2);
+    const vi = ci + (O.cache_verify! >>> 2);
+    if (u[bti + 1] !== 0 || u[vi + 1] !== 0) return false;
+    const bto = u[bti]!;
+    const n = u[vi]! & ~7;
+    const bo = buf - this.hBase;
+    if (!(bo >= 0 && (bo & 7) === 0 && (bto & 7) === 0 && bo + bto + this.btSize <= hs && bo + n <= hs)) return false;
+    const bt = bo + bto;
+    if (hp[bt >>> 12] !== H.RW || hp[(bt + this.btSize - 1) >>> 12] !== H.RW) return false;
+    if (flags & H.DEADBEEF && n > 0) {
+      for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return false;
+    }
+    const bci = (bt + this.btBufctl) >>> 2;
+    this.wc = ci;
+    this.wb = bo >>> 2;
+    this.wt = bt >>> 2;
+    this.wn = n >>> 2;
+    this.wf = flags;
+    this.wbcLo = u[bci]!;
+    this.wbcHi = u[bci + 1]!;
+    return true;
+  }
+
+  /** KMF_HASH: does the bufctl's bc_addr name the buffer (word wb)? */
+  private dbgHashOk(): boolean {
+    const off = (this.wbcLo - this.hLo) >>> 0;
+    const a = off + this.O.bc_addr!;
+    if (this.wbcHi !== this.hHi || (a & 7) !== 0 || a + 8 > this.hSize || this.hProt[a >>> 12] === 0) return false;
+    const u = this.h32;
+    return u[a >>> 2] === ((this.wb << 2) + this.hLo) >>> 0 && u[(a >>> 2) + 1] === this.hHi;
+  }
+
+  /** kmem_cache_alloc_debug for a magazine round: 0 done, -2 take the checked path. */
+  private allocDebugW(cp: number, buf: number): number {
+    if (!this.dbgPrep(cp, buf)) return -2;
+    const u = this.h32;
+    const O = this.O;
+    const flags = this.wf;
+    const ci = this.wc;
+    if ((this.d32[this.iMtbf]! | u[ci + (O.cache_mtbf! >>> 2)]!) !== 0) return -2;
+    const ct = ci + (O.cache_constructor! >>> 2);
+    if (flags & H.DEADBEEF && (u[ct]! | u[ct + 1]!) !== 0) return -2;
+    const bx = this.wt + (this.btBxstat >>> 2);
+    const bcLo = this.wbcLo;
+    if (u[bx] !== (bcLo ^ H.BT_FREE) >>> 0 || u[bx + 1] !== this.wbcHi) return -2;
+    if (flags & H.HASH && !this.dbgHashOk()) return -2;
+    if (flags & H.DEADBEEF) {
+      const i = this.wb;
+      const e = i + this.wn;
+      for (let j = i; j < e; j += 2) {
+        if (u[j] !== H.FREE || u[j + 1] !== H.FREE) {
+          if (j > i) u.fill(H.FREE, i, j);
+          return -2;
+        }
+        u[j] = H.UNINIT;
+        u[j + 1] = H.UNINIT;
+      }
+    }
+    u[bx] = (bcLo ^ H.BT_ALLOC) >>> 0;
+    const wt = this.wt;
+    u[wt] = H.REDZONE;
+    u[wt + 1] = H.REDZONE;
+    if (flags & H.AUDIT) {
+      const bcp = (this.wbcHi | 0) * H.TWO32 + bcLo;
+      const k = this.k;
+      const d0 = k.depth;
+      k.enter(this.FN.kmem_cache_alloc + 0x9c);
+      try {
+        this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+      } finally {
+        k.depth = d0;
+      }
+    }
+    return 0;
+  }
+
+  /** kmem_cache_free_debug: 0 done, -2 take the checked path. */
+  private freeDebugW(cp: number, buf: number): number {
+    if (!this.dbgPrep(cp, buf)) return -2;
+    const u = this.h32;
+    const O = this.O;
+    const flags = this.wf;
+    const dt = this.wc + (O.cache_destructor! >>> 2);
+    if (flags & H.DEADBEEF && (u[dt]! | u[dt + 1]!) !== 0) return -2;
+    const bx = this.wt + (this.btBxstat >>> 2);
+    const bcLo = this.wbcLo;
+    if (u[bx] !== (bcLo ^ H.BT_ALLOC) >>> 0 || u[bx + 1] !== this.wbcHi) return -2;
+    if (flags & H.HASH && !this.dbgHashOk()) return -2;
+    const wt = this.wt;
+    if (u[wt] !== H.REDZONE || u[wt + 1] !== H.REDZONE) return -2;
+    u[bx] = (bcLo ^ H.BT_FREE) >>> 0;
+    if (flags & H.AUDIT) {
+      const bcp = (this.wbcHi | 0) * H.TWO32 + bcLo;
+      const k = this.k;
+      const d0 = k.depth;
+      k.enter(this.FN.kmem_cache_free + 0x38);
+      try {
+        if (flags & H.CONTENTS) {
+          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents!)));
+        }
+        this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+      } finally {
+        k.depth = d0;
+      }
+    }
+    if (flags & H.DEADBEEF) u.fill(H.FREE, this.wb, this.wb + this.wn);
+    return 0;
+  }
+
   /** kmem_cache_alloc_debug: 0 ok, -1 corruption (reported), 1 constructor/mtbf failure. */
   private allocDebug(cp: number, buf: number, kmflag: number, construct: boolean, caller: number): number {
     const O = this.O;
@@ -2377,22 +2583,23 @@ export class Kmem {
   }
 
   /**
-   * The common kmem_log_enter on the heap view, all checks first: LP64, the
-   * log on, no panic, the CPU's header, the source and the destination in
-   * the heap with the right protection, no chunk to rotate, no overlap.
-   * Then nothing can fault, so it updates the header and copies without the
-   * kmem_log_enter frame (unobservable there) and returns the copy's heap
-   * offset.  Otherwise it changes nothing and returns -1 (the caller takes
-   * the checked path, frame and all).
+   * The common kmem_log_enter on the heap view, all checks first: LP64 heap
+   * words, the log on, no panic, the CPU's header and the destination in
+   * the heap and writable, no chunk to rotate, no overlap with the source
+   * (heap byte offset s: the caller has checked [s, s + size) is readable
+   * heap).  Then nothing can fault, so it counts the hit, advances the chunk
+   * and copies without the kmem_log_enter frame (unobservable there), and
+   * returns the copy's heap offset.  Otherwise it changes nothing and
+   * returns -1: the caller takes the checked path, frame and all.
    */
-  private logEnterHeap(lhp: number, data: number, size: number): number {
+  private logEnterHeap(lhp: number, s: number, size: number): number {
     if (!this.hw || lhp === 0 || size <= 0 || this.k.panicking) return -1;
     const lg = this.G.kmem_logging - this.dBase;
     if (!(lg >= 0 && lg < this.dSize && (lg & 3) === 0 && this.dProt[lg >>> 12] !== 0) || this.d32[lg >>> 2] === 0) return -1;
     const hSize = this.hSize;
     const prot = this.hProt;
     const c = lhp - this.hBase + this.lhCpu + this.k.cur.cpu * 64;
-    if (!(c >= 0 && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === PROT_RW && prot[(c + 63) >>> 12] === PROT_RW)) return -1;
+    if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === PROT_RW && prot[(c + 63) >>> 12] === PROT_RW)) return -1;
     const O = this.O;
     const u = this.h32;
     const ci = c >>> 2;
@@ -2402,11 +2609,8 @@ export class Kmem {
     const pi = ci + (O.clh_current! >>> 2);
     const cur = u[pi]!;
     const d = cur - this.hLo;
-    if (u[pi + 1] !== this.hHi || d < 0 || d + size > hSize || cur + size > 0xffffffff) return -1;
-    const s = data - this.hBase;
-    if (!(s >= 0 && s + size <= hSize && (s + size <= d || d + size <= s))) return -1;
+    if (u[pi + 1] !== this.hHi || d < 0 || d + size > hSize || cur + size > 0xffffffff || !(s + size <= d || d + size <= s)) return -1;
     for (let p = d >>> 12, e = (d + size - 1) >>> 12; p <= e; p++) if (prot[p] !== PROT_RW) return -1;
-    for (let p = s >>> 12, e = (s + size - 1) >>> 12; p <= e; p++) if (prot[p] === 0) return -1;
     const hi = ci + (O.clh_hits! >>> 2);
     u[hi] = u[hi]! + 1;
     u[pi] = cur + size;
@@ -2421,8 +2625,17 @@ export class Kmem {
 
   /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
   private logEnter(lhp: number, data: number, size: number): number {
-    const fast = this.logEnterHeap(lhp, data, size);
-    if (fast >= 0) return this.hBase + fast;
+    const s = data - this.hBase;
+    if (this.hw && s >>> 0 === s && s + size <= this.hSize && size > 0) {
+      const prot = this.hProt;
+      let p = s >>> 12;
+      const e = (s + size - 1) >>> 12;
+      while (p <= e && prot[p] !== 0) p++;
+      if (p > e) {
+        const d = this.logEnterHeap(lhp, s, size);
+        if (d >= 0) return this.hBase + d;
+      }
+    }
     const k = this.k;
     k.enter(this.FN.kmem_log_enter + 0x30);
     try {
@@ -2482,7 +2695,7 @@ export class Kmem {
       }
       u[i + (O.bc_depth! >>> 2)] = n;
       // The log copy carries the previous bc_lastlog; then the record points at it.
-      const c = this.logEnterHeap(lhp, bcp, this.bcaSize);
+      const c = this.logEnterHeap(lhp, i * 4, this.bcaSize);
       if (c >= 0) {
         const li = i + (O.bc_lastlog! >>> 2);
         u[li] = this.hLo + c;
