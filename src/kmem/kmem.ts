@@ -283,19 +283,48 @@ export const KMEM_REAP_INTERVAL_NS = 15e9;
 const enum H {
   TWO32 = 4294967296,
   RW = 3,
-  AUDIT = 0x1,
-  DEADBEEF = 0x2,
-  REDZONE_F = 0x4,
-  CONTENTS = 0x8,
-  BUFTAG = 0x6,
-  LITE = 0x100,
-  HASH = 0x200,
-  DUMPUNSAFE = 0x2000,
+  /*
+   * The standard LP64 kernel layout the fast paths are written for (the
+   * constructor checks the C types and the heap base and turns the fast
+   * paths off otherwise): the heap starts at 0xfffffe8000000000, so a heap
+   * pointer is the word pair (HHI, offset) and cp - heapBase = cp + HEAP_NEG.
+   */
+  HEAP_BASE = -0x18000000000,
+  HEAP_NEG = 0x18000000000,
+  HHI = 0xfffffe80,
+  /** offsetof(kmem_cache_t, cache_cpu) */
+  CC_OFF = 568,
+  /** KMF_BUFTAG | KMF_DUMPUNSAFE; with KMF_DUMPDIVERT for frees. */
+  ALLOC_SLOW = 0x2006,
+  FREE_SLOW = 0x3006,
   FREE = 0xdeadbeef,
   UNINIT = 0xbaddcafe,
   REDZONE = 0xfeedface,
   BT_ALLOC = 0xa110c8ed,
   BT_FREE = 0xf4eef4ee,
+}
+
+/** kmem_cpu_cache_t under LP64, as word offsets (checked against the C types at boot). */
+const enum W {
+  ALLOC = 2,
+  FREE = 4,
+  LOADED = 6,
+  PLOADED = 8,
+  FLAGS = 10,
+  ROUNDS = 11,
+  MAGSIZE = 12,
+}
+
+/** cache_flags bits the hot paths test. */
+const enum F {
+  AUDIT = 0x1,
+  DEADBEEF = 0x2,
+  CONTENTS = 0x8,
+  BUFTAG = 0x6,
+  LITE = 0x100,
+  HASH = 0x200,
+  DUMPDIVERT = 0x1000,
+  DUMPUNSAFE = 0x2000,
 }
 
 export class Kmem {
@@ -385,6 +414,8 @@ export class Kmem {
   private readonly hHi: number;
   /** The word-index paths apply: LP64 and a heap that does not cross a 4 GiB boundary. */
   private readonly hw: boolean;
+  /** hSize when the word-index paths apply, else 0 (one compare checks both). */
+  private readonly hLim: number;
   /** Word index of kmem_mtbf in the data view. */
   private readonly iMtbf: number;
   private readonly dBase: number;
@@ -432,7 +463,7 @@ export class Kmem {
     this.hProt = hs.prot;
     this.hHi = Math.floor(hs.base / TWO32) >>> 0;
     this.hLo = (hs.base - Math.floor(hs.base / TWO32) * TWO32) >>> 0;
-    this.hw = this.lp64 && this.hLo + hs.size <= TWO32;
+    this.hw = this.lp64 && hs.base === H.HEAP_BASE && hs.size <= TWO32;
     this.dBase = ds.base;
     this.dSize = ds.size;
     this.d32 = ds.u32;
@@ -465,6 +496,11 @@ export class Kmem {
     this.iAlloc = this.ccAlloc >> 2;
     this.iFree = this.ccFree >> 2;
     this.iMagsize = this.ccMagsize >> 2;
+    if (this.hw && (this.ccOff !== H.CC_OFF || this.iAlloc !== W.ALLOC || this.iFree !== W.FREE || this.iLoaded !== W.LOADED ||
+        this.ccPloaded !== W.PLOADED * 4 || this.iFlags !== W.FLAGS || this.iRounds !== W.ROUNDS || this.iMagsize !== W.MAGSIZE)) {
+      throw new Error('kmem: kmem_cpu_cache_t / kmem_cache_t layout differs from the fast paths\' constants');
+    }
+    this.hLim = this.hw ? this.hSize : 0;
     this.cacheSize = T.size(C);
     const fields = [
       'cache_slab_create', 'cache_slab_destroy', 'cache_slab_alloc', 'cache_slab_free', 'cache_alloc_fail', 'cache_buftotal',
@@ -1268,8 +1304,8 @@ export class Kmem {
       this.stp(cp + O.cache_reclaim!, 3);
       this.stp(cp + O.cache_move!, 4);
       this.callbacks.delete(cp);
-      this.depotLast.delete(cp);
-      if (this.depotLastCp === cp) this.depotLastRec = undefined;
+      this.depotLast.delete(cp - this.hBase);
+      if (this.depotLastCp === cp - this.hBase) this.depotLastRec = undefined;
       const ht = this.ldp(cp + O.cache_hash_table!);
       if (ht !== 0) this.arenas.kmem_hash.free(ht, (this.ldp(cp + O.cache_hash_mask!) + 1) * this.P);
       this.arenas.kmem_cache.xfree(cp, p2roundup(this.cacheSize, 8));
@@ -1291,54 +1327,137 @@ export class Kmem {
    * does the same work through the checked helpers.
    */
 
-  /** kmem_cache_alloc: magazine fast path (LP64 heap words); everything else in allocSlow. */
+  /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
-    const o = cp - this.hBase + this.ccOff + (this.k.curCpu << 6);
-    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW && this.hw) {
+    const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
+    if (o >= 0 && o < this.hLim && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
       const u = this.h32;
       const ci = o >>> 2;
-      const rw = u[ci + this.iRounds]!;
+      const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
-      if (rounds > 0 && (u[ci + this.iFlags]! & this.allocSlowFlags) === 0) {
-        const il = ci + this.iLoaded;
-        const mo = ((u[il]! - this.hLo) >>> 0) + 8 * rounds;
-        if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
+      if (rounds > 0 && (u[ci + W.FLAGS]! & H.ALLOC_SLOW) === 0 && u[ci + W.LOADED + 1] === H.HHI) {
+        const mo = u[ci + W.LOADED]! + 8 * rounds;
+        if (mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
+          u[ci + W.ROUNDS] = rw - 1; // rounds > 0: no borrow into prounds
+          const lo = u[ci + W.ALLOC]! + 1;
+          u[ci + W.ALLOC] = lo;
+          if (lo === H.TWO32) u[ci + W.ALLOC + 1]++;
           const mi = mo >>> 2;
-          u[ci + this.iRounds] = rw - 1; // rounds > 0: no borrow into prounds
-          const ia = ci + this.iAlloc;
-          const lo = u[ia]! + 1;
-          u[ia] = lo;
-          if (lo === H.TWO32) u[ia + 1]++;
           return (u[mi + 1]! | 0) * H.TWO32 + u[mi]!;
         }
       }
+      const r = this.allocW(o, kmflag);
+      if (r >= 0) return r + H.HEAP_BASE;
+      if (r === -2) return 0;
     }
-    return this.allocSlow(cp, cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE, kmflag);
+    return this.allocSlow(cp, kmflag);
   }
 
-  /** kmem_cache_free: magazine fast path (LP64 heap words); everything else in freeSlow. */
+  /** kmem_cache_free: magazine fast path (LP64 heap words); then freeW; everything else in freeSlow. */
   kmem_cache_free(cp: number, buf: number): void {
-    const o = cp - this.hBase + this.ccOff + (this.k.curCpu << 6);
-    if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW && this.hw) {
+    const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
+    if (o >= 0 && o < this.hLim && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
       const u = this.h32;
       const ci = o >>> 2;
+      const rw = u[ci + W.ROUNDS]!;
+      const rounds = (rw << 16) >> 16;
+      const bo = buf + H.HEAP_NEG;
+      if ((u[ci + W.FLAGS]! & H.FREE_SLOW) === 0 && rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff) && u[ci + W.LOADED + 1] === H.HHI) {
+        const mo = u[ci + W.LOADED]! + 8 + 8 * rounds;
+        if (bo >= 0 && bo < this.hLim && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
+          const mi = mo >>> 2;
+          u[mi] = bo;
+          u[mi + 1] = H.HHI;
+          u[ci + W.ROUNDS] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
+          const lo = u[ci + W.FREE]! + 1;
+          u[ci + W.FREE] = lo;
+          if (lo === H.TWO32) u[ci + W.FREE + 1]++;
+          return;
+        }
+      }
+      if (bo >= 0 && bo < this.hLim && this.freeW(o, bo)) return;
+    }
+    this.freeSlow(cp, buf);
+  }
+
+  /*
+   * The rest of the CPU layer on the word-index path, with heap offsets
+   * (small integers) instead of addresses, so that nothing is boxed:
+   * rounds from a debug cache (with the debug checks), refills from the
+   * previous magazine and the depot.  o is the CPU cache's heap offset,
+   * already checked (in the heap, 64-aligned, writable).
+   */
+
+  /**
+   * Allocate: the buffer's heap offset; -1 when the checked path must do
+   * the work (nothing has been changed); -2 to return NULL (a KM_NOSLEEP
+   * allocation met a corrupt buffer, already reported).
+   */
+  private allocW(o: number, kmflag: number): number {
+    const u = this.h32;
+    const ci = o >>> 2;
+    const cpo = o - this.ccOff - (this.k.curCpu << 6);
+    if (u[ci + this.iFlags]! & F.DUMPUNSAFE) return -1;
+    for (;;) {
       const rw = u[ci + this.iRounds]!;
       const rounds = (rw << 16) >> 16;
-      if ((u[ci + this.iFlags]! & this.freeSlowFlags) === 0 && rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
+      if (rounds <= 0) {
+        const r = this.magRefill(cpo, o, true);
+        if (r > 0) continue;
+        return -1;
+      }
+      const il = ci + this.iLoaded;
+      const mo = ((u[il]! - this.hLo) >>> 0) + 8 * rounds;
+      if (u[il + 1] !== this.hHi || mo >= this.hSize || (mo & 7) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
+      const mi = mo >>> 2;
+      const bo = this.getw(mi);
+      if (bo < 0) return -1; // a round that is no heap address: the checked path hands it out
+      u[ci + this.iRounds] = rw - 1;
+      const ia = ci + this.iAlloc;
+      const lo = u[ia]! + 1;
+      u[ia] = lo;
+      if (lo === H.TWO32) u[ia + 1]++;
+      if ((u[ci + this.iFlags]! & F.BUFTAG) === 0) return bo;
+      let rc = this.allocDebugW(cpo, bo);
+      if (rc === -2) rc = this.allocDebugFramed(this.hBase + cpo, this.hBase + bo, kmflag, false, this.FN.kmem_cache_alloc + 0x9c);
+      if (rc === 0) return bo;
+      if (kmflag & KM_NOSLEEP) return -2;
+    }
+  }
+
+  /** Free the buffer at heap offset bo: true when done, false for the checked path (nothing changed). */
+  private freeW(o: number, bo: number): boolean {
+    const u = this.h32;
+    const ci = o >>> 2;
+    const cpo = o - this.ccOff - (this.k.curCpu << 6);
+    const flags = u[ci + this.iFlags]!;
+    if (flags & (F.DUMPUNSAFE | F.DUMPDIVERT)) return false;
+    if (flags & F.BUFTAG && this.freeDebugW(cpo, bo) === -2) return false;
+    for (;;) {
+      const rw = u[ci + this.iRounds]!;
+      const rounds = (rw << 16) >> 16;
+      if (rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
         const il = ci + this.iLoaded;
         const mo = ((u[il]! - this.hLo) >>> 0) + 8 + 8 * rounds;
         if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
-          this.putw(mo >>> 2, buf);
-          u[ci + this.iRounds] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
+          const mi = mo >>> 2;
+          u[mi] = bo + this.hLo;
+          u[mi + 1] = this.hHi;
+          u[ci + this.iRounds] = rw + 1;
           const ia = ci + this.iFree;
           const lo = u[ia]! + 1;
           u[ia] = lo;
           if (lo === H.TWO32) u[ia + 1]++;
-          return;
+          return true;
         }
+      } else if (this.magRefill(cpo, o, false) > 0) {
+        continue;
       }
+      // the debug work is done: the checked magazine path takes it from here
+      const cp = this.hBase + cpo;
+      this.freeMag(cp, this.hBase + o, this.hBase + bo);
+      return true;
     }
-    this.freeSlow(cp, cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE, buf);
   }
 
   /** Store the 64-bit value v at heap word i (a heap address without a division). */
@@ -1380,7 +1499,7 @@ export class Kmem {
    * the heap, a page that is not writable): the caller takes the checked
    * path, which redoes the same steps with the same result.
    */
-  private magRefill(cp: number, o: number, forAlloc: boolean): number {
+  private magRefill(cpo: number, o: number, forAlloc: boolean): number {
     const u = this.h32;
     const ci = o >>> 2;
     const ir = ci + this.iRounds;
@@ -1403,7 +1522,6 @@ export class Kmem {
     }
     if (magsize === 0) return 0;
     const O = this.O;
-    const cpo = cp - this.hBase;
     const take = cpo + (forAlloc ? O.cache_full! : O.cache_empty!);
     const give = cpo + (forAlloc ? O.cache_empty! : O.cache_full!);
     const hp = this.hProt;
@@ -1415,7 +1533,7 @@ export class Kmem {
     const pl = this.getw(ip);
     if (mp >= 0 && (pl === -2 || (pl >= 0 && ((pl & 7) !== 0 || hp[pl >>> 12] !== H.RW)))) return -1;
     // kmem_depot_alloc(cp, take)
-    if (this.depotContended(cp)) this.inc64(cp + O.cache_depot_contention!);
+    if (this.depotContendedAt(cpo)) this.inc64(this.hBase + cpo + O.cache_depot_contention!);
     if (mp < 0) return 0;
     const mi = mp >>> 2;
     u[tl] = u[mi]!;
@@ -1431,7 +1549,7 @@ export class Kmem {
     if (lo === H.TWO32) u[ai + 1]++;
     // kmem_depot_free(cp, give, ploaded)
     if (pl >= 0) {
-      if (this.depotContended(cp)) this.inc64(cp + O.cache_depot_contention!);
+      if (this.depotContendedAt(cpo)) this.inc64(this.hBase + cpo + O.cache_depot_contention!);
       const gl = (give + O.ml_list!) >>> 2;
       const pi = pl >>> 2;
       u[pi] = u[gl]!;
@@ -1496,45 +1614,9 @@ export class Kmem {
    * must read kmem_cache_alloc+off / kmem_cache_free+off then the callers.
    */
 
-  private allocSlow(cp: number, ccp: number, kmflag: number): number {
+  private allocSlow(cp: number, kmflag: number): number {
+    const ccp = cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE;
     for (;;) {
-      if (this.hw) {
-        // the word-index path: take a round, refill from the previous
-        // magazine or the depot, debug checks on the buffer
-        const o = ccp - this.hBase;
-        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
-          const u = this.h32;
-          const ci = o >>> 2;
-          const rw = u[ci + this.iRounds]!;
-          const rounds = (rw << 16) >> 16;
-          if (rounds > 0) {
-            const il = ci + this.iLoaded;
-            const mo = ((u[il]! - this.hLo) >>> 0) + 8 * rounds;
-            if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
-              const mi = mo >>> 2;
-              u[ci + this.iRounds] = rw - 1;
-              const ia = ci + this.iAlloc;
-              const lo = u[ia]! + 1;
-              u[ia] = lo;
-              if (lo === H.TWO32) u[ia + 1]++;
-              const buf = (u[mi + 1]! | 0) * H.TWO32 + u[mi]!;
-              if (u[ci + this.iFlags]! & H.BUFTAG) {
-                let rc = this.allocDebugW(cp, buf);
-                if (rc === -2) rc = this.allocDebugFramed(cp, buf, kmflag, false, this.FN.kmem_cache_alloc + 0x9c);
-                if (rc !== 0) {
-                  if (kmflag & KM_NOSLEEP) return 0;
-                  continue;
-                }
-              }
-              return buf;
-            }
-          } else {
-            const r = this.magRefill(cp, o, true);
-            if (r > 0) continue;
-            if (r === 0) break;
-          }
-        }
-      }
       const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       if (rounds > 0) {
@@ -1614,10 +1696,10 @@ export class Kmem {
     }
   }
 
-  private freeSlow(cp: number, ccp: number, buf: number): void {
-    const mem = this.mem;
+  private freeSlow(cp: number, buf: number): void {
+    const ccp = cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE;
     const k = this.k;
-    if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG && (!this.hw || this.freeDebugW(cp, buf) === -2)) {
+    if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
       const caller = this.callerPc();
       const d0 = k.depth;
       k.enter(this.FN.kmem_cache_free + 0x38);
@@ -1627,32 +1709,14 @@ export class Kmem {
         k.depth = d0;
       }
     }
+    this.freeMag(cp, ccp, buf);
+  }
+
+  /** kmem_cache_free after the debug checks: the magazine layer, else the slab layer. */
+  private freeMag(cp: number, ccp: number, buf: number): void {
+    const mem = this.mem;
+    const k = this.k;
     for (;;) {
-      if (this.hw) {
-        // the word-index path: put the round, or refill (previous magazine, depot)
-        const o = ccp - this.hBase;
-        if (o >= 0 && o < this.hSize && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
-          const u = this.h32;
-          const ci = o >>> 2;
-          const rw = u[ci + this.iRounds]!;
-          const rounds = (rw << 16) >> 16;
-          if (rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
-            const il = ci + this.iLoaded;
-            const mo = ((u[il]! - this.hLo) >>> 0) + 8 + 8 * rounds;
-            if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
-              this.putw(mo >>> 2, buf);
-              u[ci + this.iRounds] = rw + 1;
-              const ia = ci + this.iFree;
-              const lo = u[ia]! + 1;
-              u[ia] = lo;
-              if (lo === H.TWO32) u[ia + 1]++;
-              return;
-            }
-          } else if (this.magRefill(cp, o, false) > 0) {
-            continue;
-          }
-        }
-      }
       const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       const magsize = this.getMagsize(ccp);
@@ -1734,8 +1798,13 @@ export class Kmem {
 
   /** Simulated mutex_tryenter failure on the depot lock. */
   private depotContended(cp: number): boolean {
+    return this.depotContendedAt(cp - this.hBase);
+  }
+
+  /** depotContended for the cache at heap offset cpo (the side table's key). */
+  private depotContendedAt(cp: number): boolean {
     const now = this.k.hrtime;
-    const cpu = this.k.cur.cpu;
+    const cpu = this.k.curCpu;
     let last = this.depotLastRec;
     if (last === undefined || this.depotLastCp !== cp) {
       last = this.depotLast.get(cp);
@@ -2292,27 +2361,25 @@ export class Kmem {
   private wbcLo = 0; // bt_bufctl, low and high words
   private wbcHi = 0;
 
-  private dbgPrep(cp: number, buf: number): boolean {
+  private dbgPrep(cpo: number, bo: number): boolean {
     const u = this.h32;
     const hp = this.hProt;
     const O = this.O;
     const hs = this.hSize;
-    const cpo = cp - this.hBase;
     const csz = this.cacheSize;
     if (!(cpo >= 0 && cpo + csz <= hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[(cpo + csz - 1) >>> 12] === 0) return false;
     const ci = cpo >>> 2;
     const flags = u[ci + (O.cache_flags! >>> 2)]!;
-    if (flags & (H.LITE | H.DUMPUNSAFE)) return false;
+    if (flags & (F.LITE | F.DUMPUNSAFE)) return false;
     const bti = ci + (O.cache_buftag! >>> 2);
     const vi = ci + (O.cache_verify! >>> 2);
     if (u[bti + 1] !== 0 || u[vi + 1] !== 0) return false;
     const bto = u[bti]!;
     const n = u[vi]! & ~7;
-    const bo = buf - this.hBase;
     if (!(bo >= 0 && (bo & 7) === 0 && (bto & 7) === 0 && bo + bto + this.btSize <= hs && bo + n <= hs)) return false;
     const bt = bo + bto;
     if (hp[bt >>> 12] !== H.RW || hp[(bt + this.btSize - 1) >>> 12] !== H.RW) return false;
-    if (flags & H.DEADBEEF && n > 0) {
+    if (flags & F.DEADBEEF && n > 0) {
       for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return false;
     }
     const bci = (bt + this.btBufctl) >>> 2;
@@ -2336,20 +2403,20 @@ export class Kmem {
   }
 
   /** kmem_cache_alloc_debug for a magazine round: 0 done, -2 take the checked path. */
-  private allocDebugW(cp: number, buf: number): number {
-    if (!this.dbgPrep(cp, buf)) return -2;
+  private allocDebugW(cpo: number, bo: number): number {
+    if (!this.dbgPrep(cpo, bo)) return -2;
     const u = this.h32;
     const O = this.O;
     const flags = this.wf;
     const ci = this.wc;
     if ((this.d32[this.iMtbf]! | u[ci + (O.cache_mtbf! >>> 2)]!) !== 0) return -2;
     const ct = ci + (O.cache_constructor! >>> 2);
-    if (flags & H.DEADBEEF && (u[ct]! | u[ct + 1]!) !== 0) return -2;
+    if (flags & F.DEADBEEF && (u[ct]! | u[ct + 1]!) !== 0) return -2;
     const bx = this.wt + (this.btBxstat >>> 2);
     const bcLo = this.wbcLo;
     if (u[bx] !== (bcLo ^ H.BT_FREE) >>> 0 || u[bx + 1] !== this.wbcHi) return -2;
-    if (flags & H.HASH && !this.dbgHashOk()) return -2;
-    if (flags & H.DEADBEEF) {
+    if (flags & F.HASH && !this.dbgHashOk()) return -2;
+    if (flags & F.DEADBEEF) {
       const i = this.wb;
       const e = i + this.wn;
       for (let j = i; j < e; j += 2) {
@@ -2365,13 +2432,13 @@ export class Kmem {
     const wt = this.wt;
     u[wt] = H.REDZONE;
     u[wt + 1] = H.REDZONE;
-    if (flags & H.AUDIT) {
+    if (flags & F.AUDIT) {
       const bcp = (this.wbcHi | 0) * H.TWO32 + bcLo;
       const k = this.k;
       const d0 = k.depth;
       k.enter(this.FN.kmem_cache_alloc + 0x9c);
       try {
-        this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+        this.audit(this.ldp(this.G.kmem_transaction_log), this.hBase + cpo, bcp);
       } finally {
         k.depth = d0;
       }
@@ -2380,35 +2447,39 @@ export class Kmem {
   }
 
   /** kmem_cache_free_debug: 0 done, -2 take the checked path. */
-  private freeDebugW(cp: number, buf: number): number {
-    if (!this.dbgPrep(cp, buf)) return -2;
+  private freeDebugW(cpo: number, bo: number): number {
+    if (!this.dbgPrep(cpo, bo)) return -2;
     const u = this.h32;
     const O = this.O;
     const flags = this.wf;
     const dt = this.wc + (O.cache_destructor! >>> 2);
-    if (flags & H.DEADBEEF && (u[dt]! | u[dt + 1]!) !== 0) return -2;
+    if (flags & F.DEADBEEF && (u[dt]! | u[dt + 1]!) !== 0) return -2;
     const bx = this.wt + (this.btBxstat >>> 2);
     const bcLo = this.wbcLo;
     if (u[bx] !== (bcLo ^ H.BT_ALLOC) >>> 0 || u[bx + 1] !== this.wbcHi) return -2;
-    if (flags & H.HASH && !this.dbgHashOk()) return -2;
+    if (flags & F.HASH && !this.dbgHashOk()) return -2;
     const wt = this.wt;
     if (u[wt] !== H.REDZONE || u[wt + 1] !== H.REDZONE) return -2;
     u[bx] = (bcLo ^ H.BT_FREE) >>> 0;
-    if (flags & H.AUDIT) {
+    if (flags & F.AUDIT) {
       const bcp = (this.wbcHi | 0) * H.TWO32 + bcLo;
       const k = this.k;
       const d0 = k.depth;
       k.enter(this.FN.kmem_cache_free + 0x38);
       try {
-        if (flags & H.CONTENTS) {
-          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents!)));
+        const cp = this.hBase + cpo;
+        if (flags & F.CONTENTS) {
+          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), this.hBase + bo, this.ldp(cp + O.cache_contents!)));
         }
         this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
       } finally {
         k.depth = d0;
       }
     }
-    if (flags & H.DEADBEEF) u.fill(H.FREE, this.wb, this.wb + this.wn);
+    if (flags & F.DEADBEEF) {
+      // a loop: TypedArray fill is a builtin call, slower for a few dozen words
+      for (let j = this.wb, e = j + this.wn; j < e; j++) u[j] = H.FREE;
+    }
     return 0;
   }
 
@@ -2583,16 +2654,16 @@ export class Kmem {
   }
 
   /**
-   * The common kmem_log_enter on the heap view, all checks first: LP64 heap
-   * words, the log on, no panic, the CPU's header and the destination in
-   * the heap and writable, no chunk to rotate, no overlap with the source
-   * (heap byte offset s: the caller has checked [s, s + size) is readable
-   * heap).  Then nothing can fault, so it counts the hit, advances the chunk
-   * and copies without the kmem_log_enter frame (unobservable there), and
-   * returns the copy's heap offset.  Otherwise it changes nothing and
-   * returns -1: the caller takes the checked path, frame and all.
+   * logReserve on the heap view, all checks first: LP64 heap words, the log
+   * on, no panic, the CPU's header and the reserved bytes in the heap and
+   * writable, no chunk to rotate, and (s >= 0) no overlap with the heap
+   * bytes [s, s + size).  Then nothing can fault: it counts the hit,
+   * advances clh_current / clh_avail (their high words stay: the heap does
+   * not cross 4 GiB) and returns the reservation's heap byte offset.
+   * Otherwise it changes nothing and returns -1 (the caller takes the
+   * checked path).
    */
-  private logEnterHeap(lhp: number, s: number, size: number): number {
+  private logReserveHeap(lhp: number, size: number, s: number): number {
     if (!this.hw || lhp === 0 || size <= 0 || this.k.panicking) return -1;
     const lg = this.G.kmem_logging - this.dBase;
     if (!(lg >= 0 && lg < this.dSize && (lg & 3) === 0 && this.dProt[lg >>> 12] !== 0) || this.d32[lg >>> 2] === 0) return -1;
@@ -2609,17 +2680,29 @@ export class Kmem {
     const pi = ci + (O.clh_current! >>> 2);
     const cur = u[pi]!;
     const d = cur - this.hLo;
-    if (u[pi + 1] !== this.hHi || d < 0 || d + size > hSize || cur + size > 0xffffffff || !(s + size <= d || d + size <= s)) return -1;
+    if (u[pi + 1] !== this.hHi || d < 0 || d + size > hSize || cur + size > 0xffffffff) return -1;
+    if (s >= 0 && !(s + size <= d || d + size <= s)) return -1;
     for (let p = d >>> 12, e = (d + size - 1) >>> 12; p <= e; p++) if (prot[p] !== PROT_RW) return -1;
     const hi = ci + (O.clh_hits! >>> 2);
     u[hi] = u[hi]! + 1;
     u[pi] = cur + size;
     u[ai] = avail - size;
-    if (((d | s | size) & 3) === 0) {
-      for (let j = d >>> 2, k = s >>> 2, e = k + (size >>> 2); k < e; j++, k++) u[j] = u[k]!;
-    } else {
-      this.h8.copyWithin(d, s, s + size);
-    }
+    return d;
+  }
+
+  /**
+   * The common kmem_log_enter on the heap view: the source is the heap
+   * bytes [s, s + size) (the caller has checked they are readable).  With
+   * logReserveHeap's checks nothing can fault, so it copies without the
+   * kmem_log_enter frame (unobservable there) and returns the copy's heap
+   * offset; -1 (nothing changed) sends the caller to the checked path.
+   */
+  private logEnterHeap(lhp: number, s: number, size: number): number {
+    const d = this.logReserveHeap(lhp, size, s);
+    if (d < 0) return -1;
+    // (copyWithin beats a word loop for the 48-word audit record.)
+    if (((d | s | size) & 3) === 0) this.h32.copyWithin(d >>> 2, s >>> 2, (s + size) >>> 2);
+    else this.h8.copyWithin(d, s, s + size);
     return d;
   }
 
@@ -2663,43 +2746,23 @@ export class Kmem {
   private audit(lhp: number, cp: number, bcp: number): void {
     const k = this.k;
     const O = this.O;
-    const i = this.heapWords(bcp, this.bcaSize, true);
+    const size = this.bcaSize;
+    // The record in writable heap, 8-aligned (its first and last pages
+    // checked here; heapWords for anything else).
+    const o = bcp - this.hBase;
+    const prot = this.hProt;
+    const i =
+      o >>> 0 === o && o + size <= this.hSize && (o & 7) === 0 && size <= 4096 && prot[o >>> 12] === PROT_RW && prot[(o + size - 1) >>> 12] === PROT_RW
+        ? o >>> 2
+        : this.heapWords(bcp, size, true);
     if (i >= 0 && (O.bc_timestamp! | O.bc_thread! | O.bc_depth! | O.bc_lastlog! | this.bcStack) % 4 === 0) {
-      // The record is writable heap: fill it in place (what the checked
-      // stores below do, with k.capturePcs done inline).
-      const u = this.h32;
-      const now = k.gethrtime();
-      const th = Math.floor(now / TWO32);
-      const ti = i + (O.bc_timestamp! >>> 2);
-      u[ti] = now - th * TWO32;
-      u[ti + 1] = th;
-      const t = k.cur;
-      const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
-      const st = t.stack;
-      let si = i + (this.bcStack >>> 2);
-      if (this.lp64) {
-        let v = t.addr;
-        let hi = Math.floor(v / TWO32);
-        const tw = i + (O.bc_thread! >>> 2);
-        u[tw] = v - hi * TWO32;
-        u[tw + 1] = hi;
-        for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += 2) {
-          v = st[d]!;
-          hi = Math.floor(v / TWO32);
-          u[si] = v - hi * TWO32;
-          u[si + 1] = hi;
-        }
-      } else {
-        u[i + (O.bc_thread! >>> 2)] = t.addr;
-        for (let d = t.depth - 1, j = 0; j < n; j++, d--, si++) u[si] = st[d]!;
-      }
-      u[i + (O.bc_depth! >>> 2)] = n;
+      this.auditFill(i);
       // The log copy carries the previous bc_lastlog; then the record points at it.
-      const c = this.logEnterHeap(lhp, i * 4, this.bcaSize);
+      const c = this.logEnterHeap(lhp, i * 4, size);
       if (c >= 0) {
         const li = i + (O.bc_lastlog! >>> 2);
-        u[li] = this.hLo + c;
-        u[li + 1] = this.hHi;
+        this.h32[li] = this.hLo + c;
+        this.h32[li + 1] = this.hHi;
         return;
       }
     } else {
@@ -2708,7 +2771,46 @@ export class Kmem {
       this.st32(bcp + O.bc_depth!, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
     }
     void cp;
-    this.stp(bcp + O.bc_lastlog!, this.logEnter(lhp, bcp, this.bcaSize));
+    this.stp(bcp + O.bc_lastlog!, this.logEnter(lhp, bcp, size));
+  }
+
+  /**
+   * The audit fields of the record at heap word index i (writable; the
+   * fields 4-aligned): bc_timestamp = gethrtime(), bc_thread = curthread,
+   * bc_stack / bc_depth = the current thread's pcs, innermost first.  What
+   * the checked stores and k.capturePcs write, on the heap view.
+   */
+  private auditFill(i: number): void {
+    const k = this.k;
+    const O = this.O;
+    const u = this.h32;
+    const now = k.gethrtime();
+    const th = Math.floor(now / TWO32);
+    const ti = i + (O.bc_timestamp! >>> 2);
+    u[ti] = now - th * TWO32;
+    u[ti + 1] = th;
+    const t = k.cur;
+    const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
+    const st = t.stack;
+    let si = i + (this.bcStack >>> 2);
+    if (this.lp64) {
+      // hi:lo of a signed 64-bit value (* 2^-32 is exactly / 2^32).
+      let v = t.addr;
+      let hi = Math.floor(v * 2.3283064365386963e-10);
+      const tw = i + (O.bc_thread! >>> 2);
+      u[tw] = v - hi * TWO32;
+      u[tw + 1] = hi;
+      for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += 2) {
+        v = st[d]!;
+        hi = Math.floor(v * 2.3283064365386963e-10);
+        u[si] = v - hi * TWO32;
+        u[si + 1] = hi;
+      }
+    } else {
+      u[i + (O.bc_thread! >>> 2)] = t.addr;
+      for (let d = t.depth - 1, j = 0; j < n; j++, d--, si++) u[si] = st[d]!;
+    }
+    u[i + (O.bc_depth! >>> 2)] = n;
   }
 
   /** kmem_log_event: a record with only addr/slab/cache plus the audit fields. */
@@ -2718,7 +2820,21 @@ export class Kmem {
     const O = this.O;
     k.enter(this.FN.kmem_log_event + 0x28);
     try {
-      const e = this.logReserve(lhp, this.bcaSize);
+      const size = this.bcaSize;
+      const d = this.logReserveHeap(lhp, size, -1);
+      if (d >= 0 && ((d | size) & 7) === 0 && (O.bc_addr! | O.bc_slab! | O.bc_cache! | O.bc_timestamp! | O.bc_thread! | O.bc_depth! | this.bcStack) % 4 === 0) {
+        // Writable heap (logReserveHeap checked it), LP64: in place, on the
+        // heap view.  The stack is captured inside this frame, as below.
+        const u = this.h32;
+        const i = d >>> 2;
+        u.fill(0, i, i + (size >>> 2));
+        this.putp(u, i + (O.bc_addr! >>> 2), addr);
+        this.putp(u, i + (O.bc_slab! >>> 2), sp);
+        this.putp(u, i + (O.bc_cache! >>> 2), cp);
+        this.auditFill(i);
+        return;
+      }
+      const e = d >= 0 ? this.hBase + d : this.logReserve(lhp, size);
       if (e === 0) return;
       this.mem.fill32(e, this.bcaSize, 0);
       this.stp(e + O.bc_addr!, addr);
