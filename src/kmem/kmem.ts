@@ -418,6 +418,8 @@ export class Kmem {
   private readonly hLim: number;
   /** Word index of kmem_mtbf in the data view. */
   private readonly iMtbf: number;
+  /** Word index of kmem_alloc_table in the data view. */
+  private readonly iAllocTable: number;
   private readonly dBase: number;
   private readonly dSize: number;
   private readonly d32: Uint32Array;
@@ -580,6 +582,10 @@ export class Kmem {
       kmem_null_cache: g('kmem_null_cache', 'kmem_cache_t *'),
     };
     this.iMtbf = (this.G.kmem_mtbf - this.dBase) >>> 2;
+    this.iAllocTable = (this.G.kmem_alloc_table - this.dBase) >>> 2;
+    if (this.G.kmem_alloc_table - this.dBase < 0 || this.G.kmem_alloc_table + KMEM_ALLOC_TABLE_MAX * this.P - this.dBase > this.dSize || (this.G.kmem_alloc_table & 7) !== 0) {
+      throw new Error('kmem: kmem_alloc_table outside the data segment');
+    }
     if (this.G.kmem_mtbf - this.dBase < 0 || this.G.kmem_mtbf - this.dBase >= this.dSize || (this.G.kmem_mtbf & 3) !== 0) throw new Error('kmem: kmem_mtbf outside the data segment');
     const flags = (opts.flags ?? 0) >>> 0;
     this.st32(this.G.kmem_flags, flags);
@@ -2669,8 +2675,8 @@ export class Kmem {
     if (!(lg >= 0 && lg < this.dSize && (lg & 3) === 0 && this.dProt[lg >>> 12] !== 0) || this.d32[lg >>> 2] === 0) return -1;
     const hSize = this.hSize;
     const prot = this.hProt;
-    const c = lhp - this.hBase + this.lhCpu + this.k.cur.cpu * 64;
-    if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === PROT_RW && prot[(c + 63) >>> 12] === PROT_RW)) return -1;
+    const c = lhp + H.HEAP_NEG + this.lhCpu + (this.k.curCpu << 6);
+    if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === H.RW && prot[(c + 63) >>> 12] === H.RW)) return -1;
     const O = this.O;
     const u = this.h32;
     const ci = c >>> 2;
@@ -2678,14 +2684,13 @@ export class Kmem {
     const avail = u[ai]!;
     if (u[ai + 1] !== 0 || size > avail) return -1;
     const pi = ci + (O.clh_current! >>> 2);
-    const cur = u[pi]!;
-    const d = cur - this.hLo;
-    if (u[pi + 1] !== this.hHi || d < 0 || d + size > hSize || cur + size > 0xffffffff) return -1;
+    const d = u[pi]!; // (hw: the heap base's low word is 0)
+    if (u[pi + 1] !== H.HHI || d + size > hSize || d + size > 0xffffffff) return -1;
     if (s >= 0 && !(s + size <= d || d + size <= s)) return -1;
-    for (let p = d >>> 12, e = (d + size - 1) >>> 12; p <= e; p++) if (prot[p] !== PROT_RW) return -1;
+    for (let p = d >>> 12, e = (d + size - 1) >>> 12; p <= e; p++) if (prot[p] !== H.RW) return -1;
     const hi = ci + (O.clh_hits! >>> 2);
     u[hi] = u[hi]! + 1;
-    u[pi] = cur + size;
+    u[pi] = d + size;
     u[ai] = avail - size;
     return d;
   }
@@ -2708,7 +2713,7 @@ export class Kmem {
 
   /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
   private logEnter(lhp: number, data: number, size: number): number {
-    const s = data - this.hBase;
+    const s = data + H.HEAP_NEG;
     if (this.hw && s >>> 0 === s && s + size <= this.hSize && size > 0) {
       const prot = this.hProt;
       let p = s >>> 12;
@@ -2716,7 +2721,7 @@ export class Kmem {
       while (p <= e && prot[p] !== 0) p++;
       if (p > e) {
         const d = this.logEnterHeap(lhp, s, size);
-        if (d >= 0) return this.hBase + d;
+        if (d >= 0) return d + H.HEAP_BASE;
       }
     }
     const k = this.k;
@@ -2752,7 +2757,7 @@ export class Kmem {
     const o = bcp - this.hBase;
     const prot = this.hProt;
     const i =
-      o >>> 0 === o && o + size <= this.hSize && (o & 7) === 0 && size <= 4096 && prot[o >>> 12] === PROT_RW && prot[(o + size - 1) >>> 12] === PROT_RW
+      o >>> 0 === o && o + size <= this.hSize && (o & 7) === 0 && size <= 4096 && prot[o >>> 12] === H.RW && prot[(o + size - 1) >>> 12] === H.RW
         ? o >>> 2
         : this.heapWords(bcp, size, true);
     if (i >= 0 && (O.bc_timestamp! | O.bc_thread! | O.bc_depth! | O.bc_lastlog! | this.bcStack) % 4 === 0) {
@@ -2761,8 +2766,8 @@ export class Kmem {
       const c = this.logEnterHeap(lhp, i * 4, size);
       if (c >= 0) {
         const li = i + (O.bc_lastlog! >>> 2);
-        this.h32[li] = this.hLo + c;
-        this.h32[li + 1] = this.hHi;
+        this.h32[li] = c;
+        this.h32[li + 1] = H.HHI;
         return;
       }
     } else {
@@ -2785,9 +2790,9 @@ export class Kmem {
     const O = this.O;
     const u = this.h32;
     const now = k.gethrtime();
-    const th = Math.floor(now / TWO32);
+    const th = Math.floor(now / H.TWO32);
     const ti = i + (O.bc_timestamp! >>> 2);
-    u[ti] = now - th * TWO32;
+    u[ti] = now - th * H.TWO32;
     u[ti + 1] = th;
     const t = k.cur;
     const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
@@ -2798,12 +2803,12 @@ export class Kmem {
       let v = t.addr;
       let hi = Math.floor(v * 2.3283064365386963e-10);
       const tw = i + (O.bc_thread! >>> 2);
-      u[tw] = v - hi * TWO32;
+      u[tw] = v - hi * H.TWO32;
       u[tw + 1] = hi;
       for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += 2) {
         v = st[d]!;
         hi = Math.floor(v * 2.3283064365386963e-10);
-        u[si] = v - hi * TWO32;
+        u[si] = v - hi * H.TWO32;
         u[si + 1] = hi;
       }
     } else {
@@ -2834,7 +2839,7 @@ export class Kmem {
         this.auditFill(i);
         return;
       }
-      const e = d >= 0 ? this.hBase + d : this.logReserve(lhp, size);
+      const e = d >= 0 ? d + H.HEAP_BASE : this.logReserve(lhp, size);
       if (e === 0) return;
       this.mem.fill32(e, this.bcaSize, 0);
       this.stp(e + O.bc_addr!, addr);
@@ -3011,6 +3016,23 @@ export class Kmem {
   /* =================================================================== */
 
   kmem_alloc(size: number, kmflag: number): number {
+    if (size > 0 && size <= 4096 && this.hLim !== 0) {
+      // kmem_alloc_table[(size - 1) >> 3] from the data view (a heap pointer: HHI:offset)
+      const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
+      const d = this.d32;
+      if (d[ti + 1] === H.HHI) {
+        const cpo = d[ti]!;
+        const o = cpo + H.CC_OFF + (this.k.curCpu << 6);
+        if (o < this.hLim && this.hProt[o >>> 12] === H.RW) {
+          if ((this.h32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) return this.kmem_cache_alloc(cpo + H.HEAP_BASE, kmflag);
+          return this.allocTagged(cpo + H.HEAP_BASE, size, kmflag);
+        }
+      }
+    }
+    return this.kmemAllocSlow(size, kmflag);
+  }
+
+  private kmemAllocSlow(size: number, kmflag: number): number {
     let cp: number;
     if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
       cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
@@ -3024,6 +3046,40 @@ export class Kmem {
     return this.allocTagged(cp, size, kmflag);
   }
 
+  /**
+   * kmem_alloc's size tag on the word-index path: for an allocation, write
+   * the redzone byte at buf[size] and the encoded size in the buftag; for a
+   * free, check both and restore the redzone word.  False, with nothing
+   * changed, when anything is unusual or wrong (KMF_LITE, memory outside
+   * the heap, a bad tag): the checked path then does the work and reports.
+   */
+  private taggedW(cpo: number, bo: number, size: number, alloc: boolean): boolean {
+    const hs = this.hLim;
+    const csz = this.cacheSize;
+    const hp = this.hProt;
+    if (!(bo >= 0 && (bo & 7) === 0 && bo + size < hs && cpo >= 0 && cpo + csz <= hs && (cpo & 7) === 0)) return false;
+    if (hp[cpo >>> 12] === 0 || hp[(cpo + csz - 1) >>> 12] === 0) return false;
+    const u = this.h32;
+    const O = this.O;
+    const ci = cpo >>> 2;
+    if (u[ci + (O.cache_flags! >>> 2)]! & F.LITE) return false;
+    const bti = ci + (O.cache_buftag! >>> 2);
+    const bt = bo + u[bti]!;
+    const bi = bo + size;
+    if (u[bti + 1] !== 0 || (bt & 7) !== 0 || bt + 8 > hs || hp[bt >>> 12] !== H.RW || hp[bi >>> 12] !== H.RW) return false;
+    const w = bt >>> 2;
+    const enc = (251 * size + 1) >>> 0;
+    if (alloc) {
+      this.h8[bi] = 0xbb;
+      u[w + 1] = enc;
+      return true;
+    }
+    if (u[w + 1] !== enc || this.h8[bi] !== 0xbb) return false;
+    u[w] = H.REDZONE;
+    u[w + 1] = H.REDZONE;
+    return true;
+  }
+
   private allocTagged(cp: number, size: number, kmflag: number): number {
     const k = this.k;
     const caller = this.callerPc();
@@ -3031,7 +3087,7 @@ export class Kmem {
     k.enter(this.FN.kmem_alloc + 0x4c);
     try {
       const buf = this.kmem_cache_alloc(cp, kmflag);
-      if (buf !== 0) {
+      if (buf !== 0 && !this.taggedW(cp + H.HEAP_NEG, buf + H.HEAP_NEG, size, true)) {
         const btp = buf + this.ldp(cp + this.O.cache_buftag!);
         this.st8(buf + size, KMEM_REDZONE_BYTE);
         this.st32(btp + 4, KMEM_SIZE_ENCODE(size));
@@ -3084,6 +3140,23 @@ export class Kmem {
   }
 
   kmem_free(buf: number, size: number): void {
+    if (size > 0 && size <= 4096 && this.hLim !== 0) {
+      const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
+      const d = this.d32;
+      if (d[ti + 1] === H.HHI) {
+        const cpo = d[ti]!;
+        const o = cpo + H.CC_OFF + (this.k.curCpu << 6);
+        if (o < this.hLim && this.hProt[o >>> 12] === H.RW) {
+          if ((this.h32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) this.kmem_cache_free(cpo + H.HEAP_BASE, buf);
+          else this.freeTagged(cpo + H.HEAP_BASE, buf, size);
+          return;
+        }
+      }
+    }
+    this.kmemFreeSlow(buf, size);
+  }
+
+  private kmemFreeSlow(buf: number, size: number): void {
     let cp: number;
     if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
       cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
@@ -3108,6 +3181,11 @@ export class Kmem {
     const d0 = k.depth;
     k.enter(this.FN.kmem_free + 0x30);
     try {
+      if (this.taggedW(cp + H.HEAP_NEG, buf + H.HEAP_NEG, size, false)) {
+        k.site(this.FN.kmem_free + 0xf0);
+        this.kmem_cache_free(cp, buf);
+        return;
+      }
       const btp = buf + this.ldp(cp + this.O.cache_buftag!);
       const enc = KMEM_SIZE_ENCODE(size);
       const w1 = this.ld32(btp + 4);
