@@ -315,6 +315,28 @@ const enum W {
   MAGSIZE = 12,
 }
 
+/** kmem_cache_t under LP64 (word offsets unless noted; checked against the C types at boot). */
+const enum KC {
+  CTOR = 38,
+  DTOR = 40,
+  FLAGS = 51,
+  MTBF = 52,
+  BUFTAG = 70,
+  VERIFY = 72,
+  /** cache_full / cache_empty, bytes */
+  FULL_B = 472,
+  EMPTY_B = 512,
+  /** bc_addr's word in kmem_bufctl_t */
+  BC_ADDR = 2,
+}
+
+/** kmem_buftag_t under LP64: bt_bufctl and bt_bxstat words, the size in bytes. */
+const enum BT {
+  BUFCTL = 2,
+  BXSTAT = 4,
+  SIZE_B = 24,
+}
+
 /** cache_flags bits the hot paths test. */
 const enum F {
   AUDIT = 0x1,
@@ -408,6 +430,10 @@ export class Kmem {
   private readonly hSize: number;
   private readonly h32: Uint32Array;
   private readonly h8: Uint8Array;
+  private readonly h64: Float64Array;
+  /** The deadbeef / baddcafe patterns as the doubles whose bits they are (finite, non-zero). */
+  private readonly pFree64: number;
+  private readonly pUninit64: number;
   private readonly hProt: Uint8Array;
   /** The heap base's low and high 32-bit words (LP64 word-index paths: a heap pointer is hHi:hLo+offset). */
   private readonly hLo: number;
@@ -462,6 +488,13 @@ export class Kmem {
     this.hSize = hs.size;
     this.h32 = hs.u32;
     this.h8 = hs.u8;
+    this.h64 = hs.f64;
+    const pat = new Float64Array(1);
+    const pat32 = new Uint32Array(pat.buffer);
+    pat32[0] = pat32[1] = KMEM_FREE_PATTERN32;
+    this.pFree64 = pat[0]!;
+    pat32[0] = pat32[1] = KMEM_UNINITIALIZED_PATTERN32;
+    this.pUninit64 = pat[0]!;
     this.hProt = hs.prot;
     this.hHi = Math.floor(hs.base / TWO32) >>> 0;
     this.hLo = (hs.base - Math.floor(hs.base / TWO32) * TWO32) >>> 0;
@@ -502,7 +535,6 @@ export class Kmem {
         this.ccPloaded !== W.PLOADED * 4 || this.iFlags !== W.FLAGS || this.iRounds !== W.ROUNDS || this.iMagsize !== W.MAGSIZE)) {
       throw new Error('kmem: kmem_cpu_cache_t / kmem_cache_t layout differs from the fast paths\' constants');
     }
-    this.hLim = this.hw ? this.hSize : 0;
     this.cacheSize = T.size(C);
     const fields = [
       'cache_slab_create', 'cache_slab_destroy', 'cache_slab_alloc', 'cache_slab_free', 'cache_alloc_fail', 'cache_buftotal',
@@ -541,6 +573,13 @@ export class Kmem {
     this.btHistory = off('kmem_buftag_lite_t', 'bt_history');
     this.bcStack = off(B, 'bc_stack');
     this.lhCpu = off('kmem_log_header_t', 'lh_cpu');
+    if (this.hw && (this.O.cache_constructor !== KC.CTOR * 4 || this.O.cache_destructor !== KC.DTOR * 4 || this.O.cache_flags !== KC.FLAGS * 4 ||
+        this.O.cache_mtbf !== KC.MTBF * 4 || this.O.cache_buftag !== KC.BUFTAG * 4 || this.O.cache_verify !== KC.VERIFY * 4 ||
+        this.O.cache_full !== KC.FULL_B || this.O.cache_empty !== KC.EMPTY_B || this.btBufctl !== BT.BUFCTL * 4 ||
+        this.btBxstat !== BT.BXSTAT * 4 || this.btSize !== BT.SIZE_B || this.O.bc_addr !== KC.BC_ADDR * 4)) {
+      throw new Error('kmem: kmem_cache_t / buftag layout differs from the fast paths\' constants');
+    }
+    this.hLim = this.hw ? this.hSize : 0;
 
     this.FN = { ...k.fns(FN_SIZES) };
 
@@ -1401,32 +1440,27 @@ export class Kmem {
    */
   private allocW(o: number, kmflag: number): number {
     const u = this.h32;
+    const hs = this.hLim;
     const ci = o >>> 2;
-    const cpo = o - this.ccOff - (this.k.curCpu << 6);
-    if (u[ci + this.iFlags]! & F.DUMPUNSAFE) return -1;
+    const cpo = o - (H.CC_OFF + (this.k.curCpu << 6));
     for (;;) {
-      const rw = u[ci + this.iRounds]!;
+      if (u[ci + W.FLAGS]! & F.DUMPUNSAFE) return -1;
+      const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
       if (rounds <= 0) {
-        const r = this.magRefill(cpo, o, true);
-        if (r > 0) continue;
+        if (this.magRefill(cpo, o, true) > 0) continue;
         return -1;
       }
-      const il = ci + this.iLoaded;
-      const mo = ((u[il]! - this.hLo) >>> 0) + 8 * rounds;
-      if (u[il + 1] !== this.hHi || mo >= this.hSize || (mo & 7) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
+      const mo = u[ci + W.LOADED]! + 8 * rounds;
+      if (u[ci + W.LOADED + 1] !== H.HHI || mo >= hs || (mo & 7) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
       const mi = mo >>> 2;
-      const bo = this.getw(mi);
-      if (bo < 0) return -1; // a round that is no heap address: the checked path hands it out
-      u[ci + this.iRounds] = rw - 1;
-      const ia = ci + this.iAlloc;
-      const lo = u[ia]! + 1;
-      u[ia] = lo;
-      if (lo === H.TWO32) u[ia + 1]++;
-      if ((u[ci + this.iFlags]! & F.BUFTAG) === 0) return bo;
-      let rc = this.allocDebugW(cpo, bo);
-      if (rc === -2) rc = this.allocDebugFramed(this.hBase + cpo, this.hBase + bo, kmflag, false, this.FN.kmem_cache_alloc + 0x9c);
-      if (rc === 0) return bo;
+      const bo = u[mi]!;
+      if (u[mi + 1] !== H.HHI || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
+      u[ci + W.ROUNDS] = rw - 1;
+      const lo = u[ci + W.ALLOC]! + 1;
+      u[ci + W.ALLOC] = lo;
+      if (lo === H.TWO32) u[ci + W.ALLOC + 1]++;
+      if ((u[ci + W.FLAGS]! & F.BUFTAG) === 0 || this.allocDebugW(cpo, bo, kmflag) === 0) return bo;
       if (kmflag & KM_NOSLEEP) return -2;
     }
   }
@@ -1435,34 +1469,156 @@ export class Kmem {
   private freeW(o: number, bo: number): boolean {
     const u = this.h32;
     const ci = o >>> 2;
-    const cpo = o - this.ccOff - (this.k.curCpu << 6);
-    const flags = u[ci + this.iFlags]!;
+    const cpo = o - (H.CC_OFF + (this.k.curCpu << 6));
+    const flags = u[ci + W.FLAGS]!;
     if (flags & (F.DUMPUNSAFE | F.DUMPDIVERT)) return false;
-    if (flags & F.BUFTAG && this.freeDebugW(cpo, bo) === -2) return false;
+    if (flags & F.BUFTAG) {
+      const rc = this.freeDebugW(cpo, bo);
+      if (rc === -2) return false;
+      if (rc === -1) return true; // corruption, reported: not freed
+    }
     for (;;) {
-      const rw = u[ci + this.iRounds]!;
+      const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
-      if (rounds >= 0 && rounds < (u[ci + this.iMagsize]! & 0xffff)) {
-        const il = ci + this.iLoaded;
-        const mo = ((u[il]! - this.hLo) >>> 0) + 8 + 8 * rounds;
-        if (u[il + 1] === this.hHi && mo < this.hSize && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
+      if (rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff)) {
+        const mo = u[ci + W.LOADED]! + 8 + 8 * rounds;
+        if (u[ci + W.LOADED + 1] === H.HHI && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
           const mi = mo >>> 2;
-          u[mi] = bo + this.hLo;
-          u[mi + 1] = this.hHi;
-          u[ci + this.iRounds] = rw + 1;
-          const ia = ci + this.iFree;
-          const lo = u[ia]! + 1;
-          u[ia] = lo;
-          if (lo === H.TWO32) u[ia + 1]++;
+          u[mi] = bo;
+          u[mi + 1] = H.HHI;
+          u[ci + W.ROUNDS] = rw + 1;
+          const lo = u[ci + W.FREE]! + 1;
+          u[ci + W.FREE] = lo;
+          if (lo === H.TWO32) u[ci + W.FREE + 1]++;
           return true;
         }
       } else if (this.magRefill(cpo, o, false) > 0) {
         continue;
       }
       // the debug work is done: the checked magazine path takes it from here
-      const cp = this.hBase + cpo;
-      this.freeMag(cp, this.hBase + o, this.hBase + bo);
+      this.freeMag(cpo + H.HEAP_BASE, o + H.HEAP_BASE, bo + H.HEAP_BASE);
       return true;
+    }
+  }
+
+  /*
+   * The debug checks on the word-index path (LP64), one self-contained
+   * function each way.  When the cache, the buffer, its buftag, bufctl and
+   * verify range are in order on the heap view (no KMF_LITE, no mtbf, no
+   * constructor or destructor to run), they do what allocDebug / freeDebug
+   * do; anything wrong or unusual goes to the checked path, with nothing
+   * changed, which does the work and any reporting exactly as before.
+   */
+
+  /** kmem_cache_alloc_debug for a magazine round at heap offset bo: 0 ok, else allocDebug's result. */
+  private allocDebugW(cpo: number, bo: number, kmflag: number): number {
+    const u = this.h32;
+    const hp = this.hProt;
+    const hs = this.hLim;
+    fast: {
+      const ce = cpo + this.cacheSize - 1;
+      if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) break fast;
+      const ci = cpo >>> 2;
+      const flags = u[ci + KC.FLAGS]!;
+      const bto = u[ci + KC.BUFTAG]!;
+      const n = u[ci + KC.VERIFY]! & ~7;
+      if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ci + KC.BUFTAG + 1]! | u[ci + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) break fast;
+      if ((this.d32[this.iMtbf]! | u[ci + KC.MTBF]!) !== 0) break fast;
+      if (flags & F.DEADBEEF && (u[ci + KC.CTOR]! | u[ci + KC.CTOR + 1]!) !== 0) break fast;
+      const bt = bo + bto;
+      if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) break fast;
+      const w = bt >>> 2;
+      const bcLo = u[w + BT.BUFCTL]!;
+      const bcHi = u[w + BT.BUFCTL + 1]!;
+      if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_FREE) >>> 0 || u[w + BT.BXSTAT + 1] !== bcHi) break fast;
+      if (flags & F.HASH) {
+        // the bufctl's bc_addr must name the buffer
+        const a = bcLo + KC.BC_ADDR * 4;
+        if (bcHi !== H.HHI || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI) break fast;
+      }
+      if (flags & F.DEADBEEF && n > 0) {
+        for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) break fast;
+        // 64-bit words through the Float64Array view: the patterns are
+        // ordinary finite doubles, so == is bit equality and stores keep the bits
+        const f = this.h64;
+        const fr = this.pFree64;
+        const un = this.pUninit64;
+        const i = bo >>> 3;
+        const e = i + (n >>> 3);
+        for (let j = i; j < e; j++) {
+          if (f[j] !== fr) {
+            for (let r = i; r < j; r++) f[r] = fr;
+            break fast;
+          }
+          f[j] = un;
+        }
+      }
+      u[w + BT.BXSTAT] = (bcLo ^ H.BT_ALLOC) >>> 0;
+      u[w] = H.REDZONE;
+      u[w + 1] = H.REDZONE;
+      if (flags & F.AUDIT) this.auditW(cpo, -1, (bcHi | 0) * H.TWO32 + bcLo, flags);
+      return 0;
+    }
+    return this.allocDebugFramed(cpo + H.HEAP_BASE, bo + H.HEAP_BASE, kmflag, false, this.FN.kmem_cache_alloc + 0x9c);
+  }
+
+  /** kmem_cache_free_debug for the buffer at heap offset bo: 0 ok, -1 corruption (reported), -2 take the checked path. */
+  private freeDebugW(cpo: number, bo: number): number {
+    const u = this.h32;
+    const hp = this.hProt;
+    const hs = this.hLim;
+    const ce = cpo + this.cacheSize - 1;
+    if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return -2;
+    const ci = cpo >>> 2;
+    const flags = u[ci + KC.FLAGS]!;
+    const bto = u[ci + KC.BUFTAG]!;
+    const n = u[ci + KC.VERIFY]! & ~7;
+    if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ci + KC.BUFTAG + 1]! | u[ci + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return -2;
+    if (flags & F.DEADBEEF && (u[ci + KC.DTOR]! | u[ci + KC.DTOR + 1]!) !== 0) return -2;
+    const bt = bo + bto;
+    if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) return -2;
+    const w = bt >>> 2;
+    const bcLo = u[w + BT.BUFCTL]!;
+    const bcHi = u[w + BT.BUFCTL + 1]!;
+    if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_ALLOC) >>> 0 || u[w + BT.BXSTAT + 1] !== bcHi) return -2;
+    if (flags & F.HASH) {
+      const a = bcLo + KC.BC_ADDR * 4;
+      if (bcHi !== H.HHI || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI) return -2;
+    }
+    if (u[w] !== H.REDZONE || u[w + 1] !== H.REDZONE) return -2;
+    if (flags & F.DEADBEEF && n > 0) {
+      for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return -2;
+    }
+    u[w + BT.BXSTAT] = (bcLo ^ H.BT_FREE) >>> 0;
+    if (flags & F.AUDIT) this.auditW(cpo, bo, (bcHi | 0) * H.TWO32 + bcLo, flags);
+    if (flags & F.DEADBEEF) {
+      // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
+      const f = this.h64;
+      const fr = this.pFree64;
+      for (let j = bo >>> 3, e = j + (n >>> 3); j < e; j++) f[j] = fr;
+    }
+    return 0;
+  }
+
+  /**
+   * KMEM_AUDIT for allocDebugW (bo < 0) and freeDebugW (bo = the buffer's
+   * heap offset: under KMF_CONTENTS its contents go to the content log
+   * first), inside the kmem_cache_alloc / kmem_cache_free frame whose pc
+   * the checked path records.
+   */
+  private auditW(cpo: number, bo: number, bcp: number, flags: number): void {
+    const cp = cpo + H.HEAP_BASE;
+    const k = this.k;
+    const d0 = k.depth;
+    k.enter(bo < 0 ? this.FN.kmem_cache_alloc + 0x9c : this.FN.kmem_cache_free + 0x38);
+    try {
+      if (bo >= 0 && flags & F.CONTENTS) {
+        const O = this.O;
+        this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), bo + H.HEAP_BASE, this.ldp(cp + O.cache_contents!)));
+      }
+      this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+    } finally {
+      k.depth = d0;
     }
   }
 
@@ -2347,146 +2503,6 @@ export class Kmem {
     const P = this.P;
     for (let i = n - 1; i > 0; i--) this.stp(h + i * P, this.ldp(h + (i - 1) * P));
     if (n > 0) this.stp(h, caller);
-  }
-
-  /*
-   * The debug checks on the word-index path (LP64).  dbgPrep validates the
-   * cache, the buffer, its buftag and verify range on the heap view and
-   * leaves word indices in the w* fields; allocDebugW / freeDebugW then do
-   * what allocDebug / freeDebug do when everything is in order.  Anything
-   * wrong or unusual (a bad buftag, a redzone or pattern mismatch, LITE,
-   * mtbf, a constructor or destructor to run, memory outside the heap)
-   * returns -2 with nothing changed, and the checked path does the work,
-   * including any report, exactly as before.
-   */
-  private wc = 0; // kmem_cache_t word index
-  private wb = 0; // buffer word index
-  private wt = 0; // buftag word index
-  private wn = 0; // words to verify
-  private wf = 0; // cache_flags
-  private wbcLo = 0; // bt_bufctl, low and high words
-  private wbcHi = 0;
-
-  private dbgPrep(cpo: number, bo: number): boolean {
-    const u = this.h32;
-    const hp = this.hProt;
-    const O = this.O;
-    const hs = this.hSize;
-    const csz = this.cacheSize;
-    if (!(cpo >= 0 && cpo + csz <= hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[(cpo + csz - 1) >>> 12] === 0) return false;
-    const ci = cpo >>> 2;
-    const flags = u[ci + (O.cache_flags! >>> 2)]!;
-    if (flags & (F.LITE | F.DUMPUNSAFE)) return false;
-    const bti = ci + (O.cache_buftag! >>> 2);
-    const vi = ci + (O.cache_verify! >>> 2);
-    if (u[bti + 1] !== 0 || u[vi + 1] !== 0) return false;
-    const bto = u[bti]!;
-    const n = u[vi]! & ~7;
-    if (!(bo >= 0 && (bo & 7) === 0 && (bto & 7) === 0 && bo + bto + this.btSize <= hs && bo + n <= hs)) return false;
-    const bt = bo + bto;
-    if (hp[bt >>> 12] !== H.RW || hp[(bt + this.btSize - 1) >>> 12] !== H.RW) return false;
-    if (flags & F.DEADBEEF && n > 0) {
-      for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return false;
-    }
-    const bci = (bt + this.btBufctl) >>> 2;
-    this.wc = ci;
-    this.wb = bo >>> 2;
-    this.wt = bt >>> 2;
-    this.wn = n >>> 2;
-    this.wf = flags;
-    this.wbcLo = u[bci]!;
-    this.wbcHi = u[bci + 1]!;
-    return true;
-  }
-
-  /** KMF_HASH: does the bufctl's bc_addr name the buffer (word wb)? */
-  private dbgHashOk(): boolean {
-    const off = (this.wbcLo - this.hLo) >>> 0;
-    const a = off + this.O.bc_addr!;
-    if (this.wbcHi !== this.hHi || (a & 7) !== 0 || a + 8 > this.hSize || this.hProt[a >>> 12] === 0) return false;
-    const u = this.h32;
-    return u[a >>> 2] === ((this.wb << 2) + this.hLo) >>> 0 && u[(a >>> 2) + 1] === this.hHi;
-  }
-
-  /** kmem_cache_alloc_debug for a magazine round: 0 done, -2 take the checked path. */
-  private allocDebugW(cpo: number, bo: number): number {
-    if (!this.dbgPrep(cpo, bo)) return -2;
-    const u = this.h32;
-    const O = this.O;
-    const flags = this.wf;
-    const ci = this.wc;
-    if ((this.d32[this.iMtbf]! | u[ci + (O.cache_mtbf! >>> 2)]!) !== 0) return -2;
-    const ct = ci + (O.cache_constructor! >>> 2);
-    if (flags & F.DEADBEEF && (u[ct]! | u[ct + 1]!) !== 0) return -2;
-    const bx = this.wt + (this.btBxstat >>> 2);
-    const bcLo = this.wbcLo;
-    if (u[bx] !== (bcLo ^ H.BT_FREE) >>> 0 || u[bx + 1] !== this.wbcHi) return -2;
-    if (flags & F.HASH && !this.dbgHashOk()) return -2;
-    if (flags & F.DEADBEEF) {
-      const i = this.wb;
-      const e = i + this.wn;
-      for (let j = i; j < e; j += 2) {
-        if (u[j] !== H.FREE || u[j + 1] !== H.FREE) {
-          if (j > i) u.fill(H.FREE, i, j);
-          return -2;
-        }
-        u[j] = H.UNINIT;
-        u[j + 1] = H.UNINIT;
-      }
-    }
-    u[bx] = (bcLo ^ H.BT_ALLOC) >>> 0;
-    const wt = this.wt;
-    u[wt] = H.REDZONE;
-    u[wt + 1] = H.REDZONE;
-    if (flags & F.AUDIT) {
-      const bcp = (this.wbcHi | 0) * H.TWO32 + bcLo;
-      const k = this.k;
-      const d0 = k.depth;
-      k.enter(this.FN.kmem_cache_alloc + 0x9c);
-      try {
-        this.audit(this.ldp(this.G.kmem_transaction_log), this.hBase + cpo, bcp);
-      } finally {
-        k.depth = d0;
-      }
-    }
-    return 0;
-  }
-
-  /** kmem_cache_free_debug: 0 done, -2 take the checked path. */
-  private freeDebugW(cpo: number, bo: number): number {
-    if (!this.dbgPrep(cpo, bo)) return -2;
-    const u = this.h32;
-    const O = this.O;
-    const flags = this.wf;
-    const dt = this.wc + (O.cache_destructor! >>> 2);
-    if (flags & F.DEADBEEF && (u[dt]! | u[dt + 1]!) !== 0) return -2;
-    const bx = this.wt + (this.btBxstat >>> 2);
-    const bcLo = this.wbcLo;
-    if (u[bx] !== (bcLo ^ H.BT_ALLOC) >>> 0 || u[bx + 1] !== this.wbcHi) return -2;
-    if (flags & F.HASH && !this.dbgHashOk()) return -2;
-    const wt = this.wt;
-    if (u[wt] !== H.REDZONE || u[wt + 1] !== H.REDZONE) return -2;
-    u[bx] = (bcLo ^ H.BT_FREE) >>> 0;
-    if (flags & F.AUDIT) {
-      const bcp = (this.wbcHi | 0) * H.TWO32 + bcLo;
-      const k = this.k;
-      const d0 = k.depth;
-      k.enter(this.FN.kmem_cache_free + 0x38);
-      try {
-        const cp = this.hBase + cpo;
-        if (flags & F.CONTENTS) {
-          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), this.hBase + bo, this.ldp(cp + O.cache_contents!)));
-        }
-        this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
-      } finally {
-        k.depth = d0;
-      }
-    }
-    if (flags & F.DEADBEEF) {
-      // a loop: TypedArray fill is a builtin call, slower for a few dozen words
-      for (let j = this.wb, e = j + this.wn; j < e; j++) u[j] = H.FREE;
-    }
-    return 0;
   }
 
   /** kmem_cache_alloc_debug: 0 ok, -1 corruption (reported), 1 constructor/mtbf failure. */
