@@ -328,6 +328,11 @@ const enum KC {
   EMPTY_B = 512,
   /** bc_addr's word in kmem_bufctl_t */
   BC_ADDR = 2,
+  /** cache_contents */
+  CONTENTS = 74,
+  /** bc_lastlog's word, bc_contents' byte offset in kmem_bufctl_audit_t */
+  BC_LASTLOG = 12,
+  BC_CONTENTS_B = 56,
 }
 
 /** kmem_buftag_t under LP64: bt_bufctl and bt_bxstat words, the size in bytes. */
@@ -446,6 +451,10 @@ export class Kmem {
   private readonly iMtbf: number;
   /** Word index of kmem_alloc_table in the data view. */
   private readonly iAllocTable: number;
+  /** Word indices of kmem_logging, kmem_transaction_log and kmem_content_log in the data view. */
+  private readonly iLogging: number;
+  private readonly iTxLog: number;
+  private readonly iContentLog: number;
   private readonly dBase: number;
   private readonly dSize: number;
   private readonly d32: Uint32Array;
@@ -576,7 +585,8 @@ export class Kmem {
     if (this.hw && (this.O.cache_constructor !== KC.CTOR * 4 || this.O.cache_destructor !== KC.DTOR * 4 || this.O.cache_flags !== KC.FLAGS * 4 ||
         this.O.cache_mtbf !== KC.MTBF * 4 || this.O.cache_buftag !== KC.BUFTAG * 4 || this.O.cache_verify !== KC.VERIFY * 4 ||
         this.O.cache_full !== KC.FULL_B || this.O.cache_empty !== KC.EMPTY_B || this.btBufctl !== BT.BUFCTL * 4 ||
-        this.btBxstat !== BT.BXSTAT * 4 || this.btSize !== BT.SIZE_B || this.O.bc_addr !== KC.BC_ADDR * 4)) {
+        this.btBxstat !== BT.BXSTAT * 4 || this.btSize !== BT.SIZE_B || this.O.bc_addr !== KC.BC_ADDR * 4 ||
+        this.O.cache_contents !== KC.CONTENTS * 4 || this.O.bc_lastlog !== KC.BC_LASTLOG * 4 || this.O.bc_contents !== KC.BC_CONTENTS_B)) {
       throw new Error('kmem: kmem_cache_t / buftag layout differs from the fast paths\' constants');
     }
     this.hLim = this.hw ? this.hSize : 0;
@@ -622,6 +632,14 @@ export class Kmem {
     };
     this.iMtbf = (this.G.kmem_mtbf - this.dBase) >>> 2;
     this.iAllocTable = (this.G.kmem_alloc_table - this.dBase) >>> 2;
+    const dataWord = (a: number, align: number): number => {
+      const o = a - this.dBase;
+      if (o < 0 || o + align > this.dSize || (o & (align - 1)) !== 0) throw new Error(`kmem: global ${hex(a)} outside the data segment`);
+      return o >>> 2;
+    };
+    this.iLogging = dataWord(this.G.kmem_logging, 4);
+    this.iTxLog = dataWord(this.G.kmem_transaction_log, this.P);
+    this.iContentLog = dataWord(this.G.kmem_content_log, this.P);
     if (this.G.kmem_alloc_table - this.dBase < 0 || this.G.kmem_alloc_table + KMEM_ALLOC_TABLE_MAX * this.P - this.dBase > this.dSize || (this.G.kmem_alloc_table & 7) !== 0) {
       throw new Error('kmem: kmem_alloc_table outside the data segment');
     }
@@ -1556,7 +1574,7 @@ export class Kmem {
       u[w + BT.BXSTAT] = (bcLo ^ H.BT_ALLOC) >>> 0;
       u[w] = H.REDZONE;
       u[w + 1] = H.REDZONE;
-      if (flags & F.AUDIT) this.auditW(cpo, -1, (bcHi | 0) * H.TWO32 + bcLo, flags);
+      if (flags & F.AUDIT) this.auditW(cpo, -1, bcLo, bcHi, flags);
       return 0;
     }
     return this.allocDebugFramed(cpo + H.HEAP_BASE, bo + H.HEAP_BASE, kmflag, false, this.FN.kmem_cache_alloc + 0x9c);
@@ -1590,7 +1608,7 @@ export class Kmem {
       for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return -2;
     }
     u[w + BT.BXSTAT] = (bcLo ^ H.BT_FREE) >>> 0;
-    if (flags & F.AUDIT) this.auditW(cpo, bo, (bcHi | 0) * H.TWO32 + bcLo, flags);
+    if (flags & F.AUDIT) this.auditW(cpo, bo, bcLo, bcHi, flags);
     if (flags & F.DEADBEEF) {
       // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
       const f = this.h64;
@@ -1606,21 +1624,68 @@ export class Kmem {
    * first), inside the kmem_cache_alloc / kmem_cache_free frame whose pc
    * the checked path records.
    */
-  private auditW(cpo: number, bo: number, bcp: number, flags: number): void {
-    const cp = cpo + H.HEAP_BASE;
+  private auditW(cpo: number, bo: number, bcLo: number, bcHi: number, flags: number): void {
     const k = this.k;
     const d0 = k.depth;
     k.enter(bo < 0 ? this.FN.kmem_cache_alloc + 0x9c : this.FN.kmem_cache_free + 0x38);
     try {
+      const d = this.d32;
+      const bcp = (bcHi | 0) * H.TWO32 + bcLo;
+      const rec = bcHi === H.HHI && bcLo + this.bcaSize <= this.hLim && (bcLo & 7) === 0 && this.bcaSize <= 4096;
       if (bo >= 0 && flags & F.CONTENTS) {
-        const O = this.O;
-        this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), bo + H.HEAP_BASE, this.ldp(cp + O.cache_contents!)));
+        // KMF_CONTENTS: the buffer's first cache_contents bytes to the content log
+        const u = this.h32;
+        const ci = cpo >>> 2;
+        const n = u[ci + KC.CONTENTS]!;
+        const hp = this.hProt;
+        let c = -1;
+        if (rec && d[this.iContentLog + 1] === H.HHI && u[ci + KC.CONTENTS + 1] === 0 && n > 0 && bo + n <= this.hLim) {
+          let p = bo >>> 12;
+          const e = (bo + n - 1) >>> 12;
+          while (p <= e && hp[p] !== 0) p++;
+          if (p > e && hp[(bcLo + KC.BC_CONTENTS_B) >>> 12] === H.RW) c = this.logEnterHeap(d[this.iContentLog]!, bo, n);
+        }
+        if (c >= 0) {
+          const w = (bcLo + KC.BC_CONTENTS_B) >>> 2;
+          u[w] = c;
+          u[w + 1] = H.HHI;
+        } else {
+          const O = this.O;
+          const cp = cpo + H.HEAP_BASE;
+          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), bo + H.HEAP_BASE, this.ldp(cp + O.cache_contents!)));
+        }
       }
-      this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+      if (!(rec && d[this.iTxLog + 1] === H.HHI && this.auditH(d[this.iTxLog]!, bcLo))) {
+        this.audit(this.ldp(this.G.kmem_transaction_log), cpo + H.HEAP_BASE, bcp);
+      }
     } finally {
       k.depth = d0;
     }
   }
+
+  /**
+   * KMEM_AUDIT on the heap view: the record at heap offset bco (8-aligned,
+   * inside the heap) into the transaction log whose header is at heap
+   * offset lho.  False, with nothing changed, when a page is not writable
+   * or the log needs the checked path (audit() then does it all).
+   */
+  private auditH(lho: number, bco: number): boolean {
+    const size = this.bcaSize;
+    const prot = this.hProt;
+    if (prot[bco >>> 12] !== H.RW || prot[(bco + size - 1) >>> 12] !== H.RW) return false;
+    // reserve first (it changes nothing when it fails), then fill and copy
+    const dst = this.logReserveHeap(lho, size, bco);
+    if (dst < 0) return false;
+    const i = bco >>> 2;
+    this.auditFill(i);
+    const u = this.h32;
+    u.copyWithin(dst >>> 2, i, i + (size >>> 2));
+    const li = i + KC.BC_LASTLOG;
+    u[li] = dst;
+    u[li + 1] = H.HHI;
+    return true;
+  }
+
 
   /** Store the 64-bit value v at heap word i (a heap address without a division). */
   private putw(i: number, v: number): void {
@@ -2685,13 +2750,11 @@ export class Kmem {
    * Otherwise it changes nothing and returns -1 (the caller takes the
    * checked path).
    */
-  private logReserveHeap(lhp: number, size: number, s: number): number {
-    if (!this.hw || lhp === 0 || size <= 0 || this.k.panicking) return -1;
-    const lg = this.G.kmem_logging - this.dBase;
-    if (!(lg >= 0 && lg < this.dSize && (lg & 3) === 0 && this.dProt[lg >>> 12] !== 0) || this.d32[lg >>> 2] === 0) return -1;
-    const hSize = this.hSize;
+  private logReserveHeap(lho: number, size: number, s: number): number {
+    if (lho < 0 || size <= 0 || this.k.panicking || this.d32[this.iLogging] === 0) return -1;
+    const hSize = this.hLim;
     const prot = this.hProt;
-    const c = lhp + H.HEAP_NEG + this.lhCpu + (this.k.curCpu << 6);
+    const c = lho + this.lhCpu + (this.k.curCpu << 6);
     if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === H.RW && prot[(c + 63) >>> 12] === H.RW)) return -1;
     const O = this.O;
     const u = this.h32;
@@ -2718,8 +2781,8 @@ export class Kmem {
    * kmem_log_enter frame (unobservable there) and returns the copy's heap
    * offset; -1 (nothing changed) sends the caller to the checked path.
    */
-  private logEnterHeap(lhp: number, s: number, size: number): number {
-    const d = this.logReserveHeap(lhp, size, s);
+  private logEnterHeap(lho: number, s: number, size: number): number {
+    const d = this.logReserveHeap(lho, size, s);
     if (d < 0) return -1;
     // (copyWithin beats a word loop for the 48-word audit record.)
     if (((d | s | size) & 3) === 0) this.h32.copyWithin(d >>> 2, s >>> 2, (s + size) >>> 2);
@@ -2736,7 +2799,7 @@ export class Kmem {
       const e = (s + size - 1) >>> 12;
       while (p <= e && prot[p] !== 0) p++;
       if (p > e) {
-        const d = this.logEnterHeap(lhp, s, size);
+        const d = this.logEnterHeap(lhp + H.HEAP_NEG, s, size);
         if (d >= 0) return d + H.HEAP_BASE;
       }
     }
@@ -2779,7 +2842,7 @@ export class Kmem {
     if (i >= 0 && (O.bc_timestamp! | O.bc_thread! | O.bc_depth! | O.bc_lastlog! | this.bcStack) % 4 === 0) {
       this.auditFill(i);
       // The log copy carries the previous bc_lastlog; then the record points at it.
-      const c = this.logEnterHeap(lhp, i * 4, size);
+      const c = this.logEnterHeap(lhp + H.HEAP_NEG, i * 4, size);
       if (c >= 0) {
         const li = i + (O.bc_lastlog! >>> 2);
         this.h32[li] = c;
@@ -2842,7 +2905,7 @@ export class Kmem {
     k.enter(this.FN.kmem_log_event + 0x28);
     try {
       const size = this.bcaSize;
-      const d = this.logReserveHeap(lhp, size, -1);
+      const d = this.logReserveHeap(lhp + H.HEAP_NEG, size, -1);
       if (d >= 0 && ((d | size) & 7) === 0 && (O.bc_addr! | O.bc_slab! | O.bc_cache! | O.bc_timestamp! | O.bc_thread! | O.bc_depth! | this.bcStack) % 4 === 0) {
         // Writable heap (logReserveHeap checked it), LP64: in place, on the
         // heap view.  The stack is captured inside this frame, as below.
