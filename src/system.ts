@@ -25,6 +25,8 @@ export interface BootOptions {
   hostname?: string;
   /** Transaction / content log size (default heap/50, at most 4 MiB). */
   kmemLogSize?: number;
+  /** kmem's word-index fast paths (default true; false: checked paths only, same memory image). */
+  kmemWordPaths?: boolean;
 }
 
 export interface System {
@@ -48,6 +50,7 @@ export function bootSystem(opts: BootOptions = {}): System {
     flags,
     panic: opts.kmemPanic,
     logSize: opts.kmemLogSize,
+    wordPaths: opts.kmemWordPaths,
     installQcaches: (p) => arenas.vmem.setQcacheProvider(p),
   });
   kmem.init();

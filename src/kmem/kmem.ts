@@ -174,6 +174,12 @@ export interface KmemOptions {
    * before the kmem_alloc caches, so they precede them on kmem_caches).
    */
   installQcaches?: (p: QcacheProvider) => void;
+  /**
+   * The word-index fast paths (default true; they apply to the standard
+   * LP64 layout).  false sends every operation through the checked paths:
+   * slower, with the same memory image byte for byte (the tests compare).
+   */
+  wordPaths?: boolean;
 }
 
 /** One kmem_error report, as printed, kept for tests and tools. */
@@ -507,7 +513,7 @@ export class Kmem {
     this.hProt = hs.prot;
     this.hHi = Math.floor(hs.base / TWO32) >>> 0;
     this.hLo = (hs.base - Math.floor(hs.base / TWO32) * TWO32) >>> 0;
-    this.hw = this.lp64 && hs.base === H.HEAP_BASE && hs.size <= TWO32;
+    this.hw = opts.wordPaths !== false && this.lp64 && hs.base === H.HEAP_BASE && hs.size <= TWO32;
     this.dBase = ds.base;
     this.dSize = ds.size;
     this.d32 = ds.u32;
@@ -661,6 +667,11 @@ export class Kmem {
     this.st32(this.G.kmem_warn_zerosized, 1);
     this.installQcaches = opts.installQcaches;
     this.logSize = opts.logSize ?? Math.min(p2align(Math.floor(k.heapSize / 50), this.pageSize), 4 << 20);
+  }
+
+  /** Whether the word-index fast paths are in use (LP64 standard layout, not turned off). */
+  get wordPaths(): boolean {
+    return this.hw;
   }
 
   /* =================================================================== */
