@@ -298,6 +298,8 @@ const enum H {
   HEAP_BASE = -0x18000000000,
   HEAP_NEG = 0x18000000000,
   HHI = 0xfffffe80,
+  /** HHI as a signed 32-bit word */
+  HHI_I = -384,
   /** offsetof(kmem_cache_t, cache_cpu) */
   CC_OFF = 568,
   /** KMF_BUFTAG | KMF_DUMPUNSAFE; with KMF_DUMPDIVERT for frees. */
@@ -339,6 +341,15 @@ const enum KC {
   /** bc_lastlog's word, bc_contents' byte offset in kmem_bufctl_audit_t */
   BC_LASTLOG = 12,
   BC_CONTENTS_B = 56,
+}
+
+/** kmem_maglist_t under LP64: word offsets, the size in bytes. */
+const enum ML {
+  LIST = 0,
+  TOTAL = 2,
+  MIN = 4,
+  ALLOC = 8,
+  SIZE_B = 40,
 }
 
 /** kmem_buftag_t under LP64: bt_bufctl and bt_bxstat words, the size in bytes. */
@@ -442,6 +453,7 @@ export class Kmem {
   private readonly h32: Uint32Array;
   private readonly h8: Uint8Array;
   private readonly h64: Float64Array;
+  private readonly hi32: Int32Array;
   /** The deadbeef / baddcafe patterns as the doubles whose bits they are (finite, non-zero). */
   private readonly pFree64: number;
   private readonly pUninit64: number;
@@ -504,6 +516,7 @@ export class Kmem {
     this.h32 = hs.u32;
     this.h8 = hs.u8;
     this.h64 = hs.f64;
+    this.hi32 = hs.i32;
     const pat = new Float64Array(1);
     const pat32 = new Uint32Array(pat.buffer);
     pat32[0] = pat32[1] = KMEM_FREE_PATTERN32;
@@ -592,7 +605,8 @@ export class Kmem {
         this.O.cache_mtbf !== KC.MTBF * 4 || this.O.cache_buftag !== KC.BUFTAG * 4 || this.O.cache_verify !== KC.VERIFY * 4 ||
         this.O.cache_full !== KC.FULL_B || this.O.cache_empty !== KC.EMPTY_B || this.btBufctl !== BT.BUFCTL * 4 ||
         this.btBxstat !== BT.BXSTAT * 4 || this.btSize !== BT.SIZE_B || this.O.bc_addr !== KC.BC_ADDR * 4 ||
-        this.O.cache_contents !== KC.CONTENTS * 4 || this.O.bc_lastlog !== KC.BC_LASTLOG * 4 || this.O.bc_contents !== KC.BC_CONTENTS_B)) {
+        this.O.cache_contents !== KC.CONTENTS * 4 || this.O.ml_list !== ML.LIST * 4 || this.O.ml_total !== ML.TOTAL * 4 ||
+        this.O.ml_min !== ML.MIN * 4 || this.O.ml_alloc !== ML.ALLOC * 4 || this.mlSize !== ML.SIZE_B || KC.EMPTY_B !== KC.FULL_B + ML.SIZE_B || this.O.bc_lastlog !== KC.BC_LASTLOG * 4 || this.O.bc_contents !== KC.BC_CONTENTS_B)) {
       throw new Error('kmem: kmem_cache_t / buftag layout differs from the fast paths\' constants');
     }
     this.hLim = this.hw ? this.hSize : 0;
@@ -1405,19 +1419,20 @@ export class Kmem {
   kmem_cache_alloc(cp: number, kmflag: number): number {
     const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
     if (o >= 0 && o < this.hLim && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
-      const u = this.h32;
+      // signed words: no uint32-to-double conversions on the way
+      const u = this.hi32;
       const ci = o >>> 2;
       const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
-      if (rounds > 0 && (u[ci + W.FLAGS]! & H.ALLOC_SLOW) === 0 && u[ci + W.LOADED + 1] === H.HHI) {
-        const mo = u[ci + W.LOADED]! + 8 * rounds;
-        if (mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
+      if (rounds > 0 && (u[ci + W.FLAGS]! & H.ALLOC_SLOW) === 0 && u[ci + W.LOADED + 1] === H.HHI_I) {
+        const mo = u[ci + W.LOADED]! + (rounds << 3);
+        if (mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
           u[ci + W.ROUNDS] = rw - 1; // rounds > 0: no borrow into prounds
-          const lo = u[ci + W.ALLOC]! + 1;
+          const lo = (u[ci + W.ALLOC]! + 1) | 0;
           u[ci + W.ALLOC] = lo;
-          if (lo === H.TWO32) u[ci + W.ALLOC + 1]++;
+          if (lo === 0) u[ci + W.ALLOC + 1]++;
           const mi = mo >>> 2;
-          return (u[mi + 1]! | 0) * H.TWO32 + u[mi]!;
+          return u[mi + 1]! * H.TWO32 + (u[mi]! >>> 0);
         }
       }
       const r = this.allocW(o, kmflag);
@@ -1431,21 +1446,21 @@ export class Kmem {
   kmem_cache_free(cp: number, buf: number): void {
     const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
     if (o >= 0 && o < this.hLim && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
-      const u = this.h32;
+      const u = this.hi32;
       const ci = o >>> 2;
       const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
       const bo = buf + H.HEAP_NEG;
-      if ((u[ci + W.FLAGS]! & H.FREE_SLOW) === 0 && rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff) && u[ci + W.LOADED + 1] === H.HHI) {
-        const mo = u[ci + W.LOADED]! + 8 + 8 * rounds;
-        if (bo >= 0 && bo < this.hLim && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
+      if ((u[ci + W.FLAGS]! & H.FREE_SLOW) === 0 && rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff) && u[ci + W.LOADED + 1] === H.HHI_I) {
+        const mo = u[ci + W.LOADED]! + 8 + (rounds << 3);
+        if (bo >= 0 && bo < this.hLim && mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
           const mi = mo >>> 2;
           u[mi] = bo;
-          u[mi + 1] = H.HHI;
+          u[mi + 1] = H.HHI_I;
           u[ci + W.ROUNDS] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
-          const lo = u[ci + W.FREE]! + 1;
+          const lo = (u[ci + W.FREE]! + 1) | 0;
           u[ci + W.FREE] = lo;
-          if (lo === H.TWO32) u[ci + W.FREE + 1]++;
+          if (lo === 0) u[ci + W.FREE + 1]++;
           return;
         }
       }
@@ -1738,15 +1753,13 @@ export class Kmem {
    * path, which redoes the same steps with the same result.
    */
   private magRefill(cpo: number, o: number, forAlloc: boolean): number {
-    const u = this.h32;
+    const u = this.hi32;
     const ci = o >>> 2;
-    const ir = ci + this.iRounds;
-    const rw = u[ir]!;
+    const rw = u[ci + W.ROUNDS]!;
     const rounds = (rw << 16) >> 16;
     const prounds = rw >> 16;
-    const magsize = u[ci + this.iMagsize]! & 0xffff;
-    const il = ci + this.iLoaded;
-    const ip = ci + (this.ccPloaded >>> 2);
+    const il = ci + W.LOADED;
+    const ip = ci + W.PLOADED;
     // the previous magazine serves: full for an alloc, empty for a free
     if (forAlloc ? prounds > 0 : prounds === 0) {
       const l0 = u[il]!;
@@ -1755,56 +1768,66 @@ export class Kmem {
       u[il + 1] = u[ip + 1]!;
       u[ip] = l0;
       u[ip + 1] = l1;
-      u[ir] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
+      u[ci + W.ROUNDS] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
       return 1;
     }
+    const magsize = u[ci + W.MAGSIZE]! & 0xffff;
     if (magsize === 0) return 0;
-    const O = this.O;
-    const take = cpo + (forAlloc ? O.cache_full! : O.cache_empty!);
-    const give = cpo + (forAlloc ? O.cache_empty! : O.cache_full!);
+    // cache_full and cache_empty: 80 contiguous bytes, writable
     const hp = this.hProt;
-    if (hp[take >>> 12] !== H.RW || hp[(take + this.mlSize - 1) >>> 12] !== H.RW) return -1;
-    if (hp[give >>> 12] !== H.RW || hp[(give + this.mlSize - 1) >>> 12] !== H.RW) return -1;
-    const tl = (take + O.ml_list!) >>> 2;
-    const mp = this.getw(tl);
-    if (mp === -2 || (mp >= 0 && ((mp & 7) !== 0 || hp[mp >>> 12] !== H.RW))) return -1;
-    const pl = this.getw(ip);
-    if (mp >= 0 && (pl === -2 || (pl >= 0 && ((pl & 7) !== 0 || hp[pl >>> 12] !== H.RW)))) return -1;
+    const ml = cpo + KC.FULL_B;
+    if (hp[ml >>> 12] !== H.RW || hp[(ml + 2 * ML.SIZE_B - 1) >>> 12] !== H.RW) return -1;
+    const t = (cpo + (forAlloc ? KC.FULL_B : KC.EMPTY_B)) >>> 2;
+    const g = (cpo + (forAlloc ? KC.EMPTY_B : KC.FULL_B)) >>> 2;
+    const hs = this.hLim;
+    // everything checked before anything changes: the magazines are heap
+    // words, the counts small non-negative longs (else the checked path)
+    const mp = u[t + ML.LIST]!;
+    const mpNull = (mp | u[t + ML.LIST + 1]!) === 0;
+    if (!mpNull && (u[t + ML.LIST + 1] !== H.HHI_I || mp < 0 || mp >= hs || (mp & 7) !== 0 || hp[mp >>> 12] !== H.RW)) return -1;
+    const pl = u[ip]!;
+    const plNull = (pl | u[ip + 1]!) === 0;
+    if (!mpNull && !plNull && (u[ip + 1] !== H.HHI_I || pl < 0 || pl >= hs || (pl & 7) !== 0 || hp[pl >>> 12] !== H.RW)) return -1;
+    const total = u[t + ML.TOTAL]!;
+    const gtotal = u[g + ML.TOTAL]!;
+    if (u[t + ML.TOTAL + 1] !== 0 || u[g + ML.TOTAL + 1] !== 0 || total < 0 || gtotal < 0 || gtotal === 0x7fffffff) return -1;
+    const min = u[t + ML.MIN]!;
+    const minHi = u[t + ML.MIN + 1]!;
+    if (!((minHi === 0 && min >= 0) || (minHi === -1 && min < 0))) return -1;
     // kmem_depot_alloc(cp, take)
-    if (this.depotContendedAt(cpo)) this.inc64(this.hBase + cpo + O.cache_depot_contention!);
-    if (mp < 0) return 0;
+    if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention!);
+    if (mpNull) return 0;
     const mi = mp >>> 2;
-    u[tl] = u[mi]!;
-    u[tl + 1] = u[mi + 1]!;
-    const ti = (take + O.ml_total!) >>> 2;
-    const total = (u[ti + 1]! | 0) * H.TWO32 + u[ti]! - 1;
-    this.putp(u, ti, total);
-    const ni = (take + O.ml_min!) >>> 2;
-    if (total < (u[ni + 1]! | 0) * H.TWO32 + u[ni]!) this.putp(u, ni, total);
-    const ai = (take + O.ml_alloc!) >>> 2;
-    const lo = u[ai]! + 1;
-    u[ai] = lo;
-    if (lo === H.TWO32) u[ai + 1]++;
+    u[t + ML.LIST] = u[mi]!;
+    u[t + ML.LIST + 1] = u[mi + 1]!;
+    u[t + ML.TOTAL] = total - 1;
+    if (total - 1 < 0) u[t + ML.TOTAL + 1] = -1;
+    if (total - 1 < min) {
+      u[t + ML.MIN] = total - 1;
+      u[t + ML.MIN + 1] = total - 1 < 0 ? -1 : 0;
+    }
+    const a = (u[t + ML.ALLOC]! + 1) | 0;
+    u[t + ML.ALLOC] = a;
+    if (a === 0) u[t + ML.ALLOC + 1]++;
     // kmem_depot_free(cp, give, ploaded)
-    if (pl >= 0) {
-      if (this.depotContendedAt(cpo)) this.inc64(this.hBase + cpo + O.cache_depot_contention!);
-      const gl = (give + O.ml_list!) >>> 2;
+    if (!plNull) {
+      if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention!);
       const pi = pl >>> 2;
-      u[pi] = u[gl]!;
-      u[pi + 1] = u[gl + 1]!;
-      u[gl] = u[ip]!;
-      u[gl + 1] = u[ip + 1]!;
-      const gi = (give + O.ml_total!) >>> 2;
-      this.putp(u, gi, (u[gi + 1]! | 0) * H.TWO32 + u[gi]! + 1);
+      u[pi] = u[g + ML.LIST]!;
+      u[pi + 1] = u[g + ML.LIST + 1]!;
+      u[g + ML.LIST] = pl;
+      u[g + ML.LIST + 1] = H.HHI_I;
+      u[g + ML.TOTAL] = gtotal + 1;
     }
     // kmem_cpu_reload(ccp, mp, forAlloc ? magsize : 0)
     u[ip] = u[il]!;
     u[ip + 1] = u[il + 1]!;
-    u[ir] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
-    u[il] = mp + this.hLo;
-    u[il + 1] = this.hHi;
+    u[ci + W.ROUNDS] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
+    u[il] = mp;
+    u[il + 1] = H.HHI_I;
     return 1;
   }
+
 
   private getRounds(ccp: number): number {
     return (this.ld32(ccp + this.ccRounds) << 16) >> 16;
