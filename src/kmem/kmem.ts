@@ -1418,24 +1418,9 @@ export class Kmem {
   /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
     const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
-    if (o >= 0 && o < this.hLim && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
-      // signed words: no uint32-to-double conversions on the way
-      const u = this.hi32;
-      const ci = o >>> 2;
-      const rw = u[ci + W.ROUNDS]!;
-      const rounds = (rw << 16) >> 16;
-      if (rounds > 0 && (u[ci + W.FLAGS]! & H.ALLOC_SLOW) === 0 && u[ci + W.LOADED + 1] === H.HHI_I) {
-        const mo = u[ci + W.LOADED]! + (rounds << 3);
-        if (mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] !== 0) {
-          u[ci + W.ROUNDS] = rw - 1; // rounds > 0: no borrow into prounds
-          const lo = (u[ci + W.ALLOC]! + 1) | 0;
-          u[ci + W.ALLOC] = lo;
-          if (lo === 0) u[ci + W.ALLOC + 1]++;
-          const mi = mo >>> 2;
-          return u[mi + 1]! * H.TWO32 + (u[mi]! >>> 0);
-        }
-      }
-      const r = this.allocW(o, kmflag);
+    if (o >= 0 && o < this.hLim) {
+      let r = this.popAt(o);
+      if (r === -1) r = this.allocW(o, kmflag);
       if (r >= 0) return r + H.HEAP_BASE;
       if (r === -2) return 0;
     }
@@ -1445,28 +1430,68 @@ export class Kmem {
   /** kmem_cache_free: magazine fast path (LP64 heap words); then freeW; everything else in freeSlow. */
   kmem_cache_free(cp: number, buf: number): void {
     const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
-    if (o >= 0 && o < this.hLim && (o & 63) === 0 && this.hProt[o >>> 12] === H.RW) {
-      const u = this.hi32;
-      const ci = o >>> 2;
-      const rw = u[ci + W.ROUNDS]!;
-      const rounds = (rw << 16) >> 16;
-      const bo = buf + H.HEAP_NEG;
-      if ((u[ci + W.FLAGS]! & H.FREE_SLOW) === 0 && rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff) && u[ci + W.LOADED + 1] === H.HHI_I) {
-        const mo = u[ci + W.LOADED]! + 8 + (rounds << 3);
-        if (bo >= 0 && bo < this.hLim && mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
-          const mi = mo >>> 2;
-          u[mi] = bo;
-          u[mi + 1] = H.HHI_I;
-          u[ci + W.ROUNDS] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
-          const lo = (u[ci + W.FREE]! + 1) | 0;
-          u[ci + W.FREE] = lo;
-          if (lo === 0) u[ci + W.FREE + 1]++;
-          return;
-        }
-      }
-      if (bo >= 0 && bo < this.hLim && this.freeW(o, bo)) return;
+    const bo = buf + H.HEAP_NEG;
+    if (o >= 0 && o < this.hLim && bo >= 0 && bo < this.hLim) {
+      const r = this.pushAt(o, bo);
+      if (r > 0 || (r === 0 && this.freeW(o, bo))) return;
     }
     this.freeSlow(cp, buf);
+  }
+
+  /*
+   * The magazine fast paths, on heap offsets with the layout written in
+   * (signed words: no uint32-to-double conversions).  o is the CPU cache's
+   * heap offset, 0 <= o < hLim.
+   */
+
+  /**
+   * Take a round from the loaded magazine of a plain cache: the buffer's
+   * heap offset; -1 when the CPU cache is usable but this is not the plain
+   * case (a debug cache, no rounds, a round that is no heap address: allocW
+   * or the checked path); -3 when the CPU cache itself is not (unaligned,
+   * not writable: the checked path).
+   */
+  private popAt(o: number): number {
+    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== H.RW) return -3;
+    const u = this.hi32;
+    const ci = o >>> 2;
+    const rw = u[ci + W.ROUNDS]!;
+    const rounds = (rw << 16) >> 16;
+    if (rounds <= 0 || (u[ci + W.FLAGS]! & H.ALLOC_SLOW) !== 0 || u[ci + W.LOADED + 1] !== H.HHI_I) return -1;
+    const mo = u[ci + W.LOADED]! + (rounds << 3);
+    if (mo < 0 || mo >= this.hLim || (mo & 7) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
+    const mi = mo >>> 2;
+    const b = u[mi]!;
+    if (u[mi + 1] !== H.HHI_I || b < 0 || b >= this.hLim) return -1;
+    u[ci + W.ROUNDS] = rw - 1; // rounds > 0: no borrow into prounds
+    const lo = (u[ci + W.ALLOC]! + 1) | 0;
+    u[ci + W.ALLOC] = lo;
+    if (lo === 0) u[ci + W.ALLOC + 1]++;
+    return b;
+  }
+
+  /**
+   * Put the buffer at heap offset bo (0 <= bo < hLim) into the loaded
+   * magazine of a plain cache: 1 done; 0 when the CPU cache is usable but
+   * this is not the plain case (freeW); -3 when the CPU cache is not.
+   */
+  private pushAt(o: number, bo: number): number {
+    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== H.RW) return -3;
+    const u = this.hi32;
+    const ci = o >>> 2;
+    const rw = u[ci + W.ROUNDS]!;
+    const rounds = (rw << 16) >> 16;
+    if ((u[ci + W.FLAGS]! & H.FREE_SLOW) !== 0 || rounds < 0 || rounds >= (u[ci + W.MAGSIZE]! & 0xffff) || u[ci + W.LOADED + 1] !== H.HHI_I) return 0;
+    const mo = u[ci + W.LOADED]! + 8 + (rounds << 3);
+    if (mo < 0 || mo >= this.hLim || (mo & 7) !== 0 || this.hProt[mo >>> 12] !== H.RW) return 0;
+    const mi = mo >>> 2;
+    u[mi] = bo;
+    u[mi + 1] = H.HHI_I;
+    u[ci + W.ROUNDS] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
+    const lo = (u[ci + W.FREE]! + 1) | 0;
+    u[ci + W.FREE] = lo;
+    if (lo === 0) u[ci + W.FREE + 1]++;
+    return 1;
   }
 
   /*
@@ -3134,15 +3159,21 @@ export class Kmem {
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
       if (d[ti + 1] === H.HHI) {
-        const cpo = d[ti]!;
-        const o = cpo + H.CC_OFF + (this.k.curCpu << 6);
-        if (o < this.hLim && this.hProt[o >>> 12] === H.RW) {
-          if ((this.h32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) return this.kmem_cache_alloc(cpo + H.HEAP_BASE, kmflag);
-          return this.allocTagged(cpo + H.HEAP_BASE, size, kmflag);
+        const o = d[ti]! + H.CC_OFF + (this.k.curCpu << 6);
+        if (o < this.hLim) {
+          const r = this.popAt(o);
+          if (r >= 0) return r + H.HEAP_BASE;
+          if (r === -1) return this.kmemAllocCache(d[ti]! + H.HEAP_BASE, o, size, kmflag);
         }
       }
     }
     return this.kmemAllocSlow(size, kmflag);
+  }
+
+  /** kmem_alloc from the cache cp whose CPU cache (heap offset o) is usable. */
+  private kmemAllocCache(cp: number, o: number, size: number, kmflag: number): number {
+    if ((this.hi32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
+    return this.allocTagged(cp, size, kmflag);
   }
 
   private kmemAllocSlow(size: number, kmflag: number): number {
@@ -3256,17 +3287,26 @@ export class Kmem {
     if (size > 0 && size <= 4096 && this.hLim !== 0) {
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
-      if (d[ti + 1] === H.HHI) {
-        const cpo = d[ti]!;
-        const o = cpo + H.CC_OFF + (this.k.curCpu << 6);
-        if (o < this.hLim && this.hProt[o >>> 12] === H.RW) {
-          if ((this.h32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) this.kmem_cache_free(cpo + H.HEAP_BASE, buf);
-          else this.freeTagged(cpo + H.HEAP_BASE, buf, size);
-          return;
+      const bo = buf + H.HEAP_NEG;
+      if (d[ti + 1] === H.HHI && bo >= 0 && bo < this.hLim) {
+        const o = d[ti]! + H.CC_OFF + (this.k.curCpu << 6);
+        if (o < this.hLim) {
+          const r = this.pushAt(o, bo);
+          if (r > 0) return;
+          if (r === 0) {
+            this.kmemFreeCache(d[ti]! + H.HEAP_BASE, o, buf, size);
+            return;
+          }
         }
       }
     }
     this.kmemFreeSlow(buf, size);
+  }
+
+  /** kmem_free to the cache cp whose CPU cache (heap offset o) is usable. */
+  private kmemFreeCache(cp: number, o: number, buf: number, size: number): void {
+    if ((this.hi32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) this.kmem_cache_free(cp, buf);
+    else this.freeTagged(cp, buf, size);
   }
 
   private kmemFreeSlow(buf: number, size: number): void {
