@@ -177,6 +177,8 @@ export class Kernel {
   cur!: KThread;
   /** cur.cpu, kept beside cur for the allocator's fast paths (one load instead of two). */
   curCpu = 0;
+  /** Called with the new current thread whenever runAs switches threads (the allocator keeps its CPU offset). */
+  readonly switchHooks: Array<(t: KThread) => void> = [];
   panicking = false;
   panicMessage: string | undefined;
   /** Called once by panic() once the panic state is in memory (crash dump hook). */
@@ -454,6 +456,7 @@ export class Kernel {
     this.switchOut(prev);
     this.cur = t;
     this.curCpu = t.cpu;
+    for (const h of this.switchHooks) h(t);
     this.switchIn(t);
     try {
       return fn();
@@ -462,6 +465,7 @@ export class Kernel {
         this.switchOut(t);
         this.cur = prev;
         this.curCpu = prev.cpu;
+        for (const h of this.switchHooks) h(prev);
         this.switchIn(prev);
       }
     }

@@ -465,6 +465,8 @@ export class Kmem {
   private readonly hw: boolean;
   /** hSize when the word-index paths apply, else 0 (one compare checks both). */
   private readonly hLim: number;
+  /** The current CPU's kmem_cpu_cache_t offset in cache_cpu[] (curCpu * 64), kept by a kernel switch hook. */
+  private cpuOff = 0;
   /** Word index of kmem_mtbf in the data view. */
   private readonly iMtbf: number;
   /** Word index of kmem_alloc_table in the data view. */
@@ -526,7 +528,7 @@ export class Kmem {
     this.hProt = hs.prot;
     this.hHi = Math.floor(hs.base / TWO32) >>> 0;
     this.hLo = (hs.base - Math.floor(hs.base / TWO32) * TWO32) >>> 0;
-    this.hw = opts.wordPaths !== false && this.lp64 && hs.base === H.HEAP_BASE && hs.size <= TWO32;
+    this.hw = opts.wordPaths !== false && this.lp64 && hs.base === H.HEAP_BASE && hs.size <= 0x80000000;
     this.dBase = ds.base;
     this.dSize = ds.size;
     this.d32 = ds.u32;
@@ -650,6 +652,10 @@ export class Kmem {
       kmem_bufctl_audit_cache: g('kmem_bufctl_audit_cache', 'kmem_cache_t *'),
       kmem_null_cache: g('kmem_null_cache', 'kmem_cache_t *'),
     };
+    this.cpuOff = k.curCpu * KMEM_CPU_CACHE_SIZE;
+    k.switchHooks.push((t) => {
+      this.cpuOff = t.cpu * KMEM_CPU_CACHE_SIZE;
+    });
     this.iMtbf = (this.G.kmem_mtbf - this.dBase) >>> 2;
     this.iAllocTable = (this.G.kmem_alloc_table - this.dBase) >>> 2;
     const dataWord = (a: number, align: number): number => {
@@ -1417,8 +1423,10 @@ export class Kmem {
 
   /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
-    const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
-    if (o >= 0 && o < this.hLim) {
+    const c = cp + (H.HEAP_NEG + H.CC_OFF);
+    if (c >= 0 && c < this.hLim) {
+      // (hLim < 2^31: c | 0 is c, and the CPU offset is an integer add)
+      const o = (c | 0) + this.cpuOff;
       let r = this.popAt(o);
       if (r === -1) r = this.allocW(o, kmflag);
       if (r >= 0) return r + H.HEAP_BASE;
@@ -1429,10 +1437,11 @@ export class Kmem {
 
   /** kmem_cache_free: magazine fast path (LP64 heap words); then freeW; everything else in freeSlow. */
   kmem_cache_free(cp: number, buf: number): void {
-    const o = cp + (H.HEAP_NEG + H.CC_OFF) + (this.k.curCpu << 6);
+    const c = cp + (H.HEAP_NEG + H.CC_OFF);
     const bo = buf + H.HEAP_NEG;
-    if (o >= 0 && o < this.hLim && bo >= 0 && bo < this.hLim) {
-      const r = this.pushAt(o, bo);
+    if (c >= 0 && c < this.hLim && bo >= 0 && bo < this.hLim) {
+      const o = (c | 0) + this.cpuOff;
+      const r = this.pushAt(o, bo | 0);
       if (r > 0 || (r === 0 && this.freeW(o, bo))) return;
     }
     this.freeSlow(cp, buf);
@@ -1511,7 +1520,7 @@ export class Kmem {
     const u = this.h32;
     const hs = this.hLim;
     const ci = o >>> 2;
-    const cpo = o - (H.CC_OFF + (this.k.curCpu << 6));
+    const cpo = o - (H.CC_OFF + this.cpuOff);
     for (;;) {
       if (u[ci + W.FLAGS]! & F.DUMPUNSAFE) return -1;
       const rw = u[ci + W.ROUNDS]!;
@@ -1538,7 +1547,7 @@ export class Kmem {
   private freeW(o: number, bo: number): boolean {
     const u = this.h32;
     const ci = o >>> 2;
-    const cpo = o - (H.CC_OFF + (this.k.curCpu << 6));
+    const cpo = o - (H.CC_OFF + this.cpuOff);
     const flags = u[ci + W.FLAGS]!;
     if (flags & (F.DUMPUNSAFE | F.DUMPDIVERT)) return false;
     if (flags & F.BUFTAG) {
@@ -2813,7 +2822,7 @@ export class Kmem {
     if (lho < 0 || size <= 0 || this.k.panicking || this.d32[this.iLogging] === 0) return -1;
     const hSize = this.hLim;
     const prot = this.hProt;
-    const c = lho + this.lhCpu + (this.k.curCpu << 6);
+    const c = lho + this.lhCpu + this.cpuOff;
     if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === H.RW && prot[(c + 63) >>> 12] === H.RW)) return -1;
     const O = this.O;
     const u = this.h32;
@@ -3159,7 +3168,7 @@ export class Kmem {
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
       if (d[ti + 1] === H.HHI) {
-        const o = d[ti]! + H.CC_OFF + (this.k.curCpu << 6);
+        const o = d[ti]! + H.CC_OFF + this.cpuOff;
         if (o < this.hLim) {
           const r = this.popAt(o);
           if (r >= 0) return r + H.HEAP_BASE;
@@ -3289,7 +3298,7 @@ export class Kmem {
       const d = this.d32;
       const bo = buf + H.HEAP_NEG;
       if (d[ti + 1] === H.HHI && bo >= 0 && bo < this.hLim) {
-        const o = d[ti]! + H.CC_OFF + (this.k.curCpu << 6);
+        const o = d[ti]! + H.CC_OFF + this.cpuOff;
         if (o < this.hLim) {
           const r = this.pushAt(o, bo);
           if (r > 0) return;
