@@ -300,6 +300,8 @@ const enum H {
   HHI = 0xfffffe80,
   /** HHI as a signed 32-bit word */
   HHI_I = -384,
+  /** 0xfeedface as a signed 32-bit word */
+  REDZONE_I = -17958194,
   /** offsetof(kmem_cache_t, cache_cpu) */
   CC_OFF = 568,
   /** KMF_BUFTAG | KMF_DUMPUNSAFE; with KMF_DUMPDIVERT for frees. */
@@ -1509,6 +1511,13 @@ export class Kmem {
    * rounds from a debug cache (with the debug checks), refills from the
    * previous magazine and the depot.  o is the CPU cache's heap offset,
    * already checked (in the heap, 64-aligned, writable).
+   *
+   * The debug checks are written inline (a call per operation costs more
+   * than the checks): when the cache, the buffer, its buftag, bufctl and
+   * verify range are in order on the heap view (no KMF_LITE, no mtbf, no
+   * constructor or destructor to run) they do what allocDebug / freeDebug
+   * do; anything wrong or unusual goes to the checked path with nothing
+   * changed, which does the work and any reporting exactly as before.
    */
 
   /**
@@ -1517,7 +1526,8 @@ export class Kmem {
    * allocation met a corrupt buffer, already reported).
    */
   private allocW(o: number, kmflag: number): number {
-    const u = this.h32;
+    const u = this.hi32;
+    const hp = this.hProt;
     const hs = this.hLim;
     const ci = o >>> 2;
     const cpo = o - (H.CC_OFF + this.cpuOff);
@@ -1529,45 +1539,122 @@ export class Kmem {
         if (this.magRefill(cpo, o, true) > 0) continue;
         return -1;
       }
-      const mo = u[ci + W.LOADED]! + 8 * rounds;
-      if (u[ci + W.LOADED + 1] !== H.HHI || mo >= hs || (mo & 7) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
+      const mo = u[ci + W.LOADED]! + (rounds << 3);
+      if (u[ci + W.LOADED + 1] !== H.HHI_I || mo < 0 || mo >= hs || (mo & 7) !== 0 || hp[mo >>> 12] === 0) return -1;
       const mi = mo >>> 2;
       const bo = u[mi]!;
-      if (u[mi + 1] !== H.HHI || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
+      if (u[mi + 1] !== H.HHI_I || bo < 0 || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
       u[ci + W.ROUNDS] = rw - 1;
-      const lo = u[ci + W.ALLOC]! + 1;
+      const lo = (u[ci + W.ALLOC]! + 1) | 0;
       u[ci + W.ALLOC] = lo;
-      if (lo === H.TWO32) u[ci + W.ALLOC + 1]++;
-      if ((u[ci + W.FLAGS]! & F.BUFTAG) === 0 || this.allocDebugW(cpo, bo, kmflag) === 0) return bo;
+      if (lo === 0) u[ci + W.ALLOC + 1]++;
+      if ((u[ci + W.FLAGS]! & F.BUFTAG) === 0) return bo;
+      // kmem_cache_alloc_debug, when everything is in order (see above)
+      fast: {
+        const ce = cpo + this.cacheSize - 1;
+        if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) break fast;
+        const ki = cpo >>> 2;
+        const flags = u[ki + KC.FLAGS]!;
+        const bto = u[ki + KC.BUFTAG]!;
+        const n = u[ki + KC.VERIFY]! & ~7;
+        if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ki + KC.BUFTAG + 1]! | u[ki + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) break fast;
+        if ((this.d32[this.iMtbf]! | u[ki + KC.MTBF]!) !== 0) break fast;
+        if (flags & F.DEADBEEF && (u[ki + KC.CTOR]! | u[ki + KC.CTOR + 1]!) !== 0) break fast;
+        const bt = bo + bto;
+        if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) break fast;
+        const w = bt >>> 2;
+        const bcLo = u[w + BT.BUFCTL]!;
+        const bcHi = u[w + BT.BUFCTL + 1]!;
+        if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_FREE) || u[w + BT.BXSTAT + 1] !== bcHi) break fast;
+        if (flags & F.HASH) {
+          // the bufctl's bc_addr must name the buffer
+          const a = bcLo + KC.BC_ADDR * 4;
+          if (bcHi !== H.HHI_I || a < 0 || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI_I) break fast;
+        }
+        if (flags & F.DEADBEEF && n > 0) {
+          for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) break fast;
+          // 64-bit words through the Float64Array view: the patterns are
+          // ordinary finite doubles, so == is bit equality and stores keep the bits
+          const f = this.h64;
+          const fr = this.pFree64;
+          const un = this.pUninit64;
+          const i = bo >>> 3;
+          const e = i + (n >>> 3);
+          for (let j = i; j < e; j++) {
+            if (f[j] !== fr) {
+              for (let r = i; r < j; r++) f[r] = fr;
+              break fast;
+            }
+            f[j] = un;
+          }
+        }
+        u[w + BT.BXSTAT] = bcLo ^ H.BT_ALLOC;
+        u[w] = H.REDZONE_I;
+        u[w + 1] = H.REDZONE_I;
+        if (flags & F.AUDIT) this.auditW(cpo, -1, bcLo >>> 0, bcHi >>> 0, flags);
+        return bo;
+      }
+      if (this.allocDebugFramed(cpo + H.HEAP_BASE, bo + H.HEAP_BASE, kmflag, false, this.FN.kmem_cache_alloc + 0x9c) === 0) return bo;
       if (kmflag & KM_NOSLEEP) return -2;
     }
   }
 
   /** Free the buffer at heap offset bo: true when done, false for the checked path (nothing changed). */
   private freeW(o: number, bo: number): boolean {
-    const u = this.h32;
+    const u = this.hi32;
     const ci = o >>> 2;
     const cpo = o - (H.CC_OFF + this.cpuOff);
     const flags = u[ci + W.FLAGS]!;
     if (flags & (F.DUMPUNSAFE | F.DUMPDIVERT)) return false;
     if (flags & F.BUFTAG) {
-      const rc = this.freeDebugW(cpo, bo);
-      if (rc === -2) return false;
-      if (rc === -1) return true; // corruption, reported: not freed
+      // kmem_cache_free_debug, when everything is in order (see above);
+      // anything else: the checked path (nothing changed yet)
+      const hp = this.hProt;
+      const hs = this.hLim;
+      const ce = cpo + this.cacheSize - 1;
+      if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return false;
+      const ki = cpo >>> 2;
+      const cf = u[ki + KC.FLAGS]!;
+      const bto = u[ki + KC.BUFTAG]!;
+      const n = u[ki + KC.VERIFY]! & ~7;
+      if (cf & (F.LITE | F.DUMPUNSAFE) || (u[ki + KC.BUFTAG + 1]! | u[ki + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return false;
+      if (cf & F.DEADBEEF && (u[ki + KC.DTOR]! | u[ki + KC.DTOR + 1]!) !== 0) return false;
+      const bt = bo + bto;
+      if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) return false;
+      const w = bt >>> 2;
+      const bcLo = u[w + BT.BUFCTL]!;
+      const bcHi = u[w + BT.BUFCTL + 1]!;
+      if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_ALLOC) || u[w + BT.BXSTAT + 1] !== bcHi) return false;
+      if (cf & F.HASH) {
+        const a = bcLo + KC.BC_ADDR * 4;
+        if (bcHi !== H.HHI_I || a < 0 || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI_I) return false;
+      }
+      if (u[w] !== H.REDZONE_I || u[w + 1] !== H.REDZONE_I) return false;
+      if (cf & F.DEADBEEF && n > 0) {
+        for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return false;
+      }
+      u[w + BT.BXSTAT] = bcLo ^ H.BT_FREE;
+      if (cf & F.AUDIT) this.auditW(cpo, bo, bcLo >>> 0, bcHi >>> 0, cf);
+      if (cf & F.DEADBEEF) {
+        // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
+        const f = this.h64;
+        const fr = this.pFree64;
+        for (let j = bo >>> 3, e = j + (n >>> 3); j < e; j++) f[j] = fr;
+      }
     }
     for (;;) {
       const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
       if (rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff)) {
-        const mo = u[ci + W.LOADED]! + 8 + 8 * rounds;
-        if (u[ci + W.LOADED + 1] === H.HHI && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
+        const mo = u[ci + W.LOADED]! + 8 + (rounds << 3);
+        if (u[ci + W.LOADED + 1] === H.HHI_I && mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
           const mi = mo >>> 2;
           u[mi] = bo;
-          u[mi + 1] = H.HHI;
+          u[mi + 1] = H.HHI_I;
           u[ci + W.ROUNDS] = rw + 1;
-          const lo = u[ci + W.FREE]! + 1;
+          const lo = (u[ci + W.FREE]! + 1) | 0;
           u[ci + W.FREE] = lo;
-          if (lo === H.TWO32) u[ci + W.FREE + 1]++;
+          if (lo === 0) u[ci + W.FREE + 1]++;
           return true;
         }
       } else if (this.magRefill(cpo, o, false) > 0) {
@@ -1579,107 +1666,8 @@ export class Kmem {
     }
   }
 
-  /*
-   * The debug checks on the word-index path (LP64), one self-contained
-   * function each way.  When the cache, the buffer, its buftag, bufctl and
-   * verify range are in order on the heap view (no KMF_LITE, no mtbf, no
-   * constructor or destructor to run), they do what allocDebug / freeDebug
-   * do; anything wrong or unusual goes to the checked path, with nothing
-   * changed, which does the work and any reporting exactly as before.
-   */
-
-  /** kmem_cache_alloc_debug for a magazine round at heap offset bo: 0 ok, else allocDebug's result. */
-  private allocDebugW(cpo: number, bo: number, kmflag: number): number {
-    const u = this.h32;
-    const hp = this.hProt;
-    const hs = this.hLim;
-    fast: {
-      const ce = cpo + this.cacheSize - 1;
-      if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) break fast;
-      const ci = cpo >>> 2;
-      const flags = u[ci + KC.FLAGS]!;
-      const bto = u[ci + KC.BUFTAG]!;
-      const n = u[ci + KC.VERIFY]! & ~7;
-      if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ci + KC.BUFTAG + 1]! | u[ci + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) break fast;
-      if ((this.d32[this.iMtbf]! | u[ci + KC.MTBF]!) !== 0) break fast;
-      if (flags & F.DEADBEEF && (u[ci + KC.CTOR]! | u[ci + KC.CTOR + 1]!) !== 0) break fast;
-      const bt = bo + bto;
-      if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) break fast;
-      const w = bt >>> 2;
-      const bcLo = u[w + BT.BUFCTL]!;
-      const bcHi = u[w + BT.BUFCTL + 1]!;
-      if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_FREE) >>> 0 || u[w + BT.BXSTAT + 1] !== bcHi) break fast;
-      if (flags & F.HASH) {
-        // the bufctl's bc_addr must name the buffer
-        const a = bcLo + KC.BC_ADDR * 4;
-        if (bcHi !== H.HHI || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI) break fast;
-      }
-      if (flags & F.DEADBEEF && n > 0) {
-        for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) break fast;
-        // 64-bit words through the Float64Array view: the patterns are
-        // ordinary finite doubles, so == is bit equality and stores keep the bits
-        const f = this.h64;
-        const fr = this.pFree64;
-        const un = this.pUninit64;
-        const i = bo >>> 3;
-        const e = i + (n >>> 3);
-        for (let j = i; j < e; j++) {
-          if (f[j] !== fr) {
-            for (let r = i; r < j; r++) f[r] = fr;
-            break fast;
-          }
-          f[j] = un;
-        }
-      }
-      u[w + BT.BXSTAT] = (bcLo ^ H.BT_ALLOC) >>> 0;
-      u[w] = H.REDZONE;
-      u[w + 1] = H.REDZONE;
-      if (flags & F.AUDIT) this.auditW(cpo, -1, bcLo, bcHi, flags);
-      return 0;
-    }
-    return this.allocDebugFramed(cpo + H.HEAP_BASE, bo + H.HEAP_BASE, kmflag, false, this.FN.kmem_cache_alloc + 0x9c);
-  }
-
-  /** kmem_cache_free_debug for the buffer at heap offset bo: 0 ok, -1 corruption (reported), -2 take the checked path. */
-  private freeDebugW(cpo: number, bo: number): number {
-    const u = this.h32;
-    const hp = this.hProt;
-    const hs = this.hLim;
-    const ce = cpo + this.cacheSize - 1;
-    if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return -2;
-    const ci = cpo >>> 2;
-    const flags = u[ci + KC.FLAGS]!;
-    const bto = u[ci + KC.BUFTAG]!;
-    const n = u[ci + KC.VERIFY]! & ~7;
-    if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ci + KC.BUFTAG + 1]! | u[ci + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return -2;
-    if (flags & F.DEADBEEF && (u[ci + KC.DTOR]! | u[ci + KC.DTOR + 1]!) !== 0) return -2;
-    const bt = bo + bto;
-    if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) return -2;
-    const w = bt >>> 2;
-    const bcLo = u[w + BT.BUFCTL]!;
-    const bcHi = u[w + BT.BUFCTL + 1]!;
-    if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_ALLOC) >>> 0 || u[w + BT.BXSTAT + 1] !== bcHi) return -2;
-    if (flags & F.HASH) {
-      const a = bcLo + KC.BC_ADDR * 4;
-      if (bcHi !== H.HHI || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI) return -2;
-    }
-    if (u[w] !== H.REDZONE || u[w + 1] !== H.REDZONE) return -2;
-    if (flags & F.DEADBEEF && n > 0) {
-      for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return -2;
-    }
-    u[w + BT.BXSTAT] = (bcLo ^ H.BT_FREE) >>> 0;
-    if (flags & F.AUDIT) this.auditW(cpo, bo, bcLo, bcHi, flags);
-    if (flags & F.DEADBEEF) {
-      // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
-      const f = this.h64;
-      const fr = this.pFree64;
-      for (let j = bo >>> 3, e = j + (n >>> 3); j < e; j++) f[j] = fr;
-    }
-    return 0;
-  }
-
   /**
-   * KMEM_AUDIT for allocDebugW (bo < 0) and freeDebugW (bo = the buffer's
+   * KMEM_AUDIT for allocW's debug checks (bo < 0) and freeW's (bo = the buffer's
    * heap offset: under KMF_CONTENTS its contents go to the content log
    * first), inside the kmem_cache_alloc / kmem_cache_free frame whose pc
    * the checked path records.
