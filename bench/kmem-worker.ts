@@ -10,6 +10,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { MemPool } from '@thi.ng/malloc';
 import { bootSystem } from '../src/system.js';
+import { bestOf } from './timing.js';
 
 export type KmemBenchKey = 'floor' | 'kmem' | 'kmem6' | 'kmemf' | 'thing';
 export type KmemBenchPattern = 'lifo64' | 'rand64' | 'mixed';
@@ -57,16 +58,7 @@ function choices(): { victim: Int32Array; size: Int32Array } {
 
 /** One untimed warm-up pass, then the best of `reps` timed passes (ns). */
 function timeBest(fn: () => number, reps = REPS): number {
-  let sink = fn();
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint();
-    sink ^= fn();
-    const t1 = process.hrtime.bigint();
-    best = Math.min(best, Number(t1 - t0));
-  }
-  if (sink === 0x12345678) console.log('');
-  return best;
+  return bestOf(fn, reps, 1);
 }
 
 function lifo(a: Allocator): () => number {

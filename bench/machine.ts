@@ -3,18 +3,10 @@
  * backend, against the same pattern on a raw Uint32Array, in the same run.
  */
 import { PagedMemory, LP64 } from '../src/machine/memory.js';
+import { bestOf } from './timing.js';
 
 function timeIt(fn: () => number): number {
-  let best = Infinity;
-  let sink = 0;
-  for (let r = 0; r < 7; r++) {
-    const t0 = process.hrtime.bigint();
-    sink ^= fn();
-    const t1 = process.hrtime.bigint();
-    best = Math.min(best, Number(t1 - t0));
-  }
-  if (sink === 0x12345678) console.log('');
-  return best;
+  return bestOf(fn, 7);
 }
 
 export async function benchMachine(): Promise<Record<string, number>> {
