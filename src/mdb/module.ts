@@ -160,6 +160,13 @@ export interface WhatisState {
 export interface WhatisHandler {
   readonly name: string;
   readonly order: 'early' | 'allocator' | 'late';
+  /**
+   * A stand-in the mdb core registers for targets without a kernel
+   * module: ::whatis skips it when another module registers a handler of
+   * the same name.  (genunix registers `modules` and `threads` itself, as
+   * illumos' kmem_init() does, so `::whatis -v` says ``genunix`threads``.)
+   */
+  readonly fallback?: boolean;
   search(ctx: DcmdContext, w: WhatisState): void;
 }
 

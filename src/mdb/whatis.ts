@@ -1,12 +1,16 @@
 /*
  * ::whatis, the mdb core half: collect the addresses (one, or all of a
  * pipeline's), run every module's handlers in order ('early', 'allocator',
- * 'late') and report what is left as "ADDR is unknown".  The core module
- * provides the early handlers for modules and threads and the late one for
- * kernel symbols; genunix adds kmem and vmem.
+ * 'late') and report what is left as "ADDR is unknown".  `-v` prints
+ * "Searching MODULE`HANDLER..." with the name of the module that
+ * registered the handler (illumos mdb_whatis.c cmd_whatis).  The core
+ * module registers the late one for kernel symbols (mdb`mappings) and
+ * fallbacks for modules and threads; genunix registers modules, threads,
+ * kmem and vmem (genunix`...), as illumos' kmem_init() does.
  */
 
 import { toU64 } from '../machine/addr.js';
+import type { TargetThread } from '../target/target.js';
 import { DCMD_OK, DCMD_USAGE, DCMD_ADDRSPEC, type DcmdDef, type WhatisHandler, type WhatisState } from './module.js';
 import type { Session } from './session.js';
 
@@ -14,6 +18,14 @@ const ORDER = { early: 0, allocator: 1, late: 2 } as const;
 
 function hx(a: number): string {
   return toU64(a).toString(16);
+}
+
+/**
+ * True when stack word `a` lies below the thread's saved sp (illumos
+ * stack_active(): " (below sp)"); compared unsigned, as uintptr_t.
+ */
+export function belowSp(t: TargetThread, a: number): boolean {
+  return toU64(a) < toU64(t.sp);
 }
 
 export function whatisDcmd(s: Session): DcmdDef {
@@ -64,7 +76,11 @@ export function whatisDcmd(s: Session): DcmdDef {
           return !wflags.all && sorted.every((a) => found.has(a));
         },
       };
-      const handlers = [...s.whatisHandlers].map((x, i) => ({ ...x, i })).sort((x, y) => ORDER[x.h.order] - ORDER[y.h.order] || x.i - y.i);
+      // A core fallback gives way to a module's handler of the same name.
+      const registered = s.whatisHandlers.filter(
+        (x) => !x.h.fallback || !s.whatisHandlers.some((y) => y !== x && !y.h.fallback && y.h.name === x.h.name),
+      );
+      const handlers = registered.map((x, i) => ({ ...x, i })).sort((x, y) => ORDER[x.h.order] - ORDER[y.h.order] || x.i - y.i);
       for (const { module, h } of handlers) {
         if (w.done()) break;
         if (wflags.identifiersOnly && h.order === 'early') continue;
@@ -81,49 +97,65 @@ export function whatisDcmd(s: Session): DcmdDef {
   };
 }
 
-/** The core's handlers: module text/data, threads, kernel symbols. */
+/*
+ * The kernel's module text/data and thread handlers.  In illumos they are
+ * genunix's (kmem.c kmem_init(): mdb_whatis_register("modules", ...) and
+ * ("threads", ...), WHATIS_PRIO_EARLY), so genunix registers these; the
+ * core keeps copies as fallbacks for targets genunix does not load for.
+ */
+const modulesWhatis: WhatisHandler = {
+  name: 'modules',
+  order: 'early',
+  search(ctx, w) {
+    for (const m of ctx.target.moduleHistory()) {
+      if (m.unloadTime !== undefined) continue;
+      for (const [base, size, what] of [
+        [m.base, m.textSize, 'text segment'],
+        [m.base + m.textSize, m.size - m.textSize, 'data segment'],
+      ] as const) {
+        for (const a of w.match(base, size)) {
+          w.reportObject(a, a);
+          const sym = ctx.target.symbolByAddr(a);
+          ctx.out(`${sym ? ctx.symbolize(a) + ', ' : ''}in ${m.name}'s ${what}\n`);
+        }
+      }
+    }
+  },
+};
+
+const threadsWhatis: WhatisHandler = {
+  name: 'threads',
+  order: 'early',
+  search(ctx, w) {
+    const tid = ctx.types.find('kthread_t') ?? ctx.types.find('struct kthread');
+    const tsize = tid !== undefined ? ctx.types.sizeof(tid) : 0;
+    for (const t of ctx.target.threads()) {
+      if (tsize > 0) {
+        for (const a of w.match(t.addr, tsize)) {
+          w.reportObject(a, t.addr);
+          ctx.out('allocated as a thread structure\n');
+        }
+      }
+      if (t.stackTop > t.stackBase) {
+        for (const a of w.match(t.stackBase, t.stackTop - t.stackBase)) {
+          w.reportObject(a, a);
+          ctx.out(`in thread ${hx(t.addr)}'s stack${belowSp(t, a) ? ' (below sp)' : ''}\n`);
+        }
+      }
+    }
+  },
+};
+
+/** The handlers genunix registers (illumos genunix`modules, genunix`threads). */
+export const kernelWhatisHandlers: readonly WhatisHandler[] = [modulesWhatis, threadsWhatis];
+
+/**
+ * The core's handlers: fallback modules and threads, and kernel symbols
+ * (illumos' one builtin, mdb`mappings).
+ */
 export const coreWhatisHandlers: WhatisHandler[] = [
-  {
-    name: 'modules',
-    order: 'early',
-    search(ctx, w) {
-      for (const m of ctx.target.moduleHistory()) {
-        if (m.unloadTime !== undefined) continue;
-        for (const [base, size, what] of [
-          [m.base, m.textSize, 'text segment'],
-          [m.base + m.textSize, m.size - m.textSize, 'data segment'],
-        ] as const) {
-          for (const a of w.match(base, size)) {
-            w.reportObject(a, a);
-            const sym = ctx.target.symbolByAddr(a);
-            ctx.out(`${sym ? ctx.symbolize(a) + ', ' : ''}in ${m.name}'s ${what}\n`);
-          }
-        }
-      }
-    },
-  },
-  {
-    name: 'threads',
-    order: 'early',
-    search(ctx, w) {
-      const tid = ctx.types.find('kthread_t') ?? ctx.types.find('struct kthread');
-      const tsize = tid !== undefined ? ctx.types.sizeof(tid) : 0;
-      for (const t of ctx.target.threads()) {
-        if (tsize > 0) {
-          for (const a of w.match(t.addr, tsize)) {
-            w.reportObject(a, t.addr);
-            ctx.out('allocated as a thread structure\n');
-          }
-        }
-        if (t.stackTop > t.stackBase) {
-          for (const a of w.match(t.stackBase, t.stackTop - t.stackBase)) {
-            w.reportObject(a, a);
-            ctx.out(`in thread ${hx(t.addr)}'s stack${a < t.sp ? ' (below sp)' : ''}\n`);
-          }
-        }
-      }
-    },
-  },
+  { ...modulesWhatis, fallback: true },
+  { ...threadsWhatis, fallback: true },
   {
     name: 'mappings',
     order: 'late',

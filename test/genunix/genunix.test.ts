@@ -263,6 +263,36 @@ test('kgrep finds the root slot holding a pointer; whatthread/kgrep options', ()
   assert.ok(near.split('\n').includes(hex(root + 56)));
 });
 
+test('::whatis -v labels each handler with the module that registered it (genunix`threads, mdb`mappings)', () => {
+  const f = makeFixture({ leaks: false });
+  const labels = mdb(f.t, '1234::whatis -v')
+    .stdout.split('\n')
+    .filter((l) => l.includes('`'))
+    .map((l) => l.replace(/^Searching (.*)\.\.\.$/, '$1'));
+  assert.deepEqual(labels, ['genunix`modules', 'genunix`threads', 'genunix`kmem', 'genunix`vmem', 'mdb`mappings', 'genunix`unloaded_modules']);
+  // the genunix registration answers for threads: one search, same report
+  const t = f.t.threads()[0]!;
+  const r = mdb(f.t, `${X(t.addr + 8)}::whatis -v`).stdout;
+  assert.equal(r, `Searching genunix\`modules...\nSearching genunix\`threads...\n${hex(t.addr + 8)} is ${hex(t.addr)}+8, allocated as a thread structure\n`);
+});
+
+test('::whatthread prints each thread holding the value as 0x-prefixed %#lr', () => {
+  const f = makeFixture({ leaks: false });
+  const [t0, t1] = f.t.threads();
+  const v = f.kept[9]!;
+  f.sys.k.mem.storePtr(t1!.stackBase + 0x80, v);
+  f.sys.k.mem.storePtr(t1!.stackBase + 0x88, v);
+  assert.equal(mdb(f.t, `${X(v)}::whatthread`).stdout, `${X(t1!.addr)}\n`);
+  assert.match(X(t1!.addr), /^0xfffffe10/);
+  assert.equal(
+    mdb(f.t, `${X(v)}::whatthread -v`).stdout,
+    `${hex(t1!.stackBase + 0x80)} in thread ${hex(t1!.addr)}'s stack\n${hex(t1!.stackBase + 0x88)} in thread ${hex(t1!.addr)}'s stack\n`,
+  );
+  f.sys.k.mem.storePtr(t0!.stackBase, v);
+  assert.equal(mdb(f.t, `${X(v)}::whatthread`).stdout, `${X(t0!.addr)}\n${X(t1!.addr)}\n`);
+  assert.match(mdb(f.t, '::whatthread').stderr, /^Usage: addr ::whatthread \[-v\]$/m);
+});
+
 test('walkers end with a message on a corrupt freelist or hash chain, never hang', () => {
   const f = makeFixture({ leaks: false });
   const kv = new KmemView(f.t);

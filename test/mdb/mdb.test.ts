@@ -216,6 +216,37 @@ test('::whatis: threads, stacks, symbols, unknown; pipes searched together', () 
   assert.equal(p.stdout.match(/Searching mdb`threads/g)?.length, 1);
 });
 
+test('::whatthread: address required, threads as %#lr, -v hits with (below sp), pipes', () => {
+  const f = makeTarget();
+  const [t0, t1] = [f.threads[0]!, f.threads[1]!];
+  const V = HEAP + 0x5000;
+  // twice in t1's stack (listed once without -v), once in t0's below its sp
+  f.mem.storePtr(t1.stackTop - 0x40, V);
+  f.mem.storePtr(t1.stackTop - 0x38, V);
+  f.mem.storePtr(t0.stackBase + 0x100, V);
+  const u = runMdb(f.target, '::whatthread');
+  assert.equal(u.stdout, '');
+  assert.equal(u.stderr, 'Usage: addr ::whatthread [-v]\n');
+  assert.equal(runMdb(f.target, `${hex(V)}::whatthread -v extra`).stderr, 'Usage: addr ::whatthread [-v]\n');
+  assert.equal(runMdb(f.target, `${hex(V)}::whatthread`).stdout, `0x${hex(t0.addr)}\n0x${hex(t1.addr)}\n`);
+  assert.equal(
+    runMdb(f.target, `${hex(V)}::whatthread -v`).stdout,
+    `${hex(t0.stackBase + 0x100)} in thread ${hex(t0.addr)}'s stack (below sp)\n` +
+      `${hex(t1.stackTop - 0x40)} in thread ${hex(t1.addr)}'s stack\n` +
+      `${hex(t1.stackTop - 0x38)} in thread ${hex(t1.addr)}'s stack\n`,
+  );
+  assert.equal(
+    runMdb(f.target, `${hex(V)}::whatthread | ::whatis`).stdout,
+    `${hex(t0.addr)} is allocated as a thread structure\n${hex(t1.addr)} is allocated as a thread structure\n`,
+  );
+  assert.equal(runMdb(f.target, '1234::whatthread').stdout, '');
+  // an unreadable stack ends the walk, as illumos' WALK_ERR
+  f.threads.push({ ...t1, addr: t1.addr + 0x1000, stackBase: 0x1000, stackTop: 0x2000 });
+  const e = runMdb(f.target, `${hex(V)}::whatthread`);
+  assert.equal(e.stdout, `0x${hex(t0.addr)}\n0x${hex(t1.addr)}\n`);
+  assert.equal(e.stderr, `mdb: couldn't read thread ${hex(t1.addr + 0x1000)}'s stack at 1000\nmdb: couldn't walk threads\n`);
+});
+
 test('::whatis handlers from a module run in order', () => {
   const m: MdbModule = {
     name: 'fake',

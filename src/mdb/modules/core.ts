@@ -26,7 +26,7 @@ import {
 import type { Session } from '../session.js';
 import { formatsTable } from '../format.js';
 import { makeTypeDcmds } from '../ctfprint.js';
-import { whatisDcmd, coreWhatisHandlers } from '../whatis.js';
+import { whatisDcmd, coreWhatisHandlers, belowSp } from '../whatis.js';
 
 /** Frames of a thread: its pc, then the return pcs along the frame-pointer chain. */
 export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; error?: string } {
@@ -605,28 +605,35 @@ export function coreModule(s: Session): MdbModule {
       usage: ':[-v]',
       description: 'print threads whose stack contains the given address',
       help: 'Scan every thread stack for a word equal to addr; print each such\nthread (with -v, every hit as "addr in thread t\'s stack").',
-      fn(ctx, addr, _flags, argv) {
+      // As illumos kmem.c whatthread()/whatthread_walk_thread(): an address
+      // is required; each matching thread once as %#lr, or with -v every
+      // matching word as "%p in thread %p's stack%s".
+      fn(ctx, addr, flags, argv) {
+        if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
         const g = ctx.getopts(argv, { v: 'bool' });
-        if (!g) return DCMD_USAGE;
+        if (!g || g.rest.length) return DCMD_USAGE;
         const P = ctx.ptrSize;
+        const piped = (flags & DCMD_PIPE_OUT) !== 0;
         for (const t of ctx.target.threads()) {
-          let found = false;
+          if (t.stackBase === 0) continue;
           for (let a = t.stackBase; a + P <= t.stackTop; a += P) {
             let w: number;
             try {
               w = ctx.target.loadPtr(a);
             } catch {
-              continue;
+              ctx.warn(`couldn't read thread ${ctx.hex(t.addr)}'s stack at ${ctx.hex(a)}`);
+              ctx.warn("couldn't walk threads");
+              return DCMD_ERR;
             }
-            if (w === addr) {
-              if (g.opts.v) ctx.printf('%p in thread %p\'s stack%s\n', a, t.addr, a < t.sp ? ' (below sp)' : '');
-              else {
-                found = true;
-                break;
-              }
+            if (w !== addr) continue;
+            if (g.opts.v) {
+              ctx.printf("%p in thread %p's stack%s\n", a, t.addr, belowSp(t, a) ? ' (below sp)' : '');
+            } else {
+              if (piped) ctx.pipeOut(t.addr);
+              else ctx.printf('%#lr\n', t.addr);
+              break;
             }
           }
-          if (found) ctx.pipeOut(t.addr);
         }
         return DCMD_OK;
       },

@@ -35,6 +35,7 @@ import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
 import { WhatisIndex, KMC_IDENTIFIER, VMC_IDENTIFIER, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
+import { kernelWhatisHandlers } from '../whatis.js';
 import { VmemView, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../analysis/vmem.js';
 import { KMF_AUDIT, KMF_HASH, KMF_LITE, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
 
@@ -333,7 +334,13 @@ function unloadedWhatis(ctx: DcmdContext, w: WhatisState): void {
   }
 }
 
+/*
+ * Registered in illumos' order (kmem.c kmem_init()): modules and threads
+ * (early; the core's implementations, now labelled genunix`...), then kmem
+ * and vmem.
+ */
 export const genunixWhatisHandlers: WhatisHandler[] = [
+  ...kernelWhatisHandlers,
   { name: 'kmem', order: 'allocator', search: kmemWhatis },
   { name: 'vmem', order: 'allocator', search: vmemWhatis },
   { name: 'unloaded_modules', order: 'late', search: unloadedWhatis },
