@@ -3274,6 +3274,13 @@ export class Kmem {
     if (buf !== 0) {
       const mem = this.mem;
       let o = 0;
+      // bzero: whole words at once on writable heap (heapWords checks every page)
+      const n = size & ~3;
+      const i = n > 0 ? this.heapWords(buf, n, true) : -1;
+      if (i >= 0) {
+        this.h32.fill(0, i, i + (n >>> 2));
+        o = n;
+      }
       for (; o + 4 <= size; o += 4) this.st32(buf + o, 0);
       for (; o < size; o++) mem.store8(buf + o, 0);
     }
