@@ -134,8 +134,6 @@ import {
   KMF_REDZONE,
   KMF_STICKY,
   KMF_TOUCH,
-  KMF_DUMPDIVERT,
-  KMF_DUMPUNSAFE,
   KM_NOSLEEP,
   KM_PANIC,
   KM_SLEEP,
@@ -426,17 +424,11 @@ export class Kmem {
   private readonly ccFlags: number;
   private readonly ccRounds: number; // rounds (low 16) | prounds (high 16)
   private readonly ccMagsize: number;
-  /* the same as word indices, for the fast paths */
-  private readonly iFlags: number;
+  /* word indices of cc_rounds and cc_loaded (cpuReload) */
   private readonly iRounds: number;
   private readonly iLoaded: number;
-  private readonly iAlloc: number;
-  private readonly iFree: number;
-  private readonly iMagsize: number;
   /** Bytes of kmem_maglist_t that the depot touches (all fields 8-aligned under LP64). */
   private readonly mlSize: number;
-  private readonly allocSlowFlags = KMF_BUFTAG | KMF_DUMPUNSAFE;
-  private readonly freeSlowFlags = KMF_BUFTAG | KMF_DUMPDIVERT | KMF_DUMPUNSAFE;
   private readonly cacheSize: number;
   private readonly O: Record<string, number>;
   private readonly slabSize: number;
@@ -460,9 +452,6 @@ export class Kmem {
   private readonly pFree64: number;
   private readonly pUninit64: number;
   private readonly hProt: Uint8Array;
-  /** The heap base's low and high 32-bit words (LP64 word-index paths: a heap pointer is hHi:hLo+offset). */
-  private readonly hLo: number;
-  private readonly hHi: number;
   /** The word-index paths apply: LP64 and a heap that does not cross a 4 GiB boundary. */
   private readonly hw: boolean;
   /** hSize when the word-index paths apply, else 0 (one compare checks both). */
@@ -528,8 +517,6 @@ export class Kmem {
     pat32[0] = pat32[1] = KMEM_UNINITIALIZED_PATTERN32;
     this.pUninit64 = pat[0]!;
     this.hProt = hs.prot;
-    this.hHi = Math.floor(hs.base / TWO32) >>> 0;
-    this.hLo = (hs.base - Math.floor(hs.base / TWO32) * TWO32) >>> 0;
     this.hw = opts.wordPaths !== false && this.lp64 && hs.base === H.HEAP_BASE && hs.size <= 0x80000000;
     this.dBase = ds.base;
     this.dSize = ds.size;
@@ -557,14 +544,10 @@ export class Kmem {
     if ((this.ccOff | this.ccFlags | this.ccLoaded | this.ccAlloc | this.ccFree) % 4 !== 0 || (this.ccLoaded % this.P) !== 0) {
       throw new Error('kmem: unexpected kmem_cpu_cache_t alignment');
     }
-    this.iFlags = this.ccFlags >> 2;
     this.iRounds = this.ccRounds >> 2;
     this.iLoaded = this.ccLoaded >> 2;
-    this.iAlloc = this.ccAlloc >> 2;
-    this.iFree = this.ccFree >> 2;
-    this.iMagsize = this.ccMagsize >> 2;
-    if (this.hw && (this.ccOff !== H.CC_OFF || this.iAlloc !== W.ALLOC || this.iFree !== W.FREE || this.iLoaded !== W.LOADED ||
-        this.ccPloaded !== W.PLOADED * 4 || this.iFlags !== W.FLAGS || this.iRounds !== W.ROUNDS || this.iMagsize !== W.MAGSIZE)) {
+    if (this.hw && (this.ccOff !== H.CC_OFF || this.ccAlloc !== W.ALLOC * 4 || this.ccFree !== W.FREE * 4 || this.ccLoaded !== W.LOADED * 4 ||
+        this.ccPloaded !== W.PLOADED * 4 || this.ccFlags !== W.FLAGS * 4 || this.ccRounds !== W.ROUNDS * 4 || this.ccMagsize !== W.MAGSIZE * 4)) {
       throw new Error('kmem: kmem_cpu_cache_t / kmem_cache_t layout differs from the fast paths\' constants');
     }
     this.cacheSize = T.size(C);
@@ -1734,34 +1717,6 @@ export class Kmem {
     return true;
   }
 
-
-  /** Store the 64-bit value v at heap word i (a heap address without a division). */
-  private putw(i: number, v: number): void {
-    const u = this.h32;
-    const d = v - this.hBase;
-    if (d >= 0 && d < this.hSize) {
-      u[i] = d + this.hLo;
-      u[i + 1] = this.hHi;
-    } else {
-      const hi = Math.floor(v / H.TWO32);
-      u[i] = v - hi * H.TWO32;
-      u[i + 1] = hi;
-    }
-  }
-
-  /**
-   * The heap offset of the heap pointer stored at word i, -1 for NULL, -2
-   * for anything else (a pointer outside the heap: the caller takes the
-   * checked path).
-   */
-  private getw(i: number): number {
-    const u = this.h32;
-    const lo = u[i]!;
-    const hi = u[i + 1]!;
-    const off = (lo - this.hLo) >>> 0;
-    if (hi === this.hHi && off < this.hSize) return off;
-    return (lo | hi) === 0 ? -1 : -2;
-  }
 
   /**
    * The magazine layer's refill on the word-index path (LP64): the CPU
