@@ -67,6 +67,12 @@ export interface DcmdDef {
   readonly description: string;
   /** Long help text printed by ::help after the usage (plain text). */
   readonly help?: string;
+  /**
+   * With a ":" usage the session refuses a call without an address before
+   * fn runs; true: fn checks DCMD_ADDRSPEC itself (as every illumos dcmd
+   * does), e.g. ::whatis, whose hidden -l needs no address.
+   */
+  readonly checksAddrspec?: boolean;
   readonly fn: DcmdFn;
 }
 
@@ -131,13 +137,24 @@ export interface ModuleLoadContext {
  * inside it; for each it calls `w.reportObject(addr, base)` (which prints
  * "ADDR is BASE+OFF, " or "ADDR is ", marks the address found) and then
  * prints the rest of the line itself, e.g. `ctx.printf("allocated from %s\n",
- * name)`.  Handlers run in order: 'early' (modules, threads), 'allocator'
- * (kmem, vmem), 'late' (mappings); within an order, by registration.
+ * name)`.  Handlers run as illumos' mdb_whatis.c whatis_cbcmp() sorts them:
+ * by priority, then module name (strcmp), then registration order.
  */
+
+/** Priorities (illumos mdb_whatis.h; WHATIS_PRIO_MIN, mdb_whatis_impl.h, is the lowest). */
+export const WHATIS_PRIO_EARLY = 10; /* before the allocators (modules, threads) */
+export const WHATIS_PRIO_ALLOCATOR = 20; /* kmem, vmem */
+export const WHATIS_PRIO_LATE = 30; /* after the allocators */
+export const WHATIS_PRIO_MIN = 99; /* the core's mdb`mappings; larger priorities are clamped to it */
+
+/** Registration flags (illumos mdb_whatis.h). */
+export const WHATIS_REG_ID_ONLY = 0x1; /* run only for `::whatis -i` */
+export const WHATIS_REG_NO_ID = 0x2; /* never run for `::whatis -i` */
+
 export interface WhatisFlags {
   /** -a: report every source, not only the first (most specific). */
   readonly all: boolean;
-  /** -i: identifier arenas and caches only (early handlers are skipped). */
+  /** -i: identifiers only (WHATIS_REG_NO_ID handlers are not run). */
   readonly identifiersOnly: boolean;
   /** -q: quiet, no multi-line reports. */
   readonly quiet: boolean;
@@ -159,7 +176,10 @@ export interface WhatisState {
 
 export interface WhatisHandler {
   readonly name: string;
-  readonly order: 'early' | 'allocator' | 'late';
+  /** WHATIS_PRIO_*: lower runs first; above WHATIS_PRIO_MIN counts as WHATIS_PRIO_MIN. */
+  readonly prio: number;
+  /** 0, WHATIS_REG_NO_ID or WHATIS_REG_ID_ONLY (default 0). */
+  readonly flags?: number;
   /**
    * A stand-in the mdb core registers for targets without a kernel
    * module: ::whatis skips it when another module registers a handler of

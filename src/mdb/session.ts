@@ -45,6 +45,9 @@ import {
   type WalkerDef,
   type WalkResult,
   type WhatisHandler,
+  WHATIS_PRIO_MIN,
+  WHATIS_REG_ID_ONLY,
+  WHATIS_REG_NO_ID,
 } from './module.js';
 import { MdbSyntaxError, Parser, isRadixWord, parseExpr, type Arg, type Command, type Expr, type Stage } from './parse.js';
 import { Out } from './output.js';
@@ -66,6 +69,15 @@ export interface DcmdEntry {
 export interface WalkerEntry {
   readonly def: WalkerDef;
   readonly module: string;
+}
+/** A registered ::whatis handler (illumos whatis_callback_t). */
+export interface WhatisEntry {
+  readonly module: string;
+  readonly h: WhatisHandler;
+  /** h.prio clamped to WHATIS_PRIO_MIN. */
+  readonly prio: number;
+  /** Registration order, across all modules. */
+  readonly index: number;
 }
 
 /** An error with an mdb message (printed as `mdb: <message>`). */
@@ -97,7 +109,12 @@ export class Session {
   readonly walkers = new Map<string, WalkerEntry>();
   readonly macros = new Map<string, string>();
   readonly modules: MdbModule[] = [];
-  readonly whatisHandlers: Array<{ module: string; h: WhatisHandler }> = [];
+  /**
+   * ::whatis handlers, kept sorted as illumos' whatis_cbcmp() (mdb_whatis.c):
+   * priority (clamped to WHATIS_PRIO_MIN), module name, registration index.
+   */
+  readonly whatisHandlers: WhatisEntry[] = [];
+  private whatisIndex = 0;
   /** Remaining pipe input for getPipe() (set while a consumer stage runs). */
   pipeRest: bigint[] | null = null;
   /** Synthetic types from ::typedef. */
@@ -136,7 +153,7 @@ export class Session {
     this.modules.push(m);
     for (const d of m.dcmds) this.dcmds.set(d.name, { def: d, module: m.name });
     for (const w of m.walkers) this.walkers.set(w.name, { def: w, module: m.name });
-    if (m.whatis) for (const h of m.whatis) this.whatisHandlers.push({ module: m.name, h });
+    if (m.whatis) for (const h of m.whatis) this.registerWhatis(m.name, h);
     if (m.macros) for (const [k, v] of Object.entries(m.macros)) this.macros.set(k, v);
     if (m.init) {
       const ctx = this.makeCtx(0, 1n, new Out((s) => this.io.stderr(s)), null);
@@ -151,6 +168,25 @@ export class Session {
         this.report(e);
       }
     }
+  }
+
+  /** illumos mdb_whatis_register(): check the flags, clamp the priority, insert in sorted place. */
+  private registerWhatis(module: string, h: WhatisHandler): void {
+    const flags = h.flags ?? 0;
+    if ((flags & ~(WHATIS_REG_NO_ID | WHATIS_REG_ID_ONLY)) !== 0) {
+      this.warn(`mdb_whatis_register(): flags (${flags.toString(16)}) contain unknown flags`);
+      return;
+    }
+    if (flags & WHATIS_REG_NO_ID && flags & WHATIS_REG_ID_ONLY) {
+      this.warn(`mdb_whatis_register(): flags (${flags.toString(16)}) contains both NO_ID and ID_ONLY.`);
+      return;
+    }
+    const e: WhatisEntry = { module, h, prio: Math.min(h.prio, WHATIS_PRIO_MIN), index: this.whatisIndex++ };
+    const before = (x: WhatisEntry, y: WhatisEntry): boolean =>
+      x.prio !== y.prio ? x.prio < y.prio : x.module !== y.module ? x.module < y.module : x.index < y.index;
+    let i = this.whatisHandlers.length;
+    while (i > 0 && before(e, this.whatisHandlers[i - 1]!)) i--;
+    this.whatisHandlers.splice(i, 0, e);
   }
 
   /** Change the data model (no target only). */
@@ -517,7 +553,7 @@ export class Session {
       this.warn(`invalid command '${shown}': unknown dcmd name`);
       return DCMD_ERR;
     }
-    if ((flags & DCMD_ADDRSPEC) === 0 && ent.def.usage.startsWith(':')) {
+    if ((flags & DCMD_ADDRSPEC) === 0 && ent.def.usage.startsWith(':') && !ent.def.checksAddrspec) {
       this.printUsage(ent.def);
       return DCMD_USAGE;
     }

@@ -1,20 +1,42 @@
 /*
  * ::whatis, the mdb core half: collect the addresses (one, or all of a
- * pipeline's), run every module's handlers in order ('early', 'allocator',
- * 'late') and report what is left as "ADDR is unknown".  `-v` prints
- * "Searching MODULE`HANDLER..." with the name of the module that
- * registered the handler (illumos mdb_whatis.c cmd_whatis).  The core
- * module registers the late one for kernel symbols (mdb`mappings) and
- * fallbacks for modules and threads; genunix registers modules, threads,
- * kmem and vmem (genunix`...), as illumos' kmem_init() does.
+ * pipeline's), run the registered handlers in illumos' order (mdb_whatis.c
+ * whatis_cbcmp(): priority, module name, registration; see
+ * Session.registerWhatis) and report what is left as "ADDR is unknown".
+ * `-i` skips the WHATIS_REG_NO_ID handlers, a plain search the
+ * WHATIS_REG_ID_ONLY ones; `-v` prints "Searching MODULE`HANDLER..." with
+ * the name of the module that registered the handler; hidden `-l` lists the
+ * handlers (cmd_whatis).  The core module registers mdb`mappings (kernel
+ * symbols, WHATIS_PRIO_MIN: last) and fallbacks for modules and threads;
+ * genunix registers modules, threads (WHATIS_PRIO_EARLY), kmem and vmem
+ * (WHATIS_PRIO_ALLOCATOR), as illumos' kmem_init() does.
  */
 
 import { toU64 } from '../machine/addr.js';
 import type { TargetThread } from '../target/target.js';
-import { DCMD_OK, DCMD_USAGE, DCMD_ADDRSPEC, type DcmdDef, type WhatisHandler, type WhatisState } from './module.js';
-import type { Session } from './session.js';
+import {
+  DCMD_OK,
+  DCMD_USAGE,
+  DCMD_ADDRSPEC,
+  WHATIS_PRIO_EARLY,
+  WHATIS_PRIO_MIN,
+  WHATIS_REG_ID_ONLY,
+  WHATIS_REG_NO_ID,
+  type DcmdDef,
+  type WhatisHandler,
+  type WhatisState,
+} from './module.js';
+import type { Session, WhatisEntry } from './session.js';
 
-const ORDER = { early: 0, allocator: 1, late: 2 } as const;
+/**
+ * The handlers ::whatis runs, in order: the session's registrations minus
+ * the core fallbacks that a module's handler of the same name replaces.
+ */
+export function whatisSources(s: Session): WhatisEntry[] {
+  return s.whatisHandlers.filter(
+    (x) => !x.h.fallback || !s.whatisHandlers.some((y) => y !== x && !y.h.fallback && y.h.name === x.h.name),
+  );
+}
 
 function hx(a: number): string {
   return toU64(a).toString(16);
@@ -39,13 +61,28 @@ export function whatisDcmd(s: Session): DcmdDef {
       'symbol.  Addresses piped in are collected, sorted and searched together.\n\n' +
       '  -a  report all information about each address, not only the first\n' +
       '  -b  report bufctls and vmem_segs (kmem caches with a hash)\n' +
-      '  -i  only identifier arenas and caches (skip modules and threads)\n' +
+      '  -i  only identifier arenas and caches (skip modules, threads, symbols)\n' +
       '  -k  keep the pipeline order when reporting unknown addresses\n' +
       '  -q  quiet: no multi-line reports\n' +
       '  -v  say which handler is being searched',
+    checksAddrspec: true,
     fn(ctx, addr, flags, argv) {
       const g = ctx.getopts(argv, { a: 'bool', b: 'bool', i: 'bool', k: 'bool', q: 'bool', v: 'bool', D: 'bool', l: 'bool' });
-      if (!g || g.rest.length || !(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
+      if (!g || g.rest.length) return DCMD_USAGE;
+      const handlers = whatisSources(s);
+      if (g.opts.l) {
+        // illumos cmd_whatis: FUNC and ARG are addresses in mdb's own
+        // memory there; kmemdb's handlers are functions without an
+        // argument, so both print as 0.
+        ctx.printf('%<u>%-16s %-12s %4s %?s %?s %8s%</u>\n', 'NAME', 'MODULE', 'PRIO', 'FUNC', 'ARG', 'FLAGS');
+        for (const { module, h, prio } of handlers) {
+          const fl = h.flags ?? 0;
+          const curfl = fl & WHATIS_REG_NO_ID ? 'NO_ID' : fl & WHATIS_REG_ID_ONLY ? 'ID_ONLY' : 'none';
+          ctx.printf('%-16s %-12s %4d %-?p %-?p %8s\n', h.name, module, prio, 0, 0, curfl);
+        }
+        return DCMD_OK;
+      }
+      if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
       let addrs = [addr, ...ctx.getPipe().slice(1)];
       if (!g.opts.k) addrs = [...new Set(addrs)].sort((x, y) => x - y);
       const sorted = [...new Set(addrs)].sort((x, y) => x - y);
@@ -76,14 +113,10 @@ export function whatisDcmd(s: Session): DcmdDef {
           return !wflags.all && sorted.every((a) => found.has(a));
         },
       };
-      // A core fallback gives way to a module's handler of the same name.
-      const registered = s.whatisHandlers.filter(
-        (x) => !x.h.fallback || !s.whatisHandlers.some((y) => y !== x && !y.h.fallback && y.h.name === x.h.name),
-      );
-      const handlers = registered.map((x, i) => ({ ...x, i })).sort((x, y) => ORDER[x.h.order] - ORDER[y.h.order] || x.i - y.i);
       for (const { module, h } of handlers) {
         if (w.done()) break;
-        if (wflags.identifiersOnly && h.order === 'early') continue;
+        // honour the ident flags (illumos cmd_whatis)
+        if ((h.flags ?? 0) & (wflags.identifiersOnly ? WHATIS_REG_NO_ID : WHATIS_REG_ID_ONLY)) continue;
         if (wflags.verbose) ctx.out(`Searching ${module}\`${h.name}...\n`);
         try {
           h.search(ctx, w);
@@ -100,12 +133,14 @@ export function whatisDcmd(s: Session): DcmdDef {
 /*
  * The kernel's module text/data and thread handlers.  In illumos they are
  * genunix's (kmem.c kmem_init(): mdb_whatis_register("modules", ...) and
- * ("threads", ...), WHATIS_PRIO_EARLY), so genunix registers these; the
- * core keeps copies as fallbacks for targets genunix does not load for.
+ * ("threads", ...), WHATIS_PRIO_EARLY, WHATIS_REG_NO_ID), so genunix
+ * registers these; the core keeps copies as fallbacks for targets genunix
+ * does not load for.
  */
 const modulesWhatis: WhatisHandler = {
   name: 'modules',
-  order: 'early',
+  prio: WHATIS_PRIO_EARLY,
+  flags: WHATIS_REG_NO_ID,
   search(ctx, w) {
     for (const m of ctx.target.moduleHistory()) {
       if (m.unloadTime !== undefined) continue;
@@ -125,7 +160,8 @@ const modulesWhatis: WhatisHandler = {
 
 const threadsWhatis: WhatisHandler = {
   name: 'threads',
-  order: 'early',
+  prio: WHATIS_PRIO_EARLY,
+  flags: WHATIS_REG_NO_ID,
   search(ctx, w) {
     const tid = ctx.types.find('kthread_t') ?? ctx.types.find('struct kthread');
     const tsize = tid !== undefined ? ctx.types.sizeof(tid) : 0;
@@ -158,7 +194,9 @@ export const coreWhatisHandlers: WhatisHandler[] = [
   { ...threadsWhatis, fallback: true },
   {
     name: 'mappings',
-    order: 'late',
+    // illumos' builtin_whatis[]: WHATIS_PRIO_MIN, WHATIS_REG_NO_ID
+    prio: WHATIS_PRIO_MIN,
+    flags: WHATIS_REG_NO_ID,
     search(ctx, w) {
       const seen = new Set<string>();
       for (const sym of ctx.target.symbols()) {

@@ -263,13 +263,28 @@ test('kgrep finds the root slot holding a pointer; whatthread/kgrep options', ()
   assert.ok(near.split('\n').includes(hex(root + 56)));
 });
 
-test('::whatis -v labels each handler with the module that registered it (genunix`threads, mdb`mappings)', () => {
+test('::whatis -v labels each handler with the module that registered it (genunix`threads, mdb`mappings last)', () => {
   const f = makeFixture({ leaks: false });
   const labels = mdb(f.t, '1234::whatis -v')
     .stdout.split('\n')
     .filter((l) => l.includes('`'))
     .map((l) => l.replace(/^Searching (.*)\.\.\.$/, '$1'));
-  assert.deepEqual(labels, ['genunix`modules', 'genunix`threads', 'genunix`kmem', 'genunix`vmem', 'mdb`mappings', 'genunix`unloaded_modules']);
+  // illumos order: priority (EARLY 10, ALLOCATOR 20, LATE 30, mdb`mappings
+  // WHATIS_PRIO_MIN 99), then module name, then registration
+  assert.deepEqual(labels, ['genunix`modules', 'genunix`threads', 'genunix`kmem', 'genunix`vmem', 'genunix`unloaded_modules', 'mdb`mappings']);
+  // -i: only the handlers registered without WHATIS_REG_NO_ID (kmem and vmem, as illumos kmem_init())
+  const ids = mdb(f.t, '1234::whatis -iv').stdout;
+  assert.equal(ids, 'Searching genunix`kmem...\nSearching genunix`vmem...\n1234 is unknown\n');
+  assert.equal(
+    mdb(f.t, '::whatis -l').stdout,
+    'NAME             MODULE       PRIO             FUNC              ARG    FLAGS\n' +
+      'modules          genunix        10 0                0                   NO_ID\n' +
+      'threads          genunix        10 0                0                   NO_ID\n' +
+      'kmem             genunix        20 0                0                    none\n' +
+      'vmem             genunix        20 0                0                    none\n' +
+      'unloaded_modules genunix        30 0                0                   NO_ID\n' +
+      'mappings         mdb            99 0                0                   NO_ID\n',
+  );
   // the genunix registration answers for threads: one search, same report
   const t = f.t.threads()[0]!;
   const r = mdb(f.t, `${X(t.addr + 8)}::whatis -v`).stdout;

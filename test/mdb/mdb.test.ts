@@ -1,6 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runMdb, createSession, DCMD_OK, DCMD_HDRSPEC, type MdbModule } from '../../src/mdb/index.js';
+import {
+  runMdb,
+  createSession,
+  DCMD_OK,
+  DCMD_HDRSPEC,
+  WHATIS_PRIO_ALLOCATOR,
+  WHATIS_PRIO_EARLY,
+  WHATIS_PRIO_LATE,
+  WHATIS_REG_ID_ONLY,
+  WHATIS_REG_NO_ID,
+  type MdbModule,
+  type WhatisHandler,
+} from '../../src/mdb/index.js';
 import { hex } from '../../src/machine/addr.js';
 import { makeTarget, DATA, HEAP, ILP32 } from './helpers.js';
 
@@ -255,7 +267,7 @@ test('::whatis handlers from a module run in order', () => {
     whatis: [
       {
         name: 'heap',
-        order: 'allocator',
+        prio: WHATIS_PRIO_ALLOCATOR,
         search(ctx, w) {
           for (const a of w.match(HEAP, 0x100)) {
             w.reportObject(a, HEAP);
@@ -267,6 +279,85 @@ test('::whatis handlers from a module run in order', () => {
   };
   const r = run(`${hex(HEAP + 0x10)}::whatis`, undefined, [m]);
   assert.equal(r.stdout, `${hex(HEAP + 0x10)} is ${hex(HEAP)}+10, allocated from fake_cache\n`);
+});
+
+const searching = (out: string): string[] =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('Searching '))
+    .map((l) => l.replace(/^Searching (.*)\.\.\.$/, '$1'));
+
+test('::whatis runs handlers by priority, module name, registration (illumos whatis_cbcmp)', () => {
+  const h = (name: string, prio: number, flags = 0): WhatisHandler => ({ name, prio, flags, search() {} });
+  // zeta is loaded before alpha; alpha registers a2 before a1
+  const zeta: MdbModule = { name: 'zeta', dcmds: [], walkers: [], whatis: [h('late1', WHATIS_PRIO_LATE), h('early1', WHATIS_PRIO_EARLY)] };
+  const alpha: MdbModule = { name: 'alpha', dcmds: [], walkers: [], whatis: [h('a2', WHATIS_PRIO_LATE), h('a1', WHATIS_PRIO_LATE), h('big', 500)] };
+  const r = run('1234::whatis -v', undefined, [zeta, alpha]);
+  assert.deepEqual(searching(r.stdout), [
+    'mdb`modules',
+    'mdb`threads',
+    'zeta`early1',
+    'alpha`a2',
+    'alpha`a1',
+    'zeta`late1',
+    'alpha`big', // clamped to WHATIS_PRIO_MIN (99); "alpha" sorts before "mdb"
+    'mdb`mappings',
+  ]);
+  assert.match(r.stdout, /1234 is unknown\n$/);
+});
+
+test('::whatis -i skips every WHATIS_REG_NO_ID handler (mdb`mappings too); a plain search skips ID_ONLY', () => {
+  const h = (name: string, flags: number): WhatisHandler => ({ name, prio: WHATIS_PRIO_ALLOCATOR, flags, search() {} });
+  const m: MdbModule = { name: 'ids', dcmds: [], walkers: [], whatis: [h('noid', WHATIS_REG_NO_ID), h('idonly', WHATIS_REG_ID_ONLY), h('both', 0)] };
+  assert.deepEqual(searching(run('1234::whatis -v', undefined, [m]).stdout), ['mdb`modules', 'mdb`threads', 'ids`noid', 'ids`both', 'mdb`mappings']);
+  assert.deepEqual(searching(run('1234::whatis -iv', undefined, [m]).stdout), ['ids`idonly', 'ids`both']);
+  // a kernel symbol is mdb`mappings' answer, which -i does not ask
+  assert.equal(run('kmem_flags+2::whatis').stdout, `${hex(DATA + 2)} is kmem_flags+2, in unix's data segment\n`);
+  assert.equal(run('kmem_flags+2::whatis -i').stdout, `${hex(DATA + 2)} is unknown\n`);
+});
+
+test('::whatis -l lists the handlers as illumos cmd_whatis, without an address', () => {
+  const m: MdbModule = {
+    name: 'ids',
+    dcmds: [],
+    walkers: [],
+    whatis: [{ name: 'idonly', prio: WHATIS_PRIO_ALLOCATOR, flags: WHATIS_REG_ID_ONLY, search() {} }, { name: 'plain', prio: WHATIS_PRIO_LATE, search() {} }],
+  };
+  const r = run('::whatis -l', undefined, [m]);
+  assert.equal(r.stderr, '');
+  assert.equal(
+    r.stdout,
+    'NAME             MODULE       PRIO             FUNC              ARG    FLAGS\n' +
+      'modules          mdb            10 0                0                   NO_ID\n' +
+      'threads          mdb            10 0                0                   NO_ID\n' +
+      'idonly           ids            20 0                0                 ID_ONLY\n' +
+      'plain            ids            30 0                0                    none\n' +
+      'mappings         mdb            99 0                0                   NO_ID\n',
+  );
+  // %?s and %-?p are 8 wide on an ILP32 target
+  assert.equal(
+    runMdb(makeTarget(ILP32).target, '::whatis -l').stdout.split('\n')[0],
+    'NAME             MODULE       PRIO     FUNC      ARG    FLAGS',
+  );
+  // without -l the address is still required
+  const u = run('::whatis');
+  assert.equal(u.stdout, '');
+  assert.equal(u.stderr, 'Usage: addr ::whatis [-abikqv]\n');
+});
+
+test('::whatis handler registration refuses bad flags as mdb_whatis_register()', () => {
+  const m: MdbModule = {
+    name: 'bad',
+    dcmds: [],
+    walkers: [],
+    whatis: [
+      { name: 'both', prio: WHATIS_PRIO_EARLY, flags: WHATIS_REG_NO_ID | WHATIS_REG_ID_ONLY, search() {} },
+      { name: 'odd', prio: WHATIS_PRIO_EARLY, flags: 0x10, search() {} },
+    ],
+  };
+  const r = run('::whatis -l', undefined, [m]);
+  assert.equal(r.stderr, 'mdb: mdb_whatis_register(): flags (3) contains both NO_ID and ID_ONLY.\nmdb: mdb_whatis_register(): flags (10) contain unknown flags\n');
+  assert.doesNotMatch(r.stdout, /bad/);
 });
 
 test('nested commands (::eval) inside a pipeline write to the pipe', () => {

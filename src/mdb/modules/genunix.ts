@@ -20,6 +20,9 @@ import {
   DCMD_USAGE,
   DcmdError,
   WalkError,
+  WHATIS_PRIO_ALLOCATOR,
+  WHATIS_PRIO_LATE,
+  WHATIS_REG_NO_ID,
   registerModule,
   type DcmdContext,
   type DcmdDef,
@@ -319,7 +322,6 @@ const ALL: [number, number] = [-Number.MAX_SAFE_INTEGER, 2 * Number.MAX_SAFE_INT
 
 /** Beyond illumos: addresses in the former range of an unloaded module (newest record first). */
 function unloadedWhatis(ctx: DcmdContext, w: WhatisState): void {
-  if (w.flags.identifiersOnly) return;
   const wanted = w.match(ALL[0], ALL[1]);
   if (wanted.length === 0) return;
   const idx = whatisIndexFor(ctx, w);
@@ -335,15 +337,19 @@ function unloadedWhatis(ctx: DcmdContext, w: WhatisState): void {
 }
 
 /*
- * Registered in illumos' order (kmem.c kmem_init()): modules and threads
- * (early; the core's implementations, now labelled genunix`...), then kmem
- * and vmem.
+ * Registered as illumos' kmem.c kmem_init() does: modules and threads
+ * (WHATIS_PRIO_EARLY, WHATIS_REG_NO_ID; the core's implementations, now
+ * labelled genunix`...), then kmem and vmem (WHATIS_PRIO_ALLOCATOR, no
+ * flags: they answer -i for identifier caches and arenas).  illumos also
+ * registers "pages" (EARLY, NO_ID), for page_t structures, which this
+ * kernel does not have.  unloaded_modules is kmemdb's own: late, and an
+ * address search (NO_ID).
  */
 export const genunixWhatisHandlers: WhatisHandler[] = [
   ...kernelWhatisHandlers,
-  { name: 'kmem', order: 'allocator', search: kmemWhatis },
-  { name: 'vmem', order: 'allocator', search: vmemWhatis },
-  { name: 'unloaded_modules', order: 'late', search: unloadedWhatis },
+  { name: 'kmem', prio: WHATIS_PRIO_ALLOCATOR, flags: 0, search: kmemWhatis },
+  { name: 'vmem', prio: WHATIS_PRIO_ALLOCATOR, flags: 0, search: vmemWhatis },
+  { name: 'unloaded_modules', prio: WHATIS_PRIO_LATE, flags: WHATIS_REG_NO_ID, search: unloadedWhatis },
 ];
 
 /* -------------------------------------------------------------------- ::kgrep */

@@ -28,6 +28,8 @@ import {
   DCMD_USAGE,
   DcmdError,
   WalkError,
+  WHATIS_PRIO_EARLY,
+  WHATIS_REG_NO_ID,
   registerModule,
   type DcmdContext,
   type DcmdDef,
@@ -327,7 +329,8 @@ const ALL: [number, number] = [-Number.MAX_SAFE_INTEGER, 2 * Number.MAX_SAFE_INT
  */
 const moduleMapWhatis: WhatisHandler = {
   name: 'module_map',
-  order: 'early',
+  prio: WHATIS_PRIO_EARLY,
+  flags: WHATIS_REG_NO_ID,
   search(ctx, w) {
     if (ctx.target.moduleHistory().every((m) => m.unloadTime === undefined)) return;
     for (const a of w.match(ALL[0], ALL[1])) {
