@@ -217,6 +217,20 @@ interface Callbacks {
   reclaim: KmemReclaim | undefined;
 }
 
+/**
+ * The entry points take addresses and sizes as JavaScript numbers: an
+ * address is a signed 64-bit value, a size a non-negative one.  Anything
+ * else (a fraction, NaN, a size below zero) is a caller's bug in the
+ * script, not a kernel's, and is refused with a TypeError that names the
+ * function and argument.  Only the slow paths check (the fast paths take
+ * integers in the heap and nothing else).
+ */
+function checkArg(fn: string, name: string, v: number, size = false): void {
+  if (!Number.isSafeInteger(v) || (size && v < 0)) {
+    throw new TypeError(`${fn}: ${name} must be ${size ? 'a non-negative integer (a size)' : 'an integer (an address)'}, not ${String(v)}`);
+  }
+}
+
 /** A handle on a kmem cache (the kmem_cache_t is at `addr`). */
 export class KmemCache {
   constructor(
@@ -1409,9 +1423,10 @@ export class Kmem {
   /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
     const c = cp + (H.HEAP_NEG + H.CC_OFF);
-    if (c >= 0 && c < this.hLim) {
-      // (hLim < 2^31: c | 0 is c, and the CPU offset is an integer add)
-      const o = (c | 0) + this.cpuOff;
+    if (c >= 0 && c < this.hLim && (c | 0) === c) {
+      // (an integer below hLim < 2^31: the CPU offset is an integer add;
+      // anything else, a fraction included, is the checked path's to judge)
+      const o = c + this.cpuOff;
       let r = this.popAt(o);
       if (r === -1) r = this.allocW(o, kmflag);
       if (r >= 0) return r + H.HEAP_BASE;
@@ -1424,9 +1439,9 @@ export class Kmem {
   kmem_cache_free(cp: number, buf: number): void {
     const c = cp + (H.HEAP_NEG + H.CC_OFF);
     const bo = buf + H.HEAP_NEG;
-    if (c >= 0 && c < this.hLim && bo >= 0 && bo < this.hLim) {
-      const o = (c | 0) + this.cpuOff;
-      const r = this.pushAt(o, bo | 0);
+    if (c >= 0 && c < this.hLim && bo >= 0 && bo < this.hLim && (c | 0) === c && (bo | 0) === bo) {
+      const o = c + this.cpuOff;
+      const r = this.pushAt(o, bo);
       if (r > 0 || (r === 0 && this.freeW(o, bo))) return;
     }
     this.freeSlow(cp, buf);
@@ -1853,6 +1868,7 @@ export class Kmem {
    */
 
   private allocSlow(cp: number, kmflag: number): number {
+    checkArg('kmem_cache_alloc', 'cp', cp);
     const ccp = cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE;
     for (;;) {
       const rw = this.ld32(ccp + this.ccRounds);
@@ -1935,6 +1951,8 @@ export class Kmem {
   }
 
   private freeSlow(cp: number, buf: number): void {
+    checkArg('kmem_cache_free', 'cp', cp);
+    checkArg('kmem_cache_free', 'buf', buf);
     const ccp = cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE;
     const k = this.k;
     if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
@@ -3106,7 +3124,7 @@ export class Kmem {
   /* =================================================================== */
 
   kmem_alloc(size: number, kmflag: number): number {
-    if (size > 0 && size <= 4096 && this.hLim !== 0) {
+    if (size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
       // kmem_alloc_table[(size - 1) >> 3] from the data view (a heap pointer: HHI:offset)
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
@@ -3129,6 +3147,7 @@ export class Kmem {
   }
 
   private kmemAllocSlow(size: number, kmflag: number): number {
+    checkArg('kmem_alloc', 'size', size, true);
     let cp: number;
     if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
       cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
@@ -3243,11 +3262,11 @@ export class Kmem {
   }
 
   kmem_free(buf: number, size: number): void {
-    if (size > 0 && size <= 4096 && this.hLim !== 0) {
+    if (size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
       const bo = buf + H.HEAP_NEG;
-      if (d[ti + 1] === H.HHI && bo >= 0 && bo < this.hLim) {
+      if (d[ti + 1] === H.HHI && bo >= 0 && bo < this.hLim && (bo | 0) === bo) {
         const o = d[ti]! + H.CC_OFF + this.cpuOff;
         if (o < this.hLim) {
           const r = this.pushAt(o, bo);
@@ -3269,6 +3288,8 @@ export class Kmem {
   }
 
   private kmemFreeSlow(buf: number, size: number): void {
+    checkArg('kmem_free', 'buf', buf);
+    checkArg('kmem_free', 'size', size, true);
     let cp: number;
     if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
       cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
