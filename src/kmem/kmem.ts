@@ -1412,12 +1412,14 @@ export class Kmem {
   /* =================================================================== */
 
   /*
-   * The fast paths work on the heap view directly: the CPU cache (64 bytes,
-   * 64-byte aligned, so in one page) and the magazine slot are checked for
-   * the heap segment and their protection byte once, then read and written
-   * as words.  Anything unusual (a debug cache, an empty or full magazine, an
-   * address outside the heap or on a bad page) goes to the slow path, which
-   * does the same work through the checked helpers.
+   * Two ways through every operation (docs/kmem.md, "Fast paths"): the
+   * word-index paths below (popAt / pushAt for a plain cache's round,
+   * allocW / freeW for debug caches and refills, magRefill for the depot),
+   * which check everything they touch on the heap view first and change
+   * nothing when anything is unusual; and the checked paths (allocSlow /
+   * freeSlow and what they call), which do all of it through the checked
+   * loads and stores and make every report.  test/kmem/wordpaths.test.ts
+   * holds them to the same memory image.
    */
 
   /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
