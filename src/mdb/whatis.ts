@@ -6,7 +6,9 @@
  * `-i` skips the WHATIS_REG_NO_ID handlers, a plain search the
  * WHATIS_REG_ID_ONLY ones; `-v` prints "Searching MODULE`HANDLER..." with
  * the name of the module that registered the handler; hidden `-l` lists the
- * handlers (cmd_whatis).  The core module registers mdb`mappings (kernel
+ * handlers and hidden `-D` prints the addresses before searching
+ * (cmd_whatis); ::help whatis ends with the handlers as SOURCES
+ * (whatis_help).  The core module registers mdb`mappings (kernel
  * symbols, WHATIS_PRIO_MIN: last) and fallbacks for modules and threads;
  * genunix registers modules, threads (WHATIS_PRIO_EARLY), kmem and vmem
  * (WHATIS_PRIO_ALLOCATOR), as illumos' kmem_init() does.
@@ -26,6 +28,7 @@ import {
   type WhatisHandler,
   type WhatisState,
 } from './module.js';
+import { MDB_COLS } from './output.js';
 import type { Session, WhatisEntry } from './session.js';
 
 /**
@@ -50,21 +53,45 @@ export function belowSp(t: TargetThread, a: number): boolean {
   return toU64(a) < toU64(t.sp);
 }
 
+/**
+ * The DESCRIPTION of ::help whatis, as illumos whatis_help() (mdb_whatis.c)
+ * prints it: its text (the hidden -b, -D and -l are not listed), then
+ * SOURCES, the handlers ::whatis runs, in their order, as MODULE`NAME.
+ * ::help indents every line of a dcmd's help by two columns, so the OPTIONS
+ * and SOURCES headings, which illumos prints at column 0 (mdb_dec_indent),
+ * come out at column 2; everything else is where illumos puts it.
+ */
+export function whatisHelp(s: Session): string {
+  const sources = whatisSources(s).map(({ module, h }) => `  ${module}\`${h.name}\n`);
+  return (
+    'Given a virtual address (with -i, an identifier), report where it came\n' +
+    'from.\n\n' +
+    'When fed from a pipeline, ::whatis will not maintain the order the input\n' +
+    'comes in; addresses will be reported as it finds them. (-k prevents this;\n' +
+    'the output will be in the same order as the input)\n\n' +
+    'OPTIONS\n' +
+    '  -a  Report all information about each address/identifier.  The default\n' +
+    '      behavior is to report only the first (most specific) source for each\n' +
+    '      address/identifier.\n' +
+    '  -i  addr is an identifier, not a virtual address.\n' +
+    '  -k  Do not re-order the input. (may be slower)\n' +
+    "  -q  Quiet; don't print multi-line reports. (stack traces, etc.)\n" +
+    '  -v  Verbose output; display information about the progress of the search\n\n' +
+    'SOURCES\n\n' +
+    'The following information sources will be used:\n\n' +
+    sources.join('')
+  );
+}
+
 export function whatisDcmd(s: Session): DcmdDef {
   return {
     name: 'whatis',
     usage: ':[-abikqv]',
     description: 'given an address, return information',
-    help:
-      'Report what each address is: part of a module (text or data), a thread\n' +
-      'structure or stack, a kmem buffer or vmem segment (genunix), a kernel\n' +
-      'symbol.  Addresses piped in are collected, sorted and searched together.\n\n' +
-      '  -a  report all information about each address, not only the first\n' +
-      '  -b  report bufctls and vmem_segs (kmem caches with a hash)\n' +
-      '  -i  only identifier arenas and caches (skip modules, threads, symbols)\n' +
-      '  -k  keep the pipeline order when reporting unknown addresses\n' +
-      '  -q  quiet: no multi-line reports\n' +
-      '  -v  say which handler is being searched',
+    // a getter: the sources are the handlers registered when ::help runs
+    get help(): string {
+      return whatisHelp(s);
+    },
     checksAddrspec: true,
     fn(ctx, addr, flags, argv) {
       const g = ctx.getopts(argv, { a: 'bool', b: 'bool', i: 'bool', k: 'bool', q: 'bool', v: 'bool', D: 'bool', l: 'bool' });
@@ -83,10 +110,39 @@ export function whatisDcmd(s: Session): DcmdDef {
         return DCMD_OK;
       }
       if (!(flags & DCMD_ADDRSPEC)) return DCMD_USAGE;
-      let addrs = [addr, ...ctx.getPipe().slice(1)];
-      if (!g.opts.k) addrs = [...new Set(addrs)].sort((x, y) => x - y);
+      // illumos cmd_whatis: without -k, take the whole pipeline at once and
+      // sort it as uintptr_t (uintptr_cmp: kernel addresses, negative here,
+      // after user ones); with -k, one address a call, so that everything
+      // comes out in the pipeline's order
+      const addrs = g.opts.k
+        ? [addr]
+        : [...new Set([addr, ...ctx.getPipe().slice(1)])].sort((x, y) => (x < 0 !== y < 0 ? (x < 0 ? 1 : -1) : x - y));
+      // match()'s binary search order (signed, as the ranges it is asked about)
       const sorted = [...new Set(addrs)].sort((x, y) => x - y);
       const found = new Set<number>();
+      const debug = g.opts.D;
+      if (debug) {
+        // illumos cmd_whatis, whatis_debug: "Searching for:\n", then
+        // "    %p" for each address and no newline after the last, so the
+        // first report (or "Searching ...") continues that line.  mdb's
+        // autowrap starts a new line before a piece that would pass column
+        // 80: four 64-bit addresses a line.
+        ctx.out('Searching for:\n');
+        let col = 0;
+        const put = (piece: string): void => {
+          if (col !== 0 && col + piece.length > MDB_COLS) {
+            ctx.out('\n');
+            col = 0;
+          }
+          ctx.out(piece);
+          col += piece.length;
+        };
+        for (const a of addrs) {
+          put('    ');
+          put(hx(a));
+        }
+      }
+      const wanted = new Set(sorted);
       const wflags = { all: g.opts.a, identifiersOnly: g.opts.i, quiet: g.opts.q, verbose: g.opts.v, bufctls: g.opts.b };
       const w: WhatisState = {
         flags: wflags,
@@ -106,6 +162,8 @@ export function whatisDcmd(s: Session): DcmdDef {
           return out;
         },
         reportObject(a: number, base: number): void {
+          // illumos mdb_whatis_report_object(): checked under -D only
+          if (debug && !wanted.has(a)) ctx.warn(`mdb_whatis_report_object(): addr ${hx(a)} is not a pointer of interest.`);
           found.add(a);
           ctx.out(a === base ? `${hx(a)} is ` : `${hx(a)} is ${hx(base)}+${(a - base).toString(16)}, `);
         },

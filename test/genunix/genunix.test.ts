@@ -291,6 +291,33 @@ test('::whatis -v labels each handler with the module that registered it (genuni
   assert.equal(r, `Searching genunix\`modules...\nSearching genunix\`threads...\n${hex(t.addr + 8)} is ${hex(t.addr)}+8, allocated as a thread structure\n`);
 });
 
+test('::help whatis lists the genunix handlers as SOURCES (illumos whatis_help); -D lists the addresses first', () => {
+  const f = makeFixture({ leaks: false });
+  const help = mdb(f.t, '::help whatis').stdout;
+  assert.ok(
+    help.endsWith(
+      '  SOURCES\n\n' +
+        '  The following information sources will be used:\n\n' +
+        '    genunix`modules\n' +
+        '    genunix`threads\n' +
+        '    genunix`kmem\n' +
+        '    genunix`vmem\n' +
+        '    genunix`unloaded_modules\n' +
+        '    mdb`mappings\n' +
+        '\n' +
+        'ATTRIBUTES\n\n' +
+        '  Target: live\n' +
+        '  Module: mdb\n' +
+        '  Interface Stability: Evolving\n\n',
+    ),
+    help,
+  );
+  // the kmem report continues the "    %p" line (illumos cmd_whatis prints no newline after it)
+  const kept = f.kept[5]!;
+  const q = mdb(f.t, `${X(kept + 8)}::whatis -q`).stdout;
+  assert.equal(mdb(f.t, `${X(kept + 8)}::whatis -Dq`).stdout, `Searching for:\n    ${hex(kept + 8)}${q}`);
+});
+
 test('::whatthread prints each thread holding the value as 0x-prefixed %#lr', () => {
   const f = makeFixture({ leaks: false });
   const [t0, t1] = f.t.threads();

@@ -360,6 +360,159 @@ test('::whatis handler registration refuses bad flags as mdb_whatis_register()',
   assert.doesNotMatch(r.stdout, /bad/);
 });
 
+test('hidden ::whatis -D prints the addresses first as illumos cmd_whatis: "    %p" each, no newline after the last', () => {
+  const k = hex(DATA + 2);
+  assert.deepEqual(run('kmem_flags+2::whatis -D'), {
+    stdout: `Searching for:\n    ${k}${k} is kmem_flags+2, in unix's data segment\n`,
+    stderr: '',
+    ok: true,
+  });
+  assert.equal(run('1234::whatis -D').stdout, 'Searching for:\n    12341234 is unknown\n');
+  // -v: the first "Searching ..." continues the list's line
+  assert.equal(
+    run('1234::whatis -Dv').stdout,
+    'Searching for:\n    1234Searching mdb`modules...\nSearching mdb`threads...\nSearching mdb`mappings...\n1234 is unknown\n',
+  );
+  // a pipeline: sorted, then wrapped as mdb's autowrap does: a piece ("    "
+  // or the address) that would pass column 80 starts a new line, so four
+  // 64-bit addresses a line
+  const A = [HEAP + 0x50, HEAP + 0x10, DATA + 2, HEAP + 0x40, HEAP + 0x20, HEAP + 0x30];
+  const walkOf = (xs: number[]): MdbModule => ({ name: 'list', dcmds: [], walkers: [{ name: 'addrs', description: 'test addresses', walk: () => xs }], whatis: [] });
+  const p = run('::walk addrs | ::whatis -D', undefined, [walkOf(A)]);
+  const unknown = (xs: number[]) => xs.map((x) => `${hex(x)} is unknown\n`).join('');
+  assert.equal(
+    p.stdout,
+    'Searching for:\n' +
+      `    ${k}    ${hex(HEAP + 0x10)}    ${hex(HEAP + 0x20)}    ${hex(HEAP + 0x30)}\n` +
+      `    ${hex(HEAP + 0x40)}    ${hex(HEAP + 0x50)}` +
+      `${k} is kmem_flags+2, in unix's data segment\n` +
+      unknown([HEAP + 0x10, HEAP + 0x20, HEAP + 0x30, HEAP + 0x40, HEAP + 0x50]),
+  );
+  // -k: no slurping (illumos cmd_whatis), one address a call in the
+  // pipeline's order, each with its own list and reports
+  assert.equal(
+    run('::walk addrs | ::whatis -Dk', undefined, [walkOf(A.slice(0, 3))]).stdout,
+    `Searching for:\n    ${hex(HEAP + 0x50)}${hex(HEAP + 0x50)} is unknown\n` +
+      `Searching for:\n    ${hex(HEAP + 0x10)}${hex(HEAP + 0x10)} is unknown\n` +
+      `Searching for:\n    ${k}${k} is kmem_flags+2, in unix's data segment\n`,
+  );
+  assert.equal(
+    run('::walk addrs | ::whatis -k', undefined, [walkOf(A.slice(0, 3))]).stdout,
+    `${hex(HEAP + 0x50)} is unknown\n${hex(HEAP + 0x10)} is unknown\n${k} is kmem_flags+2, in unix's data segment\n`,
+  );
+  // sorted as uintptr_t (illumos uintptr_cmp: small addresses before kernel
+  // ones, which are negative numbers here), and each piece wraps on its own:
+  // after "    10    30" and three addresses (col 72) a "    " still fits
+  // (col 76), its address does not
+  const B = [HEAP + 0x20, 0x30, DATA + 2, 0x10, HEAP + 0x10, HEAP + 0x30];
+  const q = run('::walk addrs | ::whatis -D', undefined, [walkOf(B)]);
+  assert.equal(
+    q.stdout,
+    'Searching for:\n' +
+      `    10    30    ${k}    ${hex(HEAP + 0x10)}    ${hex(HEAP + 0x20)}    \n` +
+      `${hex(HEAP + 0x30)}` +
+      `${k} is kmem_flags+2, in unix's data segment\n` +
+      unknown([0x10, 0x30, HEAP + 0x10, HEAP + 0x20, HEAP + 0x30]),
+  );
+  // without -D: the same reports, unknowns in the same order
+  assert.equal(run('::walk addrs | ::whatis', undefined, [walkOf(B)]).stdout, q.stdout.slice(q.stdout.indexOf(`${k} is`)));
+  // 32-bit addresses are shorter: the line takes six (6 * 12 = 72, a seventh "    " fits, its %p does not)
+  const f32 = makeTarget(ILP32);
+  const C = [0x10000100, 0x10000200, 0x10000300, 0x10000400, 0x10000500, 0x10000600, 0x10000700];
+  assert.equal(
+    runMdb(f32.target, '::walk addrs | ::whatis -D', [walkOf(C)]).stdout.split('\n').slice(0, 3).join('\n'),
+    'Searching for:\n    10000100    10000200    10000300    10000400    10000500    10000600    \n10000700' + '10000100 is main, in unix\'s text segment',
+  );
+});
+
+test('::whatis -D checks reports as illumos whatis_debug: an address not searched for is warned about', () => {
+  const stray: MdbModule = {
+    name: 'stray',
+    dcmds: [],
+    walkers: [],
+    whatis: [
+      {
+        name: 'stray',
+        prio: WHATIS_PRIO_ALLOCATOR,
+        search(ctx, w) {
+          for (const a of w.match(HEAP, 0x100)) {
+            w.reportObject(a + 8, HEAP);
+            ctx.out('a stray report\n');
+          }
+        },
+      },
+    ],
+  };
+  const cmd = `${hex(HEAP + 0x10)}::whatis`;
+  const plain = run(cmd, undefined, [stray]);
+  assert.equal(plain.stderr, '');
+  const d = run(cmd + ' -D', undefined, [stray]);
+  assert.equal(d.stderr, `mdb: mdb_whatis_report_object(): addr ${hex(HEAP + 0x18)} is not a pointer of interest.\n`);
+  assert.equal(d.stdout, `Searching for:\n    ${hex(HEAP + 0x10)}` + plain.stdout);
+});
+
+test('::help whatis is illumos whatis_help(): its text, then the handlers ::whatis runs as SOURCES, in order', () => {
+  const h = (name: string, prio: number, flags = 0): WhatisHandler => ({ name, prio, flags, search() {} });
+  const zeta: MdbModule = { name: 'zeta', dcmds: [], walkers: [], whatis: [h('late1', WHATIS_PRIO_LATE), h('early1', WHATIS_PRIO_EARLY)] };
+  const alpha: MdbModule = { name: 'alpha', dcmds: [], walkers: [], whatis: [h('a2', WHATIS_PRIO_LATE), h('idonly', WHATIS_PRIO_ALLOCATOR, WHATIS_REG_ID_ONLY)] };
+  const r = run('::help whatis', undefined, [zeta, alpha]);
+  assert.equal(r.stderr, '');
+  assert.equal(
+    r.stdout,
+    '\n' +
+      'NAME\n' +
+      '  whatis - given an address, return information\n' +
+      '\n' +
+      'SYNOPSIS\n' +
+      '  addr ::whatis [-abikqv]\n' +
+      '\n' +
+      'DESCRIPTION\n' +
+      '  Given a virtual address (with -i, an identifier), report where it came\n' +
+      '  from.\n' +
+      '\n' +
+      '  When fed from a pipeline, ::whatis will not maintain the order the input\n' +
+      '  comes in; addresses will be reported as it finds them. (-k prevents this;\n' +
+      '  the output will be in the same order as the input)\n' +
+      '\n' +
+      '  OPTIONS\n' +
+      '    -a  Report all information about each address/identifier.  The default\n' +
+      '        behavior is to report only the first (most specific) source for each\n' +
+      '        address/identifier.\n' +
+      '    -i  addr is an identifier, not a virtual address.\n' +
+      '    -k  Do not re-order the input. (may be slower)\n' +
+      "    -q  Quiet; don't print multi-line reports. (stack traces, etc.)\n" +
+      '    -v  Verbose output; display information about the progress of the search\n' +
+      '\n' +
+      '  SOURCES\n' +
+      '\n' +
+      '  The following information sources will be used:\n' +
+      '\n' +
+      '    mdb`modules\n' +
+      '    mdb`threads\n' +
+      '    zeta`early1\n' +
+      '    alpha`idonly\n' +
+      '    alpha`a2\n' +
+      '    zeta`late1\n' +
+      '    mdb`mappings\n' +
+      '\n' +
+      'ATTRIBUTES\n' +
+      '\n' +
+      '  Target: kvm\n' +
+      '  Module: mdb\n' +
+      '  Interface Stability: Evolving\n' +
+      '\n',
+  );
+  // SOURCES is the -l list, in the same order
+  const names = run('::whatis -l', undefined, [zeta, alpha])
+    .stdout.split('\n')
+    .slice(1, -1)
+    .map((l) => l.split(/ +/));
+  assert.deepEqual(
+    r.stdout.split('\n').filter((l) => l.startsWith('    ') && l.includes('`')).map((l) => l.trim()),
+    names.map(([name, mod]) => `${mod}\`${name}`),
+  );
+});
+
 test('nested commands (::eval) inside a pipeline write to the pipe', () => {
   const f = makeTarget();
   const r = runMdb(f.target, "*node_head::list node_t n_next | ::eval '*.=K' | ::eval '.=K'");
