@@ -57,9 +57,8 @@ export function belowSp(t: TargetThread, a: number): boolean {
  * The DESCRIPTION of ::help whatis, as illumos whatis_help() (mdb_whatis.c)
  * prints it: its text (the hidden -b, -D and -l are not listed), then
  * SOURCES, the handlers ::whatis runs, in their order, as MODULE`NAME.
- * ::help indents every line of a dcmd's help by two columns, so the OPTIONS
- * and SOURCES headings, which illumos prints at column 0 (mdb_dec_indent),
- * come out at column 2; everything else is where illumos puts it.
+ * ::help indents the lines by two columns, the OPTIONS and SOURCES headings
+ * excepted (column 0, as illumos' mdb_dec_indent(2) puts them).
  */
 export function whatisHelp(s: Session): string {
   const sources = whatisSources(s).map(({ module, h }) => `  ${module}\`${h.name}\n`);

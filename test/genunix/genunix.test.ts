@@ -296,7 +296,7 @@ test('::help whatis lists the genunix handlers as SOURCES (illumos whatis_help);
   const help = mdb(f.t, '::help whatis').stdout;
   assert.ok(
     help.endsWith(
-      '  SOURCES\n\n' +
+      'SOURCES\n\n' +
         '  The following information sources will be used:\n\n' +
         '    genunix`modules\n' +
         '    genunix`threads\n' +

@@ -474,7 +474,7 @@ test('::help whatis is illumos whatis_help(): its text, then the handlers ::what
       '  comes in; addresses will be reported as it finds them. (-k prevents this;\n' +
       '  the output will be in the same order as the input)\n' +
       '\n' +
-      '  OPTIONS\n' +
+      'OPTIONS\n' +
       '    -a  Report all information about each address/identifier.  The default\n' +
       '        behavior is to report only the first (most specific) source for each\n' +
       '        address/identifier.\n' +
@@ -483,7 +483,7 @@ test('::help whatis is illumos whatis_help(): its text, then the handlers ::what
       "    -q  Quiet; don't print multi-line reports. (stack traces, etc.)\n" +
       '    -v  Verbose output; display information about the progress of the search\n' +
       '\n' +
-      '  SOURCES\n' +
+      'SOURCES\n' +
       '\n' +
       '  The following information sources will be used:\n' +
       '\n' +

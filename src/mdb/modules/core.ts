@@ -272,8 +272,11 @@ export function coreModule(s: Session): MdbModule {
         const ent = s.dcmds.get(name);
         if (!ent) throw new DcmdError(`unknown command: ${argv[0]}`);
         const d = ent.def;
+        // help lines are indented under DESCRIPTION; an all-capitals line is
+        // a section heading, at column 0 (illumos help functions print
+        // %<b>OPTIONS%</b> after mdb_dec_indent(2))
         let txt = `\nNAME\n  ${d.name} - ${d.description}\n\nSYNOPSIS\n  ${synopsis(d)}\n`;
-        if (d.help) txt += `\nDESCRIPTION\n${d.help.replace(/\n*$/, '').split('\n').map((l) => (l ? '  ' + l : '')).join('\n')}\n`;
+        if (d.help) txt += `\nDESCRIPTION\n${d.help.replace(/\n*$/, '').split('\n').map((l) => (l && !/^[A-Z][A-Z ]*$/.test(l) ? '  ' + l : l)).join('\n')}\n`;
         txt += `\nATTRIBUTES\n\n  Target: ${s.noTarget ? 'none' : s.target.status().kind === 'dump' ? 'kvm' : 'live'}\n  Module: ${ent.module}\n  Interface Stability: Evolving\n\n`;
         ctx.out(txt);
         return DCMD_OK;
