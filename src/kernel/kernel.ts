@@ -141,6 +141,10 @@ interface Callout {
 }
 
 const STACK_SIZE = 16384;
+/** illumos' default deadman_seconds (snoop_interval / MICROSEC). */
+const DEADMAN_SECONDS = 50;
+/** Turns of a kernel loop without progress after which the simulated deadman fires (see deadman()). */
+export const DEADMAN_SPINS = 100_000;
 const MSGBUF_SIZE = 65536;
 export const OS_NAME = 'kmemdb';
 export const OS_RELEASE = '5.11';
@@ -617,6 +621,18 @@ export class Kernel {
   }
 
   /* ---------------------------------------------------------------- panic */
+
+  /**
+   * A loop in kernel code that can no longer make progress (its data is
+   * corrupt) would hang a real system until the deadman cyclic noticed
+   * the clock standing still.  A simulator cannot hang, so such a loop
+   * calls this once it has gone round far longer than it ever could with
+   * sound data: the panic illumos' deadman() raises (with its default
+   * deadman_seconds, 50), so the dump shows the looping thread.
+   */
+  deadman(): never {
+    return this.panic(`deadman: timed out after ${DEADMAN_SECONDS} seconds of clock inactivity`);
+  }
 
   panic(msg: string): never {
     if (!this.panicking) {

@@ -76,7 +76,7 @@
  * kmutex_t fields exist for layout only.
  */
 
-import type { Kernel } from '../kernel/kernel.js';
+import { DEADMAN_SPINS, type Kernel } from '../kernel/kernel.js';
 import { PROT_RW, type PagedMemory } from '../machine/memory.js';
 import { TWO32, hex, highbit, mod, p2align, p2roundup, isPow2 } from '../machine/addr.js';
 import { VMC_IDENTIFIER, VM_NOSLEEP, type QcacheHandle, type QcacheProvider, type VmemArena } from '../vmem/api.js';
@@ -1974,7 +1974,11 @@ export class Kmem {
   private freeMag(cp: number, ccp: number, buf: number): void {
     const mem = this.mem;
     const k = this.k;
-    for (;;) {
+    // With sound data every turn makes progress; a corrupt cc_magsize (it
+    // never matches cache_magtype's, so each new magazine is freed again)
+    // turns forever, as on illumos: the deadman ends it.
+    for (let spins = 0; ; spins++) {
+      if (spins === DEADMAN_SPINS) k.deadman();
       const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       const magsize = this.getMagsize(ccp);

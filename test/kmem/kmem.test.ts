@@ -363,3 +363,22 @@ test('entry points refuse addresses and sizes that are not integers, with the fu
     assert.equal(kmem.errors.length, 0);
   }
 });
+
+test('a free that can never get a magazine of the right size (corrupt cc_magsize) ends in the deadman panic, not a hang', () => {
+  const { k, kmem } = bootSystem({ model: 'lp64', heapSize: 64 << 20 });
+  const c = kmem.cacheCreate('spin', 64);
+  const bufs: number[] = [];
+  for (let i = 0; i < 200; i++) bufs.push(c.alloc(0));
+  const T = k.types;
+  const magsizeAt = c.addr + T.offsetof('kmem_cache_t', 'cache_cpu') + T.offsetof('kmem_cpu_cache_t', 'cc_magsize');
+  const magsize = k.mem.load16(magsizeAt);
+  assert.equal(magsize, 15);
+  k.mem.store16(magsizeAt, magsize - 1); // what kmem_cache_magazine_resize never writes
+  assert.throws(
+    () => {
+      for (const b of bufs) c.free(b);
+    },
+    /deadman: timed out after 50 seconds of clock inactivity/,
+  );
+  assert.equal(k.panicMessage, 'deadman: timed out after 50 seconds of clock inactivity');
+});

@@ -27,7 +27,7 @@ interface Outcome {
   errors: string[];
 }
 
-function run(model: ModelName, flags: number, wordPaths: boolean, seed: number): Outcome {
+function run(model: ModelName, flags: number, wordPaths: boolean, seed: number, scribble = false): Outcome {
   const s = bootSystem({ model, kmemFlags: flags, heapSize: 64 << 20, kmemLogSize: 1 << 16, ncpus: 3, seed, kmemPanic: 0, kmemWordPaths: wordPaths });
   const { k, kmem } = s;
   let x = seed >>> 0 || 1;
@@ -58,8 +58,33 @@ function run(model: ModelName, flags: number, wordPaths: boolean, seed: number):
   const freed: Array<{ c: KmemCache | null; p: number; size: number }> = [];
   const P = model === 'lp64' ? 8 : 4;
 
+  // The kmem metadata the word-index paths read: the CPU caches, the
+  // depot's full and empty lists, the loaded magazines.
+  const T = k.types;
+  const ccOff = T.offsetof('kmem_cache_t', 'cache_cpu');
+  const fullOff = T.offsetof('kmem_cache_t', 'cache_full');
+  const loadedOff = T.offsetof('kmem_cpu_cache_t', 'cc_loaded');
+  const mlBytes = 2 * T.size('kmem_maglist_t');
+  const scribbleMeta = (): void => {
+    const c = caches[rnd(caches.length)]!;
+    const cc = c.addr + ccOff + 64 * rnd(3);
+    const values = [0, 1, 2, 0xffffffff, 0xfffffe80, x >>> 0, rnd(1 << 20), 7];
+    const v = values[rnd(values.length)]!;
+    const where = rnd(3);
+    if (where === 0) k.mem.store32(cc + 4 * rnd(16), v);
+    else if (where === 1) k.mem.store32(c.addr + fullOff + 4 * rnd(mlBytes / 4), v);
+    else {
+      const mp = k.mem.loadPtr(cc + loadedOff);
+      if (mp !== 0) k.mem.store32(mp + 4 * rnd(12), v);
+    }
+  };
+
   const step = (): void => {
-    const r = rnd(100);
+    if (scribble && rnd(50) === 0) {
+      scribbleMeta();
+      return;
+    }
+    const r = scribble ? rnd(96) : rnd(100);
     if (r < 45 || live.length === 0) {
       if (rnd(2)) {
         const c = caches[rnd(caches.length)]!;
@@ -164,6 +189,19 @@ function run(model: ModelName, flags: number, wordPaths: boolean, seed: number):
 }
 
 const FLAGS = [0, 0x2, 0x4, 0x6, 0x1, 0x9, 0xf, 0x10f, 0x206, 0x20, 0x4f];
+
+test('word-index paths and checked paths agree on corrupt kmem metadata (CPU caches, depot lists, magazines)', () => {
+  for (const flags of [0, 0x6, 0xf]) {
+    for (const seed of [11, 4242]) {
+      const a = run('lp64', flags, true, seed, true);
+      const b = run('lp64', flags, false, seed, true);
+      const what = `kmem_flags 0x${flags.toString(16)}, seed ${seed}`;
+      assert.deepEqual(a.errors, b.errors, `${what}: reports and faults`);
+      assert.equal(a.hrtime, b.hrtime, `${what}: clock`);
+      assert.equal(a.image, b.image, `${what}: memory image`);
+    }
+  }
+});
 
 test('word-index paths leave the same memory as the checked paths', () => {
   for (const flags of FLAGS) {
