@@ -470,6 +470,16 @@ export class Kmem {
   private readonly hw: boolean;
   /** hSize when the word-index paths apply, else 0 (one compare checks both). */
   private readonly hLim: number;
+  /**
+   * Turns allocW made before handing an allocation to allocSlow, whose
+   * loop continues the count (allocW's turns are allocSlow's, one for one),
+   * so the deadman fires after the same turns on either path.
+   */
+  private spins = 0;
+  /** Turns of a walk over a bufctl chain or a slab's chunks before the deadman (no sound one is longer). */
+  private readonly walkMax: number;
+  /** The same for a walk over a cache's slabs (one page at least each: more nodes than pages is a corrupt list). */
+  private readonly slabWalkMax: number;
   /** The current CPU's kmem_cpu_cache_t offset in cache_cpu[] (curCpu * 64), kept by a kernel switch hook. */
   private cpuOff = 0;
   /** Word index of kmem_mtbf in the data view. */
@@ -651,6 +661,8 @@ export class Kmem {
       kmem_bufctl_audit_cache: g('kmem_bufctl_audit_cache', 'kmem_cache_t *'),
       kmem_null_cache: g('kmem_null_cache', 'kmem_cache_t *'),
     };
+    this.walkMax = Math.max(DEADMAN_SPINS, Math.floor(this.hSize / 8));
+    this.slabWalkMax = Math.floor(this.hSize / 4096) + 1;
     this.cpuOff = k.curCpu * KMEM_CPU_CACHE_SIZE;
     k.switchHooks.push((t) => {
       this.cpuOff = t.cpu * KMEM_CPU_CACHE_SIZE;
@@ -998,7 +1010,8 @@ export class Kmem {
     const off = this.ldp(tree + this.O.avl_offset!);
     let prev = from === 0 ? 0 : this.avlPrevNode(from);
     let cur = from === 0 ? this.ldp(tree + this.O.avl_root!) : from;
-    while (cur !== 0 && this.slabCmp(cp, cur - off, sp) < 0) {
+    for (let n = 0; cur !== 0 && this.slabCmp(cp, cur - off, sp) < 0; n++) {
+      if (n >= this.slabWalkMax) this.k.deadman();
       prev = cur;
       cur = this.avlNextNode(cur);
     }
@@ -1531,7 +1544,10 @@ export class Kmem {
     const hs = this.hLim;
     const ci = o >>> 2;
     const cpo = o - (H.CC_OFF + this.cpuOff);
-    for (;;) {
+    for (let spins = 0; ; spins++) {
+      // (the turns so far go to allocSlow if it takes over: see spins)
+      this.spins = spins;
+      if (spins >= DEADMAN_SPINS) this.k.deadman();
       if (u[ci + W.FLAGS]! & F.DUMPUNSAFE) return -1;
       const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
@@ -1548,6 +1564,7 @@ export class Kmem {
       const lo = (u[ci + W.ALLOC]! + 1) | 0;
       u[ci + W.ALLOC] = lo;
       if (lo === 0) u[ci + W.ALLOC + 1]++;
+      this.spins = 0;
       if ((u[ci + W.FLAGS]! & F.BUFTAG) === 0) return bo;
       // kmem_cache_alloc_debug, when everything is in order (see above)
       fast: {
@@ -1642,7 +1659,8 @@ export class Kmem {
         for (let j = bo >>> 3, e = j + (n >>> 3); j < e; j++) f[j] = fr;
       }
     }
-    for (;;) {
+    for (let spins = 0; ; spins++) {
+      if (spins >= DEADMAN_SPINS) this.k.deadman();
       const rw = u[ci + W.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
       if (rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff)) {
@@ -1661,7 +1679,7 @@ export class Kmem {
         continue;
       }
       // the debug work is done: the checked magazine path takes it from here
-      this.freeMag(cpo + H.HEAP_BASE, o + H.HEAP_BASE, bo + H.HEAP_BASE);
+      this.freeMag(cpo + H.HEAP_BASE, o + H.HEAP_BASE, bo + H.HEAP_BASE, spins);
       return true;
     }
   }
@@ -1872,7 +1890,12 @@ export class Kmem {
   private allocSlow(cp: number, kmflag: number): number {
     checkArg('kmem_cache_alloc', 'cp', cp);
     const ccp = cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE;
-    for (;;) {
+    let spins = this.spins;
+    this.spins = 0;
+    // every turn takes a round or reloads; corrupt CPU-cache words could
+    // keep it turning (see freeMag)
+    for (; ; spins++) {
+      if (spins >= DEADMAN_SPINS) this.k.deadman();
       const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       if (rounds > 0) {
@@ -1971,14 +1994,15 @@ export class Kmem {
   }
 
   /** kmem_cache_free after the debug checks: the magazine layer, else the slab layer. */
-  private freeMag(cp: number, ccp: number, buf: number): void {
+  private freeMag(cp: number, ccp: number, buf: number, spins = 0): void {
     const mem = this.mem;
     const k = this.k;
     // With sound data every turn makes progress; a corrupt cc_magsize (it
     // never matches cache_magtype's, so each new magazine is freed again)
-    // turns forever, as on illumos: the deadman ends it.
-    for (let spins = 0; ; spins++) {
-      if (spins === DEADMAN_SPINS) k.deadman();
+    // turns forever, as on illumos: the deadman ends it.  spins: the turns
+    // freeW already made (its turns are this loop's, one for one).
+    for (; ; spins++) {
+      if (spins >= DEADMAN_SPINS) k.deadman();
       const rw = this.ld32(ccp + this.ccRounds);
       const rounds = (rw << 16) >> 16;
       const magsize = this.getMagsize(ccp);
@@ -2167,14 +2191,16 @@ export class Kmem {
       const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype!) + O.mt_magsize!);
       let mlp = cp + O.cache_full!;
       let reap = Math.min(this.ldl(mlp + O.ml_reaplimit!), this.ldl(mlp + O.ml_min!));
-      while (reap-- > 0) {
+      for (let n = 0; reap-- > 0; n++) {
+        if (n >= this.walkMax) k.deadman();
         const mp = this.depotAlloc(cp, O.cache_full!);
         if (mp === 0) break;
         this.magazineDestroy(cp, mp, magsize);
       }
       mlp = cp + O.cache_empty!;
       reap = Math.min(this.ldl(mlp + O.ml_reaplimit!), this.ldl(mlp + O.ml_min!));
-      while (reap-- > 0) {
+      for (let n = 0; reap-- > 0; n++) {
+        if (n >= this.walkMax) k.deadman();
         const mp = this.depotAlloc(cp, O.cache_empty!);
         if (mp === 0) break;
         this.magazineDestroy(cp, mp, 0);
@@ -2325,6 +2351,8 @@ export class Kmem {
       const bcc = this.ldp(cp + O.cache_bufctl_cache!);
       let head = 0;
       for (let i = 0; i < chunks; i++) {
+        // (a corrupt cache_chunksize can make chunks anything, Infinity for 0)
+        if (i >= this.walkMax) k.deadman();
         let bcp: number;
         if (flags & KMF_HASH) {
           k.site(this.FN.kmem_slab_create + 0x140);
@@ -2332,7 +2360,8 @@ export class Kmem {
           if (bcp === 0) {
             // give back what we took
             this.stp(sp + O.slab_head!, head);
-            while (head !== 0) {
+            for (let n = 0; head !== 0; n++) {
+              if (n >= this.walkMax) k.deadman();
               const nx = this.ldp(head + O.bc_next!);
               this.kmem_cache_free(bcc, head);
               head = nx;
@@ -2381,7 +2410,8 @@ export class Kmem {
       if (this.cacheFlags(cp) & KMF_HASH) {
         const bcc = this.ldp(cp + O.cache_bufctl_cache!);
         let bcp = this.ldp(sp + O.slab_head!);
-        while (bcp !== 0) {
+        for (let n = 0; bcp !== 0; n++) {
+          if (n >= this.walkMax) this.k.deadman();
           const nx = this.ldp(bcp + O.bc_next!);
           this.stp(sp + O.slab_head!, nx);
           this.kmem_cache_free(bcc, bcp);
@@ -2488,7 +2518,9 @@ export class Kmem {
       const slabsize = this.ldp(cp + O.cache_slabsize!);
       if (flags & KMF_HASH) {
         let prev = this.hashBucket(cp, buf);
+        let n = 0;
         for (bcp = this.ldp(prev); bcp !== 0; bcp = this.ldp(prev)) {
+          if (n++ >= this.walkMax) this.k.deadman();
           if (this.ldp(bcp + O.bc_addr!) === buf) {
             this.stp(prev, this.ldp(bcp + O.bc_next!));
             sp = this.ldp(bcp + O.bc_slab!);
@@ -3421,7 +3453,8 @@ export class Kmem {
       this.inc64(cp + O.cache_rescale!);
       for (let h = 0; h < oldSize; h++) {
         let bcp = this.ldp(ot + h * P);
-        while (bcp !== 0) {
+        for (let n = 0; bcp !== 0; n++) {
+          if (n >= this.walkMax) this.k.deadman();
           const next = this.ldp(bcp + O.bc_next!);
           const hb = this.hashBucket(cp, this.ldp(bcp + O.bc_addr!));
           this.stp(bcp + O.bc_next!, this.ldp(hb));
