@@ -179,8 +179,6 @@ export class Kernel {
   /** Module load/unload history (also written into dumps). */
   readonly moduleHistory: ModuleRecord[] = [];
   cur!: KThread;
-  /** cur.cpu, kept beside cur for the allocator's fast paths (one load instead of two). */
-  curCpu = 0;
   /** Called with the new current thread whenever runAs switches threads (the allocator keeps its CPU offset). */
   readonly switchHooks: Array<(t: KThread) => void> = [];
   panicking = false;
@@ -253,7 +251,6 @@ export class Kernel {
     this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'machine'), this.model.ptrSize === 8 ? 'amd64' : 'i386', 65);
     this.initCpus();
     this.cur = this.createThread('thread0', 0);
-    this.curCpu = this.cur.cpu;
     this.setState(this.cur, TS_ONPROC);
   }
 
@@ -459,7 +456,6 @@ export class Kernel {
     if (prev === t) return fn();
     this.switchOut(prev);
     this.cur = t;
-    this.curCpu = t.cpu;
     for (const h of this.switchHooks) h(t);
     this.switchIn(t);
     try {
@@ -468,7 +464,6 @@ export class Kernel {
       if (!this.panicking) {
         this.switchOut(t);
         this.cur = prev;
-        this.curCpu = prev.cpu;
         for (const h of this.switchHooks) h(prev);
         this.switchIn(prev);
       }

@@ -466,7 +466,7 @@ export class Kmem {
   private readonly pFree64: number;
   private readonly pUninit64: number;
   private readonly hProt: Uint8Array;
-  /** The word-index paths apply: LP64 and a heap that does not cross a 4 GiB boundary. */
+  /** The word-index paths apply: LP64, the standard heap base, a heap of at most 2 GiB, not turned off. */
   private readonly hw: boolean;
   /** hSize when the word-index paths apply, else 0 (one compare checks both). */
   private readonly hLim: number;
@@ -480,7 +480,7 @@ export class Kmem {
   private readonly walkMax: number;
   /** The same for a walk over a cache's slabs (one page at least each: more nodes than pages is a corrupt list). */
   private readonly slabWalkMax: number;
-  /** The current CPU's kmem_cpu_cache_t offset in cache_cpu[] (curCpu * 64), kept by a kernel switch hook. */
+  /** The current CPU's kmem_cpu_cache_t offset in cache_cpu[] (cpu * 64), kept by a kernel switch hook. */
   private cpuOff = 0;
   /** Word index of kmem_mtbf in the data view. */
   private readonly iMtbf: number;
@@ -663,24 +663,22 @@ export class Kmem {
     };
     this.walkMax = Math.max(DEADMAN_SPINS, Math.floor(this.hSize / 8));
     this.slabWalkMax = Math.floor(this.hSize / 4096) + 1;
-    this.cpuOff = k.curCpu * KMEM_CPU_CACHE_SIZE;
+    this.cpuOff = k.cur.cpu * KMEM_CPU_CACHE_SIZE;
     k.switchHooks.push((t) => {
       this.cpuOff = t.cpu * KMEM_CPU_CACHE_SIZE;
     });
-    this.iMtbf = (this.G.kmem_mtbf - this.dBase) >>> 2;
-    this.iAllocTable = (this.G.kmem_alloc_table - this.dBase) >>> 2;
-    const dataWord = (a: number, align: number): number => {
+    // the data-segment globals the word paths read, as word indices (each
+    // must lie wholly in the data segment, aligned)
+    const dataWord = (a: number, bytes: number, align: number): number => {
       const o = a - this.dBase;
-      if (o < 0 || o + align > this.dSize || (o & (align - 1)) !== 0) throw new Error(`kmem: global ${hex(a)} outside the data segment`);
+      if (o < 0 || o + bytes > this.dSize || (o & (align - 1)) !== 0) throw new Error(`kmem: global ${hex(a)} outside the data segment`);
       return o >>> 2;
     };
-    this.iLogging = dataWord(this.G.kmem_logging, 4);
-    this.iTxLog = dataWord(this.G.kmem_transaction_log, this.P);
-    this.iContentLog = dataWord(this.G.kmem_content_log, this.P);
-    if (this.G.kmem_alloc_table - this.dBase < 0 || this.G.kmem_alloc_table + KMEM_ALLOC_TABLE_MAX * this.P - this.dBase > this.dSize || (this.G.kmem_alloc_table & 7) !== 0) {
-      throw new Error('kmem: kmem_alloc_table outside the data segment');
-    }
-    if (this.G.kmem_mtbf - this.dBase < 0 || this.G.kmem_mtbf - this.dBase >= this.dSize || (this.G.kmem_mtbf & 3) !== 0) throw new Error('kmem: kmem_mtbf outside the data segment');
+    this.iMtbf = dataWord(this.G.kmem_mtbf, 4, 4);
+    this.iAllocTable = dataWord(this.G.kmem_alloc_table, KMEM_ALLOC_TABLE_MAX * this.P, this.P);
+    this.iLogging = dataWord(this.G.kmem_logging, 4, 4);
+    this.iTxLog = dataWord(this.G.kmem_transaction_log, this.P, this.P);
+    this.iContentLog = dataWord(this.G.kmem_content_log, this.P, this.P);
     const flags = (opts.flags ?? 0) >>> 0;
     this.st32(this.G.kmem_flags, flags);
     this.st32(this.G.kmem_panic, (opts.panic ?? 1) | 0);
@@ -1889,7 +1887,7 @@ export class Kmem {
 
   private allocSlow(cp: number, kmflag: number): number {
     checkArg('kmem_cache_alloc', 'cp', cp);
-    const ccp = cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE;
+    const ccp = cp + this.ccOff + this.cpuOff;
     let spins = this.spins;
     this.spins = 0;
     // every turn takes a round or reloads; corrupt CPU-cache words could
@@ -1978,7 +1976,7 @@ export class Kmem {
   private freeSlow(cp: number, buf: number): void {
     checkArg('kmem_cache_free', 'cp', cp);
     checkArg('kmem_cache_free', 'buf', buf);
-    const ccp = cp + this.ccOff + this.k.curCpu * KMEM_CPU_CACHE_SIZE;
+    const ccp = cp + this.ccOff + this.cpuOff;
     const k = this.k;
     if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
       const caller = this.callerPc();
@@ -2090,7 +2088,7 @@ export class Kmem {
   /** depotContended for the cache at heap offset cpo (the side table's key). */
   private depotContendedAt(cp: number): boolean {
     const now = this.k.hrtime;
-    const cpu = this.k.curCpu;
+    const cpu = this.k.cur.cpu;
     let last = this.depotLastRec;
     if (last === undefined || this.depotLastCp !== cp) {
       last = this.depotLast.get(cp);
