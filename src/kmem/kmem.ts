@@ -1566,28 +1566,15 @@ export class Kmem {
       if ((u[ci + W.FLAGS]! & F.BUFTAG) === 0) return bo;
       // kmem_cache_alloc_debug, when everything is in order (see above)
       fast: {
-        const ce = cpo + this.cacheSize - 1;
-        if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) break fast;
+        const w = this.dbgTag(cpo, bo, true);
+        if (w < 0) break fast;
         const ki = cpo >>> 2;
         const flags = u[ki + KC.FLAGS]!;
-        const bto = u[ki + KC.BUFTAG]!;
         const n = u[ki + KC.VERIFY]! & ~7;
-        if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ki + KC.BUFTAG + 1]! | u[ki + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) break fast;
-        if ((this.d32[this.iMtbf]! | u[ki + KC.MTBF]!) !== 0) break fast;
-        if (flags & F.DEADBEEF && (u[ki + KC.CTOR]! | u[ki + KC.CTOR + 1]!) !== 0) break fast;
-        const bt = bo + bto;
-        if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) break fast;
-        const w = bt >>> 2;
         const bcLo = u[w + BT.BUFCTL]!;
         const bcHi = u[w + BT.BUFCTL + 1]!;
         if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_FREE) || u[w + BT.BXSTAT + 1] !== bcHi) break fast;
-        if (flags & F.HASH) {
-          // the bufctl's bc_addr must name the buffer
-          const a = bcLo + KC.BC_ADDR * 4;
-          if (bcHi !== H.HHI_I || a < 0 || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI_I) break fast;
-        }
-        if (flags & F.DEADBEEF && n > 0) {
-          for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) break fast;
+        if (flags & F.DEADBEEF) {
           // 64-bit words through the Float64Array view: the patterns are
           // ordinary finite doubles, so == is bit equality and stores keep the bits
           const f = this.h64;
@@ -1624,30 +1611,15 @@ export class Kmem {
     if (flags & F.BUFTAG) {
       // kmem_cache_free_debug, when everything is in order (see above);
       // anything else: the checked path (nothing changed yet)
-      const hp = this.hProt;
-      const hs = this.hLim;
-      const ce = cpo + this.cacheSize - 1;
-      if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return false;
+      const w = this.dbgTag(cpo, bo, false);
+      if (w < 0) return false;
       const ki = cpo >>> 2;
       const cf = u[ki + KC.FLAGS]!;
-      const bto = u[ki + KC.BUFTAG]!;
       const n = u[ki + KC.VERIFY]! & ~7;
-      if (cf & (F.LITE | F.DUMPUNSAFE) || (u[ki + KC.BUFTAG + 1]! | u[ki + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return false;
-      if (cf & F.DEADBEEF && (u[ki + KC.DTOR]! | u[ki + KC.DTOR + 1]!) !== 0) return false;
-      const bt = bo + bto;
-      if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) return false;
-      const w = bt >>> 2;
       const bcLo = u[w + BT.BUFCTL]!;
       const bcHi = u[w + BT.BUFCTL + 1]!;
       if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_ALLOC) || u[w + BT.BXSTAT + 1] !== bcHi) return false;
-      if (cf & F.HASH) {
-        const a = bcLo + KC.BC_ADDR * 4;
-        if (bcHi !== H.HHI_I || a < 0 || a + 8 > hs || (a & 7) !== 0 || hp[a >>> 12] === 0 || u[a >>> 2] !== bo || u[(a >>> 2) + 1] !== H.HHI_I) return false;
-      }
       if (u[w] !== H.REDZONE_I || u[w + 1] !== H.REDZONE_I) return false;
-      if (cf & F.DEADBEEF && n > 0) {
-        for (let p = bo >>> 12, e = (bo + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return false;
-      }
       u[w + BT.BXSTAT] = bcLo ^ H.BT_FREE;
       if (cf & F.AUDIT) this.auditW(cpo, bo, bcLo >>> 0, bcHi >>> 0, cf);
       if (cf & F.DEADBEEF) {
@@ -1680,6 +1652,51 @@ export class Kmem {
       this.freeMag(cpo + H.HEAP_BASE, o + H.HEAP_BASE, bo + H.HEAP_BASE, spins);
       return true;
     }
+  }
+
+  /**
+   * What the debug checks of an allocation (alloc) or a free have in common
+   * on the word-index path: the cache struct readable, no KMF_LITE, no
+   * DUMPUNSAFE, no constructor (alloc) or destructor (free) to run under
+   * KMF_DEADBEEF, no mtbf (alloc), the buffer and its buftag aligned and
+   * writable heap, the verify range writable, and under KMF_HASH a bufctl
+   * whose bc_addr names the buffer.  Returns the buftag's word index, or -1
+   * (the checked path does the work).  Reads only.
+   */
+  private dbgTag(cpo: number, bo: number, alloc: boolean): number {
+    const u = this.hi32;
+    const hp = this.hProt;
+    const hs = this.hLim;
+    const ce = cpo + this.cacheSize - 1;
+    if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return -1;
+    const ki = cpo >>> 2;
+    const flags = u[ki + KC.FLAGS]!;
+    const bto = u[ki + KC.BUFTAG]!;
+    const n = u[ki + KC.VERIFY]! & ~7;
+    if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ki + KC.BUFTAG + 1]! | u[ki + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return -1;
+    const cb = ki + (alloc ? KC.CTOR : KC.DTOR);
+    if (flags & F.DEADBEEF && (u[cb]! | u[cb + 1]!) !== 0) return -1;
+    if (alloc && (this.d32[this.iMtbf]! | u[ki + KC.MTBF]!) !== 0) return -1;
+    const bt = bo + bto;
+    if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) return -1;
+    const w = bt >>> 2;
+    if (flags & F.HASH && !this.bcNames(w, bo)) return -1;
+    if (flags & F.DEADBEEF && n > 0 && !this.pagesRW(bo, n)) return -1;
+    return w;
+  }
+
+  /** KMF_HASH: the bufctl in the buftag at word w is heap whose bc_addr names the buffer at heap offset bo. */
+  private bcNames(w: number, bo: number): boolean {
+    const u = this.hi32;
+    const a = u[w + BT.BUFCTL]! + KC.BC_ADDR * 4;
+    return u[w + BT.BUFCTL + 1] === H.HHI_I && a >= 0 && a + 8 <= this.hLim && (a & 7) === 0 && this.hProt[a >>> 12] !== 0 && u[a >>> 2] === bo && u[(a >>> 2) + 1] === H.HHI_I;
+  }
+
+  /** Every page of the heap bytes [o, o + n) writable (n > 0). */
+  private pagesRW(o: number, n: number): boolean {
+    const hp = this.hProt;
+    for (let p = o >>> 12, e = (o + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return false;
+    return true;
   }
 
   /**
