@@ -861,13 +861,8 @@ export class Kmem {
   private heapWords(a: number, len: number, write: boolean): number {
     const o = a - this.hBase;
     if (!(o >= 0 && len >= 0 && o + len <= this.hSize && (o & 3) === 0)) return -1;
-    const prot = this.hProt;
-    const last = (len > 0 ? o + len - 1 : o) >>> 12;
-    for (let p = o >>> 12; p <= last; p++) {
-      const b = prot[p]!;
-      if (write ? b !== PROT_RW : b === 0) return -1;
-    }
-    return o >>> 2;
+    const m = len > 0 ? len : 1;
+    return (write ? this.pagesRW(o, m) : this.pagesR(o, m)) ? o >>> 2 : -1;
   }
 
   /** 8-bit load / store (heap direct, else the machine). */
@@ -1699,6 +1694,13 @@ export class Kmem {
     return true;
   }
 
+  /** Every page of the heap bytes [o, o + n) readable (n > 0). */
+  private pagesR(o: number, n: number): boolean {
+    const hp = this.hProt;
+    for (let p = o >>> 12, e = (o + n - 1) >>> 12; p <= e; p++) if (hp[p] === 0) return false;
+    return true;
+  }
+
   /**
    * KMEM_AUDIT for allocW's debug checks (bo < 0) and freeW's (bo = the buffer's
    * heap offset: under KMF_CONTENTS its contents go to the content log
@@ -1720,11 +1722,9 @@ export class Kmem {
         const n = u[ci + KC.CONTENTS]!;
         const hp = this.hProt;
         let c = -1;
-        if (rec && d[this.iContentLog + 1] === H.HHI && u[ci + KC.CONTENTS + 1] === 0 && n > 0 && bo + n <= this.hLim) {
-          let p = bo >>> 12;
-          const e = (bo + n - 1) >>> 12;
-          while (p <= e && hp[p] !== 0) p++;
-          if (p > e && hp[(bcLo + KC.BC_CONTENTS_B) >>> 12] === H.RW) c = this.logEnterHeap(d[this.iContentLog]!, bo, n);
+        if (rec && d[this.iContentLog + 1] === H.HHI && u[ci + KC.CONTENTS + 1] === 0 && n > 0 && bo + n <= this.hLim &&
+            this.pagesR(bo, n) && hp[(bcLo + KC.BC_CONTENTS_B) >>> 12] === H.RW) {
+          c = this.logEnterHeap(d[this.iContentLog]!, bo, n);
         }
         if (c >= 0) {
           const w = (bcLo + KC.BC_CONTENTS_B) >>> 2;
@@ -2848,7 +2848,7 @@ export class Kmem {
     const d = u[pi]!; // (hw: the heap base's low word is 0)
     if (u[pi + 1] !== H.HHI || d + size > hSize || d + size > 0xffffffff) return -1;
     if (s >= 0 && !(s + size <= d || d + size <= s)) return -1;
-    for (let p = d >>> 12, e = (d + size - 1) >>> 12; p <= e; p++) if (prot[p] !== H.RW) return -1;
+    if (!this.pagesRW(d, size)) return -1;
     const hi = ci + (O.clh_hits! >>> 2);
     u[hi] = u[hi]! + 1;
     u[pi] = d + size;
@@ -2875,15 +2875,9 @@ export class Kmem {
   /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
   private logEnter(lhp: number, data: number, size: number): number {
     const s = data + H.HEAP_NEG;
-    if (this.hw && s >>> 0 === s && s + size <= this.hSize && size > 0) {
-      const prot = this.hProt;
-      let p = s >>> 12;
-      const e = (s + size - 1) >>> 12;
-      while (p <= e && prot[p] !== 0) p++;
-      if (p > e) {
-        const d = this.logEnterHeap(lhp + H.HEAP_NEG, s, size);
-        if (d >= 0) return d + H.HEAP_BASE;
-      }
+    if (this.hw && s >>> 0 === s && s + size <= this.hSize && size > 0 && this.pagesR(s, size)) {
+      const d = this.logEnterHeap(lhp + H.HEAP_NEG, s, size);
+      if (d >= 0) return d + H.HEAP_BASE;
     }
     const k = this.k;
     k.enter(this.FN.kmem_log_enter + 0x30);
