@@ -18,7 +18,7 @@ export {
   type KmemDestructor,
   type KmemReclaim,
 } from './kmem/kmem.js';
-export * as kmemConstants from './kmem/types.js';
+export * as kmemConstants from './abi/kmem.js';
 
 /* crash dumps and targets */
 export { savecore, installSavecore, type DumpInfo } from './dump/savecore.js';

@@ -34,7 +34,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kernel, OS_NAME, OS_RELEASE, OS_VERSION } from '../kernel/kernel.js';
-import { TS_ONPROC } from '../kernel/types.js';
+import { TS_ONPROC } from '../abi/kernel.js';
 import {
   ByteWriter,
   DF_PANIC,

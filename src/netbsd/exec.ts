@@ -19,7 +19,7 @@
 
 import type { NetBSD } from './kern.js';
 import type { Modules } from './module.js';
-import { EBUSY, ENOEXEC, MODULE_CLASS_EXEC } from './types.js';
+import { EBUSY, ENOEXEC, MODULE_CLASS_EXEC } from '../abi/netbsd.js';
 
 export const EXEC_FUNCTIONS = {
   sys_execve: 0x40,

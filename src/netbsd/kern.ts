@@ -31,7 +31,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { TypeTable } from '../ctf/ctf.js';
 import type { PagedMemory } from '../machine/memory.js';
 import { hex } from '../machine/addr.js';
-import { declareNetbsdTypes } from './types.js';
+import { declareNetbsdTypes } from '../abi/netbsd.js';
 import { Queues } from './queue.js';
 import { KM_SLEEP, type NetbsdHost } from './host.js';
 

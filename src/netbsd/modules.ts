@@ -25,7 +25,7 @@ import {
   CTLTYPE_STRUCT, EBUSY, IPL_NONE, KERN_POSIX_SEMAPHORES, KERN_SYSVIPC, KERN_SYSVIPC_INFO, KERN_SYSVIPC_SHMMAX,
   KERN_SYSVIPC_SHMMAXPGS, KERN_SYSVIPC_SHMMNI, KERN_SYSVIPC_SHMSEG, KERN_SYSVIPC_SHM_USE_PHYS, MODULE_CLASS_EXEC,
   MODULE_CLASS_MISC, MODULE_CMD_AUTOUNLOAD, MODULE_CMD_FINI, MODULE_CMD_INIT, ENOTTY, PR_WAITOK,
-} from './types.js';
+} from '../abi/netbsd.js';
 
 /** An exec-format module: exec_add at INIT, exec_remove (EBUSY when in use) at FINI. */
 function execModule(name: string, format: string, required?: string, extra: Partial<ModuleSpec> = {}): ModuleSpec {

@@ -41,7 +41,7 @@
 import type { NetBSD } from './kern.js';
 import { DEBUG_POOL_INIT } from './kern.js';
 import { hex } from '../machine/addr.js';
-import { IPL_NONE, PI_MAGIC, PR_NOTOUCH, PR_NOALIGN, PR_PHINPAGE, PR_WAITOK } from './types.js';
+import { IPL_NONE, PI_MAGIC, PR_NOTOUCH, PR_NOALIGN, PR_PHINPAGE, PR_WAITOK } from '../abi/netbsd.js';
 
 export const POOL_FUNCTIONS = {
   pool_init: 0x3a0,

@@ -25,7 +25,7 @@
 
 import type { Kernel } from '../kernel/kernel.js';
 import { VM_SLEEP, VMC_NO_QCACHE, type VmemArena } from './api.js';
-import { declareVmemTypes } from './types.js';
+import { declareVmemTypes } from '../abi/vmem.js';
 import { vmemInit, type Vmem } from './vmem.js';
 
 export interface KernelArenas {

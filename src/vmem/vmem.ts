@@ -91,7 +91,7 @@ import {
   type VmemFreeFn,
   type VmemSystem,
 } from './api.js';
-import { declareVmemTypes, VMEM_HASH_INITIAL, VMEM_NAMELEN, VMEM_NQCACHE_MAX, VMEM_STACK_DEPTH } from './types.js';
+import { declareVmemTypes, VMEM_HASH_INITIAL, VMEM_NAMELEN, VMEM_NQCACHE_MAX, VMEM_STACK_DEPTH } from '../abi/vmem.js';
 import { makeSegkmem, type Segkmem } from './segkmem.js';
 
 /** vmem_walk flag: drop the arena "lock" (advance the walker) around callbacks. */

@@ -8,7 +8,7 @@ import { bootNetbsd, DEBUG_POOL_INIT, type Netbsd } from '../../src/netbsd/index
 import { liveTarget } from '../../src/kernel/live-target.js';
 import { findLeaks } from '../../src/mdb/analysis/leaks.js';
 import { kmemVerify } from '../../src/mdb/analysis/verify.js';
-import { PR_WAITOK } from '../../src/netbsd/types.js';
+import { PR_WAITOK } from '../../src/abi/netbsd.js';
 
 type Runner = (s: System, o: NetbsdScenarioOptions) => Netbsd;
 
