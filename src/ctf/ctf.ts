@@ -453,3 +453,20 @@ export class TypeTable {
     return tt;
   }
 }
+
+/** Byte offsets of the named fields, keyed by field name (see offsetsOf). */
+export type Offsets<F extends string> = { readonly [K in F]: number };
+
+/**
+ * The byte offsets of `fields` in `typeName`, as an object whose keys are
+ * exactly those fields: a misspelt field is a compile error at the use
+ * (`o.cache_bufsise` does not type-check) and a field the C declaration
+ * lacks is a CtfError here, at start-up, not a NaN later.  Field paths may
+ * name nested members (`"cache_cpu.cc_rounds"`).
+ */
+export function offsetsOf<const F extends string>(types: TypeTable, typeName: string, fields: readonly F[]): Offsets<F> {
+  const o: Record<string, number> = {};
+  for (const f of fields) o[f] = types.offsetof(typeName, f);
+  // Built key by key the object is in dictionary mode; the spread copy has fast properties.
+  return { ...o } as Offsets<F>;
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TypeTable } from '../../src/ctf/ctf.js';
+import { TypeTable, offsetsOf } from '../../src/ctf/ctf.js';
 import { declare, parseTypeName } from '../../src/ctf/cparse.js';
 import { LP64, ILP32 } from '../../src/machine/memory.js';
 
@@ -80,4 +80,12 @@ test('serialisation round-trips and rejects corrupt data', () => {
   const bytes = t.serialize();
   assert.throws(() => TypeTable.deserialize(bytes.subarray(0, bytes.length - 3), LP64), /not valid/);
   assert.throws(() => TypeTable.deserialize(bytes, ILP32), /bad header/);
+});
+
+test('offsetsOf: typed offsets of a struct, and an unknown field is an error at once', () => {
+  const tt = new TypeTable(LP64);
+  declare(tt, 'struct s { char a; long b; int c; };');
+  const o = offsetsOf(tt, 'struct s', ['a', 'b', 'c']);
+  assert.deepEqual({ ...o }, { a: 0, b: 8, c: 16 });
+  assert.throws(() => offsetsOf(tt, 'struct s', ['d']), /has no member d/);
 });
