@@ -129,7 +129,7 @@ export class TypeTable {
       ['u_long', 'unsigned long'],
       ['u_short', 'unsigned short'],
       ['u_char', 'unsigned char'],
-      ['time_t', 'long'],
+      ['time_t', 'long long'], // NetBSD: 64-bit on every port, i386 included (since 6.0)
       ['bool', '_Bool'],
       ['boolean_t', 'int'],
       ['off_t', 'long long'],

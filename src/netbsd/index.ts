@@ -193,7 +193,7 @@ export class Netbsd {
     // kern.ipc: in this kernel a permanent node with the socket-buffer limit.
     sy.kernelNode([CTL_KERN, KERN_SYSVIPC], { type: CTLTYPE_NODE, name: 'ipc' });
     sy.kernelNode([CTL_KERN, KERN_SYSVIPC, 20], { type: CTLTYPE_INT, name: 'maxsockbuf', flags: RW | CTLFLAG_IMMEDIATE, qv: 262144 });
-    leaf(KERN_BOOTTIME, 'boottime', CTLTYPE_STRUCT, { data: this.g.boottime, size: 16 });
+    leaf(KERN_BOOTTIME, 'boottime', CTLTYPE_STRUCT, { data: this.g.boottime, size: this.nb.size('struct timespec') });
     leaf(KERN_EVCNT, 'evcnt', CTLTYPE_STRUCT, { func: this.FN.sysctl_kern_evcnt, size: 0 });
     leaf(KERN_SOFIXEDBUF, 'sofixedbuf', CTLTYPE_BOOL, { flags: RW, data: this.g.sofixedbuf });
     const mod = sy.kernelNode([CTL_KERN, CTL_CREATE], { type: CTLTYPE_NODE, name: 'module' });

@@ -81,7 +81,7 @@ const sysvIpc: ModuleSpec = {
     { name: 'sysvipc_node', type: 'struct sysctlnode *' },
     { name: 'seminfo', type: 'int [4]' },
     { name: 'msginfo', type: 'int [3]' },
-    { name: 'shminfo', type: 'long [5]' },
+    { name: 'shminfo', type: 'uint64_t [5]' },
   ],
   modcmd(ctx, cmd) {
     const sy = ctx.os.sysctl;
@@ -92,7 +92,7 @@ const sysvIpc: ModuleSpec = {
     if (cmd === MODULE_CMD_INIT) {
       for (let i = 0; i < 4; i++) mem.store32(ctx.sym('seminfo') + 4 * i, [10, 60, 30, 10][i]!);
       for (let i = 0; i < 3; i++) mem.store32(ctx.sym('msginfo') + 4 * i, [40, 2048, 16384][i]!);
-      for (let i = 0; i < 5; i++) mem.storePtr(ctx.sym('shminfo') + 8 * i, [0x2000000, 128, 128, 8192, 0][i]!);
+      for (let i = 0; i < 5; i++) mem.store64n(ctx.sym('shminfo') + 8 * i, [0x2000000, 128, 128, 8192, 0][i]!);
       const ipc = () => sy.createv(clog, 0, nodep, { flags: CTLFLAG_PERMANENT, type: CTLTYPE_NODE, name: 'ipc' }, [CTL_KERN, KERN_SYSVIPC]);
       // sysctl_ipc_setup: kern.ipc and kern.ipc.sysvipc_info
       k.enter(ctx.sym('sysctl_ipc_setup') + 0x44);

@@ -158,19 +158,27 @@ export const KMEM_SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'firewall',
-    description: 'a one-word overrun of a 2048-byte buffer hits the unmapped firewall page',
+    description: 'a one-word overrun of a 2048-byte buffer hits the unmapped firewall page (or, without one, the redzone at free)',
     kmemFlags: 0x4f, // the guide's 0xf plus KMF_FIREWALL
+    /*
+     * A firewall page follows the buffer when KMF_FIREWALL is set, or
+     * when KMF_BUFTAG is and the size reaches kmem_minfirewall (PAGESIZE/2
+     * on LP64; ULONG_MAX on ILP32, whose kernel VA is too scarce, as in
+     * illumos).  Without one the overrun lands in the redzone and the
+     * driver's kmem_free() finds it.
+     */
     run(s) {
       const { k, kmem } = s;
       const slot = k.global('memtest_big', 'uintptr_t');
-      driver(s, () =>
+      driver(s, () => {
         frame(k, 'memtest_fill', 0x100, 0x40, () => {
           k.mem.storePtr(slot, kmem.kmemAlloc(2048, KM_SLEEP));
           const b = k.mem.loadPtr(slot);
           site(k, 'memtest_fill', 0x6c);
           for (let i = 0; i <= 2048; i += 4) k.mem.store32(b + i, 0x5a5a5a5a); // <= : one word too many
-        }),
-      );
+        });
+        frame(k, 'memtest_drain', 0x100, 0x38, () => kmem.kmemFree(k.mem.loadPtr(slot), 2048));
+      });
     },
   },
   {

@@ -58,65 +58,71 @@ const tmp = mkdtempSync(join(tmpdir(), 'netbsd-mdb-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 function dump(name: string, opts: Partial<RunOptions> = {}): Target {
-  const dir = join(tmp, `${name}${opts.debugChecks ? '-debug' : ''}`);
+  const dir = join(tmp, `${name}${opts.debugChecks ? '-debug' : ''}-${opts.model ?? 'lp64'}`);
   const r = runScenario(name, { dir, seed: 1, kmemFlags: 0xf, ...opts });
   return openDump(r.dump.unixPath, r.dump.vmcorePath);
 }
 
 const X = (a: number) => '0x' + hex(a);
 
-test('issue 1 (pool-unload): the stale tqe_prev is culprit_pool+0x80 of the unloaded module', () => {
-  const t = dump('pool-unload');
-  const pp = t.loadPtr(t.symbolByName('mqmsg_cache')!.value);
-  const stale = t.loadPtr(pp + 0x88);
-  const text = transcript(t, [
-    '::status',
-    '$c',
-    '*mqmsg_cache::print struct pool pr_wchan pr_alloc_list',
-    'pool_allocator_nointr::print struct pool_allocator pa_list',
-    'pool_allocator_nointr::walk pa_list',
-    '::walk pool_head',
-    `${X(stale)}::whatis`,
-    '::pool',
-    '::modstat -h',
-  ]);
-  golden('pool-unload', text);
-  assert.match(text, /pool_destroy\+0xb1\(\)\npool_cache_bootstrap_destroy\+0x[0-9a-f]+\(\)\npool_cache_destroy\+0x[0-9a-f]+\(\)\nmqueue_modcmd\+0x[0-9a-f]+\(\)\nmodule_do_unload/);
-  assert.match(text, new RegExp(`tqh_last = ${X(stale)}\n`));
-  assert.match(text, new RegExp(`tqe_prev = ${X(stale)}\n`));
-  assert.match(text, /mdb: pa_list: element at 0x[0-9a-f]+ is unmapped \(culprit_pool in unloaded module culprit's former data/);
-  assert.match(text, /is in freed module_map range formerly belonging to module culprit \(loaded at [0-9.]+s, unloaded at [0-9.]+s\): culprit_pool\+0x80\n/);
-  assert.match(text, /lies in the unloaded module culprit's former range \(culprit_pool, .*still referenced by pool_head, pa_list of pool_allocator_nointr\n/);
-});
+for (const model of ['lp64', 'ilp32'] as const) {
+  // the LP64 goldens keep their historical names
+  const sfx = model === 'lp64' ? '' : `-${model}`;
 
-test('issue 2 (pool-drain): drainpp points at the unloaded module\'s pool', () => {
-  const t = dump('pool-drain');
-  const text = transcript(t, ['::status', '$c', 'drainpp/K', '*drainpp::whatis', '::walk pool_head', '::pool']);
-  golden('pool-drain', text);
-  assert.match(text, /pool_drain\+0x3b\(\)\nuvm_pageout/);
-  assert.match(text, /is in freed module_map range formerly belonging to module culprit .*: culprit_pool\n/);
-  assert.match(text, /still referenced by pool_head, pa_list of pool_allocator_nointr, drainpp\n/);
-});
+  test(`${model}: issue 1 (pool-unload): the stale tqe_prev is &culprit_pool.pr_alloc_list of the unloaded module`, () => {
+    const t = dump('pool-unload', { model });
+    const pp = t.loadPtr(t.symbolByName('mqmsg_cache')!.value);
+    const stale = t.loadPtr(pp + t.types.offsetof('struct pool', 'pr_alloc_list.tqe_prev'));
+    const link = `culprit_pool\\+0x${t.types.offsetof('struct pool', 'pr_alloc_list').toString(16)}`;
+    const text = transcript(t, [
+      '::status',
+      '$c',
+      '*mqmsg_cache::print struct pool pr_wchan pr_alloc_list',
+      'pool_allocator_nointr::print struct pool_allocator pa_list',
+      'pool_allocator_nointr::walk pa_list',
+      '::walk pool_head',
+      `${X(stale)}::whatis`,
+      '::pool',
+      '::modstat -h',
+    ]);
+    golden(`pool-unload${sfx}`, text);
+    assert.match(text, /pool_destroy\+0xb1\(\)\npool_cache_bootstrap_destroy\+0x[0-9a-f]+\(\)\npool_cache_destroy\+0x[0-9a-f]+\(\)\nmqueue_modcmd\+0x[0-9a-f]+\(\)\nmodule_do_unload/);
+    assert.match(text, new RegExp(`tqh_last = ${X(stale)}\n`));
+    assert.match(text, new RegExp(`tqe_prev = ${X(stale)}\n`));
+    assert.match(text, /mdb: pa_list: element at 0x[0-9a-f]+ is unmapped \(culprit_pool in unloaded module culprit's former data/);
+    assert.match(text, new RegExp(`is in freed module_map range formerly belonging to module culprit \\(loaded at [0-9.]+s, unloaded at [0-9.]+s\\): ${link}\n`));
+    assert.match(text, /lies in the unloaded module culprit's former range \(culprit_pool, .*still referenced by pool_head, pa_list of pool_allocator_nointr\n/);
+  });
 
-test('issue 3 (sysctl-log): kern.ipc nodes outlive sysv_ipc, with handlers in its freed text', () => {
-  const t = dump('sysctl-log');
-  const panicThread = t.threads().find((x) => x.addr === t.status().panicThread);
-  assert.ok(panicThread, 'the dump names its panic thread');
-  const fault = panicThread.pc;
-  const text = transcript(t, ['::status', '$c', '::sysctl kern', `${X(fault)}::whatis`, '::modstat -h']);
-  golden('sysctl-log', text);
-  assert.match(text, /!! spare slots \d+-15 at 0x[0-9a-f]+\.\. have sysctl_parent 0x[0-9a-f]+ \(kern\.boottime\), expected/);
-  assert.match(text, /kern\.ipc\.semmni +int +func 0x[0-9a-f]+\n {4}!! handler 0x[0-9a-f]+ is outside loaded text \(sysctl_ipc_semmni in unloaded module sysv_ipc's former text/);
-  assert.match(text, /formerly belonging to module sysv_ipc .*: sysctl_ipc_semmni\n/);
-});
+  test(`${model}: issue 2 (pool-drain): drainpp points at the unloaded module's pool`, () => {
+    const t = dump('pool-drain', { model });
+    const text = transcript(t, ['::status', '$c', 'drainpp/K', '*drainpp::whatis', '::walk pool_head', '::pool']);
+    golden(`pool-drain${sfx}`, text);
+    assert.match(text, /pool_drain\+0x3b\(\)\nuvm_pageout/);
+    assert.match(text, /is in freed module_map range formerly belonging to module culprit .*: culprit_pool\n/);
+    assert.match(text, /still referenced by pool_head, pa_list of pool_allocator_nointr, drainpp\n/);
+  });
 
-test('issue 3 with --debug-checks: the parent mismatch at sysctl_createv, seen by ::sysctl -p', () => {
-  const t = dump('sysctl-log', { debugChecks: true });
-  const text = transcript(t, ['::status', '$c', '::sysctllog', '::sysctl -p kern.ipc']);
-  golden('sysctl-log-debug', text);
-  assert.match(text, /sysctl parent mis-match/);
-  assert.match(text, /kern\.ipc\.semmni .*\n {4}!! sysctl_parent is 0x[0-9a-f]+ \(kern\.boottime\), but the node sits in the child array of 0x[0-9a-f]+ \(kern\.ipc\): parent-pointer path 1\.83\.\d+ \(kern\.boottime\.\?\) vs containment path 1\.82\.\d+\n/);
-});
+  test(`${model}: issue 3 (sysctl-log): kern.ipc nodes outlive sysv_ipc, with handlers in its freed text`, () => {
+    const t = dump('sysctl-log', { model });
+    const panicThread = t.threads().find((x) => x.addr === t.status().panicThread);
+    assert.ok(panicThread, 'the dump names its panic thread');
+    const fault = panicThread.pc;
+    const text = transcript(t, ['::status', '$c', '::sysctl kern', `${X(fault)}::whatis`, '::modstat -h']);
+    golden(`sysctl-log${sfx}`, text);
+    assert.match(text, /!! spare slots \d+-15 at 0x[0-9a-f]+\.\. have sysctl_parent 0x[0-9a-f]+ \(kern\.boottime\), expected/);
+    assert.match(text, /kern\.ipc\.semmni +int +func 0x[0-9a-f]+\n {4}!! handler 0x[0-9a-f]+ is outside loaded text \(sysctl_ipc_semmni in unloaded module sysv_ipc's former text/);
+    assert.match(text, /formerly belonging to module sysv_ipc .*: sysctl_ipc_semmni\n/);
+  });
+
+  test(`${model}: issue 3 with --debug-checks: the parent mismatch at sysctl_createv, seen by ::sysctl -p`, () => {
+    const t = dump('sysctl-log', { debugChecks: true, model });
+    const text = transcript(t, ['::status', '$c', '::sysctllog', '::sysctl -p kern.ipc']);
+    golden(`sysctl-log-debug${sfx}`, text);
+    assert.match(text, /sysctl parent mis-match/);
+    assert.match(text, /kern\.ipc\.semmni .*\n {4}!! sysctl_parent is 0x[0-9a-f]+ \(kern\.boottime\), but the node sits in the child array of 0x[0-9a-f]+ \(kern\.ipc\): parent-pointer path 1\.83\.\d+ \(kern\.boottime\.\?\) vs containment path 1\.82\.\d+\n/);
+  });
+}
 
 test('issue 3 live: sysv_ipc\'s sysctllog records 1.83.N, and ::sysctllog says teardown will skip it', () => {
   const sys = bootSystem({ model: 'lp64', seed: 1, kmemFlags: 0xf });
