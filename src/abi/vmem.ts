@@ -10,6 +10,35 @@
 import type { TypeTable } from '../ctf/ctf.js';
 import { declare } from '../ctf/cparse.js';
 
+/* vmflag: vmem_alloc()'s sleep and fit policy (illumos sys/vmem.h) */
+export const VM_SLEEP = 0x0;
+export const VM_NOSLEEP = 0x1;
+export const VM_PANIC = 0x2;
+export const VM_PUSHPAGE = 0x4;
+export const VM_KMFLAGS = 0xff;
+export const VM_BESTFIT = 0x100;
+export const VM_FIRSTFIT = 0x200;
+export const VM_NEXTFIT = 0x400;
+export const VM_MEMLOAD = 0x800;
+export const VM_NORELOC = 0x1000;
+export const VM_ABORT = 0x2000;
+export const VM_ENDALLOC = 0x4000;
+export const VM_FLAGS = 0xffff;
+
+/* vmem_create() flags */
+export const VMC_POPULATOR = 0x10000;
+export const VMC_NO_QCACHE = 0x20000;
+export const VMC_IDENTIFIER = 0x40000;
+export const VMC_XALLOC = 0x80000;
+export const VMC_XALIGN = 0x100000;
+
+/* vs_type of a vmem_seg_t */
+export const VMEM_ALLOC = 0x01;
+export const VMEM_FREE = 0x02;
+export const VMEM_SPAN = 0x10;
+export const VMEM_ROTOR = 0x20;
+export const VMEM_WALKER = 0x40;
+
 /** Depth of the audit stack in a vmem_seg_t. */
 export const VMEM_STACK_DEPTH = 20;
 /** Initial (static) hash buckets. */

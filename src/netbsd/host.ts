@@ -10,10 +10,7 @@
 
 import type { Kernel } from '../kernel/kernel.js';
 import type { VmemArena } from '../vmem/api.js';
-import { VM_NOSLEEP } from '../vmem/api.js';
-
-export const KM_SLEEP = 0;
-export const KM_NOSLEEP = 1;
+import { VM_NOSLEEP } from '../abi/vmem.js';
 
 export interface KmemLike {
   kmemAlloc(size: number, kmflag: number): number;

@@ -33,7 +33,8 @@ import type { PagedMemory } from '../machine/memory.js';
 import { hex } from '../machine/addr.js';
 import { declareNetbsdTypes } from '../abi/netbsd.js';
 import { Queues } from './queue.js';
-import { KM_SLEEP, type NetbsdHost } from './host.js';
+import type { NetbsdHost } from './host.js';
+import { KM_SLEEP } from '../abi/kmem.js';
 
 /** pool_init: panic if the pool is already on pool_head. */
 export const DEBUG_POOL_INIT = 0x1;

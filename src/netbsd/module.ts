@@ -43,7 +43,7 @@ import { DEBUG_KOBJ_POOLS } from './kern.js';
 import type { Netbsd } from './index.js';
 import { hex, p2roundup } from '../machine/addr.js';
 import { PROT_READ, PROT_RW } from '../machine/memory.js';
-import { VM_FIRSTFIT, VM_SLEEP } from '../vmem/api.js';
+import { VM_FIRSTFIT, VM_SLEEP } from '../abi/vmem.js';
 import type { KSymbol } from '../kernel/kernel.js';
 import {
   EBUSY, EDEADLK, EEXIST, EINVAL, EMLINK, ENOENT, ENOTTY, EPERM,

@@ -13,31 +13,33 @@
  * quantum-cache provider.
  */
 
-export const VM_SLEEP = 0x0;
-export const VM_NOSLEEP = 0x1;
-export const VM_PANIC = 0x2;
-export const VM_PUSHPAGE = 0x4;
-export const VM_KMFLAGS = 0xff;
-export const VM_BESTFIT = 0x100;
-export const VM_FIRSTFIT = 0x200;
-export const VM_NEXTFIT = 0x400;
-export const VM_MEMLOAD = 0x800;
-export const VM_NORELOC = 0x1000;
-export const VM_ABORT = 0x2000;
-export const VM_ENDALLOC = 0x4000;
-export const VM_FLAGS = 0xffff;
-
-export const VMC_POPULATOR = 0x10000;
-export const VMC_NO_QCACHE = 0x20000;
-export const VMC_IDENTIFIER = 0x40000;
-export const VMC_XALLOC = 0x80000;
-export const VMC_XALIGN = 0x100000;
-
-export const VMEM_ALLOC = 0x01;
-export const VMEM_FREE = 0x02;
-export const VMEM_SPAN = 0x10;
-export const VMEM_ROTOR = 0x20;
-export const VMEM_WALKER = 0x40;
+// The flags of this interface are the C ABI's (src/abi/vmem.ts); kmem and the
+// subsystems may take them from either place.
+export {
+  VM_SLEEP,
+  VM_NOSLEEP,
+  VM_PANIC,
+  VM_PUSHPAGE,
+  VM_KMFLAGS,
+  VM_BESTFIT,
+  VM_FIRSTFIT,
+  VM_NEXTFIT,
+  VM_MEMLOAD,
+  VM_NORELOC,
+  VM_ABORT,
+  VM_ENDALLOC,
+  VM_FLAGS,
+  VMC_POPULATOR,
+  VMC_NO_QCACHE,
+  VMC_IDENTIFIER,
+  VMC_XALLOC,
+  VMC_XALIGN,
+  VMEM_ALLOC,
+  VMEM_FREE,
+  VMEM_SPAN,
+  VMEM_ROTOR,
+  VMEM_WALKER,
+} from '../abi/vmem.js';
 
 /** An import function: allocate `size` bytes from `source`; 0 on failure. */
 export type VmemAllocFn = (source: VmemArena, size: number, vmflag: number) => number;

@@ -24,8 +24,9 @@
  */
 
 import type { Kernel } from '../kernel/kernel.js';
-import { VM_SLEEP, VMC_NO_QCACHE, type VmemArena } from './api.js';
-import { declareVmemTypes } from '../abi/vmem.js';
+import type { VmemArena } from './api.js';
+import { KMEM_ALIGN } from '../abi/kmem.js';
+import { declareVmemTypes, VM_SLEEP, VMC_NO_QCACHE } from '../abi/vmem.js';
 import { vmemInit, type Vmem } from './vmem.js';
 
 export interface KernelArenas {
@@ -54,9 +55,6 @@ export interface KernelArenaOptions {
   /** KMF_AUDIT at boot (vmem_seg_t's carry stacks). */
   audit?: boolean;
 }
-
-/** KMEM_ALIGN: the quantum of the small metadata arenas. */
-const KMEM_ALIGN = 8;
 
 /** Boot vmem and build the kernel's arena tree. */
 export function createKernelArenas(k: Kernel, opts: KernelArenaOptions = {}): KernelArenas {

@@ -33,30 +33,8 @@
 
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
+import { KMEM_SLAB_NOMOVE, KMEM_STACK_DEPTH, KMF_BUFTAG, KMF_HASH, KMF_NOMAGAZINE } from '../../abi/kmem.js';
 import { field, rd, rdString, sizeOf, tryField, trySize, LayoutError, type Field } from './fields.js';
-
-/* cache_flags (spec §1.1) */
-export const KMF_AUDIT = 0x1;
-export const KMF_DEADBEEF = 0x2;
-export const KMF_REDZONE = 0x4;
-export const KMF_CONTENTS = 0x8;
-export const KMF_NOMAGAZINE = 0x20;
-export const KMF_FIREWALL = 0x40;
-export const KMF_LITE = 0x100;
-export const KMF_HASH = 0x200;
-export const KMF_BUFTAG = KMF_DEADBEEF | KMF_REDZONE;
-export const KMC_NOTOUCH = 0x10000;
-export const KMC_NOHASH = 0x80000;
-export const KMC_QCACHE = 0x100000;
-
-export const KMEM_BUFTAG_ALLOC = 0xa110c8ed;
-export const KMEM_BUFTAG_FREE = 0xf4eef4ee;
-export const KMEM_REDZONE_PATTERN_HI = 0xfeedface;
-export const KMEM_FREE_PATTERN32 = 0xdeadbeef;
-export const KMEM_UNINITIALIZED32 = 0xbaddcafe;
-export const KMEM_REDZONE_BYTE = 0xbb;
-export const KMEM_STACK_DEPTH = 15;
-export const KMEM_SLAB_NOMOVE = 0x1;
 
 /** Upper bound on any list walk when no better bound is known. */
 export const WALK_CEILING = 1 << 24;
@@ -963,12 +941,4 @@ export class KmemView {
     }
     return 0;
   }
-}
-
-/** `kmem_alloc` size encoding (spec §2.2). */
-export function sizeDecode(x: number): number {
-  return Math.floor(x / 251);
-}
-export function sizeValid(x: number): boolean {
-  return x % 251 === 1 && x !== 1;
 }

@@ -33,16 +33,14 @@
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { field, rd, rdString, sizeOf, type Field } from './fields.js';
+import { CTL_MAXNAME, CTLFLAG_IMMEDIATE } from '../../abi/netbsd.js';
 import { describeUnmapped, formerModuleAt, loadedModuleAt } from './netbsd.js';
 
-export const CTL_MAXNAME = 12;
 const MAX_NODES = 100_000;
 const MAX_CHILDREN = 1 << 16;
 const MAX_LOG = 1 << 20;
 
 export const CTLTYPE_NAMES = ['?', 'node', 'int', 'string', 'quad', 'struct', 'bool'];
-export const CTLFLAG_IMMEDIATE = 0x800;
-export const CTLFLAG_PERMANENT = 0x200;
 
 const X = (a: number): string => '0x' + hex(a);
 

@@ -16,22 +16,8 @@
  */
 
 import type { Target } from '../../target/target.js';
-import {
-  KmemView,
-  KMF_DEADBEEF,
-  KMF_HASH,
-  KMF_LITE,
-  KMF_REDZONE,
-  KMEM_BUFTAG_ALLOC,
-  KMEM_BUFTAG_FREE,
-  KMEM_FREE_PATTERN32,
-  KMEM_REDZONE_BYTE,
-  KMEM_REDZONE_PATTERN_HI,
-  sizeDecode,
-  sizeValid,
-  type CacheInfo,
-  type WarnFn,
-} from './kmem.js';
+import { KmemView, type CacheInfo, type WarnFn } from './kmem.js';
+import { KMF_DEADBEEF, KMF_HASH, KMF_LITE, KMF_REDZONE, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE, KMEM_FREE_PATTERN32, KMEM_REDZONE_BYTE, KMEM_REDZONE_PATTERN32, KMEM_SIZE_DECODE, KMEM_SIZE_VALID } from '../../abi/kmem.js';
 
 export type CorruptionKind = 'modified' | 'redzone' | 'size-encoding' | 'buftag';
 
@@ -95,9 +81,9 @@ function verifyAllocated(kv: KmemView, ci: CacheInfo, buf: number): Corruption |
   try {
     const w0 = t.load32(btp + kv.L.bt_redzone);
     const w1 = t.load32(btp + kv.L.bt_redzone + 4);
-    if (w0 !== KMEM_REDZONE_PATTERN_HI || w1 !== KMEM_REDZONE_PATTERN_HI) {
-      const size = sizeDecode(w1);
-      if (!sizeValid(w1) || size > ci.bufsize || t.load8(buf + size) !== KMEM_REDZONE_BYTE) {
+    if (w0 !== KMEM_REDZONE_PATTERN32 || w1 !== KMEM_REDZONE_PATTERN32) {
+      const size = KMEM_SIZE_DECODE(w1);
+      if (!KMEM_SIZE_VALID(w1) || size > ci.bufsize || t.load8(buf + size) !== KMEM_REDZONE_BYTE) {
         return {
           buf,
           state: 'allocated',
@@ -169,7 +155,7 @@ function verifyFree(kv: KmemView, ci: CacheInfo, buf: number): Corruption | unde
     if ((ci.flags & (KMF_HASH | KMF_LITE)) === KMF_HASH) {
       const w0 = t.load32(btp + kv.L.bt_redzone);
       const w1 = t.load32(btp + kv.L.bt_redzone + 4);
-      if (w0 !== KMEM_REDZONE_PATTERN_HI || w1 !== KMEM_REDZONE_PATTERN_HI) {
+      if (w0 !== KMEM_REDZONE_PATTERN32 || w1 !== KMEM_REDZONE_PATTERN32) {
         return {
           buf,
           state: 'free',

@@ -15,13 +15,8 @@ import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { field, rd, rdString, sizeOf, tryField, LayoutError, type Field } from './fields.js';
 import type { WarnFn } from './kmem.js';
+import { VMEM_ALLOC, VMEM_FREE, VMEM_ROTOR, VMEM_SPAN, VMEM_STACK_DEPTH, VMEM_WALKER } from '../../abi/vmem.js';
 
-export const VMEM_ALLOC = 0x01;
-export const VMEM_FREE = 0x02;
-export const VMEM_SPAN = 0x10;
-export const VMEM_ROTOR = 0x20;
-export const VMEM_WALKER = 0x40;
-export const VMEM_STACK_DEPTH = 20;
 
 export class VmemLayout {
   readonly vm_name: Field;

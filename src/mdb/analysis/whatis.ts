@@ -23,12 +23,12 @@
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { rd } from './fields.js';
-import { KmemView, KMC_NOTOUCH, KMF_AUDIT, KMF_HASH, KMF_LITE, KMF_BUFTAG, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE, type CacheInfo, type WarnFn } from './kmem.js';
-import { VmemView, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH, type SegInfo } from './vmem.js';
+import { KmemView, type CacheInfo, type WarnFn } from './kmem.js';
+import { KMC_IDENTIFIER, KMC_NOTOUCH, KMF_AUDIT, KMF_HASH, KMF_LITE, KMF_BUFTAG, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE } from '../../abi/kmem.js';
+import { VmemView, type SegInfo } from './vmem.js';
+import { VMC_IDENTIFIER, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../../abi/vmem.js';
 import { bxstatOk } from './verify.js';
 
-export const KMC_IDENTIFIER = 0x400000;
-export const VMC_IDENTIFIER = 0x40000;
 /** Most callers a KMF_LITE buftag can hold that illumos will print (KMEM_LITE_MAX). */
 const KMEM_LITE_MAX = 16;
 

@@ -22,7 +22,8 @@ import {
   type DcmdResult,
   type WalkerDef,
 } from '../module.js';
-import { KmemView, KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
+import { KmemView, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
+import { KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE } from '../../abi/kmem.js';
 import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
 import { kmemVerify } from '../analysis/verify.js';

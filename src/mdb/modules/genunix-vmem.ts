@@ -17,7 +17,8 @@ import {
   type WalkerDef,
 } from '../module.js';
 import { LayoutError } from '../analysis/fields.js';
-import { VmemView, VMEM_ALLOC, VMEM_FREE, VMEM_SPAN, VMEM_ROTOR, VMEM_WALKER, VMEM_STACK_DEPTH, segTypeName, type SegInfo } from '../analysis/vmem.js';
+import { VmemView, segTypeName, type SegInfo } from '../analysis/vmem.js';
+import { VMEM_ALLOC, VMEM_FREE, VMEM_SPAN, VMEM_ROTOR, VMEM_WALKER, VMEM_STACK_DEPTH } from '../../abi/vmem.js';
 
 function vview(ctx: DcmdContext): VmemView {
   try {

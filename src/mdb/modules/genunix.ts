@@ -36,11 +36,13 @@ import { hex } from '../../machine/addr.js';
 import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, printBufctlVerboseHeader } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
-import { WhatisIndex, KMC_IDENTIFIER, VMC_IDENTIFIER, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis.js';
+import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
 import { kernelWhatisHandlers } from '../whatis.js';
-import { VmemView, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../analysis/vmem.js';
-import { KMF_AUDIT, KMF_HASH, KMF_LITE, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
+import { VmemView } from '../analysis/vmem.js';
+import { VMC_IDENTIFIER, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../../abi/vmem.js';
+import type { BufctlAudit, CacheInfo } from '../analysis/kmem.js';
+import { KMC_IDENTIFIER, KMF_AUDIT, KMF_HASH, KMF_LITE } from '../../abi/kmem.js';
 
 /* ---------------------------------------------------------------- ::findleaks */
 

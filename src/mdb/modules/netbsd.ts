@@ -52,8 +52,8 @@ import {
   type ListProblem,
   type PoolInfo,
 } from '../analysis/netbsd.js';
+import { CTLFLAG_IMMEDIATE } from '../../abi/netbsd.js';
 import {
-  CTLFLAG_IMMEDIATE,
   CTLTYPE_NAMES,
   SysctlLayout,
   SysctlView,
