@@ -18,7 +18,7 @@ export {
   type KmemDestructor,
   type KmemReclaim,
 } from './kmem/kmem.js';
-export * as kmemConstants from './abi/kmem.js';
+export * as kmemConstants from './abi/kmem-impl.js';
 
 /* crash dumps and targets */
 export { savecore, installSavecore, type DumpInfo } from './dump/savecore.js';
@@ -37,7 +37,7 @@ import './mdb/modules/netbsd.js';
 
 /* mdb analyses: plain functions over a Target */
 export { findLeaks } from './mdb/analysis/leaks.js';
-export { whatis, formatWhatis } from './mdb/analysis/whatis.js';
+export { whatis, formatWhatis } from './mdb/analysis/whatis-index.js';
 export { kmemVerify } from './mdb/analysis/verify.js';
 export { kgrep } from './mdb/analysis/kgrep.js';
 export { kmastat } from './mdb/analysis/kmastat.js';

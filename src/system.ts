@@ -10,7 +10,7 @@ import { Kernel, type KernelOptions } from './kernel/kernel.js';
 import type { ModelName } from './machine/memory.js';
 import { createKernelArenas, type KernelArenas } from './vmem/arenas.js';
 import { Kmem } from './kmem/kmem.js';
-import { KMF_AUDIT } from './abi/kmem.js';
+import { KMF_AUDIT } from './abi/kmem-impl.js';
 
 export interface BootOptions {
   model?: ModelName;

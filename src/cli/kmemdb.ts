@@ -12,7 +12,7 @@
 
 import * as path from 'node:path';
 import { runScenario, scenarios, ScenarioError } from '../scenarios/index.js';
-import { DumpFormatError } from '../dump/format.js';
+import { DumpFormatError } from '../dump/dump-format.js';
 import { hex } from '../machine/addr.js';
 import type { ModelName } from '../machine/memory.js';
 import { bootSystem } from '../system.js';

@@ -24,7 +24,7 @@ import '../mdb/modules/genunix.js';
 import '../mdb/modules/netbsd.js';
 import { hex } from '../machine/addr.js';
 import type { Target } from '../target/target.js';
-import { fmtTime, formerModuleAt, formerSymbol } from '../mdb/analysis/netbsd.js';
+import { fmtTime, formerModuleAt, formerSymbol } from '../mdb/analysis/netbsd-view.js';
 
 export interface DemoOptions {
   /** Crash directory (savecore writes unix.N, vmcore.N and bounds there). */

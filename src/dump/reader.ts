@@ -84,9 +84,9 @@ import {
   UNIX_MAGIC,
   parseNotes,
   type ElfSizes,
-} from './format.js';
+} from './dump-format.js';
 
-export { DumpFormatError } from './format.js';
+export { DumpFormatError } from './dump-format.js';
 
 /** Bytes per cached chunk; scans get views when they read at most this much. */
 export const DUMP_CHUNK_SIZE = 256 * 1024;

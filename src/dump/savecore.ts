@@ -8,7 +8,7 @@
  * the loaded modules and their history, and the panic.  As on Solaris, a
  * dump N is the pair `unix.N` (the "namelist": symbols and types) and
  * `vmcore.N` (memory and the dump header) in the crash directory, and the
- * file `bounds` holds the next N.  Formats are in format.ts and
+ * file `bounds` holds the next N.  Formats are in dump-format.ts and
  * docs/dump.md.
  *
  * Content: every mapped page of every segment (text, data, module_map,
@@ -34,7 +34,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kernel, OS_NAME, OS_RELEASE, OS_VERSION } from '../kernel/kernel.js';
-import { TS_ONPROC } from '../abi/kernel.js';
+import { TS_ONPROC } from '../abi/kernel-core.js';
 import {
   ByteWriter,
   DF_PANIC,
@@ -83,7 +83,7 @@ import {
   UNIX_MAGIC,
   writeNote,
   type ElfSizes,
-} from './format.js';
+} from './dump-format.js';
 import type { KSymbol } from '../kernel/kernel.js';
 
 export interface DumpInfo {

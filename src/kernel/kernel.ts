@@ -35,7 +35,7 @@ import { hex, p2roundup } from '../machine/addr.js';
 import { TypeTable } from '../ctf/ctf.js';
 import { declare } from '../ctf/cparse.js';
 import { Rand } from './rand.js';
-import { KERNEL_CORE_TYPES, TS_ONPROC, TS_RUN, TS_SLEEP } from '../abi/kernel.js';
+import { KERNEL_CORE_TYPES, TS_ONPROC, TS_RUN, TS_SLEEP } from '../abi/kernel-core.js';
 
 export interface KernelOptions {
   model?: ModelName;

@@ -13,7 +13,7 @@
 import { MemoryTarget } from '../target/memory-target.js';
 import type { TargetModuleRecord, TargetStatus, TargetSymbol, TargetThread } from '../target/target.js';
 import { OS_NAME, OS_RELEASE, OS_VERSION, type Kernel, type KSymbol } from './kernel.js';
-import { TS_ONPROC } from '../abi/kernel.js';
+import { TS_ONPROC } from '../abi/kernel-core.js';
 
 function toTargetSymbol(s: KSymbol): TargetSymbol {
   return s.module === undefined ? { name: s.name, value: s.value, size: s.size, kind: s.kind } : { name: s.name, value: s.value, size: s.size, kind: s.kind, module: s.module };

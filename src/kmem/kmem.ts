@@ -139,7 +139,7 @@ import {
   KM_SLEEP,
   KM_VMFLAGS,
   KMEM_SLAB_NOMOVE,
-} from '../abi/kmem.js';
+} from '../abi/kmem-impl.js';
 
 export type KmemConstructor = (buf: number, priv: number, kmflag: number) => number;
 export type KmemDestructor = (buf: number, priv: number) => void;

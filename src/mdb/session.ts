@@ -52,7 +52,7 @@ import {
 import { MdbSyntaxError, Parser, isRadixWord, parseExpr, type Arg, type Command, type Expr, type Stage } from './parse.js';
 import { Out } from './output.js';
 import { mdbSprintf, numToStr } from './printf.js';
-import { FormatError, fmtPrint, type FmtReader, type FmtState } from './format.js';
+import { FormatError, fmtPrint, type FmtReader, type FmtState } from './fmt.js';
 import { NoTarget } from './notarget.js';
 
 const M64 = (1n << 64n) - 1n;

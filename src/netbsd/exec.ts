@@ -17,9 +17,9 @@
  * provides the format refuses FINI (EBUSY) while it is.
  */
 
-import type { NetBSD } from './kern.js';
-import type { Modules } from './module.js';
-import { EBUSY, ENOEXEC, MODULE_CLASS_EXEC } from '../abi/netbsd.js';
+import type { NetbsdKern } from './kern.js';
+import type { Modules } from './kern-module.js';
+import { EBUSY, ENOEXEC, MODULE_CLASS_EXEC } from '../abi/netbsd-sys.js';
 
 export const EXEC_FUNCTIONS = {
   sys_execve: 0x40,
@@ -49,7 +49,7 @@ export class Exec {
   private readonly formats = new Map<string, number>();
 
   constructor(
-    private readonly nb: NetBSD,
+    private readonly nb: NetbsdKern,
     private readonly modules: Modules,
   ) {
     const k = nb.k;

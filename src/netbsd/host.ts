@@ -10,7 +10,7 @@
 
 import type { Kernel } from '../kernel/kernel.js';
 import type { VmemArena } from '../vmem/api.js';
-import { VM_NOSLEEP } from '../abi/vmem.js';
+import { VM_NOSLEEP } from '../abi/vmem-impl.js';
 
 export interface KmemLike {
   kmemAlloc(size: number, kmflag: number): number;

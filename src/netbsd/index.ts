@@ -10,22 +10,22 @@
  * every item a workload holds is reachable from kernel memory.
  */
 
-import { NetBSD, type NetbsdOptions } from './kern.js';
+import { NetbsdKern, type NetbsdOptions } from './kern.js';
 import { hostFromSystem, type NetbsdHost, type SystemLike } from './host.js';
 import { Pools } from './pool.js';
 import { Uvm } from './uvm.js';
-import { Modules } from './module.js';
+import { Modules } from './kern-module.js';
 import { Sysctl } from './sysctl.js';
 import { Exec } from './exec.js';
-import { NETBSD_MODULES } from './modules.js';
+import { NETBSD_MODULES } from './module-files.js';
 import {
   CTL_CREATE, CTL_KERN, CTL_HW, CTL_VM, CTLFLAG_IMMEDIATE, CTLFLAG_READWRITE, CTLTYPE_BOOL, CTLTYPE_INT, CTLTYPE_NODE,
   CTLTYPE_STRING, CTLTYPE_STRUCT, IPL_NONE, IPL_VM, KERN_ARGMAX, KERN_BOOTTIME, KERN_CLOCKRATE, KERN_EVCNT, KERN_HOSTNAME,
   KERN_MAXFILES, KERN_MAXPROC, KERN_MAXVNODES, KERN_OSRELEASE, KERN_OSREVISION, KERN_OSTYPE, KERN_SOFIXEDBUF, KERN_SYSVIPC,
   KERN_VERSION, MODULE_CLASS_ANY, MODULE_CLASS_MISC, PR_WAITOK,
-} from '../abi/netbsd.js';
+} from '../abi/netbsd-sys.js';
 
-export { NetBSD, DEBUG_ALL, DEBUG_KOBJ_POOLS, DEBUG_POOL_INIT, DEBUG_SYSCTL_PARENT, type NetbsdOptions } from './kern.js';
+export { NetbsdKern, DEBUG_ALL, DEBUG_KOBJ_POOLS, DEBUG_POOL_INIT, DEBUG_SYSCTL_PARENT, type NetbsdOptions } from './kern.js';
 export { hostFromSystem, type NetbsdHost, type SystemLike } from './host.js';
 
 export const NETBSD_FUNCTIONS = {
@@ -77,8 +77,9 @@ export interface Proc {
   format: string;
 }
 
-export class Netbsd {
-  readonly nb: NetBSD;
+/** The NetBSD personality booted on a system: its subsystems, kernel pools, sysctl tree and processes. */
+export class NetbsdOS {
+  readonly nb: NetbsdKern;
   readonly k;
   readonly pools: Pools;
   readonly uvm: Uvm;
@@ -105,7 +106,7 @@ export class Netbsd {
   readonly kpool = new Map<string, { pp: number; pc: number }>();
 
   constructor(host: NetbsdHost, opts: NetbsdOptions = {}) {
-    const nb = new NetBSD(host, opts);
+    const nb = new NetbsdKern(host, opts);
     this.nb = nb;
     const k = nb.k;
     this.k = k;
@@ -345,6 +346,6 @@ export class Netbsd {
 }
 
 /** Boot the NetBSD personality on a booted system (bootSystem()). */
-export function bootNetbsd(sys: SystemLike, opts: NetbsdOptions = {}): Netbsd {
-  return new Netbsd(hostFromSystem(sys), opts);
+export function bootNetbsd(sys: SystemLike, opts: NetbsdOptions = {}): NetbsdOS {
+  return new NetbsdOS(hostFromSystem(sys), opts);
 }

@@ -6,7 +6,7 @@
  * ------
  * Every subsystem keeps its state in simulated memory (globals in the
  * kernel data segment, structures from kmem, pools or module data) in the
- * C layouts of types.ts.  JavaScript holds only addresses of globals and
+ * C layouts of src/abi/netbsd-sys.ts.  JavaScript holds only addresses of globals and
  * offsets of fields, so a dump holds the whole state and mdb's ::findleaks
  * finds every buffer referenced from memory.
  *
@@ -31,10 +31,10 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { TypeTable } from '../ctf/ctf.js';
 import type { PagedMemory } from '../machine/memory.js';
 import { hex } from '../machine/addr.js';
-import { declareNetbsdTypes } from '../abi/netbsd.js';
+import { declareNetbsdTypes } from '../abi/netbsd-sys.js';
 import { Queues } from './queue.js';
 import type { NetbsdHost } from './host.js';
-import { KM_SLEEP } from '../abi/kmem.js';
+import { KM_SLEEP } from '../abi/kmem-impl.js';
 
 /** pool_init: panic if the pool is already on pool_head. */
 export const DEBUG_POOL_INIT = 0x1;
@@ -56,7 +56,8 @@ export interface NetbsdOptions {
 /** A simulated function reachable through a function pointer. */
 export type Impl = (a: number, b: number, c: number) => number;
 
-export class NetBSD {
+/** The plumbing every NetBSD subsystem shares: globals, function-pointer calls, debug checks. */
+export class NetbsdKern {
   readonly k: Kernel;
   readonly host: NetbsdHost;
   readonly mem: PagedMemory;

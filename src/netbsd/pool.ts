@@ -38,10 +38,10 @@
  * pool's empty pages idle for pool_inactive_time seconds.
  */
 
-import type { NetBSD } from './kern.js';
+import type { NetbsdKern } from './kern.js';
 import { DEBUG_POOL_INIT } from './kern.js';
 import { hex } from '../machine/addr.js';
-import { IPL_NONE, PI_MAGIC, PR_NOTOUCH, PR_NOALIGN, PR_PHINPAGE, PR_WAITOK } from '../abi/netbsd.js';
+import { IPL_NONE, PI_MAGIC, PR_NOTOUCH, PR_NOALIGN, PR_PHINPAGE, PR_WAITOK } from '../abi/netbsd-sys.js';
 
 export const POOL_FUNCTIONS = {
   pool_init: 0x3a0,
@@ -96,7 +96,7 @@ export class Pools {
   readonly cacheSize: number;
   private readonly pageSize: number;
 
-  constructor(private readonly nb: NetBSD) {
+  constructor(private readonly nb: NetbsdKern) {
     const k = nb.k;
     this.FN = k.fns(POOL_FUNCTIONS);
     this.g = {

@@ -39,14 +39,14 @@
  * == snode) of sysctl_createv.
  */
 
-import type { NetBSD } from './kern.js';
+import type { NetbsdKern } from './kern.js';
 import { DEBUG_SYSCTL_PARENT } from './kern.js';
 import { hex } from '../machine/addr.js';
 import {
   CREATE_BASE, CTL_CREATE, CTLFLAG_IMMEDIATE, CTLFLAG_OWNDATA, CTLFLAG_PERMANENT, CTLFLAG_READWRITE, CTLFLAG_ROOT,
   CTLTYPE_BOOL, CTLTYPE_INT, CTLTYPE_NODE, CTLTYPE_QUAD, CTLTYPE_STRING, CTLTYPE_STRUCT,
   EEXIST, EINVAL, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, SYSCTL_DEFSIZE, SYSCTL_TYPEMASK, SYSCTL_VERSION,
-} from '../abi/netbsd.js';
+} from '../abi/netbsd-sys.js';
 
 export const SYSCTL_FUNCTIONS = {
   sysctl_init: 0x100,
@@ -93,7 +93,7 @@ export class Sysctl {
   private readonly o: Record<string, number> = {};
   private readonly lo: Record<string, number> = {};
 
-  constructor(private readonly nb: NetBSD) {
+  constructor(private readonly nb: NetbsdKern) {
     const k = nb.k;
     this.FN = k.fns(SYSCTL_FUNCTIONS);
     this.g = {

@@ -15,7 +15,7 @@
  * thread while the system is short of memory).
  */
 
-import type { NetBSD } from './kern.js';
+import type { NetbsdKern } from './kern.js';
 import type { Pools } from './pool.js';
 
 export const UVM_FUNCTIONS = {
@@ -36,7 +36,7 @@ export class Uvm {
   onSeverePressure: (() => void) | undefined;
 
   constructor(
-    private readonly nb: NetBSD,
+    private readonly nb: NetbsdKern,
     private readonly pools: Pools,
     npages: number,
   ) {

@@ -11,7 +11,7 @@
  * k.advance(), which also runs the modunload thread and the pagedaemon.
  */
 
-import type { Netbsd } from './index.js';
+import type { NetbsdOS } from './index.js';
 
 export type Step =
   | { t: number; op: 'exec'; format: string; secs?: number; anon?: number }
@@ -30,7 +30,7 @@ export interface Package {
 
 export interface BuildHooks {
   /** After each step has run. */
-  afterStep?(pkg: Package, step: Step, os: Netbsd): void;
+  afterStep?(pkg: Package, step: Step, os: NetbsdOS): void;
 }
 
 export class Builder {
@@ -38,7 +38,7 @@ export class Builder {
   private readonly fn: number;
   private readonly runFn: number;
 
-  constructor(private readonly os: Netbsd) {
+  constructor(private readonly os: NetbsdOS) {
     const k = os.k;
     this.thread = k.createThread('make');
     this.fn = k.fn('make_build', 0x300);

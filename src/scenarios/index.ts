@@ -14,8 +14,8 @@ import { bootSystem, type System } from '../system.js';
 import { KernelPanic } from '../kernel/kernel.js';
 import type { ModelName } from '../machine/memory.js';
 import { installSavecore, lastDump, type DumpInfo } from '../dump/savecore.js';
-import { KMEM_SCENARIOS } from './kmem.js';
-import { NETBSD_SCENARIOS } from './netbsd.js';
+import { KMEM_SCENARIOS } from './kmem-clients.js';
+import { NETBSD_SCENARIOS } from './netbsd-report.js';
 import type { Scenario } from './types.js';
 
 export type { Scenario, ScenarioOptions } from './types.js';

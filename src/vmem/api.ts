@@ -13,7 +13,7 @@
  * quantum-cache provider.
  */
 
-// The flags of this interface are the C ABI's (src/abi/vmem.ts); kmem and the
+// The flags of this interface are the C ABI's (src/abi/vmem-impl.ts); kmem and the
 // subsystems may take them from either place.
 export {
   VM_SLEEP,
@@ -39,7 +39,7 @@ export {
   VMEM_SPAN,
   VMEM_ROTOR,
   VMEM_WALKER,
-} from '../abi/vmem.js';
+} from '../abi/vmem-impl.js';
 
 /** An import function: allocate `size` bytes from `source`; 0 on failure. */
 export type VmemAllocFn = (source: VmemArena, size: number, vmflag: number) => number;

@@ -25,8 +25,8 @@
 
 import type { Kernel } from '../kernel/kernel.js';
 import type { VmemArena } from './api.js';
-import { KMEM_ALIGN } from '../abi/kmem.js';
-import { declareVmemTypes, VM_SLEEP, VMC_NO_QCACHE } from '../abi/vmem.js';
+import { KMEM_ALIGN } from '../abi/kmem-impl.js';
+import { declareVmemTypes, VM_SLEEP, VMC_NO_QCACHE } from '../abi/vmem-impl.js';
 import { vmemInit, type Vmem } from './vmem.js';
 
 export interface KernelArenas {

@@ -26,7 +26,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import { PROT_RW } from '../machine/memory.js';
 import { p2roundup } from '../machine/addr.js';
 import type { VmemArena } from './api.js';
-import { VM_NEXTFIT } from '../abi/vmem.js';
+import { VM_NEXTFIT } from '../abi/vmem-impl.js';
 
 /** Kernel functions registered by segkmem (name -> text size). */
 export const SEGKMEM_FUNCTIONS = {

@@ -66,7 +66,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import { DirectMemory } from '../machine/memory.js';
 import { hex, highbit, isPow2, mod, p2phaseup, p2roundup, TWO32 } from '../machine/addr.js';
 import type { QcacheHandle, QcacheProvider, VmemAllocFn, VmemArena, VmemFreeFn, VmemSystem } from './api.js';
-import { declareVmemTypes, VMEM_HASH_INITIAL, VMEM_NAMELEN, VMEM_NQCACHE_MAX, VMEM_STACK_DEPTH, VM_ABORT, VM_BESTFIT, VM_ENDALLOC, VM_FIRSTFIT, VM_KMFLAGS, VM_NEXTFIT, VM_NOSLEEP, VM_PANIC, VM_SLEEP, VMC_IDENTIFIER, VMC_NO_QCACHE, VMC_POPULATOR, VMC_XALIGN, VMEM_ALLOC, VMEM_FREE, VMEM_ROTOR, VMEM_SPAN, VMEM_WALKER } from '../abi/vmem.js';
+import { declareVmemTypes, VMEM_HASH_INITIAL, VMEM_NAMELEN, VMEM_NQCACHE_MAX, VMEM_STACK_DEPTH, VM_ABORT, VM_BESTFIT, VM_ENDALLOC, VM_FIRSTFIT, VM_KMFLAGS, VM_NEXTFIT, VM_NOSLEEP, VM_PANIC, VM_SLEEP, VMC_IDENTIFIER, VMC_NO_QCACHE, VMC_POPULATOR, VMC_XALIGN, VMEM_ALLOC, VMEM_FREE, VMEM_ROTOR, VMEM_SPAN, VMEM_WALKER } from '../abi/vmem-impl.js';
 import { makeSegkmem, type Segkmem } from './segkmem.js';
 
 /** vmem_walk flag: drop the arena "lock" (advance the walker) around callbacks. */

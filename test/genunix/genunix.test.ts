@@ -12,8 +12,8 @@ import { findLeaks, TYPE_KMEM, TYPE_VMEM } from '../../src/mdb/analysis/leaks.js
 import { kmemVerify } from '../../src/mdb/analysis/verify.js';
 import { kmastat } from '../../src/mdb/analysis/kmastat.js';
 import { kgrep } from '../../src/mdb/analysis/kgrep.js';
-import { whatis } from '../../src/mdb/analysis/whatis.js';
-import { KmemView } from '../../src/mdb/analysis/kmem.js';
+import { whatis } from '../../src/mdb/analysis/whatis-index.js';
+import { KmemView } from '../../src/mdb/analysis/kmem-view.js';
 import { genunixModule } from '../../src/mdb/modules/genunix.js';
 
 const X = (a: number) => '0x' + hex(a);

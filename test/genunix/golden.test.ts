@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeFixture, mdb, type Fixture } from './fixture.js';
 import { hex } from '../../src/machine/addr.js';
-import { KmemView } from '../../src/mdb/analysis/kmem.js';
-import { VmemView } from '../../src/mdb/analysis/vmem.js';
+import { KmemView } from '../../src/mdb/analysis/kmem-view.js';
+import { VmemView } from '../../src/mdb/analysis/vmem-view.js';
 
 // dist/test/genunix -> test/genunix/golden
 const here = dirname(fileURLToPath(import.meta.url));

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario, scenarios } from '../../src/scenarios/index.js';
-import { leakWorkload } from '../../src/scenarios/kmem.js';
+import { leakWorkload } from '../../src/scenarios/kmem-clients.js';
 import { openDump } from '../../src/dump/reader.js';
 import { findLeaks, TYPE_KMEM } from '../../src/mdb/analysis/leaks.js';
 import { kmemVerify } from '../../src/mdb/analysis/verify.js';

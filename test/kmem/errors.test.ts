@@ -9,7 +9,7 @@ import { bootSystem, type System } from '../../src/system.js';
 import { KernelPanic } from '../../src/kernel/kernel.js';
 import { PageFault, type ModelName } from '../../src/machine/memory.js';
 import { hex } from '../../src/machine/addr.js';
-import { KMERR_BADADDR, KMERR_BADBASE, KMERR_BADBUFCTL, KMERR_BADBUFTAG, KMERR_BADCACHE, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_MODIFIED, KMERR_REDZONE } from '../../src/abi/kmem.js';
+import { KMERR_BADADDR, KMERR_BADBASE, KMERR_BADBUFCTL, KMERR_BADBUFTAG, KMERR_BADCACHE, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_MODIFIED, KMERR_REDZONE } from '../../src/abi/kmem-impl.js';
 
 const MODELS: ModelName[] = ['lp64', 'ilp32'];
 

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootSystem, type System } from '../../src/system.js';
 import { Kernel } from '../../src/kernel/kernel.js';
-import { declareKmemTypes, KMC_NOHASH, KMC_NOTOUCH, KMC_QCACHE, KMF_AUDIT, KMF_HASH, KMF_LITE, KMF_NOMAGAZINE, KM_NOSLEEP } from '../../src/abi/kmem.js';
+import { declareKmemTypes, KMC_NOHASH, KMC_NOTOUCH, KMC_QCACHE, KMF_AUDIT, KMF_HASH, KMF_LITE, KMF_NOMAGAZINE, KM_NOSLEEP } from '../../src/abi/kmem-impl.js';
 import { hex } from '../../src/machine/addr.js';
 
 function boot(model: 'lp64' | 'ilp32', flags: number, extra: { ncpus?: number } = {}): System {

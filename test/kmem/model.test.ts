@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bootSystem, type System } from '../../src/system.js';
 import type { ModelName } from '../../src/machine/memory.js';
-import { KMEM_ALLOC_SIZES, KMEM_BIG_ALLOC_SIZES, KMF_DEADBEEF, KMF_LITE } from '../../src/abi/kmem.js';
+import { KMEM_ALLOC_SIZES, KMEM_BIG_ALLOC_SIZES, KMF_DEADBEEF, KMF_LITE } from '../../src/abi/kmem-impl.js';
 import type { KmemCache } from '../../src/kmem/kmem.js';
 
 type Op =

@@ -24,7 +24,7 @@ import { runDemo } from '../../src/demo/demo.js';
 import { bootSystem } from '../../src/system.js';
 import { bootNetbsd } from '../../src/netbsd/index.js';
 import { Builder, type Package } from '../../src/netbsd/workload.js';
-import { ipcPackage } from '../../src/scenarios/netbsd.js';
+import { ipcPackage } from '../../src/scenarios/netbsd-report.js';
 import { liveTarget } from '../../src/kernel/live-target.js';
 
 // dist/test/netbsd-mdb -> test/netbsd-mdb/golden

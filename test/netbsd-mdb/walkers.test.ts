@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PagedMemory, LP64, PROT_RW } from '../../src/machine/memory.js';
 import { TypeTable } from '../../src/ctf/ctf.js';
-import { declareNetbsdTypes } from '../../src/abi/netbsd.js';
+import { declareNetbsdTypes } from '../../src/abi/netbsd-sys.js';
 import { MemoryTarget } from '../../src/target/memory-target.js';
 import type { TargetModuleRecord, TargetSymbol } from '../../src/target/target.js';
 import { hex, parseAddr } from '../../src/machine/addr.js';

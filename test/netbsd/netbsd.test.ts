@@ -4,14 +4,14 @@ import { bootSystem, type System } from '../../src/system.js';
 import { KernelPanic, type ModuleRecord } from '../../src/kernel/kernel.js';
 import { hex, mod, parseAddr } from '../../src/machine/addr.js';
 import type { ModelName } from '../../src/machine/memory.js';
-import { runPoolDrain, runPoolUnload, runSysctlLog, type NetbsdScenarioOptions } from '../../src/scenarios/netbsd.js';
-import { bootNetbsd, DEBUG_POOL_INIT, type Netbsd } from '../../src/netbsd/index.js';
+import { runPoolDrain, runPoolUnload, runSysctlLog, type NetbsdScenarioOptions } from '../../src/scenarios/netbsd-report.js';
+import { bootNetbsd, DEBUG_POOL_INIT, type NetbsdOS } from '../../src/netbsd/index.js';
 import { liveTarget } from '../../src/kernel/live-target.js';
 import { findLeaks } from '../../src/mdb/analysis/leaks.js';
 import { kmemVerify } from '../../src/mdb/analysis/verify.js';
-import { PR_WAITOK } from '../../src/abi/netbsd.js';
+import { PR_WAITOK } from '../../src/abi/netbsd-sys.js';
 
-type Runner = (s: System, o: NetbsdScenarioOptions) => Netbsd;
+type Runner = (s: System, o: NetbsdScenarioOptions) => NetbsdOS;
 
 function crash(run: Runner, opts: NetbsdScenarioOptions = {}, model: ModelName = 'lp64'): { sys: System; panic: string; stack: string[] } {
   const sys = bootSystem({ heapSize: 128 << 20, seed: 1, kmemFlags: 0xf, model });

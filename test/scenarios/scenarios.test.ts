@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runScenario, scenarios, findScenario, registerScenario, ScenarioError } from '../../src/scenarios/index.js';
-import { leakWorkload } from '../../src/scenarios/kmem.js';
+import { leakWorkload } from '../../src/scenarios/kmem-clients.js';
 import { bootSystem } from '../../src/system.js';
 import { openDump } from '../../src/dump/reader.js';
 import { runMdb } from '../../src/mdb/index.js';

@@ -7,8 +7,8 @@
 import { hex } from '../../machine/addr.js';
 import type { Target } from '../../target/target.js';
 import { rd } from './fields.js';
-import { KmemView, type WarnFn } from './kmem.js';
-import { VmemView } from './vmem.js';
+import { KmemView, type WarnFn } from './kmem-view.js';
+import { VmemView } from './vmem-view.js';
 
 export interface KmastatCache {
   readonly addr: number;

@@ -35,10 +35,10 @@
 import type { Target } from '../../target/target.js';
 import { TWO32, hex } from '../../machine/addr.js';
 import { rd } from './fields.js';
-import { KmemView, type CacheInfo, type WarnFn } from './kmem.js';
-import { KMF_AUDIT, KMF_HASH, KMF_LITE } from '../../abi/kmem.js';
-import { VmemView } from './vmem.js';
-import { VMEM_ALLOC } from '../../abi/vmem.js';
+import { KmemView, type CacheInfo, type WarnFn } from './kmem-view.js';
+import { KMF_AUDIT, KMF_HASH, KMF_LITE } from '../../abi/kmem-impl.js';
+import { VmemView } from './vmem-view.js';
+import { VMEM_ALLOC } from '../../abi/vmem-impl.js';
 import { WindowReader, type Window } from './scan.js';
 
 export const TYPE_VMEM = 0;

@@ -33,8 +33,8 @@
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { field, rd, rdString, sizeOf, type Field } from './fields.js';
-import { CTL_MAXNAME, CTLFLAG_IMMEDIATE } from '../../abi/netbsd.js';
-import { describeUnmapped, formerModuleAt, loadedModuleAt } from './netbsd.js';
+import { CTL_MAXNAME, CTLFLAG_IMMEDIATE } from '../../abi/netbsd-sys.js';
+import { describeUnmapped, formerModuleAt, loadedModuleAt } from './netbsd-view.js';
 
 const MAX_NODES = 100_000;
 const MAX_CHILDREN = 1 << 16;

@@ -16,8 +16,8 @@
  */
 
 import type { Target } from '../../target/target.js';
-import { KmemView, type CacheInfo, type WarnFn } from './kmem.js';
-import { KMF_DEADBEEF, KMF_HASH, KMF_LITE, KMF_REDZONE, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE, KMEM_FREE_PATTERN32, KMEM_REDZONE_BYTE, KMEM_REDZONE_PATTERN32, KMEM_SIZE_DECODE, KMEM_SIZE_VALID } from '../../abi/kmem.js';
+import { KmemView, type CacheInfo, type WarnFn } from './kmem-view.js';
+import { KMF_DEADBEEF, KMF_HASH, KMF_LITE, KMF_REDZONE, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE, KMEM_FREE_PATTERN32, KMEM_REDZONE_BYTE, KMEM_REDZONE_PATTERN32, KMEM_SIZE_DECODE, KMEM_SIZE_VALID } from '../../abi/kmem-impl.js';
 
 export type CorruptionKind = 'modified' | 'redzone' | 'size-encoding' | 'buftag';
 

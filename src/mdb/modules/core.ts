@@ -24,9 +24,9 @@ import {
   type WalkerDef,
 } from '../module.js';
 import type { Session } from '../session.js';
-import { formatsTable } from '../format.js';
+import { formatsTable } from '../fmt.js';
 import { makeTypeDcmds } from '../ctfprint.js';
-import { whatisDcmd, coreWhatisHandlers, belowSp } from '../whatis.js';
+import { whatisDcmd, coreWhatisHandlers, belowSp } from '../whatis-dcmd.js';
 
 /** Frames of a thread: its pc, then the return pcs along the frame-pointer chain. */
 export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; error?: string } {

@@ -22,12 +22,12 @@ import {
   type DcmdResult,
   type WalkerDef,
 } from '../module.js';
-import { KmemView, type BufctlAudit, type CacheInfo } from '../analysis/kmem.js';
-import { KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE } from '../../abi/kmem.js';
+import { KmemView, type BufctlAudit, type CacheInfo } from '../analysis/kmem-view.js';
+import { KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE } from '../../abi/kmem-impl.js';
 import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
 import { kmemVerify } from '../analysis/verify.js';
-import { VmemView } from '../analysis/vmem.js';
+import { VmemView } from '../analysis/vmem-view.js';
 
 export const dbg = { on: false };
 

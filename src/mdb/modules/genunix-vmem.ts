@@ -17,8 +17,8 @@ import {
   type WalkerDef,
 } from '../module.js';
 import { LayoutError } from '../analysis/fields.js';
-import { VmemView, segTypeName, type SegInfo } from '../analysis/vmem.js';
-import { VMEM_ALLOC, VMEM_FREE, VMEM_SPAN, VMEM_ROTOR, VMEM_WALKER, VMEM_STACK_DEPTH } from '../../abi/vmem.js';
+import { VmemView, segTypeName, type SegInfo } from '../analysis/vmem-view.js';
+import { VMEM_ALLOC, VMEM_FREE, VMEM_SPAN, VMEM_ROTOR, VMEM_WALKER, VMEM_STACK_DEPTH } from '../../abi/vmem-impl.js';
 
 function vview(ctx: DcmdContext): VmemView {
   try {

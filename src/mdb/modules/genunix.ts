@@ -36,13 +36,13 @@ import { hex } from '../../machine/addr.js';
 import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, printBufctlVerboseHeader } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
-import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis.js';
+import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis-index.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
-import { kernelWhatisHandlers } from '../whatis.js';
-import { VmemView } from '../analysis/vmem.js';
-import { VMC_IDENTIFIER, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../../abi/vmem.js';
-import type { BufctlAudit, CacheInfo } from '../analysis/kmem.js';
-import { KMC_IDENTIFIER, KMF_AUDIT, KMF_HASH, KMF_LITE } from '../../abi/kmem.js';
+import { kernelWhatisHandlers } from '../whatis-dcmd.js';
+import { VmemView } from '../analysis/vmem-view.js';
+import { VMC_IDENTIFIER, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../../abi/vmem-impl.js';
+import type { BufctlAudit, CacheInfo } from '../analysis/kmem-view.js';
+import { KMC_IDENTIFIER, KMF_AUDIT, KMF_HASH, KMF_LITE } from '../../abi/kmem-impl.js';
 
 /* ---------------------------------------------------------------- ::findleaks */
 

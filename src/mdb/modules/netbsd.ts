@@ -15,7 +15,7 @@
  *   ::whatis             addresses in a freed module_map range name the
  *                        unloaded module and its former symbol
  *
- * The data comes from ../analysis/netbsd.ts and netbsd-sysctl.ts; the dcmds
+ * The data comes from ../analysis/netbsd-view.ts and netbsd-sysctl.ts; the dcmds
  * here only print it.  The module loads for targets whose types declare
  * struct pool or struct sysctlnode and whose symbols include pool_head,
  * module_list or sysctl_root.
@@ -51,8 +51,8 @@ import {
   walkTailq,
   type ListProblem,
   type PoolInfo,
-} from '../analysis/netbsd.js';
-import { CTLFLAG_IMMEDIATE } from '../../abi/netbsd.js';
+} from '../analysis/netbsd-view.js';
+import { CTLFLAG_IMMEDIATE } from '../../abi/netbsd-sys.js';
 import {
   CTLTYPE_NAMES,
   SysctlLayout,

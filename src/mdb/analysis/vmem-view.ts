@@ -14,8 +14,8 @@
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { field, rd, rdString, sizeOf, tryField, LayoutError, type Field } from './fields.js';
-import type { WarnFn } from './kmem.js';
-import { VMEM_ALLOC, VMEM_FREE, VMEM_ROTOR, VMEM_SPAN, VMEM_STACK_DEPTH, VMEM_WALKER } from '../../abi/vmem.js';
+import type { WarnFn } from './kmem-view.js';
+import { VMEM_ALLOC, VMEM_FREE, VMEM_ROTOR, VMEM_SPAN, VMEM_STACK_DEPTH, VMEM_WALKER } from '../../abi/vmem-impl.js';
 
 
 export class VmemLayout {

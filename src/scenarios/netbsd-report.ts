@@ -30,7 +30,7 @@
 
 import type { System } from '../system.js';
 import type { Scenario } from './types.js';
-import { bootNetbsd, type Netbsd } from '../netbsd/index.js';
+import { bootNetbsd, type NetbsdOS } from '../netbsd/index.js';
 import { Builder, type BuildHooks, type Package, type Step } from '../netbsd/workload.js';
 
 export interface NetbsdScenarioOptions {
@@ -91,17 +91,17 @@ export function ipcPackage(name: string, readSysctl: boolean): Package {
 }
 
 /** Anonymous pages that push uvmexp.free to about `below` pages under freemin. */
-function pressurePages(os: Netbsd, below: number): number {
+function pressurePages(os: NetbsdOS, below: number): number {
   return Math.max(0, os.uvm.free - os.uvm.freemin + below);
 }
 
-function boot(system: System, opts: NetbsdScenarioOptions): { os: Netbsd; b: Builder } {
+function boot(system: System, opts: NetbsdScenarioOptions): { os: NetbsdOS; b: Builder } {
   const os = bootNetbsd(system, { fixed: opts.fixed, debugChecks: opts.debugChecks, verbose: true });
   return { os, b: new Builder(os) };
 }
 
 /** The fixed workload: every ingredient of the three failures, `cycles` times. */
-function fixedWorkload(os: Netbsd, b: Builder, cycles: number, hooks?: BuildHooks): void {
+function fixedWorkload(os: NetbsdOS, b: Builder, cycles: number, hooks?: BuildHooks): void {
   for (let i = 0; i < cycles; i++) {
     const pkg: Package = {
       name: `pkg-${i}`,
@@ -122,7 +122,7 @@ function fixedWorkload(os: Netbsd, b: Builder, cycles: number, hooks?: BuildHook
   b.build(nativePackage('idle', 60));
 }
 
-export function runPoolUnload(system: System, opts: NetbsdScenarioOptions = {}): Netbsd {
+export function runPoolUnload(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
   const { os, b } = boot(system, opts);
   if (opts.fixed) {
     fixedWorkload(os, b, opts.cycles ?? 1000, opts.hooks);
@@ -134,7 +134,7 @@ export function runPoolUnload(system: System, opts: NetbsdScenarioOptions = {}):
   return os;
 }
 
-export function runPoolDrain(system: System, opts: NetbsdScenarioOptions = {}): Netbsd {
+export function runPoolDrain(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
   const { os, b } = boot(system, opts);
   if (opts.fixed) {
     fixedWorkload(os, b, opts.cycles ?? 1000, opts.hooks);
@@ -151,7 +151,7 @@ export function runPoolDrain(system: System, opts: NetbsdScenarioOptions = {}): 
   return os;
 }
 
-export function runSysctlLog(system: System, opts: NetbsdScenarioOptions = {}): Netbsd {
+export function runSysctlLog(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
   const { os, b } = boot(system, opts);
   if (opts.fixed) {
     fixedWorkload(os, b, opts.cycles ?? 1000, opts.hooks);
@@ -164,7 +164,7 @@ export function runSysctlLog(system: System, opts: NetbsdScenarioOptions = {}): 
   return os;
 }
 
-function scenario(name: string, description: string, run: (s: System, o: NetbsdScenarioOptions) => Netbsd): Scenario {
+function scenario(name: string, description: string, run: (s: System, o: NetbsdScenarioOptions) => NetbsdOS): Scenario {
   return {
     name,
     description,

@@ -12,7 +12,7 @@
 
 import type { System } from '../system.js';
 import type { Kernel } from '../kernel/kernel.js';
-import { KM_SLEEP } from '../abi/kmem.js';
+import { KM_SLEEP } from '../abi/kmem-impl.js';
 import type { Scenario } from './types.js';
 
 /**

@@ -23,10 +23,10 @@
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { rd } from './fields.js';
-import { KmemView, type CacheInfo, type WarnFn } from './kmem.js';
-import { KMC_IDENTIFIER, KMC_NOTOUCH, KMF_AUDIT, KMF_HASH, KMF_LITE, KMF_BUFTAG, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE } from '../../abi/kmem.js';
-import { VmemView, type SegInfo } from './vmem.js';
-import { VMC_IDENTIFIER, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../../abi/vmem.js';
+import { KmemView, type CacheInfo, type WarnFn } from './kmem-view.js';
+import { KMC_IDENTIFIER, KMC_NOTOUCH, KMF_AUDIT, KMF_HASH, KMF_LITE, KMF_BUFTAG, KMEM_BUFTAG_ALLOC, KMEM_BUFTAG_FREE } from '../../abi/kmem-impl.js';
+import { VmemView, type SegInfo } from './vmem-view.js';
+import { VMC_IDENTIFIER, VMEM_ALLOC, VMEM_FREE, VMEM_STACK_DEPTH } from '../../abi/vmem-impl.js';
 import { bxstatOk } from './verify.js';
 
 /** Most callers a KMF_LITE buftag can hold that illumos will print (KMEM_LITE_MAX). */

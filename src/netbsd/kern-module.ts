@@ -38,18 +38,18 @@
  * busy keeps mod_autotime == 0: only memory pressure retries it.
  */
 
-import type { NetBSD } from './kern.js';
+import type { NetbsdKern } from './kern.js';
 import { DEBUG_KOBJ_POOLS } from './kern.js';
-import type { Netbsd } from './index.js';
+import type { NetbsdOS } from './index.js';
 import { hex, p2roundup } from '../machine/addr.js';
 import { PROT_READ, PROT_RW } from '../machine/memory.js';
-import { VM_FIRSTFIT, VM_SLEEP } from '../abi/vmem.js';
+import { VM_FIRSTFIT, VM_SLEEP } from '../abi/vmem-impl.js';
 import type { KSymbol } from '../kernel/kernel.js';
 import {
   EBUSY, EDEADLK, EEXIST, EINVAL, EMLINK, ENOENT, ENOTTY, EPERM,
   MAXMODDEPS, MODFLG_AUTO_LOADED, MODULE_CLASS_ANY, MODULE_CLASS_EXEC, MODULE_CMD_AUTOUNLOAD, MODULE_CMD_FINI,
   MODULE_CMD_INIT, MODULE_MAX_DEPTH, MODULE_SOURCE_FILESYS, MODULE_SOURCE_KERNEL,
-} from '../abi/netbsd.js';
+} from '../abi/netbsd-sys.js';
 
 export const MODULE_FUNCTIONS = {
   module_init: 0x120,
@@ -67,7 +67,7 @@ export const MODULE_FUNCTIONS = {
 
 /** What a module's code sees of itself and of the kernel. */
 export interface ModuleCtx {
-  readonly os: Netbsd;
+  readonly os: NetbsdOS;
   readonly name: string;
   /** struct module */
   readonly mod: number;
@@ -133,8 +133,8 @@ export class Modules {
   readonly thread;
 
   constructor(
-    private readonly nb: NetBSD,
-    private readonly os: Netbsd,
+    private readonly nb: NetbsdKern,
+    private readonly os: NetbsdOS,
   ) {
     const k = nb.k;
     this.FN = k.fns(MODULE_FUNCTIONS);

@@ -33,7 +33,7 @@
 
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
-import { KMEM_SLAB_NOMOVE, KMEM_STACK_DEPTH, KMF_BUFTAG, KMF_HASH, KMF_NOMAGAZINE } from '../../abi/kmem.js';
+import { KMEM_SLAB_NOMOVE, KMEM_STACK_DEPTH, KMF_BUFTAG, KMF_HASH, KMF_NOMAGAZINE } from '../../abi/kmem-impl.js';
 import { field, rd, rdString, sizeOf, tryField, trySize, LayoutError, type Field } from './fields.js';
 
 /** Upper bound on any list walk when no better bound is known. */

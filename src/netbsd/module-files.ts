@@ -19,13 +19,13 @@
  * gives each Linux process an item from it.
  */
 
-import type { ModuleCtx, ModuleSpec } from './module.js';
+import type { ModuleCtx, ModuleSpec } from './kern-module.js';
 import {
   CTL_CREATE, CTL_KERN, CTLFLAG_IMMEDIATE, CTLFLAG_PERMANENT, CTLFLAG_READWRITE, CTLTYPE_INT, CTLTYPE_NODE, CTLTYPE_QUAD,
   CTLTYPE_STRUCT, EBUSY, IPL_NONE, KERN_POSIX_SEMAPHORES, KERN_SYSVIPC, KERN_SYSVIPC_INFO, KERN_SYSVIPC_SHMMAX,
   KERN_SYSVIPC_SHMMAXPGS, KERN_SYSVIPC_SHMMNI, KERN_SYSVIPC_SHMSEG, KERN_SYSVIPC_SHM_USE_PHYS, MODULE_CLASS_EXEC,
   MODULE_CLASS_MISC, MODULE_CMD_AUTOUNLOAD, MODULE_CMD_FINI, MODULE_CMD_INIT, ENOTTY, PR_WAITOK,
-} from '../abi/netbsd.js';
+} from '../abi/netbsd-sys.js';
 
 /** An exec-format module: exec_add at INIT, exec_remove (EBUSY when in use) at FINI. */
 function execModule(name: string, format: string, required?: string, extra: Partial<ModuleSpec> = {}): ModuleSpec {
