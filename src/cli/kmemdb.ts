@@ -4,6 +4,7 @@
  *   kmemdb crash <scenario> --dir D [--seed N] [--kmem-flags X] [--model lp64|ilp32]
  *   kmemdb crash --list
  *   kmemdb demo
+ *   kmemdb cc [clang arguments]          (src/program: wasm32-wasi programs)
  *
  * Thin: parse arguments, run a scenario (src/scenarios), report where the
  * dump went.  Errors are one line on stderr and exit status 1 (2 for usage),
@@ -18,12 +19,14 @@ import type { ModelName } from '../machine/memory.js';
 import { bootSystem } from '../system.js';
 import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
 import { runDemo } from '../demo/demo.js';
+import { CC_USAGE, ccCommand } from '../program/cli.js';
 
 const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags FLAGS] [--model lp64|ilp32]
                     [--fixed] [--debug-checks]
        kmemdb crash --list
        kmemdb arenas [--kmem-flags FLAGS] [--model lp64|ilp32] [--seed N]
        kmemdb demo
+       ${CC_USAGE.replace('usage: ', '')}
        kmemdb help`;
 
 /** A command-line mistake: printed with the usage, exit status 2. */
@@ -181,6 +184,13 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
   }
 }
 
-export function main(argv: readonly string[]): void {
-  process.exitCode = run(argv);
+/** The asynchronous commands (programs: src/program/cli.ts); undefined for the others. */
+function runAsync(argv: readonly string[], io: KmemdbIO): Promise<number> | undefined {
+  const [cmd, ...rest] = argv;
+  if (cmd === 'cc') return ccCommand(rest, io);
+  return undefined;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  process.exitCode = (await runAsync(argv, processIO)) ?? run(argv);
 }
