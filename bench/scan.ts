@@ -13,7 +13,7 @@
  * buffers, so both the dismissal path and the lookup path are exercised.
  */
 import { bootSystem } from '../src/system.js';
-import { liveTarget } from '../src/kernel/live-target.js';
+import { liveTarget } from '../src/target/live-target.js';
 import { kgrepScan } from '../src/mdb/analysis/kgrep.js';
 import { findLeaks } from '../src/mdb/analysis/leaks.js';
 import { WindowReader } from '../src/mdb/analysis/scan.js';

@@ -22,8 +22,8 @@ export * as kmemConstants from './abi/kmem-impl.js';
 
 /* crash dumps and targets */
 export { savecore, installSavecore, type DumpInfo } from './dump/savecore.js';
-export { openDump, openDumpArgs, resolveDump, DumpTarget, DumpFormatError } from './dump/reader.js';
-export { liveTarget } from './kernel/live-target.js';
+export { openDump, openDumpArgs, resolveDump, DumpTarget, DumpFormatError } from './target/dump-target.js';
+export { liveTarget } from './target/live-target.js';
 export type { Target, TargetSymbol, TargetStatus, TargetThread, TargetModuleRecord } from './target/target.js';
 export { TargetReadError } from './target/target.js';
 

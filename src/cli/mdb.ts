@@ -115,12 +115,12 @@ type DumpOpener = (unix: string, vmcore: string) => Target | Promise<Target>;
 /** Open a dump through the dump reader (loaded lazily: mdb itself does not depend on it). */
 async function openDumpTarget(unix: string, vmcore: string): Promise<Target> {
   const here = fileURLToPath(import.meta.url);
-  const readerPath = resolve(here, '..', '..', 'dump', 'reader.js');
+  const readerPath = resolve(here, '..', '..', 'target', 'dump-target.js');
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(readerPath).href)) as Record<string, unknown>;
   } catch {
-    throw new Error('cannot open crash dumps: the dump reader (dist/src/dump/reader.js) is not available');
+    throw new Error('cannot open crash dumps: the dump reader (dist/src/target/dump-target.js) is not available');
   }
   const open = (mod.openDump ?? mod.openDumpTarget ?? mod.readDump) as DumpOpener | undefined;
   if (typeof open !== 'function') throw new Error('cannot open crash dumps: the dump reader exports no openDump()');

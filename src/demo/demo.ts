@@ -18,7 +18,7 @@
 
 import * as path from 'node:path';
 import { runScenario, ScenarioError } from '../scenarios/index.js';
-import { openDump } from '../dump/reader.js';
+import { openDump } from '../target/dump-target.js';
 import { createSession } from '../mdb/index.js';
 import '../mdb/modules/genunix.js';
 import '../mdb/modules/netbsd.js';

@@ -5,8 +5,8 @@
  * through this interface: bytes at virtual addresses, symbols, C types, and
  * a few facts that a crash dump header carries (the panic, the threads'
  * saved registers, the module load/unload history).  Two implementations
- * exist: the live kernel (`kernel/live-target.ts`) and a crash dump
- * (`dump/reader.ts`).  A third, `NoTarget`, lets mdb run with no target at all.
+ * exist: the live kernel (`live-target.ts`) and a crash dump
+ * (`dump-target.ts`, reading what dump/savecore.ts wrote).  A third, `NoTarget`, lets mdb run with no target at all.
  */
 
 import type { DataModel } from '../machine/memory.js';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kernel, KernelPanic } from '../../src/kernel/kernel.js';
 import { installSavecore, lastDump, type DumpInfo } from '../../src/dump/savecore.js';
-import { openDump, DumpFormatError, type DumpTarget } from '../../src/dump/reader.js';
+import { openDump, DumpFormatError, type DumpTarget } from '../../src/target/dump-target.js';
 import { TargetReadError } from '../../src/target/target.js';
 import { Rand } from '../../src/kernel/rand.js';
 import { tmpDir } from './helpers.js';

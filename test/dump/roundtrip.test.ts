@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KernelPanic } from '../../src/kernel/kernel.js';
 import { Kernel } from '../../src/kernel/kernel.js';
-import { liveTarget } from '../../src/kernel/live-target.js';
+import { liveTarget } from '../../src/target/live-target.js';
 import { installSavecore, lastDump, savecore, type DumpInfo } from '../../src/dump/savecore.js';
-import { openDump, openDumpArgs, resolveDump, DumpFormatError, DUMP_CHUNK_SIZE } from '../../src/dump/reader.js';
+import { openDump, openDumpArgs, resolveDump, DumpFormatError, DUMP_CHUNK_SIZE } from '../../src/target/dump-target.js';
 import { TargetReadError } from '../../src/target/target.js';
 import { busyKernel, mergedRanges, tmpDir } from './helpers.js';
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { KernelPanic } from '../../src/kernel/kernel.js';
 import { installSavecore, lastDump, type DumpInfo } from '../../src/dump/savecore.js';
-import { openDump } from '../../src/dump/reader.js';
+import { openDump } from '../../src/target/dump-target.js';
 import { hex } from '../../src/machine/addr.js';
 import { busyKernel, tmpDir } from './helpers.js';
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { Kernel } from '../../src/kernel/kernel.js';
 import type { CType } from '../../src/ctf/ctf.js';
 import { savecore } from '../../src/dump/savecore.js';
-import { openDump, DumpFormatError } from '../../src/dump/reader.js';
+import { openDump, DumpFormatError } from '../../src/target/dump-target.js';
 import { tmpDir } from './helpers.js';
 
 function expectError(unix: string, vmcore: string, re: RegExp): void {

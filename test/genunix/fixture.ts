@@ -6,7 +6,7 @@
  */
 
 import { bootSystem, type System } from '../../src/system.js';
-import { liveTarget } from '../../src/kernel/live-target.js';
+import { liveTarget } from '../../src/target/live-target.js';
 import type { Target } from '../../src/target/target.js';
 import { runMdb } from '../../src/mdb/index.js';
 import '../../src/mdb/modules/genunix.js';

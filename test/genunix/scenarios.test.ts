@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario, scenarios } from '../../src/scenarios/index.js';
 import { leakWorkload } from '../../src/scenarios/kmem-clients.js';
-import { openDump } from '../../src/dump/reader.js';
+import { openDump } from '../../src/target/dump-target.js';
 import { findLeaks, TYPE_KMEM } from '../../src/mdb/analysis/leaks.js';
 import { kmemVerify } from '../../src/mdb/analysis/verify.js';
 import { bootSystem } from '../../src/system.js';
-import { liveTarget } from '../../src/kernel/live-target.js';
+import { liveTarget } from '../../src/target/live-target.js';
 import type { Target } from '../../src/target/target.js';
 
 const root = mkdtempSync(join(tmpdir(), 'genunix-sc-'));

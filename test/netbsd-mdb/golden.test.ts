@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScenario, type RunOptions } from '../../src/scenarios/index.js';
-import { openDump } from '../../src/dump/reader.js';
+import { openDump } from '../../src/target/dump-target.js';
 import { createSession } from '../../src/mdb/index.js';
 import '../../src/mdb/modules/genunix.js';
 import '../../src/mdb/modules/netbsd.js';
@@ -25,7 +25,7 @@ import { bootSystem } from '../../src/system.js';
 import { bootNetbsd } from '../../src/netbsd/index.js';
 import { Builder, type Package } from '../../src/netbsd/workload.js';
 import { ipcPackage } from '../../src/scenarios/netbsd-report.js';
-import { liveTarget } from '../../src/kernel/live-target.js';
+import { liveTarget } from '../../src/target/live-target.js';
 
 // dist/test/netbsd-mdb -> test/netbsd-mdb/golden
 const here = dirname(fileURLToPath(import.meta.url));

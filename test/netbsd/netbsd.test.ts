@@ -6,7 +6,7 @@ import { hex, mod, parseAddr } from '../../src/machine/addr.js';
 import type { ModelName } from '../../src/machine/memory.js';
 import { runPoolDrain, runPoolUnload, runSysctlLog, type NetbsdScenarioOptions } from '../../src/scenarios/netbsd-report.js';
 import { bootNetbsd, DEBUG_POOL_INIT, type NetbsdOS } from '../../src/netbsd/index.js';
-import { liveTarget } from '../../src/kernel/live-target.js';
+import { liveTarget } from '../../src/target/live-target.js';
 import { findLeaks } from '../../src/mdb/analysis/leaks.js';
 import { kmemVerify } from '../../src/mdb/analysis/verify.js';
 import { PR_WAITOK } from '../../src/abi/netbsd-sys.js';

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { runScenario, scenarios, findScenario, registerScenario, ScenarioError } from '../../src/scenarios/index.js';
 import { leakWorkload } from '../../src/scenarios/kmem-clients.js';
 import { bootSystem } from '../../src/system.js';
-import { openDump } from '../../src/dump/reader.js';
+import { openDump } from '../../src/target/dump-target.js';
 import { runMdb } from '../../src/mdb/index.js';
 import { run } from '../../src/cli/kmemdb.js';
 import '../../src/mdb/modules/genunix.js';

@@ -33,7 +33,7 @@
  * the bytes, then ask for the next piece); copy it (slice()) to keep it.
  */
 
-import { findContaining, sortSymbols } from '../target/symbols.js';
+import { findContaining, sortSymbols } from './symbols.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TypeTable, CtfError } from '../ctf/ctf.js';
@@ -47,7 +47,7 @@ import {
   type TargetStatus,
   type TargetSymbol,
   type TargetThread,
-} from '../target/target.js';
+} from './target.js';
 import {
   ByteCursor,
   DF_PANIC,
@@ -84,9 +84,9 @@ import {
   UNIX_MAGIC,
   parseNotes,
   type ElfSizes,
-} from './dump-format.js';
+} from '../dump/dump-format.js';
 
-export { DumpFormatError } from './dump-format.js';
+export { DumpFormatError } from '../dump/dump-format.js';
 
 /** Bytes per cached chunk; scans get views when they read at most this much. */
 export const DUMP_CHUNK_SIZE = 256 * 1024;

@@ -10,9 +10,9 @@
  * history, and the panic state.  Writes are allowed, as mdb -kw allows.
  */
 
-import { MemoryTarget } from '../target/memory-target.js';
-import type { TargetModuleRecord, TargetStatus, TargetSymbol, TargetThread } from '../target/target.js';
-import { OS_NAME, OS_RELEASE, OS_VERSION, type Kernel, type KSymbol } from './kernel.js';
+import { MemoryTarget } from './memory-target.js';
+import type { TargetModuleRecord, TargetStatus, TargetSymbol, TargetThread } from './target.js';
+import { OS_NAME, OS_RELEASE, OS_VERSION, type Kernel, type KSymbol } from '../kernel/kernel.js';
 import { TS_ONPROC } from '../abi/kernel-core.js';
 
 function toTargetSymbol(s: KSymbol): TargetSymbol {
