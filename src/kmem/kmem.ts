@@ -76,6 +76,7 @@
  * kmutex_t fields exist for layout only.
  */
 
+import { offsetsOf, type TypeTable } from '../ctf/ctf.js';
 import { DEADMAN_SPINS, type Kernel } from '../kernel/kernel.js';
 import { PROT_RW, type PagedMemory } from '../machine/memory.js';
 import { TWO32, hex, highbit, mod, p2align, p2roundup, isPow2 } from '../machine/addr.js';
@@ -444,7 +445,7 @@ export class Kmem {
   /** Bytes of kmem_maglist_t that the depot touches (all fields 8-aligned under LP64). */
   private readonly mlSize: number;
   private readonly cacheSize: number;
-  private readonly O: Record<string, number>;
+  private readonly O: KmemOffsets;
   private readonly slabSize: number;
   private readonly bcSize: number;
   private readonly bcaSize: number;
@@ -575,42 +576,18 @@ export class Kmem {
       throw new Error('kmem: kmem_cpu_cache_t / kmem_cache_t layout differs from the fast paths\' constants');
     }
     this.cacheSize = T.size(C);
-    const fields = [
-      'cache_slab_create', 'cache_slab_destroy', 'cache_slab_alloc', 'cache_slab_free', 'cache_alloc_fail', 'cache_buftotal',
-      'cache_bufmax', 'cache_bufslab', 'cache_reap', 'cache_rescale', 'cache_lookup_depth', 'cache_depot_contention',
-      'cache_depot_contention_prev', 'cache_name', 'cache_bufsize', 'cache_align', 'cache_constructor', 'cache_destructor',
-      'cache_reclaim', 'cache_move', 'cache_private', 'cache_arena', 'cache_cflags', 'cache_flags', 'cache_mtbf', 'cache_link',
-      'cache_chunksize', 'cache_slabsize', 'cache_maxchunks', 'cache_bufctl', 'cache_buftag', 'cache_verify', 'cache_contents',
-      'cache_color', 'cache_mincolor', 'cache_maxcolor', 'cache_hash_shift', 'cache_hash_mask', 'cache_complete_slabs',
-      'cache_complete_slab_count', 'cache_partial_slabs', 'cache_partial_binshift', 'cache_bufctl_cache', 'cache_hash_table',
-      'cache_magtype', 'cache_full', 'cache_empty',
-    ];
-    const O: Record<string, number> = {};
-    for (const f of fields) O[f] = off(C, f);
-    const S = 'kmem_slab_t';
-    for (const f of ['slab_cache', 'slab_base', 'slab_link', 'slab_head', 'slab_refcnt', 'slab_chunks', 'slab_stuck_offset', 'slab_later_count', 'slab_flags']) O[f] = off(S, f);
-    const B = 'kmem_bufctl_audit_t';
-    for (const f of ['bc_next', 'bc_addr', 'bc_slab', 'bc_cache', 'bc_timestamp', 'bc_thread', 'bc_lastlog', 'bc_contents', 'bc_depth']) O[f] = off(B, f);
-    for (const f of ['ml_list', 'ml_total', 'ml_min', 'ml_reaplimit', 'ml_alloc']) O[f] = off('kmem_maglist_t', f);
-    for (const f of ['mt_magsize', 'mt_align', 'mt_minbuf', 'mt_maxbuf', 'mt_cache']) O[f] = off('kmem_magtype_t', f);
-    for (const f of ['list_size', 'list_offset', 'list_head']) O[f] = off('list_t', f);
-    for (const f of ['avl_root', 'avl_compar', 'avl_offset', 'avl_numnodes', 'avl_size']) O[f] = off('avl_tree_t', f);
-    for (const f of ['lh_base', 'lh_free', 'lh_chunksize', 'lh_nchunks', 'lh_head', 'lh_tail', 'lh_hits']) O[f] = off('kmem_log_header_t', f);
-    for (const f of ['clh_current', 'clh_avail', 'clh_chunk', 'clh_hits']) O[f] = off('kmem_cpu_log_header_t', f);
-    for (const f of ['kmp_timestamp', 'kmp_error', 'kmp_buffer', 'kmp_realbuf', 'kmp_cache', 'kmp_realcache', 'kmp_slab', 'kmp_bufctl']) O[f] = off('kmem_panic_info_t', f);
-    O.mt_size = T.size('kmem_magtype_t');
-    // Built key by key, O is a dictionary-mode object; the spread copy has fast properties.
-    this.O = { ...O };
+    this.O = kmemOffsets(T);
+    const O = this.O;
     this.mlSize = T.size('kmem_maglist_t');
-    if (this.lp64 && (O.ml_list! | O.ml_total! | O.ml_min! | O.ml_alloc! | this.ccPloaded) % 8 !== 0) throw new Error('kmem: unexpected kmem_maglist_t layout');
-    this.slabSize = T.size(S);
+    if (this.lp64 && (O.ml_list | O.ml_total | O.ml_min | O.ml_alloc | this.ccPloaded) % 8 !== 0) throw new Error('kmem: unexpected kmem_maglist_t layout');
+    this.slabSize = T.size('kmem_slab_t');
     this.bcSize = T.size('kmem_bufctl_t');
-    this.bcaSize = T.size(B);
+    this.bcaSize = T.size('kmem_bufctl_audit_t');
     this.btSize = T.size('kmem_buftag_t');
     this.btBufctl = off('kmem_buftag_t', 'bt_bufctl');
     this.btBxstat = off('kmem_buftag_t', 'bt_bxstat');
     this.btHistory = off('kmem_buftag_lite_t', 'bt_history');
-    this.bcStack = off(B, 'bc_stack');
+    this.bcStack = off('kmem_bufctl_audit_t', 'bc_stack');
     this.lhCpu = off('kmem_log_header_t', 'lh_cpu');
     if (this.hw && (this.O.cache_constructor !== KC.CTOR * 4 || this.O.cache_destructor !== KC.DTOR * 4 || this.O.cache_flags !== KC.FLAGS * 4 ||
         this.O.cache_mtbf !== KC.MTBF * 4 || this.O.cache_buftag !== KC.BUFTAG * 4 || this.O.cache_verify !== KC.VERIFY * 4 ||
@@ -905,9 +882,9 @@ export class Kmem {
 
   private listCreate(list: number, size: number, offset: number): void {
     const O = this.O;
-    this.stp(list + O.list_size!, size);
-    this.stp(list + O.list_offset!, offset);
-    const head = list + O.list_head!;
+    this.stp(list + O.list_size, size);
+    this.stp(list + O.list_offset, offset);
+    const head = list + O.list_head;
     this.stp(head, head);
     this.stp(head + this.P, head);
   }
@@ -922,12 +899,12 @@ export class Kmem {
   }
 
   private listInsertTail(list: number, obj: number, offset: number): void {
-    const head = list + this.O.list_head!;
+    const head = list + this.O.list_head;
     this.listInsertAfter(obj + offset, this.ldp(head + this.P));
   }
 
   private listInsertHead(list: number, obj: number, offset: number): void {
-    this.listInsertAfter(obj + offset, list + this.O.list_head!);
+    this.listInsertAfter(obj + offset, list + this.O.list_head);
   }
 
   private listRemove(obj: number, offset: number): void {
@@ -943,13 +920,13 @@ export class Kmem {
 
   /** Next object after obj (or the first when obj is 0); 0 at the end. */
   private listNext(list: number, obj: number, offset: number): number {
-    const head = list + this.O.list_head!;
+    const head = list + this.O.list_head;
     const n = this.ldp(obj === 0 ? head : obj + offset);
     return n === head ? 0 : n - offset;
   }
 
   private listPrev(list: number, obj: number, offset: number): number {
-    const head = list + this.O.list_head!;
+    const head = list + this.O.list_head;
     const n = this.ldp((obj === 0 ? head : obj + offset) + this.P);
     return n === head ? 0 : n - offset;
   }
@@ -957,17 +934,17 @@ export class Kmem {
   /** illumos KMEM_PARTIAL_SLAB_WEIGHT, NOMOVE slabs first. */
   private slabWeight(sp: number, binshift: number, maxchunks: number): number {
     const O = this.O;
-    const refcnt = this.ldl(sp + O.slab_refcnt!);
-    const chunks = this.ldl(sp + O.slab_chunks!);
+    const refcnt = this.ldl(sp + O.slab_refcnt);
+    const chunks = this.ldl(sp + O.slab_chunks);
     let w = refcnt <= binshift || chunks - refcnt <= binshift ? -refcnt : -(binshift + Math.floor(refcnt / 2 ** binshift));
-    if (this.mem.load16(sp + O.slab_flags!) & KMEM_SLAB_NOMOVE) w -= maxchunks;
+    if (this.mem.load16(sp + O.slab_flags) & KMEM_SLAB_NOMOVE) w -= maxchunks;
     return w;
   }
 
   /** kmem_partial_slab_cmp: <0 if s0 sorts before s1. */
   private slabCmp(cp: number, s0: number, s1: number): number {
-    const bs = this.ldp(cp + this.O.cache_partial_binshift!);
-    const mc = this.ldp(cp + this.O.cache_maxchunks!);
+    const bs = this.ldp(cp + this.O.cache_partial_binshift);
+    const mc = this.ldp(cp + this.O.cache_maxchunks);
     const w0 = this.slabWeight(s0, bs, mc);
     const w1 = this.slabWeight(s1, bs, mc);
     if (w0 !== w1) return w0 < w1 ? -1 : 1;
@@ -977,8 +954,8 @@ export class Kmem {
   /* The partial-slab "AVL tree", kept as a right spine (see theory). */
 
   private avlFirst(tree: number): number {
-    const root = this.ldp(tree + this.O.avl_root!);
-    return root === 0 ? 0 : root - this.ldp(tree + this.O.avl_offset!);
+    const root = this.ldp(tree + this.O.avl_root);
+    return root === 0 ? 0 : root - this.ldp(tree + this.O.avl_offset);
   }
 
   private avlNextNode(node: number): number {
@@ -994,41 +971,41 @@ export class Kmem {
     this.stp(node, 0);
     this.stp(node + P, next);
     this.stp(node + 2 * P, prev === 0 ? 1 : prev + 5);
-    if (prev === 0) this.stp(tree + this.O.avl_root!, node);
+    if (prev === 0) this.stp(tree + this.O.avl_root, node);
     else this.stp(prev + P, node);
     if (next !== 0) this.stp(next + 2 * P, node + 5);
   }
 
   private avlAdd(cp: number, tree: number, sp: number, from = 0): void {
-    const off = this.ldp(tree + this.O.avl_offset!);
+    const off = this.ldp(tree + this.O.avl_offset);
     let prev = from === 0 ? 0 : this.avlPrevNode(from);
-    let cur = from === 0 ? this.ldp(tree + this.O.avl_root!) : from;
+    let cur = from === 0 ? this.ldp(tree + this.O.avl_root) : from;
     for (let n = 0; cur !== 0 && this.slabCmp(cp, cur - off, sp) < 0; n++) {
       if (n >= this.slabWalkMax) this.k.deadman();
       prev = cur;
       cur = this.avlNextNode(cur);
     }
     this.avlLink(tree, sp + off, prev, cur);
-    this.stp(tree + this.O.avl_numnodes!, this.ldp(tree + this.O.avl_numnodes!) + 1);
+    this.stp(tree + this.O.avl_numnodes, this.ldp(tree + this.O.avl_numnodes) + 1);
   }
 
   private avlRemove(tree: number, sp: number): void {
     const P = this.P;
-    const node = sp + this.ldp(tree + this.O.avl_offset!);
+    const node = sp + this.ldp(tree + this.O.avl_offset);
     const prev = this.avlPrevNode(node);
     const next = this.avlNextNode(node);
-    if (prev === 0) this.stp(tree + this.O.avl_root!, next);
+    if (prev === 0) this.stp(tree + this.O.avl_root, next);
     else this.stp(prev + P, next);
     if (next !== 0) this.stp(next + 2 * P, prev === 0 ? 1 : prev + 5);
     this.stp(node, 0);
     this.stp(node + P, 0);
     this.stp(node + 2 * P, 0);
-    this.stp(tree + this.O.avl_numnodes!, this.ldp(tree + this.O.avl_numnodes!) - 1);
+    this.stp(tree + this.O.avl_numnodes, this.ldp(tree + this.O.avl_numnodes) - 1);
   }
 
   /** avl_update_gt: the slab's weight went up; move it right if needed. */
   private avlUpdateGt(cp: number, tree: number, sp: number): void {
-    const off = this.ldp(tree + this.O.avl_offset!);
+    const off = this.ldp(tree + this.O.avl_offset);
     const next = this.avlNextNode(sp + off);
     if (next === 0 || this.slabCmp(cp, sp, next - off) <= 0) return;
     this.avlRemove(tree, sp);
@@ -1047,22 +1024,22 @@ export class Kmem {
     const d0 = k.depth;
     k.enter(this.FN.kmem_init + 0x40);
     try {
-      this.listCreate(G.kmem_caches, this.cacheSize, this.O.cache_link!);
+      this.listCreate(G.kmem_caches, this.cacheSize, this.O.cache_link);
       const flags = this.ld32(G.kmem_flags);
       // magazine types
       for (let i = 0; i < KMEM_MAGTYPES.length; i++) {
         const [m, al, minb, maxb] = KMEM_MAGTYPES[i]!;
-        const mtp = G.kmem_magtype + i * this.O.mt_size!;
-        mem.store16(mtp + this.O.mt_magsize!, m);
-        this.st32(mtp + this.O.mt_align!, al);
-        this.stp(mtp + this.O.mt_minbuf!, minb);
-        this.stp(mtp + this.O.mt_maxbuf!, maxb);
+        const mtp = G.kmem_magtype + i * this.O.mt_size;
+        mem.store16(mtp + this.O.mt_magsize, m);
+        this.st32(mtp + this.O.mt_align, al);
+        this.stp(mtp + this.O.mt_minbuf, minb);
+        this.stp(mtp + this.O.mt_maxbuf, maxb);
       }
       const msb = this.arenas.kmem_msb;
       for (let i = 0; i < KMEM_MAGTYPES.length; i++) {
         const [m, al] = KMEM_MAGTYPES[i]!;
         const cp = this.kmem_cache_create(`kmem_magazine_${m}`, (m + 1) * this.P, { align: al, arena: msb, cflags: KMC_NOHASH }).addr;
-        this.stp(G.kmem_magtype + i * this.O.mt_size! + this.O.mt_cache!, cp);
+        this.stp(G.kmem_magtype + i * this.O.mt_size + this.O.mt_cache, cp);
         this.magCaches.push(cp);
       }
       this.slabCache = this.kmem_cache_create('kmem_slab_cache', this.slabSize, { arena: msb, cflags: KMC_NOHASH }).addr;
@@ -1154,23 +1131,23 @@ export class Kmem {
   /* =================================================================== */
 
   cacheFirst(): number {
-    return this.listNext(this.G.kmem_caches, 0, this.O.cache_link!);
+    return this.listNext(this.G.kmem_caches, 0, this.O.cache_link);
   }
 
   cacheNext(cp: number): number {
-    return this.listNext(this.G.kmem_caches, cp, this.O.cache_link!);
+    return this.listNext(this.G.kmem_caches, cp, this.O.cache_link);
   }
 
   cacheName(cp: number): string {
-    return this.k.readString(cp + this.O.cache_name!, 32);
+    return this.k.readString(cp + this.O.cache_name, 32);
   }
 
   cacheBufsize(cp: number): number {
-    return this.ldp(cp + this.O.cache_bufsize!);
+    return this.ldp(cp + this.O.cache_bufsize);
   }
 
   cacheFlags(cp: number): number {
-    return this.ld32(cp + this.O.cache_flags!);
+    return this.ld32(cp + this.O.cache_flags);
   }
 
   /** All caches, in creation order. */
@@ -1186,7 +1163,7 @@ export class Kmem {
   }
 
   arenaOf(cp: number): VmemArena {
-    const a = this.arenaByAddr.get(this.ldp(cp + this.O.cache_arena!));
+    const a = this.arenaByAddr.get(this.ldp(cp + this.O.cache_arena));
     if (!a) throw new Error(`kmem: cache ${hex(cp)} has an unknown arena`);
     return a;
   }
@@ -1249,20 +1226,20 @@ export class Kmem {
       if (cp === 0) k.panic('kmem_cache_create: no memory for the cache structure');
       mem.fill32(cp, p2roundup(csize, 8), 0);
 
-      k.writeString(cp + O.cache_name!, canonName(name), 32);
-      this.stp(cp + O.cache_bufsize!, size);
-      this.stp(cp + O.cache_align!, align);
+      k.writeString(cp + O.cache_name, canonName(name), 32);
+      this.stp(cp + O.cache_bufsize, size);
+      this.stp(cp + O.cache_align, align);
       const cb: Callbacks = { ctor: opts.ctor, dtor: opts.dtor, reclaim: opts.reclaim };
-      if (cb.ctor) this.stp(cp + O.cache_constructor!, this.FN.kmem_ctor_stub);
-      if (cb.dtor) this.stp(cp + O.cache_destructor!, this.FN.kmem_dtor_stub);
-      if (cb.reclaim) this.stp(cp + O.cache_reclaim!, this.FN.kmem_reclaim_stub);
+      if (cb.ctor) this.stp(cp + O.cache_constructor, this.FN.kmem_ctor_stub);
+      if (cb.dtor) this.stp(cp + O.cache_destructor, this.FN.kmem_dtor_stub);
+      if (cb.reclaim) this.stp(cp + O.cache_reclaim, this.FN.kmem_reclaim_stub);
       if (cb.ctor || cb.dtor || cb.reclaim) this.callbacks.set(cp, cb);
-      this.stp(cp + O.cache_private!, opts.private ?? 0);
-      this.stp(cp + O.cache_arena!, vmp.addr);
-      this.st32(cp + O.cache_cflags!, cflags);
+      this.stp(cp + O.cache_private, opts.private ?? 0);
+      this.stp(cp + O.cache_arena, vmp.addr);
+      this.st32(cp + O.cache_cflags, cflags);
       if (cb.ctor && (flags & KMF_PREFILL)) flags &= ~KMF_PREFILL;
-      this.st32(cp + O.cache_flags!, flags);
-      this.stp(cp + O.cache_bufctl_cache!, flags & KMF_AUDIT ? this.bufctlAuditCache : this.bufctlCache);
+      this.st32(cp + O.cache_flags, flags);
+      this.stp(cp + O.cache_bufctl_cache, flags & KMF_AUDIT ? this.bufctlAuditCache : this.bufctlCache);
 
       // chunk size (spec §2.1)
       let chunksize = size;
@@ -1285,11 +1262,11 @@ export class Kmem {
       }
       const contents = Math.min(bufctl, this.ldp(this.G.kmem_content_maxsave));
       chunksize = p2roundup(chunksize, align);
-      this.stp(cp + O.cache_bufctl!, bufctl);
-      this.stp(cp + O.cache_buftag!, buftag);
-      this.stp(cp + O.cache_verify!, verify);
-      this.stp(cp + O.cache_contents!, contents);
-      this.stp(cp + O.cache_chunksize!, chunksize);
+      this.stp(cp + O.cache_bufctl, bufctl);
+      this.stp(cp + O.cache_buftag, buftag);
+      this.stp(cp + O.cache_verify, verify);
+      this.stp(cp + O.cache_contents, contents);
+      this.stp(cp + O.cache_chunksize, chunksize);
 
       // slab size (spec §3.8)
       const q = vmp.quantum;
@@ -1321,36 +1298,36 @@ export class Kmem {
         maxcolor = bestfit % chunksize;
         flags |= KMF_HASH;
       }
-      this.st32(cp + O.cache_flags!, flags);
+      this.st32(cp + O.cache_flags, flags);
       const maxchunks = Math.floor(slabsize / chunksize);
-      this.stp(cp + O.cache_slabsize!, slabsize);
-      this.stp(cp + O.cache_maxchunks!, maxchunks);
-      this.stp(cp + O.cache_partial_binshift!, highbit(Math.floor(maxchunks / 16)) + 1);
+      this.stp(cp + O.cache_slabsize, slabsize);
+      this.stp(cp + O.cache_maxchunks, maxchunks);
+      this.stp(cp + O.cache_partial_binshift, highbit(Math.floor(maxchunks / 16)) + 1);
       if (maxcolor >= q) maxcolor = q - 1;
-      this.stp(cp + O.cache_mincolor!, mincolor);
-      this.stp(cp + O.cache_maxcolor!, maxcolor);
-      this.stp(cp + O.cache_color!, mincolor);
+      this.stp(cp + O.cache_mincolor, mincolor);
+      this.stp(cp + O.cache_maxcolor, maxcolor);
+      this.stp(cp + O.cache_color, mincolor);
 
       // slab lists
-      this.listCreate(cp + O.cache_complete_slabs!, this.slabSize, O.slab_link!);
-      const tree = cp + O.cache_partial_slabs!;
-      this.stp(tree + O.avl_compar!, this.FN.kmem_partial_slab_cmp);
-      this.stp(tree + O.avl_offset!, O.slab_link!);
-      this.stp(tree + O.avl_size!, this.slabSize);
+      this.listCreate(cp + O.cache_complete_slabs, this.slabSize, O.slab_link);
+      const tree = cp + O.cache_partial_slabs;
+      this.stp(tree + O.avl_compar, this.FN.kmem_partial_slab_cmp);
+      this.stp(tree + O.avl_offset, O.slab_link);
+      this.stp(tree + O.avl_size, this.slabSize);
 
       if (flags & KMF_HASH) {
         const ht = this.arenas.kmem_hash.alloc(KMEM_HASH_INITIAL * P, 0);
         if (ht === 0) k.panic('kmem_cache_create: no memory for the hash table');
         mem.fill32(ht, KMEM_HASH_INITIAL * P, 0);
-        this.stp(cp + O.cache_hash_table!, ht);
-        this.stp(cp + O.cache_hash_mask!, KMEM_HASH_INITIAL - 1);
-        this.st32(cp + O.cache_hash_shift!, highbit(chunksize) - 1);
+        this.stp(cp + O.cache_hash_table, ht);
+        this.stp(cp + O.cache_hash_mask, KMEM_HASH_INITIAL - 1);
+        this.st32(cp + O.cache_hash_shift, highbit(chunksize) - 1);
       }
 
       // depot: first magazine type whose minbuf is below the chunk size
       let mt = 0;
       while (chunksize <= KMEM_MAGTYPES[mt]![2]) mt++;
-      this.stp(cp + O.cache_magtype!, this.G.kmem_magtype + mt * O.mt_size!);
+      this.stp(cp + O.cache_magtype, this.G.kmem_magtype + mt * O.mt_size);
 
       // CPU layer
       for (let c = 0; c < k.ncpus; c++) {
@@ -1359,7 +1336,7 @@ export class Kmem {
         this.st32(ccp + this.ccRounds, 0xffffffff); // rounds = prounds = -1
       }
 
-      this.listInsertTail(this.G.kmem_caches, cp, O.cache_link!);
+      this.listInsertTail(this.G.kmem_caches, cp, O.cache_link);
       if (this.ld32(this.G.kmem_ready)) this.magazineEnable(cp);
       return new KmemCache(this, cp, this.cacheName(cp));
     } finally {
@@ -1379,7 +1356,7 @@ export class Kmem {
 
   private magazineEnable(cp: number): void {
     if (this.cacheFlags(cp) & KMF_NOMAGAZINE) return;
-    const magsize = this.mem.load16(this.ldp(cp + this.O.cache_magtype!) + this.O.mt_magsize!);
+    const magsize = this.mem.load16(this.ldp(cp + this.O.cache_magtype) + this.O.mt_magsize);
     for (let c = 0; c < this.k.ncpus; c++) {
       const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
       this.mem.store16(ccp + this.ccMagsize, magsize);
@@ -1392,21 +1369,21 @@ export class Kmem {
     const d0 = k.depth;
     k.enter(this.FN.kmem_cache_destroy + 0x28);
     try {
-      this.listRemove(cp, O.cache_link!);
+      this.listRemove(cp, O.cache_link);
       this.magazinePurge(cp);
-      if (this.ld64(cp + O.cache_buftotal!) !== 0) {
+      if (this.ld64(cp + O.cache_buftotal) !== 0) {
         k.cmnErr('warn', `kmem_cache_destroy: '${this.cacheName(cp)}' (${hex0xp(cp)}) not empty`);
       }
       // land mines
-      this.stp(cp + O.cache_constructor!, 1);
-      this.stp(cp + O.cache_destructor!, 2);
-      this.stp(cp + O.cache_reclaim!, 3);
-      this.stp(cp + O.cache_move!, 4);
+      this.stp(cp + O.cache_constructor, 1);
+      this.stp(cp + O.cache_destructor, 2);
+      this.stp(cp + O.cache_reclaim, 3);
+      this.stp(cp + O.cache_move, 4);
       this.callbacks.delete(cp);
       this.depotLast.delete(cp - this.hBase);
       if (this.depotLastCp === cp - this.hBase) this.depotLastRec = undefined;
-      const ht = this.ldp(cp + O.cache_hash_table!);
-      if (ht !== 0) this.arenas.kmem_hash.free(ht, (this.ldp(cp + O.cache_hash_mask!) + 1) * this.P);
+      const ht = this.ldp(cp + O.cache_hash_table);
+      if (ht !== 0) this.arenas.kmem_hash.free(ht, (this.ldp(cp + O.cache_hash_mask) + 1) * this.P);
       this.arenas.kmem_cache.xfree(cp, p2roundup(this.cacheSize, 8));
     } finally {
       k.depth = d0;
@@ -1739,7 +1716,7 @@ export class Kmem {
         } else {
           const O = this.O;
           const cp = cpo + H.HEAP_BASE;
-          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), bo + H.HEAP_BASE, this.ldp(cp + O.cache_contents!)));
+          this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), bo + H.HEAP_BASE, this.ldp(cp + O.cache_contents)));
         }
       }
       if (!(rec && d[this.iTxLog + 1] === H.HHI && this.auditH(d[this.iTxLog]!, bcLo))) {
@@ -1828,7 +1805,7 @@ export class Kmem {
     const minHi = u[t + ML.MIN + 1]!;
     if (!((minHi === 0 && min >= 0) || (minHi === -1 && min < 0))) return -1;
     // kmem_depot_alloc(cp, take)
-    if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention!);
+    if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention);
     if (mpNull) return 0;
     const mi = mp >>> 2;
     u[t + ML.LIST] = u[mi]!;
@@ -1844,7 +1821,7 @@ export class Kmem {
     if (a === 0) u[t + ML.ALLOC + 1]++;
     // kmem_depot_free(cp, give, ploaded)
     if (!plNull) {
-      if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention!);
+      if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention);
       const pi = pl >>> 2;
       u[pi] = u[g + ML.LIST]!;
       u[pi + 1] = u[g + ML.LIST + 1]!;
@@ -1939,10 +1916,10 @@ export class Kmem {
       }
       const magsize = this.getMagsize(ccp);
       if (magsize === 0) break;
-      const fmp = this.depotAlloc(cp, this.O.cache_full!);
+      const fmp = this.depotAlloc(cp, this.O.cache_full);
       if (fmp !== 0) {
         const pl = this.ldp(ccp + this.ccPloaded);
-        if (pl !== 0) this.depotFree(cp, this.O.cache_empty!, pl);
+        if (pl !== 0) this.depotFree(cp, this.O.cache_empty, pl);
         this.cpuReload(ccp, fmp, magsize);
         continue;
       }
@@ -1982,10 +1959,10 @@ export class Kmem {
         }
         return buf;
       }
-      if (this.ldp(cp + this.O.cache_constructor!) !== 0) {
+      if (this.ldp(cp + this.O.cache_constructor) !== 0) {
         const cb = this.callbacks.get(cp);
-        if (cb?.ctor && cb.ctor(buf, this.ldp(cp + this.O.cache_private!), kmflag) !== 0) {
-          this.inc64(cp + this.O.cache_alloc_fail!);
+        if (cb?.ctor && cb.ctor(buf, this.ldp(cp + this.O.cache_private), kmflag) !== 0) {
+          this.inc64(cp + this.O.cache_alloc_fail);
           this.slabFree(cp, buf);
           return 0;
         }
@@ -2040,16 +2017,16 @@ export class Kmem {
         continue;
       }
       if (magsize === 0) break;
-      const emp = this.depotAlloc(cp, this.O.cache_empty!);
+      const emp = this.depotAlloc(cp, this.O.cache_empty);
       if (emp !== 0) {
         const pl = this.ldp(ccp + this.ccPloaded);
-        if (pl !== 0) this.depotFree(cp, this.O.cache_full!, pl);
+        if (pl !== 0) this.depotFree(cp, this.O.cache_full, pl);
         this.cpuReload(ccp, emp, 0);
         continue;
       }
-      const mtp = this.ldp(cp + this.O.cache_magtype!);
-      const mtc = this.ldp(mtp + this.O.mt_cache!);
-      const mtsize = mem.load16(mtp + this.O.mt_magsize!);
+      const mtp = this.ldp(cp + this.O.cache_magtype);
+      const mtc = this.ldp(mtp + this.O.mt_cache);
+      const mtsize = mem.load16(mtp + this.O.mt_magsize);
       const d0 = k.depth;
       k.enter(this.FN.kmem_cache_free + 0x11c);
       let nmp: number;
@@ -2063,7 +2040,7 @@ export class Kmem {
           this.kmem_cache_free(mtc, nmp);
           continue;
         }
-        this.depotFree(cp, this.O.cache_empty!, nmp);
+        this.depotFree(cp, this.O.cache_empty, nmp);
         continue;
       }
       break;
@@ -2083,11 +2060,11 @@ export class Kmem {
     if (!freed && (flags & KMF_BUFTAG)) {
       if (this.freeDebug(cp, buf, this.callerPc()) === -1) return;
     }
-    if ((flags & (KMF_DEADBEEF | KMF_LITE)) !== KMF_DEADBEEF && this.ldp(cp + this.O.cache_destructor!) !== 0) {
+    if ((flags & (KMF_DEADBEEF | KMF_LITE)) !== KMF_DEADBEEF && this.ldp(cp + this.O.cache_destructor) !== 0) {
       const cb = this.callbacks.get(cp);
-      const priv = this.ldp(cp + this.O.cache_private!);
+      const priv = this.ldp(cp + this.O.cache_private);
       if (flags & KMF_DEADBEEF) {
-        const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+        const btp = buf + this.ldp(cp + this.O.cache_buftag);
         this.st32(buf, this.ld32(btp));
         this.st32(buf + 4, this.ld32(btp + 4));
         cb?.dtor?.(buf, priv);
@@ -2132,75 +2109,75 @@ export class Kmem {
   }
 
   private depotAlloc(cp: number, ml: number): number {
-    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention!);
+    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention);
     const mlp = cp + ml;
     const O = this.O;
     const i = this.lp64 ? this.heapWords(mlp, this.mlSize, true) : -1;
     if (i >= 0) {
       // the maglist is writable heap: the same loads and stores, in place
       const u = this.h32;
-      const li = i + (O.ml_list! >>> 2);
+      const li = i + (O.ml_list >>> 2);
       const mp = (u[li + 1]! | 0) * TWO32 + u[li]!;
       if (mp !== 0) {
         this.putp(u, li, this.ldp(mp));
-        const ti = i + (O.ml_total! >>> 2);
+        const ti = i + (O.ml_total >>> 2);
         const total = (u[ti + 1]! | 0) * TWO32 + u[ti]! - 1;
         this.putp(u, ti, total);
-        const ni = i + (O.ml_min! >>> 2);
+        const ni = i + (O.ml_min >>> 2);
         if (total < (u[ni + 1]! | 0) * TWO32 + u[ni]!) this.putp(u, ni, total);
-        const ai = i + (O.ml_alloc! >>> 2);
+        const ai = i + (O.ml_alloc >>> 2);
         const lo = u[ai]! + 1;
         u[ai] = lo;
         if (lo === TWO32) u[ai + 1]++;
       }
       return mp;
     }
-    const mp = this.ldp(mlp + O.ml_list!);
+    const mp = this.ldp(mlp + O.ml_list);
     if (mp !== 0) {
-      this.stp(mlp + O.ml_list!, this.ldp(mp));
-      const total = this.ldl(mlp + O.ml_total!) - 1;
-      this.stp(mlp + O.ml_total!, total);
-      if (total < this.ldl(mlp + O.ml_min!)) this.stp(mlp + O.ml_min!, total);
-      this.inc64(mlp + O.ml_alloc!);
+      this.stp(mlp + O.ml_list, this.ldp(mp));
+      const total = this.ldl(mlp + O.ml_total) - 1;
+      this.stp(mlp + O.ml_total, total);
+      if (total < this.ldl(mlp + O.ml_min)) this.stp(mlp + O.ml_min, total);
+      this.inc64(mlp + O.ml_alloc);
     }
     return mp;
   }
 
   private depotFree(cp: number, ml: number, mp: number): void {
-    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention!);
+    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention);
     const mlp = cp + ml;
     const O = this.O;
     const i = this.lp64 ? this.heapWords(mlp, this.mlSize, true) : -1;
     if (i >= 0) {
       const u = this.h32;
-      const li = i + (O.ml_list! >>> 2);
+      const li = i + (O.ml_list >>> 2);
       this.stp(mp, (u[li + 1]! | 0) * TWO32 + u[li]!);
       this.putp(u, li, mp);
-      const ti = i + (O.ml_total! >>> 2);
+      const ti = i + (O.ml_total >>> 2);
       this.putp(u, ti, (u[ti + 1]! | 0) * TWO32 + u[ti]! + 1);
       return;
     }
-    this.stp(mp, this.ldp(mlp + O.ml_list!));
-    this.stp(mlp + O.ml_list!, mp);
-    this.stp(mlp + O.ml_total!, this.ldl(mlp + O.ml_total!) + 1);
+    this.stp(mp, this.ldp(mlp + O.ml_list));
+    this.stp(mlp + O.ml_list, mp);
+    this.stp(mlp + O.ml_total, this.ldl(mlp + O.ml_total) + 1);
   }
 
   private depotWsUpdate(cp: number): void {
     const O = this.O;
-    for (const ml of [O.cache_full!, O.cache_empty!]) {
+    for (const ml of [O.cache_full, O.cache_empty]) {
       const mlp = cp + ml;
-      this.stp(mlp + O.ml_reaplimit!, this.ldl(mlp + O.ml_min!));
-      this.stp(mlp + O.ml_min!, this.ldl(mlp + O.ml_total!));
+      this.stp(mlp + O.ml_reaplimit, this.ldl(mlp + O.ml_min));
+      this.stp(mlp + O.ml_min, this.ldl(mlp + O.ml_total));
     }
   }
 
   private depotWsZero(cp: number): void {
     const O = this.O;
-    for (const ml of [O.cache_full!, O.cache_empty!]) {
+    for (const ml of [O.cache_full, O.cache_empty]) {
       const mlp = cp + ml;
-      const t = this.ldl(mlp + O.ml_total!);
-      this.stp(mlp + O.ml_reaplimit!, t);
-      this.stp(mlp + O.ml_min!, t);
+      const t = this.ldl(mlp + O.ml_total);
+      this.stp(mlp + O.ml_reaplimit, t);
+      this.stp(mlp + O.ml_min, t);
     }
   }
 
@@ -2209,20 +2186,20 @@ export class Kmem {
     const k = this.k;
     k.enter(this.FN.kmem_depot_ws_reap + 0x20);
     try {
-      const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype!) + O.mt_magsize!);
-      let mlp = cp + O.cache_full!;
-      let reap = Math.min(this.ldl(mlp + O.ml_reaplimit!), this.ldl(mlp + O.ml_min!));
+      const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype) + O.mt_magsize);
+      let mlp = cp + O.cache_full;
+      let reap = Math.min(this.ldl(mlp + O.ml_reaplimit), this.ldl(mlp + O.ml_min));
       for (let n = 0; reap-- > 0; n++) {
         if (n >= this.walkMax) k.deadman();
-        const mp = this.depotAlloc(cp, O.cache_full!);
+        const mp = this.depotAlloc(cp, O.cache_full);
         if (mp === 0) break;
         this.magazineDestroy(cp, mp, magsize);
       }
-      mlp = cp + O.cache_empty!;
-      reap = Math.min(this.ldl(mlp + O.ml_reaplimit!), this.ldl(mlp + O.ml_min!));
+      mlp = cp + O.cache_empty;
+      reap = Math.min(this.ldl(mlp + O.ml_reaplimit), this.ldl(mlp + O.ml_min));
       for (let n = 0; reap-- > 0; n++) {
         if (n >= this.walkMax) k.deadman();
-        const mp = this.depotAlloc(cp, O.cache_empty!);
+        const mp = this.depotAlloc(cp, O.cache_empty);
         if (mp === 0) break;
         this.magazineDestroy(cp, mp, 0);
       }
@@ -2236,17 +2213,17 @@ export class Kmem {
     k.enter(this.FN.kmem_magazine_destroy + 0x30);
     try {
       const flags = this.cacheFlags(cp);
-      const hasDtor = this.ldp(cp + this.O.cache_destructor!) !== 0;
-      const priv = this.ldp(cp + this.O.cache_private!);
+      const hasDtor = this.ldp(cp + this.O.cache_destructor) !== 0;
+      const priv = this.ldp(cp + this.O.cache_private);
       for (let r = 0; r < nrounds; r++) {
         const buf = this.ldp(mp + this.P + r * this.P);
         if (flags & KMF_DEADBEEF) {
-          if (this.verifyPattern(KMEM_FREE_PATTERN32, buf, this.ldp(cp + this.O.cache_verify!)) !== -1) {
+          if (this.verifyPattern(KMEM_FREE_PATTERN32, buf, this.ldp(cp + this.O.cache_verify)) !== -1) {
             this.kmem_error(KMERR_MODIFIED, cp, buf);
             continue;
           }
           if (flags & KMF_LITE && hasDtor) {
-            const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+            const btp = buf + this.ldp(cp + this.O.cache_buftag);
             this.st32(buf, this.ld32(btp));
             this.st32(buf + 4, this.ld32(btp + 4));
             this.callbacks.get(cp)?.dtor?.(buf, priv);
@@ -2257,7 +2234,7 @@ export class Kmem {
         }
         this.slabFree(cp, buf);
       }
-      const mtc = this.ldp(this.ldp(cp + this.O.cache_magtype!) + this.O.mt_cache!);
+      const mtc = this.ldp(this.ldp(cp + this.O.cache_magtype) + this.O.mt_cache);
       this.kmem_cache_free(mtc, mp);
     } finally {
       k.leave();
@@ -2290,12 +2267,12 @@ export class Kmem {
 
   private magazineResize(cp: number): void {
     const O = this.O;
-    const mtp = this.ldp(cp + O.cache_magtype!);
-    if (this.ldp(cp + O.cache_chunksize!) < this.ldp(mtp + O.mt_maxbuf!)) {
+    const mtp = this.ldp(cp + O.cache_magtype);
+    if (this.ldp(cp + O.cache_chunksize) < this.ldp(mtp + O.mt_maxbuf)) {
       this.k.enter(this.FN.kmem_cache_magazine_resize + 0x18);
       try {
         this.magazinePurge(cp);
-        this.stp(cp + O.cache_magtype!, mtp + O.mt_size!);
+        this.stp(cp + O.cache_magtype, mtp + O.mt_size);
         this.magazineEnable(cp);
       } finally {
         this.k.leave();
@@ -2309,10 +2286,10 @@ export class Kmem {
 
   private hashBucket(cp: number, buf: number): number {
     const O = this.O;
-    const shift = this.ld32(cp + O.cache_hash_shift!);
-    const mask = this.ldp(cp + O.cache_hash_mask!);
+    const shift = this.ld32(cp + O.cache_hash_shift);
+    const mask = this.ldp(cp + O.cache_hash_mask);
     const idx = mod(Math.floor(buf / 2 ** shift), mask + 1);
-    return this.ldp(cp + O.cache_hash_table!) + idx * this.P;
+    return this.ldp(cp + O.cache_hash_table) + idx * this.P;
   }
 
   private slabCreate(cp: number, kmflag: number): number {
@@ -2323,18 +2300,18 @@ export class Kmem {
     k.enter(this.FN.kmem_slab_create + 0x48);
     try {
       const vmp = this.arenaOf(cp);
-      const chunksize = this.ldp(cp + O.cache_chunksize!);
-      const slabsize = this.ldp(cp + O.cache_slabsize!);
+      const chunksize = this.ldp(cp + O.cache_chunksize);
+      const slabsize = this.ldp(cp + O.cache_slabsize);
       const flags = this.cacheFlags(cp);
-      const cflags = this.ld32(cp + O.cache_cflags!);
-      let color = this.ldp(cp + O.cache_color!) + this.ldp(cp + O.cache_align!);
-      if (color > this.ldp(cp + O.cache_maxcolor!)) color = this.ldp(cp + O.cache_mincolor!);
-      this.stp(cp + O.cache_color!, color);
+      const cflags = this.ld32(cp + O.cache_cflags);
+      let color = this.ldp(cp + O.cache_color) + this.ldp(cp + O.cache_align);
+      if (color > this.ldp(cp + O.cache_maxcolor)) color = this.ldp(cp + O.cache_mincolor);
+      this.stp(cp + O.cache_color, color);
 
       const slab = vmp.alloc(slabsize, kmflag & KM_VMFLAGS);
       if (slab === 0) {
         this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
-        this.inc64(cp + O.cache_alloc_fail!);
+        this.inc64(cp + O.cache_alloc_fail);
         return 0;
       }
       if (!(cflags & KMC_NOTOUCH)) mem.fill32(slab, slabsize, KMEM_UNINITIALIZED_PATTERN32);
@@ -2346,7 +2323,7 @@ export class Kmem {
         if (sp === 0) {
           vmp.free(slab, slabsize);
           this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
-          this.inc64(cp + O.cache_alloc_fail!);
+          this.inc64(cp + O.cache_alloc_fail);
           return 0;
         }
         chunks = Math.floor((slabsize - color) / chunksize);
@@ -2354,22 +2331,22 @@ export class Kmem {
         sp = p2align(slab, slabsize) + slabsize - this.slabSize;
         chunks = Math.floor((slabsize - this.slabSize - color) / chunksize);
       }
-      this.stp(sp + O.slab_cache!, cp);
-      this.stp(sp + O.slab_head!, 0);
-      this.stp(sp + O.slab_refcnt!, 0);
+      this.stp(sp + O.slab_cache, cp);
+      this.stp(sp + O.slab_head, 0);
+      this.stp(sp + O.slab_refcnt, 0);
       let buf = slab + color;
-      this.stp(sp + O.slab_base!, buf);
-      this.stp(sp + O.slab_chunks!, chunks);
-      this.stp(sp + O.slab_link!, 0);
-      this.stp(sp + O.slab_link! + P, 0);
-      this.stp(sp + O.slab_link! + 2 * P, 0);
-      this.st32(sp + O.slab_stuck_offset!, 0xffffffff);
-      mem.store16(sp + O.slab_later_count!, 0);
-      mem.store16(sp + O.slab_flags!, 0);
-      const bufctlOff = this.ldp(cp + O.cache_bufctl!);
-      const buftagOff = this.ldp(cp + O.cache_buftag!);
-      const verify = this.ldp(cp + O.cache_verify!);
-      const bcc = this.ldp(cp + O.cache_bufctl_cache!);
+      this.stp(sp + O.slab_base, buf);
+      this.stp(sp + O.slab_chunks, chunks);
+      this.stp(sp + O.slab_link, 0);
+      this.stp(sp + O.slab_link + P, 0);
+      this.stp(sp + O.slab_link + 2 * P, 0);
+      this.st32(sp + O.slab_stuck_offset, 0xffffffff);
+      mem.store16(sp + O.slab_later_count, 0);
+      mem.store16(sp + O.slab_flags, 0);
+      const bufctlOff = this.ldp(cp + O.cache_bufctl);
+      const buftagOff = this.ldp(cp + O.cache_buftag);
+      const verify = this.ldp(cp + O.cache_verify);
+      const bcc = this.ldp(cp + O.cache_bufctl_cache);
       let head = 0;
       for (let i = 0; i < chunks; i++) {
         // (a corrupt cache_chunksize can make chunks anything, Infinity for 0)
@@ -2380,25 +2357,25 @@ export class Kmem {
           bcp = this.kmem_cache_alloc(bcc, kmflag);
           if (bcp === 0) {
             // give back what we took
-            this.stp(sp + O.slab_head!, head);
+            this.stp(sp + O.slab_head, head);
             for (let n = 0; head !== 0; n++) {
               if (n >= this.walkMax) k.deadman();
-              const nx = this.ldp(head + O.bc_next!);
+              const nx = this.ldp(head + O.bc_next);
               this.kmem_cache_free(bcc, head);
               head = nx;
             }
             this.kmem_cache_free(this.slabCache, sp);
             vmp.free(slab, slabsize);
             this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
-            this.inc64(cp + O.cache_alloc_fail!);
+            this.inc64(cp + O.cache_alloc_fail);
             return 0;
           }
           if (flags & KMF_AUDIT) {
             mem.fill32(bcp, p2roundup(this.bcaSize, 4), 0);
-            this.stp(bcp + O.bc_cache!, cp);
+            this.stp(bcp + O.bc_cache, cp);
           }
-          this.stp(bcp + O.bc_addr!, buf);
-          this.stp(bcp + O.bc_slab!, sp);
+          this.stp(bcp + O.bc_addr, buf);
+          this.stp(bcp + O.bc_slab, sp);
         } else {
           bcp = buf + bufctlOff;
         }
@@ -2409,11 +2386,11 @@ export class Kmem {
           this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
           if (flags & KMF_DEADBEEF) this.fillPattern(buf, verify, KMEM_FREE_PATTERN32);
         }
-        this.stp(bcp + O.bc_next!, head);
+        this.stp(bcp + O.bc_next, head);
         head = bcp;
         buf += chunksize;
       }
-      this.stp(sp + O.slab_head!, head);
+      this.stp(sp + O.slab_head, head);
       this.logEvent(this.ldp(this.G.kmem_slab_log), cp, sp, slab);
       return sp;
     } finally {
@@ -2427,20 +2404,20 @@ export class Kmem {
     k.enter(this.FN.kmem_slab_destroy + 0x24);
     try {
       const vmp = this.arenaOf(cp);
-      const slab = p2align(this.ldp(sp + O.slab_base!), vmp.quantum);
+      const slab = p2align(this.ldp(sp + O.slab_base), vmp.quantum);
       if (this.cacheFlags(cp) & KMF_HASH) {
-        const bcc = this.ldp(cp + O.cache_bufctl_cache!);
-        let bcp = this.ldp(sp + O.slab_head!);
+        const bcc = this.ldp(cp + O.cache_bufctl_cache);
+        let bcp = this.ldp(sp + O.slab_head);
         for (let n = 0; bcp !== 0; n++) {
           if (n >= this.walkMax) this.k.deadman();
-          const nx = this.ldp(bcp + O.bc_next!);
-          this.stp(sp + O.slab_head!, nx);
+          const nx = this.ldp(bcp + O.bc_next);
+          this.stp(sp + O.slab_head, nx);
           this.kmem_cache_free(bcc, bcp);
           bcp = nx;
         }
         this.kmem_cache_free(this.slabCache, sp);
       }
-      vmp.free(slab, this.ldp(cp + O.cache_slabsize!));
+      vmp.free(slab, this.ldp(cp + O.cache_slabsize));
     } finally {
       k.leave();
     }
@@ -2451,17 +2428,17 @@ export class Kmem {
     const k = this.k;
     k.enter(this.FN.kmem_slab_alloc + 0x3c);
     try {
-      const tree = cp + O.cache_partial_slabs!;
+      const tree = cp + O.cache_partial_slabs;
       let sp = this.avlFirst(tree);
       if (sp === 0) {
         sp = this.slabCreate(cp, kmflag);
         if (sp === 0) return 0;
-        this.inc64(cp + O.cache_slab_create!);
-        const chunks = this.ldl(sp + O.slab_chunks!);
-        const total = this.ld64(cp + O.cache_buftotal!) + chunks;
-        this.st64(cp + O.cache_buftotal!, total);
-        if (total > this.ld64(cp + O.cache_bufmax!)) this.st64(cp + O.cache_bufmax!, total);
-        this.add64(cp + O.cache_bufslab!, chunks);
+        this.inc64(cp + O.cache_slab_create);
+        const chunks = this.ldl(sp + O.slab_chunks);
+        const total = this.ld64(cp + O.cache_buftotal) + chunks;
+        this.st64(cp + O.cache_buftotal, total);
+        if (total > this.ld64(cp + O.cache_bufmax)) this.st64(cp + O.cache_bufmax, total);
+        this.add64(cp + O.cache_bufslab, chunks);
       }
       return this.slabAllocImpl(cp, sp);
     } finally {
@@ -2471,34 +2448,34 @@ export class Kmem {
 
   private slabAllocImpl(cp: number, sp: number): number {
     const O = this.O;
-    const refcnt = this.ldl(sp + O.slab_refcnt!);
+    const refcnt = this.ldl(sp + O.slab_refcnt);
     const newSlab = refcnt === 0;
-    this.inc64(cp + O.cache_slab_alloc!);
-    this.add64(cp + O.cache_bufslab!, -1);
-    this.stp(sp + O.slab_refcnt!, refcnt + 1);
-    const bcp = this.ldp(sp + O.slab_head!);
-    this.stp(sp + O.slab_head!, this.ldp(bcp + O.bc_next!));
+    this.inc64(cp + O.cache_slab_alloc);
+    this.add64(cp + O.cache_bufslab, -1);
+    this.stp(sp + O.slab_refcnt, refcnt + 1);
+    const bcp = this.ldp(sp + O.slab_head);
+    this.stp(sp + O.slab_head, this.ldp(bcp + O.bc_next));
     const flags = this.cacheFlags(cp);
     let buf: number;
     if (flags & KMF_HASH) {
-      buf = this.ldp(bcp + O.bc_addr!);
+      buf = this.ldp(bcp + O.bc_addr);
       const hb = this.hashBucket(cp, buf);
-      this.stp(bcp + O.bc_next!, this.ldp(hb));
+      this.stp(bcp + O.bc_next, this.ldp(hb));
       this.stp(hb, bcp);
       if ((flags & (KMF_AUDIT | KMF_BUFTAG)) === KMF_AUDIT) this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
     } else {
-      buf = bcp - this.ldp(cp + O.cache_bufctl!);
+      buf = bcp - this.ldp(cp + O.cache_bufctl);
     }
-    const tree = cp + O.cache_partial_slabs!;
-    if (this.ldp(sp + O.slab_head!) === 0) {
+    const tree = cp + O.cache_partial_slabs;
+    if (this.ldp(sp + O.slab_head) === 0) {
       if (!newSlab) {
         this.avlRemove(tree, sp);
-        this.k.mem.store16(sp + O.slab_later_count!, 0);
-        this.k.mem.store16(sp + O.slab_flags!, this.mem.load16(sp + O.slab_flags!) & ~KMEM_SLAB_NOMOVE);
-        this.st32(sp + O.slab_stuck_offset!, 0xffffffff);
+        this.k.mem.store16(sp + O.slab_later_count, 0);
+        this.k.mem.store16(sp + O.slab_flags, this.mem.load16(sp + O.slab_flags) & ~KMEM_SLAB_NOMOVE);
+        this.st32(sp + O.slab_stuck_offset, 0xffffffff);
       }
-      this.listInsertHead(cp + O.cache_complete_slabs!, sp, O.slab_link!);
-      this.stp(cp + O.cache_complete_slab_count!, this.ldp(cp + O.cache_complete_slab_count!) + 1);
+      this.listInsertHead(cp + O.cache_complete_slabs, sp, O.slab_link);
+      this.stp(cp + O.cache_complete_slab_count, this.ldp(cp + O.cache_complete_slab_count) + 1);
       return buf;
     }
     if (newSlab) this.avlAdd(cp, tree, sp);
@@ -2509,19 +2486,19 @@ export class Kmem {
   /** Find the slab containing buf in cp (kmem_findslab). */
   kmem_findslab(cp: number, buf: number): number {
     const O = this.O;
-    const slabsize = this.ldp(cp + O.cache_slabsize!);
-    const list = cp + O.cache_complete_slabs!;
-    const off = O.slab_link!;
+    const slabsize = this.ldp(cp + O.cache_slabsize);
+    const list = cp + O.cache_complete_slabs;
+    const off = O.slab_link;
     let n = 0;
     for (let sp = this.listNext(list, 0, off); sp !== 0 && n < 1 << 22; sp = this.listNext(list, sp, off), n++) {
-      const d = buf - this.ldp(sp + O.slab_base!);
+      const d = buf - this.ldp(sp + O.slab_base);
       if (d >= 0 && d < slabsize) return sp;
     }
-    const tree = cp + O.cache_partial_slabs!;
-    const toff = this.ldp(tree + O.avl_offset!);
-    for (let node = this.ldp(tree + O.avl_root!); node !== 0 && n < 1 << 22; node = this.avlNextNode(node), n++) {
+    const tree = cp + O.cache_partial_slabs;
+    const toff = this.ldp(tree + O.avl_offset);
+    for (let node = this.ldp(tree + O.avl_root); node !== 0 && n < 1 << 22; node = this.avlNextNode(node), n++) {
       const sp = node - toff;
-      const d = buf - this.ldp(sp + O.slab_base!);
+      const d = buf - this.ldp(sp + O.slab_base);
       if (d >= 0 && d < slabsize) return sp;
     }
     return 0;
@@ -2532,63 +2509,63 @@ export class Kmem {
     const k = this.k;
     k.enter(this.FN.kmem_slab_free + 0x44);
     try {
-      this.inc64(cp + O.cache_slab_free!);
+      this.inc64(cp + O.cache_slab_free);
       const flags = this.cacheFlags(cp);
       let bcp = 0;
       let sp = 0;
-      const slabsize = this.ldp(cp + O.cache_slabsize!);
+      const slabsize = this.ldp(cp + O.cache_slabsize);
       if (flags & KMF_HASH) {
         let prev = this.hashBucket(cp, buf);
         let n = 0;
         for (bcp = this.ldp(prev); bcp !== 0; bcp = this.ldp(prev)) {
           if (n++ >= this.walkMax) this.k.deadman();
-          if (this.ldp(bcp + O.bc_addr!) === buf) {
-            this.stp(prev, this.ldp(bcp + O.bc_next!));
-            sp = this.ldp(bcp + O.bc_slab!);
+          if (this.ldp(bcp + O.bc_addr) === buf) {
+            this.stp(prev, this.ldp(bcp + O.bc_next));
+            sp = this.ldp(bcp + O.bc_slab);
             break;
           }
-          this.inc64(cp + O.cache_lookup_depth!);
-          prev = bcp + O.bc_next!;
+          this.inc64(cp + O.cache_lookup_depth);
+          prev = bcp + O.bc_next;
         }
       } else {
-        bcp = buf + this.ldp(cp + O.cache_bufctl!);
+        bcp = buf + this.ldp(cp + O.cache_bufctl);
         sp = p2align(buf, slabsize) + slabsize - this.slabSize;
       }
-      if (bcp === 0 || this.ldp(sp + O.slab_cache!) !== cp || !(buf - this.ldp(sp + O.slab_base!) >= 0 && buf - this.ldp(sp + O.slab_base!) < slabsize)) {
+      if (bcp === 0 || this.ldp(sp + O.slab_cache) !== cp || !(buf - this.ldp(sp + O.slab_base) >= 0 && buf - this.ldp(sp + O.slab_base) < slabsize)) {
         k.site(this.FN.kmem_slab_free + 0xa0);
         this.kmem_error(KMERR_BADADDR, cp, buf);
         return;
       }
       if ((flags & (KMF_AUDIT | KMF_BUFTAG)) === KMF_AUDIT) {
         if (flags & KMF_CONTENTS) {
-          this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents!)));
+          this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents)));
         }
         this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
       }
-      const wasFull = this.ldp(sp + O.slab_head!) === 0;
-      this.stp(bcp + O.bc_next!, this.ldp(sp + O.slab_head!));
-      this.stp(sp + O.slab_head!, bcp);
-      this.add64(cp + O.cache_bufslab!, 1);
-      const refcnt = this.ldl(sp + O.slab_refcnt!) - 1;
-      this.stp(sp + O.slab_refcnt!, refcnt);
-      const chunks = this.ldl(sp + O.slab_chunks!);
-      const tree = cp + O.cache_partial_slabs!;
+      const wasFull = this.ldp(sp + O.slab_head) === 0;
+      this.stp(bcp + O.bc_next, this.ldp(sp + O.slab_head));
+      this.stp(sp + O.slab_head, bcp);
+      this.add64(cp + O.cache_bufslab, 1);
+      const refcnt = this.ldl(sp + O.slab_refcnt) - 1;
+      this.stp(sp + O.slab_refcnt, refcnt);
+      const chunks = this.ldl(sp + O.slab_chunks);
+      const tree = cp + O.cache_partial_slabs;
       if (refcnt === 0) {
         if (chunks === 1) {
-          this.listRemove(sp, O.slab_link!);
-          this.stp(cp + O.cache_complete_slab_count!, this.ldp(cp + O.cache_complete_slab_count!) - 1);
+          this.listRemove(sp, O.slab_link);
+          this.stp(cp + O.cache_complete_slab_count, this.ldp(cp + O.cache_complete_slab_count) - 1);
         } else {
           this.avlRemove(tree, sp);
         }
-        this.add64(cp + O.cache_buftotal!, -chunks);
-        this.add64(cp + O.cache_bufslab!, -chunks);
-        this.inc64(cp + O.cache_slab_destroy!);
+        this.add64(cp + O.cache_buftotal, -chunks);
+        this.add64(cp + O.cache_bufslab, -chunks);
+        this.inc64(cp + O.cache_slab_destroy);
         this.slabDestroy(cp, sp);
         return;
       }
       if (wasFull) {
-        this.listRemove(sp, O.slab_link!);
-        this.stp(cp + O.cache_complete_slab_count!, this.ldp(cp + O.cache_complete_slab_count!) - 1);
+        this.listRemove(sp, O.slab_link);
+        this.stp(cp + O.cache_complete_slab_count, this.ldp(cp + O.cache_complete_slab_count) - 1);
         this.avlAdd(cp, tree, sp);
       } else {
         this.avlUpdateGt(cp, tree, sp);
@@ -2663,18 +2640,18 @@ export class Kmem {
     const O = this.O;
     const k = this.k;
     const flags = this.cacheFlags(cp);
-    const btp = buf + this.ldp(cp + O.cache_buftag!);
+    const btp = buf + this.ldp(cp + O.cache_buftag);
     const bcp = this.ldp(btp + this.btBufctl);
     if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
       this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x4c, KMERR_BADBUFTAG, cp, buf);
       return -1;
     }
     this.setBxstat(btp, bcp, KMEM_BUFTAG_ALLOC);
-    if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr!) !== buf) {
+    if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr) !== buf) {
       this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x90, KMERR_BADBUFCTL, cp, buf);
       return -1;
     }
-    const hasCtor = this.ldp(cp + O.cache_constructor!) !== 0;
+    const hasCtor = this.ldp(cp + O.cache_constructor) !== 0;
     if (flags & KMF_DEADBEEF) {
       if (!construct && flags & KMF_LITE) {
         if (!this.is64(buf, KMEM_FREE_PATTERN32)) {
@@ -2690,18 +2667,18 @@ export class Kmem {
         }
       } else {
         construct = true;
-        if (this.verifyAndCopyPattern(KMEM_FREE_PATTERN32, KMEM_UNINITIALIZED_PATTERN32, buf, this.ldp(cp + O.cache_verify!)) !== -1) {
+        if (this.verifyAndCopyPattern(KMEM_FREE_PATTERN32, KMEM_UNINITIALIZED_PATTERN32, buf, this.ldp(cp + O.cache_verify)) !== -1) {
           this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x124, KMERR_MODIFIED, cp, buf);
           return -1;
         }
       }
     }
     this.setRedzone(btp);
-    let mtbf = (this.ld32(this.G.kmem_mtbf) | this.ld32(cp + O.cache_mtbf!)) >>> 0;
+    let mtbf = (this.ld32(this.G.kmem_mtbf) | this.ld32(cp + O.cache_mtbf)) >>> 0;
     if (mtbf !== 0 && k.gethrtime() % mtbf === 0 && (kmflag & (KM_NOSLEEP | KM_PANIC)) === KM_NOSLEEP) {
       this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
-      if (!construct && this.ldp(cp + O.cache_destructor!) !== 0) {
-        this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private!));
+      if (!construct && this.ldp(cp + O.cache_destructor) !== 0) {
+        this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private));
       }
     } else {
       mtbf = 0;
@@ -2709,17 +2686,17 @@ export class Kmem {
     let failed = mtbf !== 0;
     if (!failed && construct && hasCtor) {
       const cb = this.callbacks.get(cp);
-      if (cb?.ctor && cb.ctor(buf, this.ldp(cp + O.cache_private!), kmflag) !== 0) failed = true;
+      if (cb?.ctor && cb.ctor(buf, this.ldp(cp + O.cache_private), kmflag) !== 0) failed = true;
     }
     if (failed) {
-      this.inc64(cp + O.cache_alloc_fail!);
+      this.inc64(cp + O.cache_alloc_fail);
       this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
-      if (flags & KMF_DEADBEEF) this.fillPattern(buf, this.ldp(cp + O.cache_verify!), KMEM_FREE_PATTERN32);
+      if (flags & KMF_DEADBEEF) this.fillPattern(buf, this.ldp(cp + O.cache_verify), KMEM_FREE_PATTERN32);
       this.slabFree(cp, buf);
       return 1;
     }
     if (flags & KMF_AUDIT) this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
-    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
     return 0;
   }
 
@@ -2727,7 +2704,7 @@ export class Kmem {
   private freeDebug(cp: number, buf: number, caller: number): number {
     const O = this.O;
     const flags = this.cacheFlags(cp);
-    const btp = buf + this.ldp(cp + O.cache_buftag!);
+    const btp = buf + this.ldp(cp + O.cache_buftag);
     const bcp = this.ldp(btp + this.btBufctl);
     if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_ALLOC)) {
       if (this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
@@ -2735,12 +2712,12 @@ export class Kmem {
         return -1;
       }
       const sp = this.kmem_findslab(cp, buf);
-      if (sp === 0 || this.ldp(sp + O.slab_cache!) !== cp) this.errorFrom(this.FN.kmem_cache_free_debug + 0x84, KMERR_BADADDR, cp, buf);
+      if (sp === 0 || this.ldp(sp + O.slab_cache) !== cp) this.errorFrom(this.FN.kmem_cache_free_debug + 0x84, KMERR_BADADDR, cp, buf);
       else this.errorFrom(this.FN.kmem_cache_free_debug + 0x98, KMERR_REDZONE, cp, buf);
       return -1;
     }
     this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
-    if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr!) !== buf) {
+    if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr) !== buf) {
       this.errorFrom(this.FN.kmem_cache_free_debug + 0xc4, KMERR_BADBUFCTL, cp, buf);
       return -1;
     }
@@ -2750,19 +2727,19 @@ export class Kmem {
     }
     if (flags & KMF_AUDIT) {
       if (flags & KMF_CONTENTS) {
-        this.stp(bcp + O.bc_contents!, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents!)));
+        this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents)));
       }
       this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
     }
-    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags!) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
     if (flags & KMF_DEADBEEF) {
       if (flags & KMF_LITE) {
         this.st32(btp, this.ld32(buf));
         this.st32(btp + 4, this.ld32(buf + 4));
-      } else if (this.ldp(cp + O.cache_destructor!) !== 0) {
-        this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private!));
+      } else if (this.ldp(cp + O.cache_destructor) !== 0) {
+        this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private));
       }
-      this.fillPattern(buf, this.ldp(cp + O.cache_verify!), KMEM_FREE_PATTERN32);
+      this.fillPattern(buf, this.ldp(cp + O.cache_verify), KMEM_FREE_PATTERN32);
     }
     return 0;
   }
@@ -2783,19 +2760,19 @@ export class Kmem {
     if (lhp === 0) k.panic('kmem_log_init: no memory');
     mem.fill32(lhp, lhsize, 0);
     const chunksize = p2roundup(Math.floor(logsize / nchunks) + 1, this.pageSize);
-    this.st32(lhp + O.lh_nchunks!, nchunks);
-    this.stp(lhp + O.lh_chunksize!, chunksize);
+    this.st32(lhp + O.lh_nchunks, nchunks);
+    this.stp(lhp + O.lh_chunksize, chunksize);
     const base = la.alloc(chunksize * nchunks, 0);
     const free = la.alloc(p2roundup(nchunks * 4, la.quantum), 0);
     if (base === 0 || free === 0) k.panic('kmem_log_init: no memory');
-    this.stp(lhp + O.lh_base!, base);
-    this.stp(lhp + O.lh_free!, free);
+    this.stp(lhp + O.lh_base, base);
+    this.stp(lhp + O.lh_free, free);
     mem.fill32(base, chunksize * nchunks, 0);
     mem.fill32(free, p2roundup(nchunks * 4, 8), 0);
-    for (let i = 0; i < ncpus; i++) this.st32(lhp + this.lhCpu + i * 64 + O.clh_chunk!, i);
+    for (let i = 0; i < ncpus; i++) this.st32(lhp + this.lhCpu + i * 64 + O.clh_chunk, i);
     for (let i = ncpus; i < nchunks; i++) this.st32(free + i * 4, i);
-    this.st32(lhp + O.lh_head!, ncpus);
-    this.st32(lhp + O.lh_tail!, 0);
+    this.st32(lhp + O.lh_head, ncpus);
+    this.st32(lhp + O.lh_tail, 0);
     return lhp;
   }
 
@@ -2804,27 +2781,27 @@ export class Kmem {
     if (lhp === 0 || this.ld32(this.G.kmem_logging) === 0 || this.k.panicking) return 0;
     const O = this.O;
     const clhp = lhp + this.lhCpu + this.k.cur.cpu * 64;
-    this.st32(clhp + O.clh_hits!, this.ld32(clhp + O.clh_hits!) + 1);
-    let avail = this.ldp(clhp + O.clh_avail!);
+    this.st32(clhp + O.clh_hits, this.ld32(clhp + O.clh_hits) + 1);
+    let avail = this.ldp(clhp + O.clh_avail);
     if (size > avail) {
-      const n = this.ld32(lhp + O.lh_nchunks!);
-      const free = this.ldp(lhp + O.lh_free!);
-      const chunksize = this.ldp(lhp + O.lh_chunksize!);
-      this.st32(lhp + O.lh_hits!, this.ld32(lhp + O.lh_hits!) + 1);
-      const tail = this.ld32(lhp + O.lh_tail!);
-      this.st32(free + tail * 4, this.ld32(clhp + O.clh_chunk!));
-      this.st32(lhp + O.lh_tail!, (tail + 1) % n);
-      const head = this.ld32(lhp + O.lh_head!);
+      const n = this.ld32(lhp + O.lh_nchunks);
+      const free = this.ldp(lhp + O.lh_free);
+      const chunksize = this.ldp(lhp + O.lh_chunksize);
+      this.st32(lhp + O.lh_hits, this.ld32(lhp + O.lh_hits) + 1);
+      const tail = this.ld32(lhp + O.lh_tail);
+      this.st32(free + tail * 4, this.ld32(clhp + O.clh_chunk));
+      this.st32(lhp + O.lh_tail, (tail + 1) % n);
+      const head = this.ld32(lhp + O.lh_head);
       const chunk = this.ld32(free + head * 4);
-      this.st32(clhp + O.clh_chunk!, chunk);
-      this.st32(lhp + O.lh_head!, (head + 1) % n);
-      this.stp(clhp + O.clh_current!, this.ldp(lhp + O.lh_base!) + chunk * chunksize);
+      this.st32(clhp + O.clh_chunk, chunk);
+      this.st32(lhp + O.lh_head, (head + 1) % n);
+      this.stp(clhp + O.clh_current, this.ldp(lhp + O.lh_base) + chunk * chunksize);
       avail = chunksize;
       if (size > chunksize) size = chunksize;
     }
-    const cur = this.ldp(clhp + O.clh_current!);
-    this.stp(clhp + O.clh_current!, cur + size);
-    this.stp(clhp + O.clh_avail!, avail - size);
+    const cur = this.ldp(clhp + O.clh_current);
+    this.stp(clhp + O.clh_current, cur + size);
+    this.stp(clhp + O.clh_avail, avail - size);
     return cur;
   }
 
@@ -2847,15 +2824,15 @@ export class Kmem {
     const O = this.O;
     const u = this.h32;
     const ci = c >>> 2;
-    const ai = ci + (O.clh_avail! >>> 2);
+    const ai = ci + (O.clh_avail >>> 2);
     const avail = u[ai]!;
     if (u[ai + 1] !== 0 || size > avail) return -1;
-    const pi = ci + (O.clh_current! >>> 2);
+    const pi = ci + (O.clh_current >>> 2);
     const d = u[pi]!; // (hw: the heap base's low word is 0)
     if (u[pi + 1] !== H.HHI || d + size > hSize || d + size > 0xffffffff) return -1;
     if (s >= 0 && !(s + size <= d || d + size <= s)) return -1;
     if (!this.pagesRW(d, size)) return -1;
-    const hi = ci + (O.clh_hits! >>> 2);
+    const hi = ci + (O.clh_hits >>> 2);
     u[hi] = u[hi]! + 1;
     u[pi] = d + size;
     u[ai] = avail - size;
@@ -2921,23 +2898,23 @@ export class Kmem {
       o >>> 0 === o && o + size <= this.hSize && (o & 7) === 0 && size <= 4096 && prot[o >>> 12] === H.RW && prot[(o + size - 1) >>> 12] === H.RW
         ? o >>> 2
         : this.heapWords(bcp, size, true);
-    if (i >= 0 && (O.bc_timestamp! | O.bc_thread! | O.bc_depth! | O.bc_lastlog! | this.bcStack) % 4 === 0) {
+    if (i >= 0 && (O.bc_timestamp | O.bc_thread | O.bc_depth | O.bc_lastlog | this.bcStack) % 4 === 0) {
       this.auditFill(i);
       // The log copy carries the previous bc_lastlog; then the record points at it.
       const c = this.logEnterHeap(lhp + H.HEAP_NEG, i * 4, size);
       if (c >= 0) {
-        const li = i + (O.bc_lastlog! >>> 2);
+        const li = i + (O.bc_lastlog >>> 2);
         this.h32[li] = c;
         this.h32[li + 1] = H.HHI;
         return;
       }
     } else {
-      this.st64(bcp + O.bc_timestamp!, k.gethrtime());
-      this.stp(bcp + O.bc_thread!, k.cur.addr);
-      this.st32(bcp + O.bc_depth!, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
+      this.st64(bcp + O.bc_timestamp, k.gethrtime());
+      this.stp(bcp + O.bc_thread, k.cur.addr);
+      this.st32(bcp + O.bc_depth, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
     }
     void cp;
-    this.stp(bcp + O.bc_lastlog!, this.logEnter(lhp, bcp, size));
+    this.stp(bcp + O.bc_lastlog, this.logEnter(lhp, bcp, size));
   }
 
   /**
@@ -2952,7 +2929,7 @@ export class Kmem {
     const u = this.h32;
     const now = k.gethrtime();
     const th = Math.floor(now / H.TWO32);
-    const ti = i + (O.bc_timestamp! >>> 2);
+    const ti = i + (O.bc_timestamp >>> 2);
     u[ti] = now - th * H.TWO32;
     u[ti + 1] = th;
     const t = k.cur;
@@ -2963,7 +2940,7 @@ export class Kmem {
       // hi:lo of a signed 64-bit value (* 2^-32 is exactly / 2^32).
       let v = t.addr;
       let hi = Math.floor(v * 2.3283064365386963e-10);
-      const tw = i + (O.bc_thread! >>> 2);
+      const tw = i + (O.bc_thread >>> 2);
       u[tw] = v - hi * H.TWO32;
       u[tw + 1] = hi;
       for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += 2) {
@@ -2973,10 +2950,10 @@ export class Kmem {
         u[si + 1] = hi;
       }
     } else {
-      u[i + (O.bc_thread! >>> 2)] = t.addr;
+      u[i + (O.bc_thread >>> 2)] = t.addr;
       for (let d = t.depth - 1, j = 0; j < n; j++, d--, si++) u[si] = st[d]!;
     }
-    u[i + (O.bc_depth! >>> 2)] = n;
+    u[i + (O.bc_depth >>> 2)] = n;
   }
 
   /** kmem_log_event: a record with only addr/slab/cache plus the audit fields. */
@@ -2988,27 +2965,27 @@ export class Kmem {
     try {
       const size = this.bcaSize;
       const d = this.logReserveHeap(lhp + H.HEAP_NEG, size, -1);
-      if (d >= 0 && ((d | size) & 7) === 0 && (O.bc_addr! | O.bc_slab! | O.bc_cache! | O.bc_timestamp! | O.bc_thread! | O.bc_depth! | this.bcStack) % 4 === 0) {
+      if (d >= 0 && ((d | size) & 7) === 0 && (O.bc_addr | O.bc_slab | O.bc_cache | O.bc_timestamp | O.bc_thread | O.bc_depth | this.bcStack) % 4 === 0) {
         // Writable heap (logReserveHeap checked it), LP64: in place, on the
         // heap view.  The stack is captured inside this frame, as below.
         const u = this.h32;
         const i = d >>> 2;
         u.fill(0, i, i + (size >>> 2));
-        this.putp(u, i + (O.bc_addr! >>> 2), addr);
-        this.putp(u, i + (O.bc_slab! >>> 2), sp);
-        this.putp(u, i + (O.bc_cache! >>> 2), cp);
+        this.putp(u, i + (O.bc_addr >>> 2), addr);
+        this.putp(u, i + (O.bc_slab >>> 2), sp);
+        this.putp(u, i + (O.bc_cache >>> 2), cp);
         this.auditFill(i);
         return;
       }
       const e = d >= 0 ? d + H.HEAP_BASE : this.logReserve(lhp, size);
       if (e === 0) return;
       this.mem.fill32(e, this.bcaSize, 0);
-      this.stp(e + O.bc_addr!, addr);
-      this.stp(e + O.bc_slab!, sp);
-      this.stp(e + O.bc_cache!, cp);
-      this.st64(e + O.bc_timestamp!, k.gethrtime());
-      this.stp(e + O.bc_thread!, k.cur.addr);
-      this.st32(e + O.bc_depth!, k.capturePcs(e + this.bcStack, KMEM_STACK_DEPTH));
+      this.stp(e + O.bc_addr, addr);
+      this.stp(e + O.bc_slab, sp);
+      this.stp(e + O.bc_cache, cp);
+      this.st64(e + O.bc_timestamp, k.gethrtime());
+      this.stp(e + O.bc_thread, k.cur.addr);
+      this.st32(e + O.bc_depth, k.capturePcs(e + this.bcStack, KMEM_STACK_DEPTH));
     } finally {
       k.leave();
     }
@@ -3042,14 +3019,14 @@ export class Kmem {
       this.st32(G.kmem_logging, 0);
       const ts = k.gethrtime();
       const pi = G.kmem_panic_info;
-      this.st64(pi + O.kmp_timestamp!, ts);
+      this.st64(pi + O.kmp_timestamp, ts);
       let cp = cparg;
       let buf = bufarg;
       let btp = 0;
       let bcp = 0;
       let sp = this.kmem_findslab(cp, buf);
       if (sp === 0) {
-        for (let c = this.listPrev(G.kmem_caches, 0, O.cache_link!); c !== 0; c = this.listPrev(G.kmem_caches, c, O.cache_link!)) {
+        for (let c = this.listPrev(G.kmem_caches, 0, O.cache_link); c !== 0; c = this.listPrev(G.kmem_caches, c, O.cache_link)) {
           sp = this.kmem_findslab(c, buf);
           if (sp !== 0) {
             cp = c;
@@ -3062,21 +3039,21 @@ export class Kmem {
         error = KMERR_BADADDR;
       } else {
         if (cp !== cparg) error = KMERR_BADCACHE;
-        else buf = bufarg - mod(bufarg - this.ldp(sp + O.slab_base!), this.ldp(cp + O.cache_chunksize!));
+        else buf = bufarg - mod(bufarg - this.ldp(sp + O.slab_base), this.ldp(cp + O.cache_chunksize));
         if (buf !== bufarg) error = KMERR_BADBASE;
         const flags = this.cacheFlags(cp);
-        if (flags & KMF_BUFTAG) btp = buf + this.ldp(cp + O.cache_buftag!);
+        if (flags & KMF_BUFTAG) btp = buf + this.ldp(cp + O.cache_buftag);
         if (flags & KMF_HASH) {
           let n = 0;
-          for (bcp = this.ldp(this.hashBucket(cp, buf)); bcp !== 0 && n < 1 << 20; bcp = this.ldp(bcp + O.bc_next!), n++) {
-            if (this.ldp(bcp + O.bc_addr!) === buf) break;
+          for (bcp = this.ldp(this.hashBucket(cp, buf)); bcp !== 0 && n < 1 << 20; bcp = this.ldp(bcp + O.bc_next), n++) {
+            if (this.ldp(bcp + O.bc_addr) === buf) break;
           }
           if (bcp === 0 && btp !== 0) bcp = this.ldp(btp + this.btBufctl);
-          const bcc = this.ldp(cp + O.cache_bufctl_cache!);
+          const bcc = this.ldp(cp + O.cache_bufctl_cache);
           let ok = bcp !== 0 && mod(bcp, KMEM_ALIGN) === 0 && this.kmem_findslab(bcc, bcp) !== 0;
           if (ok) {
             try {
-              ok = this.ldp(bcp + O.bc_addr!) === buf;
+              ok = this.ldp(bcp + O.bc_addr) === buf;
             } catch {
               ok = false;
             }
@@ -3087,19 +3064,19 @@ export class Kmem {
           }
         }
       }
-      this.st32(pi + O.kmp_error!, error);
-      this.stp(pi + O.kmp_buffer!, bufarg);
-      this.stp(pi + O.kmp_realbuf!, buf);
-      this.stp(pi + O.kmp_cache!, cparg);
-      this.stp(pi + O.kmp_realcache!, cp);
-      this.stp(pi + O.kmp_slab!, sp);
-      this.stp(pi + O.kmp_bufctl!, bcp);
+      this.st32(pi + O.kmp_error, error);
+      this.stp(pi + O.kmp_buffer, bufarg);
+      this.stp(pi + O.kmp_realbuf, buf);
+      this.stp(pi + O.kmp_cache, cparg);
+      this.stp(pi + O.kmp_realcache, cp);
+      this.stp(pi + O.kmp_slab, sp);
+      this.stp(pi + O.kmp_bufctl, bcp);
 
       let text = 'kernel memory allocator: ';
       switch (error) {
         case KMERR_MODIFIED: {
           text += 'buffer modified after being freed\n';
-          const verify = this.ldp(cparg + O.cache_verify!);
+          const verify = this.ldp(cparg + O.cache_verify);
           let off = this.verifyPattern(KMEM_FREE_PATTERN32, buf, verify);
           if (off < 0) off = 0;
           const w = hex64(this.ld32(buf + off + 4), this.ld32(buf + off));
@@ -3141,12 +3118,12 @@ export class Kmem {
       }
       text += `buffer=${this.hexp(bufarg)}  bufctl=${this.hexp(bcp)}  cache: ${this.cacheName(cparg)}\n`;
       if (bcp !== 0 && cp !== 0 && this.cacheFlags(cp) & KMF_AUDIT && error !== KMERR_BADBUFCTL) {
-        const age = ts - this.ld64(bcp + O.bc_timestamp!);
+        const age = ts - this.ld64(bcp + O.bc_timestamp);
         const sec = Math.floor(age / 1e9);
         const nsec = age - sec * 1e9;
         text += `previous transaction on buffer ${this.hexp(buf)}:\n`;
-        text += `thread=${this.hexp(this.ldp(bcp + O.bc_thread!))}  time=T-${sec}.${String(nsec).padStart(9, '0')}  slab=${this.hexp(sp)}  cache: ${this.cacheName(cp)}\n`;
-        const depth = Math.min(this.ld32(bcp + O.bc_depth!) | 0, KMEM_STACK_DEPTH);
+        text += `thread=${this.hexp(this.ldp(bcp + O.bc_thread))}  time=T-${sec}.${String(nsec).padStart(9, '0')}  slab=${this.hexp(sp)}  cache: ${this.cacheName(cp)}\n`;
+        const depth = Math.min(this.ld32(bcp + O.bc_depth) | 0, KMEM_STACK_DEPTH);
         for (let d = 0; d < depth; d++) {
           const pc = this.ldp(bcp + this.bcStack + d * this.P);
           text += symOff(k.symbolize(pc), pc) + '\n';
@@ -3230,8 +3207,8 @@ export class Kmem {
     const u = this.h32;
     const O = this.O;
     const ci = cpo >>> 2;
-    if (u[ci + (O.cache_flags! >>> 2)]! & F.LITE) return false;
-    const bti = ci + (O.cache_buftag! >>> 2);
+    if (u[ci + (O.cache_flags >>> 2)]! & F.LITE) return false;
+    const bti = ci + (O.cache_buftag >>> 2);
     const bt = bo + u[bti]!;
     const bi = bo + size;
     if (u[bti + 1] !== 0 || (bt & 7) !== 0 || bt + 8 > hs || hp[bt >>> 12] !== H.RW || hp[bi >>> 12] !== H.RW) return false;
@@ -3256,7 +3233,7 @@ export class Kmem {
     try {
       const buf = this.kmem_cache_alloc(cp, kmflag);
       if (buf !== 0 && !this.taggedW(cp + H.HEAP_NEG, buf + H.HEAP_NEG, size, true)) {
-        const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+        const btp = buf + this.ldp(cp + this.O.cache_buftag);
         this.st8(buf + size, KMEM_REDZONE_BYTE);
         this.st32(btp + 4, KMEM_SIZE_ENCODE(size));
         if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
@@ -3372,7 +3349,7 @@ export class Kmem {
         this.kmem_cache_free(cp, buf);
         return;
       }
-      const btp = buf + this.ldp(cp + this.O.cache_buftag!);
+      const btp = buf + this.ldp(cp + this.O.cache_buftag);
       const enc = KMEM_SIZE_ENCODE(size);
       const w1 = this.ld32(btp + 4);
       if (w1 !== enc) {
@@ -3432,16 +3409,16 @@ export class Kmem {
     k.enter(this.FN.kmem_cache_update + 0x30);
     try {
       const flags = this.cacheFlags(cp);
-      const total = this.ld64(cp + O.cache_buftotal!);
-      const mask = this.ldp(cp + O.cache_hash_mask!);
+      const total = this.ld64(cp + O.cache_buftotal);
+      const mask = this.ldp(cp + O.cache_hash_mask);
       const rescale = (flags & KMF_HASH) !== 0 && (total > mask * 2 || (total < Math.floor(mask / 2) && mask > KMEM_HASH_INITIAL));
       this.depotWsUpdate(cp);
-      const mtp = this.ldp(cp + O.cache_magtype!);
-      const cont = this.ld64(cp + O.cache_depot_contention!);
+      const mtp = this.ldp(cp + O.cache_magtype);
+      const cont = this.ld64(cp + O.cache_depot_contention);
       const resize =
-        this.ldp(cp + O.cache_chunksize!) < this.ldp(mtp + O.mt_maxbuf!) &&
-        cont - this.ld64(cp + O.cache_depot_contention_prev!) > this.ld32(this.G.kmem_depot_contention);
-      this.st64(cp + O.cache_depot_contention_prev!, cont);
+        this.ldp(cp + O.cache_chunksize) < this.ldp(mtp + O.mt_maxbuf) &&
+        cont - this.ld64(cp + O.cache_depot_contention_prev) > this.ld32(this.G.kmem_depot_contention);
+      this.st64(cp + O.cache_depot_contention_prev, cont);
       if (rescale) this.hashRescale(cp);
       if (resize) this.magazineResize(cp);
     } finally {
@@ -3453,26 +3430,26 @@ export class Kmem {
     const O = this.O;
     const P = this.P;
     const mem = this.mem;
-    const total = this.ld64(cp + O.cache_buftotal!);
+    const total = this.ld64(cp + O.cache_buftotal);
     const newSize = Math.max(KMEM_HASH_INITIAL, 2 ** (highbit(3 * total + 4) - 2));
-    const oldSize = this.ldp(cp + O.cache_hash_mask!) + 1;
+    const oldSize = this.ldp(cp + O.cache_hash_mask) + 1;
     if (oldSize / 2 <= newSize && newSize <= oldSize * 2) return;
     this.k.enter(this.FN.kmem_hash_rescale + 0x40);
     try {
       const nt = this.arenas.kmem_hash.alloc(newSize * P, VM_NOSLEEP);
       if (nt === 0) return;
       mem.fill32(nt, newSize * P, 0);
-      const ot = this.ldp(cp + O.cache_hash_table!);
-      this.stp(cp + O.cache_hash_mask!, newSize - 1);
-      this.stp(cp + O.cache_hash_table!, nt);
-      this.inc64(cp + O.cache_rescale!);
+      const ot = this.ldp(cp + O.cache_hash_table);
+      this.stp(cp + O.cache_hash_mask, newSize - 1);
+      this.stp(cp + O.cache_hash_table, nt);
+      this.inc64(cp + O.cache_rescale);
       for (let h = 0; h < oldSize; h++) {
         let bcp = this.ldp(ot + h * P);
         for (let n = 0; bcp !== 0; n++) {
           if (n >= this.walkMax) this.k.deadman();
-          const next = this.ldp(bcp + O.bc_next!);
-          const hb = this.hashBucket(cp, this.ldp(bcp + O.bc_addr!));
-          this.stp(bcp + O.bc_next!, this.ldp(hb));
+          const next = this.ldp(bcp + O.bc_next);
+          const hb = this.hashBucket(cp, this.ldp(bcp + O.bc_addr));
+          this.stp(bcp + O.bc_next, this.ldp(hb));
           this.stp(hb, bcp);
           bcp = next;
         }
@@ -3489,15 +3466,15 @@ export class Kmem {
     const k = this.k;
     k.enter(this.FN.kmem_cache_reap + 0x20);
     try {
-      this.inc64(cp + O.cache_reap!);
-      if (this.ldp(cp + O.cache_reclaim!) !== 0) {
-        const full = cp + O.cache_full!;
-        const before = this.ldl(full + O.ml_total!);
-        this.callbacks.get(cp)?.reclaim?.(this.ldp(cp + O.cache_private!));
-        const delta = this.ldl(full + O.ml_total!) - before;
+      this.inc64(cp + O.cache_reap);
+      if (this.ldp(cp + O.cache_reclaim) !== 0) {
+        const full = cp + O.cache_full;
+        const before = this.ldl(full + O.ml_total);
+        this.callbacks.get(cp)?.reclaim?.(this.ldp(cp + O.cache_private));
+        const delta = this.ldl(full + O.ml_total) - before;
         if (delta > 0) {
-          this.stp(full + O.ml_reaplimit!, this.ldl(full + O.ml_reaplimit!) + delta);
-          this.stp(full + O.ml_min!, this.ldl(full + O.ml_min!) + delta);
+          this.stp(full + O.ml_reaplimit, this.ldl(full + O.ml_reaplimit) + delta);
+          this.stp(full + O.ml_min, this.ldl(full + O.ml_min) + delta);
         }
       }
       this.depotWsReap(cp);
@@ -3521,7 +3498,7 @@ export class Kmem {
     try {
       for (let cp = this.cacheFirst(); cp !== 0; ) {
         const next = this.cacheNext(cp);
-        if (!idspace || this.ld32(cp + this.O.cache_cflags!) & KMC_IDENTIFIER) this.kmem_cache_reap(cp);
+        if (!idspace || this.ld32(cp + this.O.cache_cflags) & KMC_IDENTIFIER) this.kmem_cache_reap(cp);
         cp = next;
       }
     } finally {
@@ -3567,48 +3544,48 @@ export class Kmem {
   cacheStats(cp: number): CacheStats {
     const O = this.O;
     // as illumos' kstats: alloc = slab_alloc + sum(cc_alloc), free = slab_free + sum(cc_free)
-    let alloc = this.ld64(cp + O.cache_slab_alloc!);
-    let free = this.ld64(cp + O.cache_slab_free!);
-    const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype!) + O.mt_magsize!);
-    let constructed = this.ldl(cp + O.cache_full! + O.ml_total!) * magsize;
+    let alloc = this.ld64(cp + O.cache_slab_alloc);
+    let free = this.ld64(cp + O.cache_slab_free);
+    const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype) + O.mt_magsize);
+    let constructed = this.ldl(cp + O.cache_full + O.ml_total) * magsize;
     for (let c = 0; c < this.k.ncpus; c++) {
       const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
       alloc += this.ld64(ccp + this.ccAlloc);
       free += this.ld64(ccp + this.ccFree);
       constructed += Math.max(this.getRounds(ccp), 0) + Math.max(this.getProunds(ccp), 0);
     }
-    const buftotal = this.ld64(cp + O.cache_buftotal!);
-    const bufslab = this.ld64(cp + O.cache_bufslab!);
+    const buftotal = this.ld64(cp + O.cache_buftotal);
+    const bufslab = this.ld64(cp + O.cache_bufslab);
     return {
       name: this.cacheName(cp),
-      bufsize: this.ldp(cp + O.cache_bufsize!),
-      chunksize: this.ldp(cp + O.cache_chunksize!),
-      slabsize: this.ldp(cp + O.cache_slabsize!),
+      bufsize: this.ldp(cp + O.cache_bufsize),
+      chunksize: this.ldp(cp + O.cache_chunksize),
+      slabsize: this.ldp(cp + O.cache_slabsize),
       flags: this.cacheFlags(cp),
-      cflags: this.ld32(cp + O.cache_cflags!),
+      cflags: this.ld32(cp + O.cache_cflags),
       alloc,
       free,
-      allocFail: this.ld64(cp + O.cache_alloc_fail!),
-      slabCreate: this.ld64(cp + O.cache_slab_create!),
-      slabDestroy: this.ld64(cp + O.cache_slab_destroy!),
-      slabAlloc: this.ld64(cp + O.cache_slab_alloc!),
-      slabFree: this.ld64(cp + O.cache_slab_free!),
+      allocFail: this.ld64(cp + O.cache_alloc_fail),
+      slabCreate: this.ld64(cp + O.cache_slab_create),
+      slabDestroy: this.ld64(cp + O.cache_slab_destroy),
+      slabAlloc: this.ld64(cp + O.cache_slab_alloc),
+      slabFree: this.ld64(cp + O.cache_slab_free),
       buftotal,
-      bufmax: this.ld64(cp + O.cache_bufmax!),
+      bufmax: this.ld64(cp + O.cache_bufmax),
       bufslab,
       bufConstructed: constructed,
       bufInuse: buftotal - constructed - bufslab,
-      fullMagazines: this.ldl(cp + O.cache_full! + O.ml_total!),
-      emptyMagazines: this.ldl(cp + O.cache_empty! + O.ml_total!),
+      fullMagazines: this.ldl(cp + O.cache_full + O.ml_total),
+      emptyMagazines: this.ldl(cp + O.cache_empty + O.ml_total),
       magazineSize: this.cacheFlags(cp) & KMF_NOMAGAZINE ? 0 : magsize,
-      hashSize: this.cacheFlags(cp) & KMF_HASH ? this.ldp(cp + O.cache_hash_mask!) + 1 : 0,
-      rescale: this.ld64(cp + O.cache_rescale!),
-      reap: this.ld64(cp + O.cache_reap!),
-      depotContention: this.ld64(cp + O.cache_depot_contention!),
-      completeSlabs: this.ldp(cp + O.cache_complete_slab_count!),
-      partialSlabs: this.ldp(cp + O.cache_partial_slabs! + O.avl_numnodes!),
-      partialBinshift: this.ldp(cp + O.cache_partial_binshift!),
-      maxchunks: this.ldp(cp + O.cache_maxchunks!),
+      hashSize: this.cacheFlags(cp) & KMF_HASH ? this.ldp(cp + O.cache_hash_mask) + 1 : 0,
+      rescale: this.ld64(cp + O.cache_rescale),
+      reap: this.ld64(cp + O.cache_reap),
+      depotContention: this.ld64(cp + O.cache_depot_contention),
+      completeSlabs: this.ldp(cp + O.cache_complete_slab_count),
+      partialSlabs: this.ldp(cp + O.cache_partial_slabs + O.avl_numnodes),
+      partialBinshift: this.ldp(cp + O.cache_partial_binshift),
+      maxchunks: this.ldp(cp + O.cache_maxchunks),
     };
   }
 
@@ -3617,18 +3594,18 @@ export class Kmem {
     const O = this.O;
     const out: Array<{ slab: number; base: number; chunks: number; refcnt: number }> = [];
     const push = (sp: number) =>
-      out.push({ slab: sp, base: this.ldp(sp + O.slab_base!), chunks: this.ldl(sp + O.slab_chunks!), refcnt: this.ldl(sp + O.slab_refcnt!) });
-    const list = cp + O.cache_complete_slabs!;
-    for (let sp = this.listNext(list, 0, O.slab_link!); sp !== 0; sp = this.listNext(list, sp, O.slab_link!)) push(sp);
-    const tree = cp + O.cache_partial_slabs!;
-    const off = this.ldp(tree + O.avl_offset!);
-    for (let n = this.ldp(tree + O.avl_root!); n !== 0; n = this.avlNextNode(n)) push(n - off);
+      out.push({ slab: sp, base: this.ldp(sp + O.slab_base), chunks: this.ldl(sp + O.slab_chunks), refcnt: this.ldl(sp + O.slab_refcnt) });
+    const list = cp + O.cache_complete_slabs;
+    for (let sp = this.listNext(list, 0, O.slab_link); sp !== 0; sp = this.listNext(list, sp, O.slab_link)) push(sp);
+    const tree = cp + O.cache_partial_slabs;
+    const off = this.ldp(tree + O.avl_offset);
+    for (let n = this.ldp(tree + O.avl_root); n !== 0; n = this.avlNextNode(n)) push(n - off);
     return out;
   }
 
   /** Offsets kmem uses, for tests and tools that build on kmem. */
-  offsets(): Readonly<Record<string, number>> {
-    return { ...this.O, cache_cpu: this.ccOff, bt_bufctl: this.btBufctl, bt_bxstat: this.btBxstat, bc_stack: this.bcStack };
+  offsets(): KmemOffsets {
+    return this.O;
   }
 
   /** Set kmem_panic (>0 panic, <=0 report and continue). */
@@ -3638,7 +3615,7 @@ export class Kmem {
 
   /** Set a cache's mtbf (cache_mtbf) or the global kmem_mtbf (cp = 0). */
   setMtbf(cp: number, mtbf: number): void {
-    this.st32(cp === 0 ? this.G.kmem_mtbf : cp + this.O.cache_mtbf!, mtbf >>> 0);
+    this.st32(cp === 0 ? this.G.kmem_mtbf : cp + this.O.cache_mtbf, mtbf >>> 0);
   }
 }
 
@@ -3675,6 +3652,37 @@ export interface CacheStats {
 }
 
 const KMEM_MAXBUF_LIMIT = 4096;
+
+/** The fields kmem reads and writes, by C type (field names are unique across these types). */
+function kmemOffsets(T: TypeTable) {
+  return {
+    ...offsetsOf(T, 'kmem_cache_t', [
+      'cache_slab_create', 'cache_slab_destroy', 'cache_slab_alloc', 'cache_slab_free', 'cache_alloc_fail', 'cache_buftotal',
+      'cache_bufmax', 'cache_bufslab', 'cache_reap', 'cache_rescale', 'cache_lookup_depth', 'cache_depot_contention',
+      'cache_depot_contention_prev', 'cache_name', 'cache_bufsize', 'cache_align', 'cache_constructor', 'cache_destructor',
+      'cache_reclaim', 'cache_move', 'cache_private', 'cache_arena', 'cache_cflags', 'cache_flags', 'cache_mtbf', 'cache_link',
+      'cache_chunksize', 'cache_slabsize', 'cache_maxchunks', 'cache_bufctl', 'cache_buftag', 'cache_verify', 'cache_contents',
+      'cache_color', 'cache_mincolor', 'cache_maxcolor', 'cache_hash_shift', 'cache_hash_mask', 'cache_complete_slabs',
+      'cache_complete_slab_count', 'cache_partial_slabs', 'cache_partial_binshift', 'cache_bufctl_cache', 'cache_hash_table',
+      'cache_magtype', 'cache_full', 'cache_empty', 'cache_cpu',
+    ]),
+    ...offsetsOf(T, 'kmem_cpu_cache_t', ['cc_alloc', 'cc_free', 'cc_loaded', 'cc_ploaded', 'cc_flags', 'cc_rounds', 'cc_prounds', 'cc_magsize']),
+    ...offsetsOf(T, 'kmem_slab_t', ['slab_cache', 'slab_base', 'slab_link', 'slab_head', 'slab_refcnt', 'slab_chunks', 'slab_stuck_offset', 'slab_later_count', 'slab_flags']),
+    ...offsetsOf(T, 'kmem_bufctl_audit_t', ['bc_next', 'bc_addr', 'bc_slab', 'bc_cache', 'bc_timestamp', 'bc_thread', 'bc_lastlog', 'bc_contents', 'bc_depth', 'bc_stack']),
+    ...offsetsOf(T, 'kmem_buftag_t', ['bt_bufctl', 'bt_bxstat']),
+    ...offsetsOf(T, 'kmem_buftag_lite_t', ['bt_history']),
+    ...offsetsOf(T, 'kmem_maglist_t', ['ml_list', 'ml_total', 'ml_min', 'ml_reaplimit', 'ml_alloc']),
+    ...offsetsOf(T, 'kmem_magtype_t', ['mt_magsize', 'mt_align', 'mt_minbuf', 'mt_maxbuf', 'mt_cache']),
+    ...offsetsOf(T, 'list_t', ['list_size', 'list_offset', 'list_head']),
+    ...offsetsOf(T, 'avl_tree_t', ['avl_root', 'avl_compar', 'avl_offset', 'avl_numnodes', 'avl_size']),
+    ...offsetsOf(T, 'kmem_log_header_t', ['lh_base', 'lh_free', 'lh_chunksize', 'lh_nchunks', 'lh_head', 'lh_tail', 'lh_hits', 'lh_cpu']),
+    ...offsetsOf(T, 'kmem_cpu_log_header_t', ['clh_current', 'clh_avail', 'clh_chunk', 'clh_hits']),
+    ...offsetsOf(T, 'kmem_panic_info_t', ['kmp_timestamp', 'kmp_error', 'kmp_buffer', 'kmp_realbuf', 'kmp_cache', 'kmp_realcache', 'kmp_slab', 'kmp_bufctl']),
+    mt_size: T.size('kmem_magtype_t'),
+  };
+}
+/** Byte offsets of every field kmem uses (and the size of kmem_magtype_t). */
+export type KmemOffsets = ReturnType<typeof kmemOffsets>;
 
 /** strident_canon: non-identifier characters become '_'. */
 function canonName(name: string): string {
