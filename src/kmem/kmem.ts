@@ -291,75 +291,189 @@ const FN_SIZES = {
 } as const;
 type FnName = keyof typeof FN_SIZES;
 
+/**
+ * The return sites kmem pushes on the shadow stack: the pc in a kmem
+ * function from which it calls the next frame (or at which it reports), as
+ * audit stacks and kmem_error reports show them (`kmem_cache_free+38`).
+ */
+const RETURN_SITES = {
+  /** kmem_alloc calls kmem_cache_alloc for a cache with a size tag */
+  kmem_alloc_tagged: ['kmem_alloc', 0x4c],
+  /** kmem_alloc calls vmem_alloc(kmem_oversize_arena) or logs a zero-sized allocation */
+  kmem_alloc_oversize: ['kmem_alloc', 0xb0],
+  /** kmem_cache_alloc calls kmem_cache_alloc_debug on a magazine round */
+  cache_alloc_debug: ['kmem_cache_alloc', 0x9c],
+  /** kmem_cache_alloc calls kmem_slab_alloc */
+  cache_alloc_slab: ['kmem_cache_alloc', 0x1a4],
+  /** kmem_cache_alloc calls kmem_cache_alloc_debug on a buffer from the slab layer */
+  cache_alloc_debug_slab: ['kmem_cache_alloc', 0x1c8],
+  /** kmem_cache_alloc_debug reports KMERR_BADBUFTAG */
+  alloc_debug_badbuftag: ['kmem_cache_alloc_debug', 0x4c],
+  /** ... KMERR_BADBUFCTL */
+  alloc_debug_badbufctl: ['kmem_cache_alloc_debug', 0x90],
+  /** ... KMERR_MODIFIED (KMF_LITE) */
+  alloc_debug_modified_lite: ['kmem_cache_alloc_debug', 0xd8],
+  /** ... KMERR_MODIFIED */
+  alloc_debug_modified: ['kmem_cache_alloc_debug', 0x124],
+  /** kmem_cache_create at work */
+  cache_create: ['kmem_cache_create', 0x30],
+  /** kmem_cache_destroy at work */
+  cache_destroy: ['kmem_cache_destroy', 0x28],
+  /** kmem_cache_free calls kmem_cache_free_debug */
+  cache_free_debug: ['kmem_cache_free', 0x38],
+  /** kmem_cache_free allocates an empty magazine */
+  cache_free_magazine_alloc: ['kmem_cache_free', 0x11c],
+  /** kmem_cache_free calls kmem_slab_free_constructed */
+  cache_free_slab: ['kmem_cache_free', 0x1a0],
+  /** kmem_cache_free_debug reports KMERR_DUPFREE */
+  free_debug_dupfree: ['kmem_cache_free_debug', 0x5c],
+  /** ... KMERR_BADADDR */
+  free_debug_badaddr: ['kmem_cache_free_debug', 0x84],
+  /** ... KMERR_REDZONE (a bt_bxstat neither allocated nor free) */
+  free_debug_bxstat_redzone: ['kmem_cache_free_debug', 0x98],
+  /** ... KMERR_BADBUFCTL */
+  free_debug_badbufctl: ['kmem_cache_free_debug', 0xc4],
+  /** ... KMERR_REDZONE */
+  free_debug_redzone: ['kmem_cache_free_debug', 0xe8],
+  /** kmem_cache_magazine_purge at work */
+  magazine_purge: ['kmem_cache_magazine_purge', 0x40],
+  /** kmem_cache_magazine_resize at work */
+  magazine_resize: ['kmem_cache_magazine_resize', 0x18],
+  /** kmem_cache_reap at work */
+  cache_reap: ['kmem_cache_reap', 0x20],
+  /** kmem_cache_update at work */
+  cache_update: ['kmem_cache_update', 0x30],
+  /** kmem_depot_ws_reap at work */
+  depot_ws_reap: ['kmem_depot_ws_reap', 0x20],
+  /** kmem_error at work */
+  error: ['kmem_error', 0x60],
+  /** kmem_free checks a size tag */
+  kmem_free_tagged: ['kmem_free', 0x30],
+  /** kmem_free reports KMERR_DUPFREE */
+  kmem_free_dupfree: ['kmem_free', 0x74],
+  /** ... KMERR_BADSIZE */
+  kmem_free_badsize: ['kmem_free', 0x98],
+  /** ... KMERR_REDZONE (a size tag that is no size) */
+  kmem_free_size_redzone: ['kmem_free', 0xa8],
+  /** ... KMERR_REDZONE (the byte at buf[size]) */
+  kmem_free_redzone: ['kmem_free', 0xc4],
+  /** kmem_free calls kmem_cache_free */
+  kmem_free_cache_free: ['kmem_free', 0xf0],
+  /** kmem_hash_rescale at work */
+  hash_rescale: ['kmem_hash_rescale', 0x40],
+  /** kmem_init at work */
+  init: ['kmem_init', 0x40],
+  /** kmem_log_enter at work */
+  log_enter: ['kmem_log_enter', 0x30],
+  /** kmem_log_event at work */
+  log_event: ['kmem_log_event', 0x28],
+  /** kmem_magazine_destroy at work */
+  magazine_destroy: ['kmem_magazine_destroy', 0x30],
+  /** kmem_reap at work */
+  reap: ['kmem_reap', 0x24],
+  /** kmem_slab_alloc at work */
+  slab_alloc: ['kmem_slab_alloc', 0x3c],
+  /** kmem_slab_create at work */
+  slab_create: ['kmem_slab_create', 0x48],
+  /** kmem_slab_create allocates the kmem_slab_t */
+  slab_create_slab_alloc: ['kmem_slab_create', 0xc0],
+  /** kmem_slab_create allocates a bufctl */
+  slab_create_bufctl_alloc: ['kmem_slab_create', 0x140],
+  /** kmem_slab_destroy at work */
+  slab_destroy: ['kmem_slab_destroy', 0x24],
+  /** kmem_slab_free at work */
+  slab_free: ['kmem_slab_free', 0x44],
+  /** kmem_slab_free reports KMERR_BADADDR */
+  slab_free_badaddr: ['kmem_slab_free', 0xa0],
+  /** kmem_update at work */
+  update: ['kmem_update', 0x1c],
+  /** kmem_zalloc calls kmem_alloc */
+  zalloc: ['kmem_zalloc', 0x14],
+} as const satisfies Record<string, readonly [FnName, number]>;
+type ReturnSite = keyof typeof RETURN_SITES;
+
+/** The return sites as addresses, given the functions' addresses. */
+function returnSites(fn: Record<FnName, number>): Record<ReturnSite, number> {
+  const out: Record<string, number> = {};
+  for (const [name, [f, off]] of Object.entries(RETURN_SITES)) out[name] = fn[f] + off;
+  return { ...out } as Record<ReturnSite, number>;
+}
+
 /** The default reap / update interval: 15 s (kmem_reap_interval = 15 * hz). */
 export const KMEM_REAP_INTERVAL_NS = 15e9;
 
-/**
- * Constants of the hot paths, as a const enum so that the compiler writes
- * them as literals: a module-level or imported constant costs a context
- * load and a hole check at every use in optimized code.
+/*
+ * The standard LP64 layout the word-index paths are written for, as const
+ * enums so that the compiler writes them as literals (a module-level or
+ * imported constant costs a context load and a hole check at every use in
+ * optimized code).  Offsets are in 32-bit words unless their name ends in
+ * _B (bytes).  The constructor compares every one of them with the C types
+ * and turns the word paths off (or refuses to start) when one differs.
  */
-const enum H {
+
+/**
+ * The kernel heap under LP64: it starts at 0xfffffe8000000000, so a heap
+ * pointer is the word pair (HI, offset) and cp - heap base = cp + NEG.
+ */
+export const enum HeapLp64 {
   TWO32 = 4294967296,
+  /** PROT_RW */
   RW = 3,
-  /*
-   * The standard LP64 kernel layout the fast paths are written for (the
-   * constructor checks the C types and the heap base and turns the fast
-   * paths off otherwise): the heap starts at 0xfffffe8000000000, so a heap
-   * pointer is the word pair (HHI, offset) and cp - heapBase = cp + HEAP_NEG.
-   */
-  HEAP_BASE = -0x18000000000,
-  HEAP_NEG = 0x18000000000,
-  HHI = 0xfffffe80,
-  /** HHI as a signed 32-bit word */
-  HHI_I = -384,
-  /** 0xfeedface as a signed 32-bit word */
-  REDZONE_I = -17958194,
-  /** offsetof(kmem_cache_t, cache_cpu) */
-  CC_OFF = 568,
-  /** KMF_BUFTAG | KMF_DUMPUNSAFE; with KMF_DUMPDIVERT for frees. */
-  ALLOC_SLOW = 0x2006,
-  FREE_SLOW = 0x3006,
+  BASE = -0x18000000000,
+  NEG = 0x18000000000,
+  HI = 0xfffffe80,
+  /** HI as a signed 32-bit word */
+  HI_I = -384,
+}
+
+/** The debug patterns, as 32-bit words. */
+export const enum Pattern {
   FREE = 0xdeadbeef,
   UNINIT = 0xbaddcafe,
   REDZONE = 0xfeedface,
-  BT_ALLOC = 0xa110c8ed,
-  BT_FREE = 0xf4eef4ee,
+  /** 0xfeedface as a signed 32-bit word */
+  REDZONE_I = -17958194,
+  BUFTAG_ALLOC = 0xa110c8ed,
+  BUFTAG_FREE = 0xf4eef4ee,
 }
 
-/** kmem_cpu_cache_t under LP64, as word offsets (checked against the C types at boot). */
-const enum W {
+/** kmem_cpu_cache_t (cache_cpu[i]). */
+export const enum CpuCacheWord {
   ALLOC = 2,
   FREE = 4,
   LOADED = 6,
   PLOADED = 8,
   FLAGS = 10,
+  /** cc_rounds (low 16 bits) and cc_prounds (high 16 bits) */
   ROUNDS = 11,
   MAGSIZE = 12,
 }
 
-/** kmem_cache_t under LP64 (word offsets unless noted; checked against the C types at boot). */
-const enum KC {
+/** kmem_cache_t. */
+export const enum CacheWord {
   CTOR = 38,
   DTOR = 40,
   FLAGS = 51,
   MTBF = 52,
   BUFTAG = 70,
   VERIFY = 72,
-  /** cache_full / cache_empty, bytes */
+  CONTENTS = 74,
+  /** cache_full / cache_empty */
   FULL_B = 472,
   EMPTY_B = 512,
-  /** bc_addr's word in kmem_bufctl_t */
-  BC_ADDR = 2,
-  /** cache_contents */
-  CONTENTS = 74,
-  /** bc_lastlog's word, bc_contents' byte offset in kmem_bufctl_audit_t */
-  BC_LASTLOG = 12,
-  BC_CONTENTS_B = 56,
+  /** cache_cpu */
+  CPU_B = 568,
 }
 
-/** kmem_maglist_t under LP64: word offsets, the size in bytes. */
-const enum ML {
+/** kmem_bufctl_t / kmem_bufctl_audit_t. */
+export const enum BufctlWord {
+  ADDR = 2,
+  LASTLOG = 12,
+  CONTENTS_B = 56,
+}
+
+/** kmem_maglist_t; SIZE_B its size. */
+export const enum MaglistWord {
   LIST = 0,
   TOTAL = 2,
   MIN = 4,
@@ -367,23 +481,28 @@ const enum ML {
   SIZE_B = 40,
 }
 
-/** kmem_buftag_t under LP64: bt_bufctl and bt_bxstat words, the size in bytes. */
-const enum BT {
+/** kmem_buftag_t: bt_bufctl and bt_bxstat (bt_redzone is word 0); SIZE_B its size. */
+export const enum BuftagWord {
   BUFCTL = 2,
   BXSTAT = 4,
   SIZE_B = 24,
 }
 
-/** cache_flags bits the hot paths test. */
-const enum F {
+/** cache_flags / cc_flags bits the word paths test. */
+export const enum CacheFlag {
   AUDIT = 0x1,
   DEADBEEF = 0x2,
   CONTENTS = 0x8,
+  /** KMF_BUFTAG = KMF_DEADBEEF | KMF_REDZONE */
   BUFTAG = 0x6,
   LITE = 0x100,
   HASH = 0x200,
   DUMPDIVERT = 0x1000,
   DUMPUNSAFE = 0x2000,
+  /** what sends an allocation off the plain magazine path: KMF_BUFTAG | KMF_DUMPUNSAFE */
+  ALLOC_SLOW = 0x2006,
+  /** the same for a free, with KMF_DUMPDIVERT */
+  FREE_SLOW = 0x3006,
 }
 
 export class Kmem {
@@ -394,6 +513,8 @@ export class Kmem {
   readonly pageSize: number;
   readonly arenas: KmemArenas;
   readonly FN: Record<FnName, number>;
+  /** The return sites (RETURN_SITES) as addresses. */
+  readonly pc: Record<ReturnSite, number>;
   /** Addresses of kmem's globals. */
   readonly G: {
     kmem_flags: number;
@@ -468,7 +589,7 @@ export class Kmem {
   private readonly pUninit64: number;
   private readonly hProt: Uint8Array;
   /** The word-index paths apply: LP64, the standard heap base, a heap of at most 2 GiB, not turned off. */
-  private readonly hw: boolean;
+  private readonly wordPathsOn: boolean;
   /** hSize when the word-index paths apply, else 0 (one compare checks both). */
   private readonly hLim: number;
   /**
@@ -542,7 +663,7 @@ export class Kmem {
     pat32[0] = pat32[1] = KMEM_UNINITIALIZED_PATTERN32;
     this.pUninit64 = pat[0]!;
     this.hProt = hs.prot;
-    this.hw = opts.wordPaths !== false && this.lp64 && hs.base === H.HEAP_BASE && hs.size <= 0x80000000;
+    this.wordPathsOn = opts.wordPaths !== false && this.lp64 && hs.base === HeapLp64.BASE && hs.size <= 0x80000000;
     this.dBase = ds.base;
     this.dSize = ds.size;
     this.d32 = ds.u32;
@@ -571,8 +692,8 @@ export class Kmem {
     }
     this.iRounds = this.ccRounds >> 2;
     this.iLoaded = this.ccLoaded >> 2;
-    if (this.hw && (this.ccOff !== H.CC_OFF || this.ccAlloc !== W.ALLOC * 4 || this.ccFree !== W.FREE * 4 || this.ccLoaded !== W.LOADED * 4 ||
-        this.ccPloaded !== W.PLOADED * 4 || this.ccFlags !== W.FLAGS * 4 || this.ccRounds !== W.ROUNDS * 4 || this.ccMagsize !== W.MAGSIZE * 4)) {
+    if (this.wordPathsOn && (this.ccOff !== CacheWord.CPU_B || this.ccAlloc !== CpuCacheWord.ALLOC * 4 || this.ccFree !== CpuCacheWord.FREE * 4 || this.ccLoaded !== CpuCacheWord.LOADED * 4 ||
+        this.ccPloaded !== CpuCacheWord.PLOADED * 4 || this.ccFlags !== CpuCacheWord.FLAGS * 4 || this.ccRounds !== CpuCacheWord.ROUNDS * 4 || this.ccMagsize !== CpuCacheWord.MAGSIZE * 4)) {
       throw new Error('kmem: kmem_cpu_cache_t / kmem_cache_t layout differs from the fast paths\' constants');
     }
     this.cacheSize = T.size(C);
@@ -589,17 +710,18 @@ export class Kmem {
     this.btHistory = off('kmem_buftag_lite_t', 'bt_history');
     this.bcStack = off('kmem_bufctl_audit_t', 'bc_stack');
     this.lhCpu = off('kmem_log_header_t', 'lh_cpu');
-    if (this.hw && (this.O.cache_constructor !== KC.CTOR * 4 || this.O.cache_destructor !== KC.DTOR * 4 || this.O.cache_flags !== KC.FLAGS * 4 ||
-        this.O.cache_mtbf !== KC.MTBF * 4 || this.O.cache_buftag !== KC.BUFTAG * 4 || this.O.cache_verify !== KC.VERIFY * 4 ||
-        this.O.cache_full !== KC.FULL_B || this.O.cache_empty !== KC.EMPTY_B || this.btBufctl !== BT.BUFCTL * 4 ||
-        this.btBxstat !== BT.BXSTAT * 4 || this.btSize !== BT.SIZE_B || this.O.bc_addr !== KC.BC_ADDR * 4 ||
-        this.O.cache_contents !== KC.CONTENTS * 4 || this.O.ml_list !== ML.LIST * 4 || this.O.ml_total !== ML.TOTAL * 4 ||
-        this.O.ml_min !== ML.MIN * 4 || this.O.ml_alloc !== ML.ALLOC * 4 || this.mlSize !== ML.SIZE_B || KC.EMPTY_B !== KC.FULL_B + ML.SIZE_B || this.O.bc_lastlog !== KC.BC_LASTLOG * 4 || this.O.bc_contents !== KC.BC_CONTENTS_B)) {
+    if (this.wordPathsOn && (this.O.cache_constructor !== CacheWord.CTOR * 4 || this.O.cache_destructor !== CacheWord.DTOR * 4 || this.O.cache_flags !== CacheWord.FLAGS * 4 ||
+        this.O.cache_mtbf !== CacheWord.MTBF * 4 || this.O.cache_buftag !== CacheWord.BUFTAG * 4 || this.O.cache_verify !== CacheWord.VERIFY * 4 ||
+        this.O.cache_full !== CacheWord.FULL_B || this.O.cache_empty !== CacheWord.EMPTY_B || this.btBufctl !== BuftagWord.BUFCTL * 4 ||
+        this.btBxstat !== BuftagWord.BXSTAT * 4 || this.btSize !== BuftagWord.SIZE_B || this.O.bc_addr !== BufctlWord.ADDR * 4 ||
+        this.O.cache_contents !== CacheWord.CONTENTS * 4 || this.O.ml_list !== MaglistWord.LIST * 4 || this.O.ml_total !== MaglistWord.TOTAL * 4 ||
+        this.O.ml_min !== MaglistWord.MIN * 4 || this.O.ml_alloc !== MaglistWord.ALLOC * 4 || this.mlSize !== MaglistWord.SIZE_B || CacheWord.EMPTY_B !== CacheWord.FULL_B + MaglistWord.SIZE_B || this.O.bc_lastlog !== BufctlWord.LASTLOG * 4 || this.O.bc_contents !== BufctlWord.CONTENTS_B)) {
       throw new Error('kmem: kmem_cache_t / buftag layout differs from the fast paths\' constants');
     }
-    this.hLim = this.hw ? this.hSize : 0;
+    this.hLim = this.wordPathsOn ? this.hSize : 0;
 
     this.FN = { ...k.fns(FN_SIZES) };
+    this.pc = returnSites(this.FN);
 
     this.maxCached = this.lp64 ? 131072 : 32768;
     this.bigMax = this.maxCached >> KMEM_BIG_SHIFT;
@@ -677,7 +799,7 @@ export class Kmem {
 
   /** Whether the word-index fast paths are in use (LP64 standard layout, not turned off). */
   get wordPaths(): boolean {
-    return this.hw;
+    return this.wordPathsOn;
   }
 
   /* =================================================================== */
@@ -1022,7 +1144,7 @@ export class Kmem {
     const mem = this.mem;
     const G = this.G;
     const d0 = k.depth;
-    k.enter(this.FN.kmem_init + 0x40);
+    k.enter(this.pc.init);
     try {
       this.listCreate(G.kmem_caches, this.cacheSize, this.O.cache_link);
       const flags = this.ld32(G.kmem_flags);
@@ -1174,7 +1296,7 @@ export class Kmem {
     const O = this.O;
     const P = this.P;
     const d0 = k.depth;
-    k.enter(this.FN.kmem_cache_create + 0x30);
+    k.enter(this.pc.cache_create);
     try {
       let vmp = opts.arena ?? this.arenas.kmem_default;
       this.arenaByAddr.set(vmp.addr, vmp);
@@ -1367,7 +1489,7 @@ export class Kmem {
     const k = this.k;
     const O = this.O;
     const d0 = k.depth;
-    k.enter(this.FN.kmem_cache_destroy + 0x28);
+    k.enter(this.pc.cache_destroy);
     try {
       this.listRemove(cp, O.cache_link);
       this.magazinePurge(cp);
@@ -1407,14 +1529,14 @@ export class Kmem {
 
   /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
   kmem_cache_alloc(cp: number, kmflag: number): number {
-    const c = cp + (H.HEAP_NEG + H.CC_OFF);
+    const c = cp + (HeapLp64.NEG + CacheWord.CPU_B);
     if (c >= 0 && c < this.hLim && (c | 0) === c) {
       // (an integer below hLim < 2^31: the CPU offset is an integer add;
       // anything else, a fraction included, is the checked path's to judge)
       const o = c + this.cpuOff;
       let r = this.popAt(o);
       if (r === -1) r = this.allocW(o, kmflag);
-      if (r >= 0) return r + H.HEAP_BASE;
+      if (r >= 0) return r + HeapLp64.BASE;
       if (r === -2) return 0;
     }
     return this.allocSlow(cp, kmflag);
@@ -1422,8 +1544,8 @@ export class Kmem {
 
   /** kmem_cache_free: magazine fast path (LP64 heap words); then freeW; everything else in freeSlow. */
   kmem_cache_free(cp: number, buf: number): void {
-    const c = cp + (H.HEAP_NEG + H.CC_OFF);
-    const bo = buf + H.HEAP_NEG;
+    const c = cp + (HeapLp64.NEG + CacheWord.CPU_B);
+    const bo = buf + HeapLp64.NEG;
     if (c >= 0 && c < this.hLim && bo >= 0 && bo < this.hLim && (c | 0) === c && (bo | 0) === bo) {
       const o = c + this.cpuOff;
       const r = this.pushAt(o, bo);
@@ -1452,21 +1574,21 @@ export class Kmem {
    * not writable: the checked path).
    */
   private popAt(o: number): number {
-    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== H.RW) return -3;
+    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
     const u = this.hi32;
     const ci = o >>> 2;
-    const rw = u[ci + W.ROUNDS]!;
+    const rw = u[ci + CpuCacheWord.ROUNDS]!;
     const rounds = (rw << 16) >> 16;
-    if (rounds <= 0 || (u[ci + W.FLAGS]! & H.ALLOC_SLOW) !== 0 || u[ci + W.LOADED + 1] !== H.HHI_I) return -1;
-    const mo = u[ci + W.LOADED]! + (rounds << 3);
+    if (rounds <= 0 || (u[ci + CpuCacheWord.FLAGS]! & CacheFlag.ALLOC_SLOW) !== 0 || u[ci + CpuCacheWord.LOADED + 1] !== HeapLp64.HI_I) return -1;
+    const mo = u[ci + CpuCacheWord.LOADED]! + (rounds << 3);
     if (mo < 0 || mo >= this.hLim || (mo & 7) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
     const mi = mo >>> 2;
     const b = u[mi]!;
-    if (u[mi + 1] !== H.HHI_I || b < 0 || b >= this.hLim) return -1;
-    u[ci + W.ROUNDS] = rw - 1; // rounds > 0: no borrow into prounds
-    const lo = (u[ci + W.ALLOC]! + 1) | 0;
-    u[ci + W.ALLOC] = lo;
-    if (lo === 0) u[ci + W.ALLOC + 1]++;
+    if (u[mi + 1] !== HeapLp64.HI_I || b < 0 || b >= this.hLim) return -1;
+    u[ci + CpuCacheWord.ROUNDS] = rw - 1; // rounds > 0: no borrow into prounds
+    const lo = (u[ci + CpuCacheWord.ALLOC]! + 1) | 0;
+    u[ci + CpuCacheWord.ALLOC] = lo;
+    if (lo === 0) u[ci + CpuCacheWord.ALLOC + 1]++;
     return b;
   }
 
@@ -1476,21 +1598,21 @@ export class Kmem {
    * this is not the plain case (freeW); -3 when the CPU cache is not.
    */
   private pushAt(o: number, bo: number): number {
-    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== H.RW) return -3;
+    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
     const u = this.hi32;
     const ci = o >>> 2;
-    const rw = u[ci + W.ROUNDS]!;
+    const rw = u[ci + CpuCacheWord.ROUNDS]!;
     const rounds = (rw << 16) >> 16;
-    if ((u[ci + W.FLAGS]! & H.FREE_SLOW) !== 0 || rounds < 0 || rounds >= (u[ci + W.MAGSIZE]! & 0xffff) || u[ci + W.LOADED + 1] !== H.HHI_I) return 0;
-    const mo = u[ci + W.LOADED]! + 8 + (rounds << 3);
-    if (mo < 0 || mo >= this.hLim || (mo & 7) !== 0 || this.hProt[mo >>> 12] !== H.RW) return 0;
+    if ((u[ci + CpuCacheWord.FLAGS]! & CacheFlag.FREE_SLOW) !== 0 || rounds < 0 || rounds >= (u[ci + CpuCacheWord.MAGSIZE]! & 0xffff) || u[ci + CpuCacheWord.LOADED + 1] !== HeapLp64.HI_I) return 0;
+    const mo = u[ci + CpuCacheWord.LOADED]! + 8 + (rounds << 3);
+    if (mo < 0 || mo >= this.hLim || (mo & 7) !== 0 || this.hProt[mo >>> 12] !== HeapLp64.RW) return 0;
     const mi = mo >>> 2;
     u[mi] = bo;
-    u[mi + 1] = H.HHI_I;
-    u[ci + W.ROUNDS] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
-    const lo = (u[ci + W.FREE]! + 1) | 0;
-    u[ci + W.FREE] = lo;
-    if (lo === 0) u[ci + W.FREE + 1]++;
+    u[mi + 1] = HeapLp64.HI_I;
+    u[ci + CpuCacheWord.ROUNDS] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
+    const lo = (u[ci + CpuCacheWord.FREE]! + 1) | 0;
+    u[ci + CpuCacheWord.FREE] = lo;
+    if (lo === 0) u[ci + CpuCacheWord.FREE + 1]++;
     return 1;
   }
 
@@ -1519,40 +1641,40 @@ export class Kmem {
     const hp = this.hProt;
     const hs = this.hLim;
     const ci = o >>> 2;
-    const cpo = o - (H.CC_OFF + this.cpuOff);
+    const cpo = o - (CacheWord.CPU_B + this.cpuOff);
     for (let spins = 0; ; spins++) {
       // (the turns so far go to allocSlow if it takes over: see spins)
       this.spins = spins;
       if (spins >= DEADMAN_SPINS) this.k.deadman();
-      if (u[ci + W.FLAGS]! & F.DUMPUNSAFE) return -1;
-      const rw = u[ci + W.ROUNDS]!;
+      if (u[ci + CpuCacheWord.FLAGS]! & CacheFlag.DUMPUNSAFE) return -1;
+      const rw = u[ci + CpuCacheWord.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
       if (rounds <= 0) {
         if (this.magRefill(cpo, o, true) > 0) continue;
         return -1;
       }
-      const mo = u[ci + W.LOADED]! + (rounds << 3);
-      if (u[ci + W.LOADED + 1] !== H.HHI_I || mo < 0 || mo >= hs || (mo & 7) !== 0 || hp[mo >>> 12] === 0) return -1;
+      const mo = u[ci + CpuCacheWord.LOADED]! + (rounds << 3);
+      if (u[ci + CpuCacheWord.LOADED + 1] !== HeapLp64.HI_I || mo < 0 || mo >= hs || (mo & 7) !== 0 || hp[mo >>> 12] === 0) return -1;
       const mi = mo >>> 2;
       const bo = u[mi]!;
-      if (u[mi + 1] !== H.HHI_I || bo < 0 || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
-      u[ci + W.ROUNDS] = rw - 1;
-      const lo = (u[ci + W.ALLOC]! + 1) | 0;
-      u[ci + W.ALLOC] = lo;
-      if (lo === 0) u[ci + W.ALLOC + 1]++;
+      if (u[mi + 1] !== HeapLp64.HI_I || bo < 0 || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
+      u[ci + CpuCacheWord.ROUNDS] = rw - 1;
+      const lo = (u[ci + CpuCacheWord.ALLOC]! + 1) | 0;
+      u[ci + CpuCacheWord.ALLOC] = lo;
+      if (lo === 0) u[ci + CpuCacheWord.ALLOC + 1]++;
       this.spins = 0;
-      if ((u[ci + W.FLAGS]! & F.BUFTAG) === 0) return bo;
+      if ((u[ci + CpuCacheWord.FLAGS]! & CacheFlag.BUFTAG) === 0) return bo;
       // kmem_cache_alloc_debug, when everything is in order (see above)
       fast: {
         const w = this.dbgTag(cpo, bo, true);
         if (w < 0) break fast;
         const ki = cpo >>> 2;
-        const flags = u[ki + KC.FLAGS]!;
-        const n = u[ki + KC.VERIFY]! & ~7;
-        const bcLo = u[w + BT.BUFCTL]!;
-        const bcHi = u[w + BT.BUFCTL + 1]!;
-        if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_FREE) || u[w + BT.BXSTAT + 1] !== bcHi) break fast;
-        if (flags & F.DEADBEEF) {
+        const flags = u[ki + CacheWord.FLAGS]!;
+        const n = u[ki + CacheWord.VERIFY]! & ~7;
+        const bcLo = u[w + BuftagWord.BUFCTL]!;
+        const bcHi = u[w + BuftagWord.BUFCTL + 1]!;
+        if (u[w + BuftagWord.BXSTAT] !== (bcLo ^ Pattern.BUFTAG_FREE) || u[w + BuftagWord.BXSTAT + 1] !== bcHi) break fast;
+        if (flags & CacheFlag.DEADBEEF) {
           // 64-bit words through the Float64Array view: the patterns are
           // ordinary finite doubles, so == is bit equality and stores keep the bits
           const f = this.h64;
@@ -1568,13 +1690,13 @@ export class Kmem {
             f[j] = un;
           }
         }
-        u[w + BT.BXSTAT] = bcLo ^ H.BT_ALLOC;
-        u[w] = H.REDZONE_I;
-        u[w + 1] = H.REDZONE_I;
-        if (flags & F.AUDIT) this.auditW(cpo, -1, bcLo >>> 0, bcHi >>> 0, flags);
+        u[w + BuftagWord.BXSTAT] = bcLo ^ Pattern.BUFTAG_ALLOC;
+        u[w] = Pattern.REDZONE_I;
+        u[w + 1] = Pattern.REDZONE_I;
+        if (flags & CacheFlag.AUDIT) this.auditW(cpo, -1, bcLo >>> 0, bcHi >>> 0, flags);
         return bo;
       }
-      if (this.allocDebugFramed(cpo + H.HEAP_BASE, bo + H.HEAP_BASE, kmflag, false, this.FN.kmem_cache_alloc + 0x9c) === 0) return bo;
+      if (this.allocDebugFramed(cpo + HeapLp64.BASE, bo + HeapLp64.BASE, kmflag, false, this.pc.cache_alloc_debug) === 0) return bo;
       if (kmflag & KM_NOSLEEP) return -2;
     }
   }
@@ -1583,24 +1705,24 @@ export class Kmem {
   private freeW(o: number, bo: number): boolean {
     const u = this.hi32;
     const ci = o >>> 2;
-    const cpo = o - (H.CC_OFF + this.cpuOff);
-    const flags = u[ci + W.FLAGS]!;
-    if (flags & (F.DUMPUNSAFE | F.DUMPDIVERT)) return false;
-    if (flags & F.BUFTAG) {
+    const cpo = o - (CacheWord.CPU_B + this.cpuOff);
+    const flags = u[ci + CpuCacheWord.FLAGS]!;
+    if (flags & (CacheFlag.DUMPUNSAFE | CacheFlag.DUMPDIVERT)) return false;
+    if (flags & CacheFlag.BUFTAG) {
       // kmem_cache_free_debug, when everything is in order (see above);
       // anything else: the checked path (nothing changed yet)
       const w = this.dbgTag(cpo, bo, false);
       if (w < 0) return false;
       const ki = cpo >>> 2;
-      const cf = u[ki + KC.FLAGS]!;
-      const n = u[ki + KC.VERIFY]! & ~7;
-      const bcLo = u[w + BT.BUFCTL]!;
-      const bcHi = u[w + BT.BUFCTL + 1]!;
-      if (u[w + BT.BXSTAT] !== (bcLo ^ H.BT_ALLOC) || u[w + BT.BXSTAT + 1] !== bcHi) return false;
-      if (u[w] !== H.REDZONE_I || u[w + 1] !== H.REDZONE_I) return false;
-      u[w + BT.BXSTAT] = bcLo ^ H.BT_FREE;
-      if (cf & F.AUDIT) this.auditW(cpo, bo, bcLo >>> 0, bcHi >>> 0, cf);
-      if (cf & F.DEADBEEF) {
+      const cf = u[ki + CacheWord.FLAGS]!;
+      const n = u[ki + CacheWord.VERIFY]! & ~7;
+      const bcLo = u[w + BuftagWord.BUFCTL]!;
+      const bcHi = u[w + BuftagWord.BUFCTL + 1]!;
+      if (u[w + BuftagWord.BXSTAT] !== (bcLo ^ Pattern.BUFTAG_ALLOC) || u[w + BuftagWord.BXSTAT + 1] !== bcHi) return false;
+      if (u[w] !== Pattern.REDZONE_I || u[w + 1] !== Pattern.REDZONE_I) return false;
+      u[w + BuftagWord.BXSTAT] = bcLo ^ Pattern.BUFTAG_FREE;
+      if (cf & CacheFlag.AUDIT) this.auditW(cpo, bo, bcLo >>> 0, bcHi >>> 0, cf);
+      if (cf & CacheFlag.DEADBEEF) {
         // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
         const f = this.h64;
         const fr = this.pFree64;
@@ -1609,25 +1731,25 @@ export class Kmem {
     }
     for (let spins = 0; ; spins++) {
       if (spins >= DEADMAN_SPINS) this.k.deadman();
-      const rw = u[ci + W.ROUNDS]!;
+      const rw = u[ci + CpuCacheWord.ROUNDS]!;
       const rounds = (rw << 16) >> 16;
-      if (rounds >= 0 && rounds < (u[ci + W.MAGSIZE]! & 0xffff)) {
-        const mo = u[ci + W.LOADED]! + 8 + (rounds << 3);
-        if (u[ci + W.LOADED + 1] === H.HHI_I && mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === H.RW) {
+      if (rounds >= 0 && rounds < (u[ci + CpuCacheWord.MAGSIZE]! & 0xffff)) {
+        const mo = u[ci + CpuCacheWord.LOADED]! + 8 + (rounds << 3);
+        if (u[ci + CpuCacheWord.LOADED + 1] === HeapLp64.HI_I && mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === HeapLp64.RW) {
           const mi = mo >>> 2;
           u[mi] = bo;
-          u[mi + 1] = H.HHI_I;
-          u[ci + W.ROUNDS] = rw + 1;
-          const lo = (u[ci + W.FREE]! + 1) | 0;
-          u[ci + W.FREE] = lo;
-          if (lo === 0) u[ci + W.FREE + 1]++;
+          u[mi + 1] = HeapLp64.HI_I;
+          u[ci + CpuCacheWord.ROUNDS] = rw + 1;
+          const lo = (u[ci + CpuCacheWord.FREE]! + 1) | 0;
+          u[ci + CpuCacheWord.FREE] = lo;
+          if (lo === 0) u[ci + CpuCacheWord.FREE + 1]++;
           return true;
         }
       } else if (this.magRefill(cpo, o, false) > 0) {
         continue;
       }
       // the debug work is done: the checked magazine path takes it from here
-      this.freeMag(cpo + H.HEAP_BASE, o + H.HEAP_BASE, bo + H.HEAP_BASE, spins);
+      this.freeMag(cpo + HeapLp64.BASE, o + HeapLp64.BASE, bo + HeapLp64.BASE, spins);
       return true;
     }
   }
@@ -1648,32 +1770,32 @@ export class Kmem {
     const ce = cpo + this.cacheSize - 1;
     if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return -1;
     const ki = cpo >>> 2;
-    const flags = u[ki + KC.FLAGS]!;
-    const bto = u[ki + KC.BUFTAG]!;
-    const n = u[ki + KC.VERIFY]! & ~7;
-    if (flags & (F.LITE | F.DUMPUNSAFE) || (u[ki + KC.BUFTAG + 1]! | u[ki + KC.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return -1;
-    const cb = ki + (alloc ? KC.CTOR : KC.DTOR);
-    if (flags & F.DEADBEEF && (u[cb]! | u[cb + 1]!) !== 0) return -1;
-    if (alloc && (this.d32[this.iMtbf]! | u[ki + KC.MTBF]!) !== 0) return -1;
+    const flags = u[ki + CacheWord.FLAGS]!;
+    const bto = u[ki + CacheWord.BUFTAG]!;
+    const n = u[ki + CacheWord.VERIFY]! & ~7;
+    if (flags & (CacheFlag.LITE | CacheFlag.DUMPUNSAFE) || (u[ki + CacheWord.BUFTAG + 1]! | u[ki + CacheWord.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return -1;
+    const cb = ki + (alloc ? CacheWord.CTOR : CacheWord.DTOR);
+    if (flags & CacheFlag.DEADBEEF && (u[cb]! | u[cb + 1]!) !== 0) return -1;
+    if (alloc && (this.d32[this.iMtbf]! | u[ki + CacheWord.MTBF]!) !== 0) return -1;
     const bt = bo + bto;
-    if (!(bt + BT.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== H.RW || hp[(bt + BT.SIZE_B - 1) >>> 12] !== H.RW) return -1;
+    if (!(bt + BuftagWord.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== HeapLp64.RW || hp[(bt + BuftagWord.SIZE_B - 1) >>> 12] !== HeapLp64.RW) return -1;
     const w = bt >>> 2;
-    if (flags & F.HASH && !this.bcNames(w, bo)) return -1;
-    if (flags & F.DEADBEEF && n > 0 && !this.pagesRW(bo, n)) return -1;
+    if (flags & CacheFlag.HASH && !this.bufctlAddrIs(w, bo)) return -1;
+    if (flags & CacheFlag.DEADBEEF && n > 0 && !this.pagesRW(bo, n)) return -1;
     return w;
   }
 
   /** KMF_HASH: the bufctl in the buftag at word w is heap whose bc_addr names the buffer at heap offset bo. */
-  private bcNames(w: number, bo: number): boolean {
+  private bufctlAddrIs(w: number, bo: number): boolean {
     const u = this.hi32;
-    const a = u[w + BT.BUFCTL]! + KC.BC_ADDR * 4;
-    return u[w + BT.BUFCTL + 1] === H.HHI_I && a >= 0 && a + 8 <= this.hLim && (a & 7) === 0 && this.hProt[a >>> 12] !== 0 && u[a >>> 2] === bo && u[(a >>> 2) + 1] === H.HHI_I;
+    const a = u[w + BuftagWord.BUFCTL]! + BufctlWord.ADDR * 4;
+    return u[w + BuftagWord.BUFCTL + 1] === HeapLp64.HI_I && a >= 0 && a + 8 <= this.hLim && (a & 7) === 0 && this.hProt[a >>> 12] !== 0 && u[a >>> 2] === bo && u[(a >>> 2) + 1] === HeapLp64.HI_I;
   }
 
   /** Every page of the heap bytes [o, o + n) writable (n > 0). */
   private pagesRW(o: number, n: number): boolean {
     const hp = this.hProt;
-    for (let p = o >>> 12, e = (o + n - 1) >>> 12; p <= e; p++) if (hp[p] !== H.RW) return false;
+    for (let p = o >>> 12, e = (o + n - 1) >>> 12; p <= e; p++) if (hp[p] !== HeapLp64.RW) return false;
     return true;
   }
 
@@ -1693,34 +1815,34 @@ export class Kmem {
   private auditW(cpo: number, bo: number, bcLo: number, bcHi: number, flags: number): void {
     const k = this.k;
     const d0 = k.depth;
-    k.enter(bo < 0 ? this.FN.kmem_cache_alloc + 0x9c : this.FN.kmem_cache_free + 0x38);
+    k.enter(bo < 0 ? this.pc.cache_alloc_debug : this.pc.cache_free_debug);
     try {
       const d = this.d32;
-      const bcp = (bcHi | 0) * H.TWO32 + bcLo;
-      const rec = bcHi === H.HHI && bcLo + this.bcaSize <= this.hLim && (bcLo & 7) === 0 && this.bcaSize <= 4096;
-      if (bo >= 0 && flags & F.CONTENTS) {
+      const bcp = (bcHi | 0) * HeapLp64.TWO32 + bcLo;
+      const rec = bcHi === HeapLp64.HI && bcLo + this.bcaSize <= this.hLim && (bcLo & 7) === 0 && this.bcaSize <= 4096;
+      if (bo >= 0 && flags & CacheFlag.CONTENTS) {
         // KMF_CONTENTS: the buffer's first cache_contents bytes to the content log
         const u = this.h32;
         const ci = cpo >>> 2;
-        const n = u[ci + KC.CONTENTS]!;
+        const n = u[ci + CacheWord.CONTENTS]!;
         const hp = this.hProt;
         let c = -1;
-        if (rec && d[this.iContentLog + 1] === H.HHI && u[ci + KC.CONTENTS + 1] === 0 && n > 0 && bo + n <= this.hLim &&
-            this.pagesR(bo, n) && hp[(bcLo + KC.BC_CONTENTS_B) >>> 12] === H.RW) {
+        if (rec && d[this.iContentLog + 1] === HeapLp64.HI && u[ci + CacheWord.CONTENTS + 1] === 0 && n > 0 && bo + n <= this.hLim &&
+            this.pagesR(bo, n) && hp[(bcLo + BufctlWord.CONTENTS_B) >>> 12] === HeapLp64.RW) {
           c = this.logEnterHeap(d[this.iContentLog]!, bo, n);
         }
         if (c >= 0) {
-          const w = (bcLo + KC.BC_CONTENTS_B) >>> 2;
+          const w = (bcLo + BufctlWord.CONTENTS_B) >>> 2;
           u[w] = c;
-          u[w + 1] = H.HHI;
+          u[w + 1] = HeapLp64.HI;
         } else {
           const O = this.O;
-          const cp = cpo + H.HEAP_BASE;
-          this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), bo + H.HEAP_BASE, this.ldp(cp + O.cache_contents)));
+          const cp = cpo + HeapLp64.BASE;
+          this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), bo + HeapLp64.BASE, this.ldp(cp + O.cache_contents)));
         }
       }
-      if (!(rec && d[this.iTxLog + 1] === H.HHI && this.auditH(d[this.iTxLog]!, bcLo))) {
-        this.audit(this.ldp(this.G.kmem_transaction_log), cpo + H.HEAP_BASE, bcp);
+      if (!(rec && d[this.iTxLog + 1] === HeapLp64.HI && this.auditH(d[this.iTxLog]!, bcLo))) {
+        this.audit(this.ldp(this.G.kmem_transaction_log), cpo + HeapLp64.BASE, bcp);
       }
     } finally {
       k.depth = d0;
@@ -1736,7 +1858,7 @@ export class Kmem {
   private auditH(lho: number, bco: number): boolean {
     const size = this.bcaSize;
     const prot = this.hProt;
-    if (prot[bco >>> 12] !== H.RW || prot[(bco + size - 1) >>> 12] !== H.RW) return false;
+    if (prot[bco >>> 12] !== HeapLp64.RW || prot[(bco + size - 1) >>> 12] !== HeapLp64.RW) return false;
     // reserve first (it changes nothing when it fails), then fill and copy
     const dst = this.logReserveHeap(lho, size, bco);
     if (dst < 0) return false;
@@ -1744,9 +1866,9 @@ export class Kmem {
     this.auditFill(i);
     const u = this.h32;
     u.copyWithin(dst >>> 2, i, i + (size >>> 2));
-    const li = i + KC.BC_LASTLOG;
+    const li = i + BufctlWord.LASTLOG;
     u[li] = dst;
-    u[li + 1] = H.HHI;
+    u[li + 1] = HeapLp64.HI;
     return true;
   }
 
@@ -1765,11 +1887,11 @@ export class Kmem {
   private magRefill(cpo: number, o: number, forAlloc: boolean): number {
     const u = this.hi32;
     const ci = o >>> 2;
-    const rw = u[ci + W.ROUNDS]!;
+    const rw = u[ci + CpuCacheWord.ROUNDS]!;
     const rounds = (rw << 16) >> 16;
     const prounds = rw >> 16;
-    const il = ci + W.LOADED;
-    const ip = ci + W.PLOADED;
+    const il = ci + CpuCacheWord.LOADED;
+    const ip = ci + CpuCacheWord.PLOADED;
     // the previous magazine serves: full for an alloc, empty for a free
     if (forAlloc ? prounds > 0 : prounds === 0) {
       const l0 = u[il]!;
@@ -1778,63 +1900,63 @@ export class Kmem {
       u[il + 1] = u[ip + 1]!;
       u[ip] = l0;
       u[ip + 1] = l1;
-      u[ci + W.ROUNDS] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
+      u[ci + CpuCacheWord.ROUNDS] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
       return 1;
     }
-    const magsize = u[ci + W.MAGSIZE]! & 0xffff;
+    const magsize = u[ci + CpuCacheWord.MAGSIZE]! & 0xffff;
     if (magsize === 0) return 0;
     // cache_full and cache_empty: 80 contiguous bytes, writable
     const hp = this.hProt;
-    const ml = cpo + KC.FULL_B;
-    if (hp[ml >>> 12] !== H.RW || hp[(ml + 2 * ML.SIZE_B - 1) >>> 12] !== H.RW) return -1;
-    const t = (cpo + (forAlloc ? KC.FULL_B : KC.EMPTY_B)) >>> 2;
-    const g = (cpo + (forAlloc ? KC.EMPTY_B : KC.FULL_B)) >>> 2;
+    const ml = cpo + CacheWord.FULL_B;
+    if (hp[ml >>> 12] !== HeapLp64.RW || hp[(ml + 2 * MaglistWord.SIZE_B - 1) >>> 12] !== HeapLp64.RW) return -1;
+    const t = (cpo + (forAlloc ? CacheWord.FULL_B : CacheWord.EMPTY_B)) >>> 2;
+    const g = (cpo + (forAlloc ? CacheWord.EMPTY_B : CacheWord.FULL_B)) >>> 2;
     const hs = this.hLim;
     // everything checked before anything changes: the magazines are heap
     // words, the counts small non-negative longs (else the checked path)
-    const mp = u[t + ML.LIST]!;
-    const mpNull = (mp | u[t + ML.LIST + 1]!) === 0;
-    if (!mpNull && (u[t + ML.LIST + 1] !== H.HHI_I || mp < 0 || mp >= hs || (mp & 7) !== 0 || hp[mp >>> 12] !== H.RW)) return -1;
+    const mp = u[t + MaglistWord.LIST]!;
+    const mpNull = (mp | u[t + MaglistWord.LIST + 1]!) === 0;
+    if (!mpNull && (u[t + MaglistWord.LIST + 1] !== HeapLp64.HI_I || mp < 0 || mp >= hs || (mp & 7) !== 0 || hp[mp >>> 12] !== HeapLp64.RW)) return -1;
     const pl = u[ip]!;
     const plNull = (pl | u[ip + 1]!) === 0;
-    if (!mpNull && !plNull && (u[ip + 1] !== H.HHI_I || pl < 0 || pl >= hs || (pl & 7) !== 0 || hp[pl >>> 12] !== H.RW)) return -1;
-    const total = u[t + ML.TOTAL]!;
-    const gtotal = u[g + ML.TOTAL]!;
-    if (u[t + ML.TOTAL + 1] !== 0 || u[g + ML.TOTAL + 1] !== 0 || total < 0 || gtotal < 0 || gtotal === 0x7fffffff) return -1;
-    const min = u[t + ML.MIN]!;
-    const minHi = u[t + ML.MIN + 1]!;
+    if (!mpNull && !plNull && (u[ip + 1] !== HeapLp64.HI_I || pl < 0 || pl >= hs || (pl & 7) !== 0 || hp[pl >>> 12] !== HeapLp64.RW)) return -1;
+    const total = u[t + MaglistWord.TOTAL]!;
+    const gtotal = u[g + MaglistWord.TOTAL]!;
+    if (u[t + MaglistWord.TOTAL + 1] !== 0 || u[g + MaglistWord.TOTAL + 1] !== 0 || total < 0 || gtotal < 0 || gtotal === 0x7fffffff) return -1;
+    const min = u[t + MaglistWord.MIN]!;
+    const minHi = u[t + MaglistWord.MIN + 1]!;
     if (!((minHi === 0 && min >= 0) || (minHi === -1 && min < 0))) return -1;
     // kmem_depot_alloc(cp, take)
-    if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention);
+    if (this.depotContendedAt(cpo)) this.inc64(cpo + HeapLp64.BASE + this.O.cache_depot_contention);
     if (mpNull) return 0;
     const mi = mp >>> 2;
-    u[t + ML.LIST] = u[mi]!;
-    u[t + ML.LIST + 1] = u[mi + 1]!;
-    u[t + ML.TOTAL] = total - 1;
-    if (total - 1 < 0) u[t + ML.TOTAL + 1] = -1;
+    u[t + MaglistWord.LIST] = u[mi]!;
+    u[t + MaglistWord.LIST + 1] = u[mi + 1]!;
+    u[t + MaglistWord.TOTAL] = total - 1;
+    if (total - 1 < 0) u[t + MaglistWord.TOTAL + 1] = -1;
     if (total - 1 < min) {
-      u[t + ML.MIN] = total - 1;
-      u[t + ML.MIN + 1] = total - 1 < 0 ? -1 : 0;
+      u[t + MaglistWord.MIN] = total - 1;
+      u[t + MaglistWord.MIN + 1] = total - 1 < 0 ? -1 : 0;
     }
-    const a = (u[t + ML.ALLOC]! + 1) | 0;
-    u[t + ML.ALLOC] = a;
-    if (a === 0) u[t + ML.ALLOC + 1]++;
+    const a = (u[t + MaglistWord.ALLOC]! + 1) | 0;
+    u[t + MaglistWord.ALLOC] = a;
+    if (a === 0) u[t + MaglistWord.ALLOC + 1]++;
     // kmem_depot_free(cp, give, ploaded)
     if (!plNull) {
-      if (this.depotContendedAt(cpo)) this.inc64(cpo + H.HEAP_BASE + this.O.cache_depot_contention);
+      if (this.depotContendedAt(cpo)) this.inc64(cpo + HeapLp64.BASE + this.O.cache_depot_contention);
       const pi = pl >>> 2;
-      u[pi] = u[g + ML.LIST]!;
-      u[pi + 1] = u[g + ML.LIST + 1]!;
-      u[g + ML.LIST] = pl;
-      u[g + ML.LIST + 1] = H.HHI_I;
-      u[g + ML.TOTAL] = gtotal + 1;
+      u[pi] = u[g + MaglistWord.LIST]!;
+      u[pi + 1] = u[g + MaglistWord.LIST + 1]!;
+      u[g + MaglistWord.LIST] = pl;
+      u[g + MaglistWord.LIST + 1] = HeapLp64.HI_I;
+      u[g + MaglistWord.TOTAL] = gtotal + 1;
     }
     // kmem_cpu_reload(ccp, mp, forAlloc ? magsize : 0)
     u[ip] = u[il]!;
     u[ip + 1] = u[il + 1]!;
-    u[ci + W.ROUNDS] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
+    u[ci + CpuCacheWord.ROUNDS] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
     u[il] = mp;
-    u[il + 1] = H.HHI_I;
+    u[il + 1] = HeapLp64.HI_I;
     return 1;
   }
 
@@ -1902,7 +2024,7 @@ export class Kmem {
         this.st32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds - 1));
         this.inc64(ccp + this.ccAlloc);
         if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
-          if (this.allocDebugFramed(cp, buf, kmflag, false, this.FN.kmem_cache_alloc + 0x9c) !== 0) {
+          if (this.allocDebugFramed(cp, buf, kmflag, false, this.pc.cache_alloc_debug) !== 0) {
             if (kmflag & KM_NOSLEEP) return 0;
             continue;
           }
@@ -1945,12 +2067,12 @@ export class Kmem {
     const k = this.k;
     const caller = this.callerPc();
     const d0 = k.depth;
-    k.enter(this.FN.kmem_cache_alloc + 0x1a4);
+    k.enter(this.pc.cache_alloc_slab);
     try {
       const buf = this.slabAlloc(cp, kmflag);
       if (buf === 0) return 0;
       if (this.cacheFlags(cp) & KMF_BUFTAG) {
-        k.site(this.FN.kmem_cache_alloc + 0x1c8);
+        k.site(this.pc.cache_alloc_debug_slab);
         const rc = this.allocDebug(cp, buf, kmflag, true, caller);
         if (rc !== 0) {
           if (kmflag & KM_NOSLEEP || rc === 1) return 0;
@@ -1981,7 +2103,7 @@ export class Kmem {
     if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
       const caller = this.callerPc();
       const d0 = k.depth;
-      k.enter(this.FN.kmem_cache_free + 0x38);
+      k.enter(this.pc.cache_free_debug);
       try {
         if (this.freeDebug(cp, buf, caller) === -1) return;
       } finally {
@@ -2028,7 +2150,7 @@ export class Kmem {
       const mtc = this.ldp(mtp + this.O.mt_cache);
       const mtsize = mem.load16(mtp + this.O.mt_magsize);
       const d0 = k.depth;
-      k.enter(this.FN.kmem_cache_free + 0x11c);
+      k.enter(this.pc.cache_free_magazine_alloc);
       let nmp: number;
       try {
         nmp = this.kmem_cache_alloc(mtc, KM_NOSLEEP);
@@ -2046,7 +2168,7 @@ export class Kmem {
       break;
     }
     const d0 = k.depth;
-    k.enter(this.FN.kmem_cache_free + 0x1a0);
+    k.enter(this.pc.cache_free_slab);
     try {
       this.slabFreeConstructed(cp, buf, true);
     } finally {
@@ -2184,7 +2306,7 @@ export class Kmem {
   private depotWsReap(cp: number): void {
     const O = this.O;
     const k = this.k;
-    k.enter(this.FN.kmem_depot_ws_reap + 0x20);
+    k.enter(this.pc.depot_ws_reap);
     try {
       const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype) + O.mt_magsize);
       let mlp = cp + O.cache_full;
@@ -2210,7 +2332,7 @@ export class Kmem {
 
   private magazineDestroy(cp: number, mp: number, nrounds: number): void {
     const k = this.k;
-    k.enter(this.FN.kmem_magazine_destroy + 0x30);
+    k.enter(this.pc.magazine_destroy);
     try {
       const flags = this.cacheFlags(cp);
       const hasDtor = this.ldp(cp + this.O.cache_destructor) !== 0;
@@ -2243,7 +2365,7 @@ export class Kmem {
 
   private magazinePurge(cp: number): void {
     const k = this.k;
-    k.enter(this.FN.kmem_cache_magazine_purge + 0x40);
+    k.enter(this.pc.magazine_purge);
     try {
       for (let c = 0; c < k.ncpus; c++) {
         const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
@@ -2269,7 +2391,7 @@ export class Kmem {
     const O = this.O;
     const mtp = this.ldp(cp + O.cache_magtype);
     if (this.ldp(cp + O.cache_chunksize) < this.ldp(mtp + O.mt_maxbuf)) {
-      this.k.enter(this.FN.kmem_cache_magazine_resize + 0x18);
+      this.k.enter(this.pc.magazine_resize);
       try {
         this.magazinePurge(cp);
         this.stp(cp + O.cache_magtype, mtp + O.mt_size);
@@ -2297,7 +2419,7 @@ export class Kmem {
     const mem = this.mem;
     const O = this.O;
     const P = this.P;
-    k.enter(this.FN.kmem_slab_create + 0x48);
+    k.enter(this.pc.slab_create);
     try {
       const vmp = this.arenaOf(cp);
       const chunksize = this.ldp(cp + O.cache_chunksize);
@@ -2318,7 +2440,7 @@ export class Kmem {
       let sp: number;
       let chunks: number;
       if (flags & KMF_HASH) {
-        k.site(this.FN.kmem_slab_create + 0xc0);
+        k.site(this.pc.slab_create_slab_alloc);
         sp = this.kmem_cache_alloc(this.slabCache, kmflag);
         if (sp === 0) {
           vmp.free(slab, slabsize);
@@ -2353,7 +2475,7 @@ export class Kmem {
         if (i >= this.walkMax) k.deadman();
         let bcp: number;
         if (flags & KMF_HASH) {
-          k.site(this.FN.kmem_slab_create + 0x140);
+          k.site(this.pc.slab_create_bufctl_alloc);
           bcp = this.kmem_cache_alloc(bcc, kmflag);
           if (bcp === 0) {
             // give back what we took
@@ -2401,7 +2523,7 @@ export class Kmem {
   private slabDestroy(cp: number, sp: number): void {
     const O = this.O;
     const k = this.k;
-    k.enter(this.FN.kmem_slab_destroy + 0x24);
+    k.enter(this.pc.slab_destroy);
     try {
       const vmp = this.arenaOf(cp);
       const slab = p2align(this.ldp(sp + O.slab_base), vmp.quantum);
@@ -2426,7 +2548,7 @@ export class Kmem {
   private slabAlloc(cp: number, kmflag: number): number {
     const O = this.O;
     const k = this.k;
-    k.enter(this.FN.kmem_slab_alloc + 0x3c);
+    k.enter(this.pc.slab_alloc);
     try {
       const tree = cp + O.cache_partial_slabs;
       let sp = this.avlFirst(tree);
@@ -2507,7 +2629,7 @@ export class Kmem {
   private slabFree(cp: number, buf: number): void {
     const O = this.O;
     const k = this.k;
-    k.enter(this.FN.kmem_slab_free + 0x44);
+    k.enter(this.pc.slab_free);
     try {
       this.inc64(cp + O.cache_slab_free);
       const flags = this.cacheFlags(cp);
@@ -2532,7 +2654,7 @@ export class Kmem {
         sp = p2align(buf, slabsize) + slabsize - this.slabSize;
       }
       if (bcp === 0 || this.ldp(sp + O.slab_cache) !== cp || !(buf - this.ldp(sp + O.slab_base) >= 0 && buf - this.ldp(sp + O.slab_base) < slabsize)) {
-        k.site(this.FN.kmem_slab_free + 0xa0);
+        k.site(this.pc.slab_free_badaddr);
         this.kmem_error(KMERR_BADADDR, cp, buf);
         return;
       }
@@ -2643,19 +2765,19 @@ export class Kmem {
     const btp = buf + this.ldp(cp + O.cache_buftag);
     const bcp = this.ldp(btp + this.btBufctl);
     if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
-      this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x4c, KMERR_BADBUFTAG, cp, buf);
+      this.errorFrom(this.pc.alloc_debug_badbuftag, KMERR_BADBUFTAG, cp, buf);
       return -1;
     }
     this.setBxstat(btp, bcp, KMEM_BUFTAG_ALLOC);
     if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr) !== buf) {
-      this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x90, KMERR_BADBUFCTL, cp, buf);
+      this.errorFrom(this.pc.alloc_debug_badbufctl, KMERR_BADBUFCTL, cp, buf);
       return -1;
     }
     const hasCtor = this.ldp(cp + O.cache_constructor) !== 0;
     if (flags & KMF_DEADBEEF) {
       if (!construct && flags & KMF_LITE) {
         if (!this.is64(buf, KMEM_FREE_PATTERN32)) {
-          this.errorFrom(this.FN.kmem_cache_alloc_debug + 0xd8, KMERR_MODIFIED, cp, buf);
+          this.errorFrom(this.pc.alloc_debug_modified_lite, KMERR_MODIFIED, cp, buf);
           return -1;
         }
         if (hasCtor) {
@@ -2668,7 +2790,7 @@ export class Kmem {
       } else {
         construct = true;
         if (this.verifyAndCopyPattern(KMEM_FREE_PATTERN32, KMEM_UNINITIALIZED_PATTERN32, buf, this.ldp(cp + O.cache_verify)) !== -1) {
-          this.errorFrom(this.FN.kmem_cache_alloc_debug + 0x124, KMERR_MODIFIED, cp, buf);
+          this.errorFrom(this.pc.alloc_debug_modified, KMERR_MODIFIED, cp, buf);
           return -1;
         }
       }
@@ -2708,21 +2830,21 @@ export class Kmem {
     const bcp = this.ldp(btp + this.btBufctl);
     if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_ALLOC)) {
       if (this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
-        this.errorFrom(this.FN.kmem_cache_free_debug + 0x5c, KMERR_DUPFREE, cp, buf);
+        this.errorFrom(this.pc.free_debug_dupfree, KMERR_DUPFREE, cp, buf);
         return -1;
       }
       const sp = this.kmem_findslab(cp, buf);
-      if (sp === 0 || this.ldp(sp + O.slab_cache) !== cp) this.errorFrom(this.FN.kmem_cache_free_debug + 0x84, KMERR_BADADDR, cp, buf);
-      else this.errorFrom(this.FN.kmem_cache_free_debug + 0x98, KMERR_REDZONE, cp, buf);
+      if (sp === 0 || this.ldp(sp + O.slab_cache) !== cp) this.errorFrom(this.pc.free_debug_badaddr, KMERR_BADADDR, cp, buf);
+      else this.errorFrom(this.pc.free_debug_bxstat_redzone, KMERR_REDZONE, cp, buf);
       return -1;
     }
     this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
     if (flags & KMF_HASH && this.ldp(bcp + O.bc_addr) !== buf) {
-      this.errorFrom(this.FN.kmem_cache_free_debug + 0xc4, KMERR_BADBUFCTL, cp, buf);
+      this.errorFrom(this.pc.free_debug_badbufctl, KMERR_BADBUFCTL, cp, buf);
       return -1;
     }
     if (!this.is64(btp, KMEM_REDZONE_PATTERN32)) {
-      this.errorFrom(this.FN.kmem_cache_free_debug + 0xe8, KMERR_REDZONE, cp, buf);
+      this.errorFrom(this.pc.free_debug_redzone, KMERR_REDZONE, cp, buf);
       return -1;
     }
     if (flags & KMF_AUDIT) {
@@ -2820,7 +2942,7 @@ export class Kmem {
     const hSize = this.hLim;
     const prot = this.hProt;
     const c = lho + this.lhCpu + this.cpuOff;
-    if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === H.RW && prot[(c + 63) >>> 12] === H.RW)) return -1;
+    if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === HeapLp64.RW && prot[(c + 63) >>> 12] === HeapLp64.RW)) return -1;
     const O = this.O;
     const u = this.h32;
     const ci = c >>> 2;
@@ -2828,8 +2950,8 @@ export class Kmem {
     const avail = u[ai]!;
     if (u[ai + 1] !== 0 || size > avail) return -1;
     const pi = ci + (O.clh_current >>> 2);
-    const d = u[pi]!; // (hw: the heap base's low word is 0)
-    if (u[pi + 1] !== H.HHI || d + size > hSize || d + size > 0xffffffff) return -1;
+    const d = u[pi]!; // (wordPathsOn: the heap base's low word is 0)
+    if (u[pi + 1] !== HeapLp64.HI || d + size > hSize || d + size > 0xffffffff) return -1;
     if (s >= 0 && !(s + size <= d || d + size <= s)) return -1;
     if (!this.pagesRW(d, size)) return -1;
     const hi = ci + (O.clh_hits >>> 2);
@@ -2857,13 +2979,13 @@ export class Kmem {
 
   /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
   private logEnter(lhp: number, data: number, size: number): number {
-    const s = data + H.HEAP_NEG;
-    if (this.hw && s >>> 0 === s && s + size <= this.hSize && size > 0 && this.pagesR(s, size)) {
-      const d = this.logEnterHeap(lhp + H.HEAP_NEG, s, size);
-      if (d >= 0) return d + H.HEAP_BASE;
+    const s = data + HeapLp64.NEG;
+    if (this.wordPathsOn && s >>> 0 === s && s + size <= this.hSize && size > 0 && this.pagesR(s, size)) {
+      const d = this.logEnterHeap(lhp + HeapLp64.NEG, s, size);
+      if (d >= 0) return d + HeapLp64.BASE;
     }
     const k = this.k;
-    k.enter(this.FN.kmem_log_enter + 0x30);
+    k.enter(this.pc.log_enter);
     try {
       const dst = this.logReserve(lhp, size);
       if (dst === 0) return 0;
@@ -2895,17 +3017,17 @@ export class Kmem {
     const o = bcp - this.hBase;
     const prot = this.hProt;
     const i =
-      o >>> 0 === o && o + size <= this.hSize && (o & 7) === 0 && size <= 4096 && prot[o >>> 12] === H.RW && prot[(o + size - 1) >>> 12] === H.RW
+      o >>> 0 === o && o + size <= this.hSize && (o & 7) === 0 && size <= 4096 && prot[o >>> 12] === HeapLp64.RW && prot[(o + size - 1) >>> 12] === HeapLp64.RW
         ? o >>> 2
         : this.heapWords(bcp, size, true);
     if (i >= 0 && (O.bc_timestamp | O.bc_thread | O.bc_depth | O.bc_lastlog | this.bcStack) % 4 === 0) {
       this.auditFill(i);
       // The log copy carries the previous bc_lastlog; then the record points at it.
-      const c = this.logEnterHeap(lhp + H.HEAP_NEG, i * 4, size);
+      const c = this.logEnterHeap(lhp + HeapLp64.NEG, i * 4, size);
       if (c >= 0) {
         const li = i + (O.bc_lastlog >>> 2);
         this.h32[li] = c;
-        this.h32[li + 1] = H.HHI;
+        this.h32[li + 1] = HeapLp64.HI;
         return;
       }
     } else {
@@ -2928,9 +3050,9 @@ export class Kmem {
     const O = this.O;
     const u = this.h32;
     const now = k.gethrtime();
-    const th = Math.floor(now / H.TWO32);
+    const th = Math.floor(now / HeapLp64.TWO32);
     const ti = i + (O.bc_timestamp >>> 2);
-    u[ti] = now - th * H.TWO32;
+    u[ti] = now - th * HeapLp64.TWO32;
     u[ti + 1] = th;
     const t = k.cur;
     const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
@@ -2941,12 +3063,12 @@ export class Kmem {
       let v = t.addr;
       let hi = Math.floor(v * 2.3283064365386963e-10);
       const tw = i + (O.bc_thread >>> 2);
-      u[tw] = v - hi * H.TWO32;
+      u[tw] = v - hi * HeapLp64.TWO32;
       u[tw + 1] = hi;
       for (let d = t.depth - 1, j = 0; j < n; j++, d--, si += 2) {
         v = st[d]!;
         hi = Math.floor(v * 2.3283064365386963e-10);
-        u[si] = v - hi * H.TWO32;
+        u[si] = v - hi * HeapLp64.TWO32;
         u[si + 1] = hi;
       }
     } else {
@@ -2961,10 +3083,10 @@ export class Kmem {
     if (lhp === 0) return;
     const k = this.k;
     const O = this.O;
-    k.enter(this.FN.kmem_log_event + 0x28);
+    k.enter(this.pc.log_event);
     try {
       const size = this.bcaSize;
-      const d = this.logReserveHeap(lhp + H.HEAP_NEG, size, -1);
+      const d = this.logReserveHeap(lhp + HeapLp64.NEG, size, -1);
       if (d >= 0 && ((d | size) & 7) === 0 && (O.bc_addr | O.bc_slab | O.bc_cache | O.bc_timestamp | O.bc_thread | O.bc_depth | this.bcStack) % 4 === 0) {
         // Writable heap (logReserveHeap checked it), LP64: in place, on the
         // heap view.  The stack is captured inside this frame, as below.
@@ -2977,7 +3099,7 @@ export class Kmem {
         this.auditFill(i);
         return;
       }
-      const e = d >= 0 ? d + H.HEAP_BASE : this.logReserve(lhp, size);
+      const e = d >= 0 ? d + HeapLp64.BASE : this.logReserve(lhp, size);
       if (e === 0) return;
       this.mem.fill32(e, this.bcaSize, 0);
       this.stp(e + O.bc_addr, addr);
@@ -3014,7 +3136,7 @@ export class Kmem {
     const O = this.O;
     const G = this.G;
     let error = errorIn;
-    k.enter(this.FN.kmem_error + 0x60);
+    k.enter(this.pc.error);
     try {
       this.st32(G.kmem_logging, 0);
       const ts = k.gethrtime();
@@ -3158,12 +3280,12 @@ export class Kmem {
       // kmem_alloc_table[(size - 1) >> 3] from the data view (a heap pointer: HHI:offset)
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
-      if (d[ti + 1] === H.HHI) {
-        const o = d[ti]! + H.CC_OFF + this.cpuOff;
+      if (d[ti + 1] === HeapLp64.HI) {
+        const o = d[ti]! + CacheWord.CPU_B + this.cpuOff;
         if (o < this.hLim) {
           const r = this.popAt(o);
-          if (r >= 0) return r + H.HEAP_BASE;
-          if (r === -1) return this.kmemAllocCache(d[ti]! + H.HEAP_BASE, o, size, kmflag);
+          if (r >= 0) return r + HeapLp64.BASE;
+          if (r === -1) return this.kmemAllocCache(d[ti]! + HeapLp64.BASE, o, size, kmflag);
         }
       }
     }
@@ -3172,7 +3294,7 @@ export class Kmem {
 
   /** kmem_alloc from the cache cp whose CPU cache (heap offset o) is usable. */
   private kmemAllocCache(cp: number, o: number, size: number, kmflag: number): number {
-    if ((this.hi32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
+    if ((this.hi32[(o >>> 2) + CpuCacheWord.FLAGS]! & CacheFlag.BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
     return this.allocTagged(cp, size, kmflag);
   }
 
@@ -3207,11 +3329,11 @@ export class Kmem {
     const u = this.h32;
     const O = this.O;
     const ci = cpo >>> 2;
-    if (u[ci + (O.cache_flags >>> 2)]! & F.LITE) return false;
+    if (u[ci + (O.cache_flags >>> 2)]! & CacheFlag.LITE) return false;
     const bti = ci + (O.cache_buftag >>> 2);
     const bt = bo + u[bti]!;
     const bi = bo + size;
-    if (u[bti + 1] !== 0 || (bt & 7) !== 0 || bt + 8 > hs || hp[bt >>> 12] !== H.RW || hp[bi >>> 12] !== H.RW) return false;
+    if (u[bti + 1] !== 0 || (bt & 7) !== 0 || bt + 8 > hs || hp[bt >>> 12] !== HeapLp64.RW || hp[bi >>> 12] !== HeapLp64.RW) return false;
     const w = bt >>> 2;
     const enc = (251 * size + 1) >>> 0;
     if (alloc) {
@@ -3220,8 +3342,8 @@ export class Kmem {
       return true;
     }
     if (u[w + 1] !== enc || this.h8[bi] !== 0xbb) return false;
-    u[w] = H.REDZONE;
-    u[w + 1] = H.REDZONE;
+    u[w] = Pattern.REDZONE;
+    u[w + 1] = Pattern.REDZONE;
     return true;
   }
 
@@ -3229,10 +3351,10 @@ export class Kmem {
     const k = this.k;
     const caller = this.callerPc();
     const d0 = k.depth;
-    k.enter(this.FN.kmem_alloc + 0x4c);
+    k.enter(this.pc.kmem_alloc_tagged);
     try {
       const buf = this.kmem_cache_alloc(cp, kmflag);
-      if (buf !== 0 && !this.taggedW(cp + H.HEAP_NEG, buf + H.HEAP_NEG, size, true)) {
+      if (buf !== 0 && !this.taggedW(cp + HeapLp64.NEG, buf + HeapLp64.NEG, size, true)) {
         const btp = buf + this.ldp(cp + this.O.cache_buftag);
         this.st8(buf + size, KMEM_REDZONE_BYTE);
         this.st32(btp + 4, KMEM_SIZE_ENCODE(size));
@@ -3247,7 +3369,7 @@ export class Kmem {
   private allocOversize(size: number, kmflag: number): number {
     const k = this.k;
     const d0 = k.depth;
-    k.enter(this.FN.kmem_alloc + 0xb0);
+    k.enter(this.pc.kmem_alloc_oversize);
     try {
       if (size === 0) {
         if (kmflag !== KM_SLEEP && !(kmflag & KM_PANIC)) return 0;
@@ -3268,7 +3390,7 @@ export class Kmem {
 
   kmem_zalloc(size: number, kmflag: number): number {
     const k = this.k;
-    k.enter(this.FN.kmem_zalloc + 0x14);
+    k.enter(this.pc.zalloc);
     let buf: number;
     try {
       buf = this.kmem_alloc(size, kmflag);
@@ -3295,14 +3417,14 @@ export class Kmem {
     if (size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
-      const bo = buf + H.HEAP_NEG;
-      if (d[ti + 1] === H.HHI && bo >= 0 && bo < this.hLim && (bo | 0) === bo) {
-        const o = d[ti]! + H.CC_OFF + this.cpuOff;
+      const bo = buf + HeapLp64.NEG;
+      if (d[ti + 1] === HeapLp64.HI && bo >= 0 && bo < this.hLim && (bo | 0) === bo) {
+        const o = d[ti]! + CacheWord.CPU_B + this.cpuOff;
         if (o < this.hLim) {
           const r = this.pushAt(o, bo);
           if (r > 0) return;
           if (r === 0) {
-            this.kmemFreeCache(d[ti]! + H.HEAP_BASE, o, buf, size);
+            this.kmemFreeCache(d[ti]! + HeapLp64.BASE, o, buf, size);
             return;
           }
         }
@@ -3313,7 +3435,7 @@ export class Kmem {
 
   /** kmem_free to the cache cp whose CPU cache (heap offset o) is usable. */
   private kmemFreeCache(cp: number, o: number, buf: number, size: number): void {
-    if ((this.hi32[(o >>> 2) + W.FLAGS]! & F.BUFTAG) === 0) this.kmem_cache_free(cp, buf);
+    if ((this.hi32[(o >>> 2) + CpuCacheWord.FLAGS]! & CacheFlag.BUFTAG) === 0) this.kmem_cache_free(cp, buf);
     else this.freeTagged(cp, buf, size);
   }
 
@@ -3342,10 +3464,10 @@ export class Kmem {
     const k = this.k;
     const caller = this.callerPc();
     const d0 = k.depth;
-    k.enter(this.FN.kmem_free + 0x30);
+    k.enter(this.pc.kmem_free_tagged);
     try {
-      if (this.taggedW(cp + H.HEAP_NEG, buf + H.HEAP_NEG, size, false)) {
-        k.site(this.FN.kmem_free + 0xf0);
+      if (this.taggedW(cp + HeapLp64.NEG, buf + HeapLp64.NEG, size, false)) {
+        k.site(this.pc.kmem_free_cache_free);
         this.kmem_cache_free(cp, buf);
         return;
       }
@@ -3354,28 +3476,28 @@ export class Kmem {
       const w1 = this.ld32(btp + 4);
       if (w1 !== enc) {
         if (this.is64(buf, KMEM_FREE_PATTERN32)) {
-          k.site(this.FN.kmem_free + 0x74);
+          k.site(this.pc.kmem_free_dupfree);
           this.kmem_error(KMERR_DUPFREE, cp, buf);
           return;
         }
         if (KMEM_SIZE_VALID(w1)) {
           this.st32(btp, enc);
-          k.site(this.FN.kmem_free + 0x98);
+          k.site(this.pc.kmem_free_badsize);
           this.kmem_error(KMERR_BADSIZE, cp, buf);
         } else {
-          k.site(this.FN.kmem_free + 0xa8);
+          k.site(this.pc.kmem_free_size_redzone);
           this.kmem_error(KMERR_REDZONE, cp, buf);
         }
         return;
       }
       if (this.ld8(buf + size) !== KMEM_REDZONE_BYTE) {
-        k.site(this.FN.kmem_free + 0xc4);
+        k.site(this.pc.kmem_free_redzone);
         this.kmem_error(KMERR_REDZONE, cp, buf);
         return;
       }
       this.setRedzone(btp);
       if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
-      k.site(this.FN.kmem_free + 0xf0);
+      k.site(this.pc.kmem_free_cache_free);
       this.kmem_cache_free(cp, buf);
     } finally {
       k.depth = d0;
@@ -3390,7 +3512,7 @@ export class Kmem {
   kmem_update(): void {
     const k = this.k;
     const d0 = k.depth;
-    k.enter(this.FN.kmem_update + 0x1c);
+    k.enter(this.pc.update);
     try {
       for (let cp = this.cacheFirst(); cp !== 0; ) {
         const next = this.cacheNext(cp);
@@ -3406,7 +3528,7 @@ export class Kmem {
   private cacheUpdate(cp: number): void {
     const O = this.O;
     const k = this.k;
-    k.enter(this.FN.kmem_cache_update + 0x30);
+    k.enter(this.pc.cache_update);
     try {
       const flags = this.cacheFlags(cp);
       const total = this.ld64(cp + O.cache_buftotal);
@@ -3434,7 +3556,7 @@ export class Kmem {
     const newSize = Math.max(KMEM_HASH_INITIAL, 2 ** (highbit(3 * total + 4) - 2));
     const oldSize = this.ldp(cp + O.cache_hash_mask) + 1;
     if (oldSize / 2 <= newSize && newSize <= oldSize * 2) return;
-    this.k.enter(this.FN.kmem_hash_rescale + 0x40);
+    this.k.enter(this.pc.hash_rescale);
     try {
       const nt = this.arenas.kmem_hash.alloc(newSize * P, VM_NOSLEEP);
       if (nt === 0) return;
@@ -3464,7 +3586,7 @@ export class Kmem {
   kmem_cache_reap(cp: number): void {
     const O = this.O;
     const k = this.k;
-    k.enter(this.FN.kmem_cache_reap + 0x20);
+    k.enter(this.pc.cache_reap);
     try {
       this.inc64(cp + O.cache_reap);
       if (this.ldp(cp + O.cache_reclaim) !== 0) {
@@ -3494,7 +3616,7 @@ export class Kmem {
       this.st32(this.G.kmem_reaping, 1);
     }
     const d0 = k.depth;
-    k.enter(this.FN.kmem_reap + 0x24);
+    k.enter(this.pc.reap);
     try {
       for (let cp = this.cacheFirst(); cp !== 0; ) {
         const next = this.cacheNext(cp);
