@@ -17,7 +17,7 @@ export {
   type KmemConstructor,
   type KmemDestructor,
   type KmemReclaim,
-} from './kmem/kmem.js';
+} from './kmem/index.js';
 export * as kmemConstants from './abi/kmem-impl.js';
 
 /* crash dumps and targets */

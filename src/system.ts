@@ -9,7 +9,7 @@
 import { Kernel, type KernelOptions } from './kernel/kernel.js';
 import type { ModelName } from './machine/memory.js';
 import { createKernelArenas, type KernelArenas } from './vmem/arenas.js';
-import { Kmem } from './kmem/kmem.js';
+import { Kmem } from './kmem/index.js';
 import { KMF_AUDIT } from './abi/kmem-impl.js';
 
 export interface BootOptions {

@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import { bootSystem, type System } from '../../src/system.js';
 import type { ModelName } from '../../src/machine/memory.js';
 import { KMEM_ALLOC_SIZES, KMEM_BIG_ALLOC_SIZES, KMF_DEADBEEF, KMF_LITE } from '../../src/abi/kmem-impl.js';
-import type { KmemCache } from '../../src/kmem/kmem.js';
+import type { KmemCache } from '../../src/kmem/index.js';
 
 type Op =
   | { t: 'create'; size: number; align: number; ctor: boolean }

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { bootSystem } from '../../src/system.js';
 import type { ModelName } from '../../src/machine/memory.js';
-import type { KmemCache } from '../../src/kmem/kmem.js';
+import type { KmemCache } from '../../src/kmem/index.js';
 
 interface Outcome {
   image: string;
