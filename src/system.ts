@@ -6,7 +6,8 @@
  * kmem_update).
  */
 
-import { Kernel, type KernelOptions } from './kernel/kernel.js';
+import { Kernel, checkKernelOptions, type KernelOptions } from './kernel/kernel.js';
+import { ArgumentError, checkInt } from './machine/argcheck.js';
 import type { ModelName } from './machine/memory.js';
 import { createKernelArenas, type KernelArenas } from './vmem/arenas.js';
 import { Kmem } from './kmem/index.js';
@@ -35,7 +36,19 @@ export interface System {
   kmem: Kmem;
 }
 
+/** Check BootOptions (the kernel's own, then kmem's numbers): typed errors naming bootSystem and the option. */
+function checkBootOptions(opts: BootOptions): void {
+  const fn = 'bootSystem';
+  if (typeof opts !== 'object' || opts === null) throw new ArgumentError(fn, 'options', 'an object', opts);
+  checkKernelOptions({ model: opts.model, ncpus: opts.ncpus, heapSize: opts.heapSize, seed: opts.seed, hostname: opts.hostname }, fn);
+  if (opts.kmemFlags !== undefined) checkInt(fn, 'kmemFlags', opts.kmemFlags, 0, 0xffffffff);
+  if (opts.kmemPanic !== undefined) checkInt(fn, 'kmemPanic', opts.kmemPanic, -1, 1);
+  if (opts.kmemLogSize !== undefined) checkInt(fn, 'kmemLogSize', opts.kmemLogSize, 0, Number.MAX_SAFE_INTEGER);
+  if (opts.kmemWordPaths !== undefined && typeof opts.kmemWordPaths !== 'boolean') throw new ArgumentError(fn, 'kmemWordPaths', 'a boolean', opts.kmemWordPaths);
+}
+
 export function bootSystem(opts: BootOptions = {}): System {
+  checkBootOptions(opts);
   const kopts: KernelOptions = {
     model: opts.model,
     ncpus: opts.ncpus,

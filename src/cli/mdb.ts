@@ -93,6 +93,23 @@ function dumpFiles(args: string[]): { unix: string; vmcore: string } {
   throw new Error(`${a}: specify both unix.N and vmcore.N, a dump number, or a directory`);
 }
 
+/**
+ * Refuse a dump file that is not a regular file before opening it: opening a
+ * FIFO blocks until a writer comes, and a directory or device is no dump.
+ */
+function requireRegularFile(p: string): void {
+  let st;
+  try {
+    st = statSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`failed to open ${p}: ${code === 'ENOENT' ? 'No such file or directory' : code ?? String(e)}`);
+  }
+  if (st.isFile()) return;
+  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'a special file';
+  throw new Error(`failed to open ${p}: is ${kind}, not a regular file`);
+}
+
 function safeIsDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -193,6 +210,8 @@ export async function main(argv: string[]): Promise<void> {
   if (rest.length > 0) {
     try {
       const { unix, vmcore } = dumpFiles(rest);
+      requireRegularFile(unix);
+      requireRegularFile(vmcore);
       target = await openDumpTarget(unix, vmcore);
     } catch (e) {
       process.stderr.write(`mdb: ${e instanceof Error ? e.message : String(e)}\n`);

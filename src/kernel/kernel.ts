@@ -30,6 +30,7 @@
  * into a panic by `trap()`, as a real kernel's trap handler does.
  */
 
+import { ArgumentError, checkFinite, checkInt, checkOneOf, checkString } from '../machine/argcheck.js';
 import { PagedMemory, PageFault, PROT_READ, PROT_RW, dataModel, type DataModel, type ModelName } from '../machine/memory.js';
 import { hex, p2roundup } from '../machine/addr.js';
 import { TypeTable } from '../ctf/ctf.js';
@@ -45,6 +46,22 @@ export interface KernelOptions {
   pageSize?: number;
   seed?: number;
   hostname?: string;
+}
+
+/** Most CPUs a kernel boots (cpus[] and every cache_cpu[] are sized by it). */
+export const MAX_NCPUS = 64;
+
+/** Check KernelOptions at the public entry (new Kernel, bootSystem): typed errors, never silent defaults. */
+export function checkKernelOptions(opts: KernelOptions, fn = 'new Kernel'): void {
+  if (typeof opts !== 'object' || opts === null) throw new ArgumentError(fn, 'options', 'an object', opts);
+  if (opts.model !== undefined) checkOneOf(fn, 'model', opts.model, ['lp64', 'ilp32']);
+  if (opts.ncpus !== undefined) checkInt(fn, 'ncpus', opts.ncpus, 1, MAX_NCPUS);
+  if (opts.heapSize !== undefined) checkInt(fn, 'heapSize', opts.heapSize, 1 << 20, Number.MAX_SAFE_INTEGER);
+  if (opts.pageSize !== undefined && (checkInt(fn, 'pageSize', opts.pageSize, 512, 1 << 16) & (opts.pageSize - 1)) !== 0) {
+    throw new ArgumentError(fn, 'pageSize', 'a power of two', opts.pageSize);
+  }
+  if (opts.seed !== undefined) checkInt(fn, 'seed', opts.seed, 0, 0xffffffff);
+  if (opts.hostname !== undefined) checkString(fn, 'hostname', opts.hostname);
 }
 
 /** Virtual layout of one data model. */
@@ -205,6 +222,7 @@ export class Kernel {
   private msgText = '';
 
   constructor(opts: KernelOptions = {}) {
+    checkKernelOptions(opts);
     this.model = dataModel(opts.model ?? 'lp64');
     this.pageSize = opts.pageSize ?? 4096;
     this.mem = new PagedMemory(this.model, this.pageSize);
@@ -574,6 +592,8 @@ export class Kernel {
 
   /** Advance the clock by ns, running callouts that fall due. */
   advance(ns: number): void {
+    checkFinite('Kernel.advance', 'ns', ns);
+    if (ns < 0) throw new ArgumentError('Kernel.advance', 'ns', 'a non-negative number of nanoseconds', ns);
     const target = this.hrtime + ns;
     while (this.callouts.length > 0 && this.callouts[0]!.when <= target) {
       const c = this.callouts.shift()!;

@@ -505,7 +505,7 @@ export function makeTypeDcmds(s: Session): DcmdDef[] {
       if (argv.length < 2) return DCMD_USAGE;
       const [tname, used] = argsToTypeName(argv);
       const { tt, id } = resolveType(s, tname);
-      const cnt = ctx.parseValue(argv[used] ?? '0');
+      const cnt = ctx.parseCount(argv[used] ?? '0', 'array count');
       const size = tt.sizeof(id);
       for (let i = 0; i < cnt; i++) ctx.pipeOut(addr + i * size);
       return DCMD_OK;

@@ -7,6 +7,7 @@ import type { Target } from '../target/target.js';
 import { Session, type MdbIO } from './session.js';
 import { coreModule } from './modules/core.js';
 import { registeredModules, type MdbModule } from './module.js';
+import { checkString } from '../machine/argcheck.js';
 
 export * from './module.js';
 export { Session, MdbError, type MdbIO } from './session.js';
@@ -24,6 +25,7 @@ export function createSession(target: Target | undefined, io: MdbIO, extra: read
 
 /** Run commands against a target and return what mdb printed (for tests and scripts). */
 export function runMdb(target: Target | undefined, commands: string, extra: readonly MdbModule[] = []): { stdout: string; stderr: string; ok: boolean } {
+  checkString('runMdb', 'commands', commands);
   let stdout = '';
   let stderr = '';
   const s = createSession(target, { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x) }, extra);

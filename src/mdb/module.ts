@@ -94,6 +94,15 @@ export class WalkError extends Error {
   }
 }
 
+/**
+ * The one rule for an address a walker does not expect: a global-only
+ * walker given an explicit address fails (WalkError, non-zero status)
+ * instead of ignoring it.
+ */
+export function noAddress(walker: string, addr: number | undefined): void {
+  if (addr !== undefined) throw new WalkError(`${walker} is a global walk and takes no address`);
+}
+
 /** Thrown by dcmds to stop with a message (printed as `mdb: <message>`; the dcmd fails). */
 export class DcmdError extends Error {
   constructor(message: string) {
@@ -241,6 +250,12 @@ export interface DcmdContext {
   getopts<S extends OptSpec>(argv: readonly string[], spec: S): { opts: OptValues<S>; rest: string[] } | undefined;
   /** Parse a number the way mdb does (current radix, 0x/0t/0o/0i, symbols and expressions allowed). */
   parseValue(s: string): number;
+  /**
+   * Parse a count or length (as parseValue) that the dcmd will loop over or
+   * allocate for; a value above the session's repeat-count cap is refused
+   * with a DcmdError naming `what`.
+   */
+  parseCount(s: string, what: string): number;
 
   /** `sym+0xoff` or the address in hex (mdb's %a). */
   symbolize(addr: number): string;

@@ -20,6 +20,13 @@
  *
  * Numbers are validated strictly: a `_` may not follow a prefix directly,
  * every digit must be valid in its base, and the value must fit in 64 bits.
+ *
+ * Whitespace is space and tab only, as in illumos mdb's lexer (mdb_lex.l):
+ * every other character (vertical tab, form feed, CR, NUL, U+00A0, U+2028,
+ * U+FEFF, ...) is an ordinary character, part of a word or argument where
+ * those are allowed and a syntax error elsewhere.  Every token consumes at
+ * least one character, so no input can make the parser stand still.
+ * Messages quote at most QUOTE_MAX characters of the input.
  */
 
 export class MdbSyntaxError extends Error {
@@ -61,6 +68,26 @@ export interface Command {
 }
 
 const WORD_CH = /[A-Za-z0-9_`]/;
+
+/** The lexer's whitespace: space and tab, nothing else (illumos mdb_lex.l). */
+export function isBlank(c: string): boolean {
+  return c === ' ' || c === '\t';
+}
+
+/** Characters that end an unquoted argument or shell word. */
+function endsArg(c: string): boolean {
+  return isBlank(c) || c === ';' || c === '|' || c === '!' || c === "'" || c === '"';
+}
+
+/** Longest piece of input quoted in a message. */
+export const QUOTE_MAX = 40;
+
+/** A bounded, printable excerpt of input for an error message. */
+export function quoteInput(text: string, max = QUOTE_MAX): string {
+  const cut = text.length > max ? text.slice(0, max) : text;
+  const shown = cut.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.length > max ? shown + '...' : shown;
+}
 const ID_START = /[A-Za-z_`]/;
 
 /** Parse a numeric literal with validation.  Returns undefined if the text is not number-like in `radix`. */
@@ -71,18 +98,18 @@ export function parseNumber(text: string, radix: number): bigint {
     const p = text[1]!.toLowerCase();
     base = p === 'x' ? 16 : p === 't' ? 10 : p === 'o' ? 8 : 2;
     digits = text.slice(2);
-    if (digits === '') throw new MdbSyntaxError(`invalid number: ${text}`);
-    if (digits.startsWith('_')) throw new MdbSyntaxError(`invalid number: ${text}`);
+    if (digits === '') throw new MdbSyntaxError(`invalid number: ${quoteInput(text)}`);
+    if (digits.startsWith('_')) throw new MdbSyntaxError(`invalid number: ${quoteInput(text)}`);
   }
-  if (digits.startsWith('_') || digits === '') throw new MdbSyntaxError(`invalid number: ${text}`);
+  if (digits.startsWith('_') || digits === '') throw new MdbSyntaxError(`invalid number: ${quoteInput(text)}`);
   let v = 0n;
   const B = BigInt(base);
   for (const ch of digits) {
     if (ch === '_') continue;
     const d = parseInt(ch, 36);
-    if (Number.isNaN(d) || d >= base) throw new MdbSyntaxError(`invalid digit '${ch}' in ${base === 16 ? 'hexadecimal' : base === 10 ? 'decimal' : base === 8 ? 'octal' : base === 2 ? 'binary' : `base ${base}`} number: ${text}`);
+    if (Number.isNaN(d) || d >= base) throw new MdbSyntaxError(`invalid digit '${ch}' in ${base === 16 ? 'hexadecimal' : base === 10 ? 'decimal' : base === 8 ? 'octal' : base === 2 ? 'binary' : `base ${base}`} number: ${quoteInput(text)}`);
     v = v * B + BigInt(d);
-    if (v >= 1n << 64n) throw new MdbSyntaxError(`number exceeds 64 bits: ${text}`);
+    if (v >= 1n << 64n) throw new MdbSyntaxError(`number exceeds 64 bits: ${quoteInput(text)}`);
   }
   return v;
 }
@@ -144,10 +171,14 @@ export class Parser {
     return this.i >= this.s.length || this.peek() === '\n';
   }
   private ws(): void {
-    while (this.peek() === ' ' || this.peek() === '\t' || this.peek() === '\r') this.i++;
+    while (isBlank(this.peek())) this.i++;
   }
   private err(msg: string): never {
     throw new MdbSyntaxError(msg);
+  }
+  /** A syntax error quoting (a bounded part of) the rest of the line. */
+  private nearErr(): never {
+    this.err(`syntax error near "${quoteInput(this.s.slice(this.i, this.i + 10).split('\n')[0]!, 10)}"`);
   }
 
   /** Parse all commands of the input (several lines allowed). */
@@ -218,7 +249,7 @@ export class Parser {
     }
     this.ws();
     if (this.peek() === '/' && this.peek(1) === '/') while (!this.eol()) this.i++; // trailing comment
-    if (!this.eol() && this.peek() !== ';') this.err(`syntax error near "${this.s.slice(this.i, this.i + 10).split('\n')[0]}"`);
+    if (!this.eol() && this.peek() !== ';') this.nearErr();
     return { addr, count, stages };
   }
 
@@ -257,7 +288,7 @@ export class Parser {
       if (d === "'" || d === '"') parts.push(this.quoted());
       else {
         const start = this.i;
-        while (!this.eol() && !/[\s|;!'"]/.test(this.peek())) this.i++;
+        while (!this.eol() && !endsArg(this.peek())) this.i++;
         parts.push(this.s.slice(start, this.i));
       }
     }
@@ -336,13 +367,13 @@ export class Parser {
         this.i += 3;
       }
       const start = this.i;
-      while (!this.eol() && !/[\s;|!]/.test(this.peek())) this.i++;
+      while (!this.eol() && !isBlank(this.peek()) && !';|!'.includes(this.peek())) this.i++;
       const name = this.s.slice(start, this.i);
       if (!name) this.err("syntax error: expected variable name following '>'");
       return { k: 'assign', name, mod };
     }
     if (c === '') this.err('syntax error: unexpected end of input');
-    this.err(`syntax error near "${this.s.slice(this.i, this.i + 10).split('\n')[0]}"`);
+    this.nearErr();
   }
 
   private format(verb: '/' | '\\' | '?' | '='): Stage {
@@ -352,7 +383,7 @@ export class Parser {
     let n: bigint | undefined;
     while (!this.eol()) {
       const c = this.peek();
-      if (c === ' ' || c === '\t' || c === ';' || c === '|' || c === '!') break;
+      if (isBlank(c) || c === ';' || c === '|' || c === '!') break;
       if (c === '"') {
         items.push({ k: 'str', s: this.quoted() });
         continue;
@@ -394,7 +425,7 @@ export class Parser {
         continue;
       }
       const start = this.i;
-      while (!this.eol() && !/[\s;|!'"]/.test(this.peek())) this.i++;
+      while (!this.eol() && !endsArg(this.peek())) this.i++;
       out.push({ k: 'str', s: this.s.slice(start, this.i), quoted: false });
     }
     return out;
@@ -531,11 +562,11 @@ export class Parser {
       while (WORD_CH.test(this.peek()) || (this.peek() === '.' && WORD_CH.test(this.peek(1)))) this.i++;
       const w = this.s.slice(start, this.i);
       if (/^[0-9]/.test(w)) return { k: 'num', v: parseNumber(w, this.radix) };
-      if (!ID_START.test(w[0]!) && w[0] !== '.') this.err(`syntax error: bad token ${w}`);
+      if (!ID_START.test(w[0]!) && w[0] !== '.') this.err(`syntax error: bad token ${quoteInput(w)}`);
       return { k: 'word', w };
     }
     if (c === '' || c === '\n') this.err('syntax error: unexpected end of expression');
-    this.err(`syntax error near "${this.s.slice(this.i, this.i + 10).split('\n')[0]}"`);
+    this.nearErr();
   }
 }
 
@@ -548,6 +579,6 @@ export function parseCommands(text: string, radix: number): Command[] {
 export function parseExpr(text: string, radix: number): Expr {
   const p = new Parser(text, radix);
   const e = p.expr();
-  if (!p.atEnd()) throw new MdbSyntaxError(`syntax error in expression "${text}"`);
+  if (!p.atEnd()) throw new MdbSyntaxError(`syntax error in expression "${quoteInput(text)}"`);
   return e;
 }

@@ -49,13 +49,15 @@ import {
   WHATIS_REG_ID_ONLY,
   WHATIS_REG_NO_ID,
 } from './module.js';
-import { MdbSyntaxError, Parser, isRadixWord, parseExpr, type Arg, type Command, type Expr, type Stage } from './parse.js';
+import { MdbSyntaxError, Parser, isRadixWord, parseExpr, quoteInput, type Arg, type Command, type Expr, type Stage } from './parse.js';
 import { Out } from './output.js';
 import { mdbSprintf, numToStr } from './printf.js';
 import { FormatError, fmtPrint, type FmtReader, type FmtState } from './fmt.js';
 import { NoTarget } from './notarget.js';
 
 const M64 = (1n << 64n) - 1n;
+/** Longest warning printed (longer ones quote huge input and are cut). */
+const WARN_MAX = 400;
 
 export interface MdbIO {
   stdout(s: string): void;
@@ -198,8 +200,10 @@ export class Session {
 
   /* ---------- messages ---------- */
 
+  /** `mdb: msg` on stderr; a message longer than WARN_MAX (one quoting huge input) is cut. */
   warn(msg: string): void {
-    this.io.stderr('mdb: ' + (msg.endsWith('\n') ? msg : msg + '\n'));
+    const line = msg.endsWith('\n') ? msg.slice(0, -1) : msg;
+    this.io.stderr('mdb: ' + (line.length > WARN_MAX ? line.slice(0, WARN_MAX) + '...' : line) + '\n');
   }
 
   /** Print an exception as an mdb message. */
@@ -253,7 +257,7 @@ export class Session {
         if (isRadixWord(e.w, this.radix)) {
           return parseWordNumber(e.w, this.radix);
         }
-        throw new MdbError(`failed to dereference symbol: unknown symbol name '${e.w}'`);
+        throw new MdbError(`failed to dereference symbol: unknown symbol name '${quoteInput(e.w)}'`);
       }
       case 'dot':
         return this.dot;
@@ -504,6 +508,10 @@ export class Session {
 
   private runShell(cmd: string, input: string): string | null {
     const shell = process.env.SHELL || '/bin/sh';
+    if (cmd.includes('\0')) {
+      this.warn('shell command contains a NUL character');
+      return null;
+    }
     const r = spawnSync(shell, ['-c', cmd], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
     if (r.error) {
       this.warn(`failed to exec ${shell}: ${r.error.message}`);
@@ -550,7 +558,7 @@ export class Session {
     if (!ent) {
       const shown = name.startsWith('$') || name.startsWith(':') ? name : '::' + name;
       if (name.startsWith(':') && name.length === 2) throw new MdbError(`command is not supported by current target`);
-      this.warn(`invalid command '${shown}': unknown dcmd name`);
+      this.warn(`invalid command '${quoteInput(shown)}': unknown dcmd name`);
       return DCMD_ERR;
     }
     if ((flags & DCMD_ADDRSPEC) === 0 && ent.def.usage.startsWith(':') && !ent.def.checksAddrspec) {
@@ -564,7 +572,8 @@ export class Session {
       r = ent.def.fn(ctx, fromU64(addr), flags, argv);
     } catch (e) {
       this.report(e);
-      return DCMD_ERR;
+      // a syntax error in an argument is the same for every pipeline input: stop the line
+      return e instanceof MdbSyntaxError ? DCMD_ABORT : DCMD_ERR;
     }
     if (r === DCMD_USAGE) this.printUsage(ent.def);
     return r;
@@ -892,6 +901,11 @@ class Ctx implements DcmdContext {
   }
   parseValue(str: string): number {
     return fromU64(this.s.evalText(str));
+  }
+  parseCount(str: string, what: string): number {
+    const v = this.s.evalText(str);
+    if (v > this.s.maxRepeat) throw new DcmdError(`${what} 0x${hexU(v)} is too large (at most 0x${hexU(this.s.maxRepeat)})`);
+    return Number(v);
   }
   symbolize(addr: number): string {
     return this.s.symbolize(toU64(addr));

@@ -11,6 +11,7 @@
  */
 
 import { bootSystem, type System } from '../system.js';
+import { ArgumentError, checkInt, checkOneOf, checkString } from '../machine/argcheck.js';
 import { KernelPanic } from '../kernel/kernel.js';
 import type { ModelName } from '../machine/memory.js';
 import { installSavecore, lastDump, type DumpInfo } from '../dump/savecore.js';
@@ -67,6 +68,13 @@ export class ScenarioError extends Error {
 
 /** Boot, run the scenario to its panic, and return the dump it left. */
 export function runScenario(name: string, opts: RunOptions): ScenarioResult {
+  checkString('runScenario', 'name', name);
+  if (typeof opts !== 'object' || opts === null) throw new ArgumentError('runScenario', 'opts', 'an object', opts);
+  checkString('runScenario', 'opts.dir', opts.dir);
+  if (opts.seed !== undefined) checkInt('runScenario', 'opts.seed', opts.seed, 0, 0xffffffff);
+  if (opts.model !== undefined) checkOneOf('runScenario', 'opts.model', opts.model, ['lp64', 'ilp32']);
+  if (opts.kmemFlags !== undefined) checkInt('runScenario', 'opts.kmemFlags', opts.kmemFlags, 0, 0xffffffff);
+  if (opts.heapSize !== undefined) checkInt('runScenario', 'opts.heapSize', opts.heapSize, 1 << 20, Number.MAX_SAFE_INTEGER);
   const scenario = findScenario(name);
   if (!scenario) throw new ScenarioError(`unknown scenario "${name}" (kmemdb crash --list lists them)`);
   const system = bootSystem({

@@ -25,10 +25,20 @@
  * The memory may be corrupt: that is why we are looking at it.  Every loop
  * is bounded (by the counts the cache claims, with slack, or by a fixed
  * ceiling), a pointer that cannot be read ends that walk with a warning that
- * names the address, and a cycle is detected by the bound.  Nothing here
- * throws for bad data except `LayoutError` (the types are missing: the
- * target has no kmem at all).  Warnings go to a sink so dcmds can print
- * them as `mdb: ...` and library callers can collect them.
+ * names the address, a list_t that comes back to a node it has already
+ * visited stops there with one warning naming the node, and a list_t that
+ * ends in NULL instead of at its head (it was cut) or whose back pointers do
+ * not point back says so.  Nothing here throws for bad data except
+ * `LayoutError` (the types are missing: the target has no kmem at all).
+ * Warnings go to a sink so dcmds can print them as `mdb: ...` and library
+ * callers can collect them; `damage` counts them, so an analysis can tell
+ * that its answer is incomplete.
+ *
+ * A cache given by address is checked for identity (checkCache) before it
+ * is walked: its name, sizes and geometry must agree with each other and
+ * with the per-CPU caches it embeds (cc_flags is the CPU-local copy of
+ * cache_flags), so a wrong address gets a one-line error instead of
+ * garbage counts or a runaway allocation.
  */
 
 import type { Target } from '../../target/target.js';
@@ -95,6 +105,7 @@ export class KmemLayout {
   readonly list_offset: Field;
   readonly list_head: number;
   readonly list_next: Field;
+  readonly list_prev: Field | undefined;
   readonly avl_root: Field;
   readonly avl_offset: Field;
   readonly avl_numnodes: Field | undefined;
@@ -206,6 +217,7 @@ export class KmemLayout {
     this.list_head = field(tt, lt, 'list_head').off;
     const ln = tt.find('list_node_t') !== undefined ? 'list_node_t' : 'struct list_node';
     this.list_next = field(tt, ln, 'list_next');
+    this.list_prev = tryField(tt, ln, 'list_prev');
     const at = tt.find('avl_tree_t') !== undefined ? 'avl_tree_t' : 'struct avl_tree';
     this.avl_root = field(tt, at, 'avl_root');
     this.avl_offset = field(tt, at, 'avl_offset');
@@ -368,14 +380,21 @@ export interface BufRef {
 export class KmemView {
   readonly L: KmemLayout;
   readonly ptr: number;
+  /** Warnings given so far: each names damage that may have cut an answer short. */
+  damage = 0;
+  readonly warn: WarnFn;
   private cacheInfoMemo = new Map<number, CacheInfo>();
 
   constructor(
     readonly t: Target,
-    readonly warn: WarnFn = () => {},
+    warn: WarnFn = () => {},
   ) {
     this.L = kmemLayout(t);
     this.ptr = t.model.ptrSize;
+    this.warn = (m) => {
+      this.damage++;
+      warn(m);
+    };
   }
 
   /* ------------------------------------------------------------ helpers */
@@ -417,13 +436,30 @@ export class KmemView {
       return out;
     }
     const head = listAddr + L.list_head;
-    while (node !== head && node !== 0) {
-      if (out.length >= limit) {
-        this.warn(`${what} list at ${h(listAddr)} is too long or circular; stopped at ${h(node)}`);
+    const seen = new Set<number>();
+    let prev = head;
+    let backChecked = false;
+    while (node !== head) {
+      if (node === 0) {
+        this.warn(`${what} list at ${h(listAddr)} is cut: node ${h(prev)} links to NULL after ${out.length} ${out.length === 1 ? 'entry' : 'entries'}, not back to the head`);
         break;
       }
+      if (seen.has(node)) {
+        this.warn(`${what} list at ${h(listAddr)} is circular: node ${h(prev)} links back to ${h(node)}; stopped after ${out.length} entries`);
+        break;
+      }
+      if (out.length >= limit) {
+        this.warn(`${what} list at ${h(listAddr)} is too long; stopped at ${h(node)} after ${limit} entries`);
+        break;
+      }
+      seen.add(node);
       out.push(node - off);
       try {
+        if (!backChecked && L.list_prev && rd(this.t, node, L.list_prev) !== prev) {
+          this.warn(`${what} list at ${h(listAddr)}: the back pointer of node ${h(node)} does not point back to ${h(prev)}`);
+          backChecked = true; // one warning per list
+        }
+        prev = node;
         node = rd(this.t, node, L.list_next);
       } catch {
         this.warn(`failed to read ${what} list node at ${h(node)}`);
@@ -561,6 +597,43 @@ export class KmemView {
   /** Is `addr` plausibly a kmem_cache_t (on the kmem_caches list)? */
   isCache(addr: number): boolean {
     return this.caches().includes(addr);
+  }
+
+  /**
+   * Why `addr` is not a kmem_cache_t, or undefined if it looks like one:
+   * readable, a printable NUL-terminated name, sizes that fit together
+   * (0 < bufsize <= chunksize <= slabsize, maxchunks chunks fit in a slab)
+   * and every per-CPU cache's cc_flags equal to cache_flags.  This is an
+   * identity check of the bytes, independent of the kmem_caches list (which
+   * may itself be damaged).
+   */
+  checkCache(addr: number): string | undefined {
+    let ci: CacheInfo;
+    let raw: Uint8Array;
+    try {
+      ci = this.cache(addr);
+      raw = this.t.read(addr + this.L.cache_name.off, this.L.nameLen);
+    } catch {
+      return 'cannot be read';
+    }
+    const nul = raw.indexOf(0);
+    if (nul <= 0 || raw.subarray(0, nul).some((b) => b < 0x20 || b > 0x7e)) return 'has no cache name';
+    if (!(ci.bufsize > 0 && ci.chunksize >= ci.bufsize && ci.slabsize >= ci.chunksize)) return `has inconsistent sizes (buf ${ci.bufsize}, chunk ${ci.chunksize}, slab ${ci.slabsize})`;
+    if (!(ci.maxchunks >= 1 && ci.maxchunks * ci.chunksize <= ci.slabsize)) return `has ${ci.maxchunks} chunks of ${ci.chunksize} bytes in a ${ci.slabsize}-byte slab`;
+    const ccFlags = this.L.cc_flags;
+    if (ccFlags) {
+      const n = this.ncpus();
+      for (let i = 0; i < n; i++) {
+        let f: number;
+        try {
+          f = rd(this.t, addr + this.L.cache_cpu + i * this.L.cpuCacheSize, ccFlags);
+        } catch {
+          return `has an unreadable cache_cpu[${i}]`;
+        }
+        if (f !== ci.flags) return `has cache_cpu[${i}].cc_flags ${h(f)} != cache_flags ${h(ci.flags)}`;
+      }
+    }
+    return undefined;
   }
 
   cacheByName(name: string): number | undefined {

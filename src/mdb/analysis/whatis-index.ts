@@ -20,6 +20,7 @@
  * print in illumos' order; `whatis()` is the one-shot library form.
  */
 
+import { checkAddress } from '../../machine/argcheck.js';
 import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { rd } from './fields.js';
@@ -482,6 +483,7 @@ export class WhatisIndex {
 
   /** Everything known about addr (the first answer only unless opts.all). */
   whatis(addr: number, opts: WhatisOptions = {}): WhatisMatch[] {
+    checkAddress('whatis', 'addr', addr);
     const out: WhatisMatch[] = [];
     const steps: Array<(a: number, o: WhatisOptions, r: WhatisMatch[]) => void> = opts.identifiersOnly
       ? [this.kmemMatches.bind(this), this.vmemMatches.bind(this)]

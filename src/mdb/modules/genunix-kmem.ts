@@ -17,6 +17,7 @@ import {
   DCMD_USAGE,
   DcmdError,
   WalkError,
+  noAddress,
   type DcmdContext,
   type DcmdDef,
   type DcmdResult,
@@ -49,10 +50,25 @@ function vview(ctx: DcmdContext): VmemView {
   }
 }
 
-/** A cache given by address; errors if it is not on kmem_caches. */
+/** Why addr is not a kmem_cache_t (checked by identity, see KmemView.checkCache), or undefined. */
+function notACache(ctx: DcmdContext, kv: KmemView, addr: number): string | undefined {
+  const why = kv.checkCache(addr);
+  return why === undefined ? undefined : `${ctx.hex(addr)} is not a valid kmem_cache_t: it ${why}`;
+}
+
+/** A cache given by address to a dcmd; a DcmdError if the bytes there are not one. */
 function cacheArg(ctx: DcmdContext, kv: KmemView, addr: number): CacheInfo {
-  if (!kv.caches().includes(addr)) throw new DcmdError(`${ctx.hex(addr)} is not a valid kmem_cache_t`);
+  const why = notACache(ctx, kv, addr);
+  if (why) throw new DcmdError(why);
   return kv.cache(addr);
+}
+
+/** A cache given by address to a walker; a WalkError if the bytes there are not one. */
+function walkCacheArg(ctx: DcmdContext, kv: KmemView, addr: number | undefined, walker: string): number {
+  if (addr === undefined) throw new WalkError(`${walker} doesn't support global walks`);
+  const why = notACache(ctx, kv, addr);
+  if (why) throw new WalkError(why);
+  return addr;
 }
 
 /** `%a` of the first frame not in the allocator, or "" */
@@ -122,6 +138,7 @@ function kmemCacheDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
   const g = ctx.getopts(argv, { n: 'string' });
   if (!g || g.rest.length) return DCMD_USAGE;
   const kv = kview(ctx);
+  if (flags & DCMD_ADDRSPEC) cacheArg(ctx, kv, addr);
   const list = flags & DCMD_ADDRSPEC ? [addr] : kv.caches();
   if (DCMD_HDRSPEC(flags) && !(flags & DCMD_PIPE_OUT)) {
     ctx.printf('%-?s %-25s %4s %6s %8s %8s\n', 'ADDR', 'NAME', 'FLAG', 'CFLAG', 'BUFSIZE', 'BUFTOTL');
@@ -277,7 +294,10 @@ function kmemSlabsDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
   if (!g || g.rest.length) return DCMD_USAGE;
   const o: SlabsOpts = { n: g.opts.n, N: g.opts.N, v: g.opts.v, maxbuckets: g.opts.b ?? 1, minbucketsize: g.opts.B ?? 0 };
   const kv = kview(ctx);
-  if (flags & DCMD_ADDRSPEC) return kmemSlabsOne(ctx, kv, addr, DCMD_HDRSPEC(flags), o);
+  if (flags & DCMD_ADDRSPEC) {
+    cacheArg(ctx, kv, addr);
+    return kmemSlabsOne(ctx, kv, addr, DCMD_HDRSPEC(flags), o);
+  }
   let first = true;
   for (const c of kv.caches()) {
     if (ctx.interrupted()) return DCMD_ERR;
@@ -721,7 +741,7 @@ function kmemDebugDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: re
 
 function cacheList(ctx: DcmdContext, kv: KmemView, addr: number | undefined): CacheInfo[] {
   if (addr !== undefined) {
-    if (!kv.caches().includes(addr)) throw new WalkError(`${ctx.hex(addr)} is not a valid kmem_cache_t`);
+    walkCacheArg(ctx, kv, addr, 'kmem');
     return [kv.cache(addr)];
   }
   const out: CacheInfo[] = [];
@@ -752,8 +772,14 @@ function* bufWalk(ctx: DcmdContext, addr: number | undefined, free: boolean, ctl
   }
 }
 
+/** The log header pointers kmem keeps (an explicit kmem_log address must be one of their values). */
+const KMEM_LOGS = ['kmem_transaction_log', 'kmem_content_log', 'kmem_failure_log', 'kmem_slab_log'];
+
 function* logWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> {
   const kv = kview(ctx);
+  if (addr !== undefined && !KMEM_LOGS.some((g) => kv.logHeader(g) === addr && addr !== 0)) {
+    throw new WalkError(`${ctx.hex(addr)} is not a kmem_log_header_t (the value of ${KMEM_LOGS.join(', ')})`);
+  }
   const lh = addr ?? kv.logHeader('kmem_transaction_log');
   if (lh === 0) throw new WalkError('no kmem transaction log');
   yield* kv.logEntries(lh);
@@ -764,7 +790,8 @@ export function kmemWalkers(): WalkerDef[] {
     {
       name: 'kmem_cache',
       description: 'walk list of kmem caches',
-      walk(ctx) {
+      walk(ctx, addr) {
+        noAddress('kmem_cache', addr);
         return kview(ctx).caches();
       },
     },
@@ -792,29 +819,27 @@ export function kmemWalkers(): WalkerDef[] {
       name: 'kmem_cpu_cache',
       description: 'given a kmem cache, walk its per-CPU caches',
       walk(ctx, addr) {
-        if (addr === undefined) throw new WalkError('kmem_cpu_cache doesn\'t support global walks');
-        return kview(ctx)
-          .cpuCaches(addr)
-          .map((c) => c.addr);
+        const kv = kview(ctx);
+        return kv.cpuCaches(walkCacheArg(ctx, kv, addr, 'kmem_cpu_cache')).map((c) => c.addr);
       },
     },
     {
       name: 'kmem_slab',
       description: 'given a kmem cache, walk its slabs',
       walk(ctx, addr) {
-        if (addr === undefined) throw new WalkError('kmem_slab doesn\'t support global walks');
-        return kview(ctx).slabs(addr);
+        const kv = kview(ctx);
+        return kv.slabs(walkCacheArg(ctx, kv, addr, 'kmem_slab'));
       },
     },
     {
       name: 'kmem_slab_partial',
       description: 'given a kmem cache, walk its partially allocated slabs (min 1)',
       walk(ctx, addr) {
-        if (addr === undefined) throw new WalkError('kmem_slab_partial doesn\'t support global walks');
         const kv = kview(ctx);
-        const p = kv.partialSlabs(addr);
+        const c = walkCacheArg(ctx, kv, addr, 'kmem_slab_partial');
+        const p = kv.partialSlabs(c);
         if (p.length) return p;
-        return kv.completeSlabs(addr).slice(0, 1);
+        return kv.completeSlabs(c).slice(0, 1);
       },
     },
     {
@@ -869,7 +894,10 @@ export function perCacheWalkers(ctx: DcmdContext): WalkerDef[] {
     out.push({
       name,
       description: `walk the ${name} cache`,
-      walk: (cx) => bufWalk(cx, c, false, false),
+      walk: (cx, addr) => {
+        noAddress(name, addr);
+        return bufWalk(cx, c, false, false);
+      },
     });
   }
   return out;

@@ -12,6 +12,7 @@ import {
   DCMD_USAGE,
   DcmdError,
   WalkError,
+  noAddress,
   type DcmdContext,
   type DcmdDef,
   type WalkerDef,
@@ -173,6 +174,7 @@ function segWalker(name: string, mask: number, description: string): WalkerDef {
     *walk(ctx, addr) {
       if (addr === undefined) throw new WalkError(`${name} requires a vmem_t address`);
       const vv = vview(ctx);
+      if (!vv.preorder().some((p) => p.addr === addr)) throw new WalkError(`${ctx.hex(addr)} is not a vmem_t on vmem_list`);
       for (const a of vv.segs(addr)) {
         if (mask === 0) {
           yield a;
@@ -206,7 +208,8 @@ export function vmemWalkers(): WalkerDef[] {
     {
       name: 'vmem_postfix',
       description: 'walk vmem structures in post-fix order',
-      walk(ctx) {
+      walk(ctx, addr) {
+        noAddress('vmem_postfix', addr);
         return vview(ctx).postorder();
       },
     },

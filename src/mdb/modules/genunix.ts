@@ -71,8 +71,10 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
   if (g.opts.v || g.opts.f) lkVerbose = g.opts.v;
   const { report, fromCache } = findLeaksCached(ctx.target, g.opts.f, (m) => ctx.warn(`findleaks: ${m}`));
   if (fromCache && lkVerbose) ctx.out("findleaks: using cached results (use '-f' to force a full run)\n");
+  // damage met on the way (a cut or looping list, an unreadable slab) means buffers were not seen
+  const incomplete = report.warnings.length > 0 ? `the answer is incomplete: ${report.warnings.length} ${plural(report.warnings.length, 'warning')} about damaged allocator structures above` : '';
   if (!fromCache && report.stats.buffers === 0) {
-    ctx.warn('findleaks: no buffers found');
+    ctx.warn(incomplete ? `findleaks: no buffers found, but ${incomplete}` : 'findleaks: no buffers found');
     return DCMD_ERR;
   }
   if (lkVerbose && !fromCache) {
@@ -110,10 +112,15 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
   if (groups.length === 0) {
     if (flags & DCMD_ADDRSPEC) ctx.printf('findleaks: no memory leaks matching %a found\n', addr);
     else ctx.out('findleaks: no memory leaks detected\n');
+    if (incomplete) {
+      ctx.warn(`findleaks: ${incomplete}`);
+      return DCMD_ERR;
+    }
     return DCMD_OK;
   }
   if (flags & DCMD_PIPE_OUT) {
     for (const x of groups) ctx.pipeOut(x.rep.ctl);
+    if (incomplete) ctx.warn(`findleaks: ${incomplete}`);
     return DCMD_OK;
   }
   let firstSection = true;
@@ -176,6 +183,7 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
       }
     }
   }
+  if (incomplete) ctx.warn(`findleaks: ${incomplete}`);
   return DCMD_OK;
 }
 

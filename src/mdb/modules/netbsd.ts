@@ -183,6 +183,13 @@ function poolDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly 
 
 /* ----------------------------------------------------------- walkers */
 
+/** Is addr an element of the TAILQ at head (walked without reporting its problems)? */
+function onList(ctx: DcmdContext, head: number, linkOff: number, addr: number): boolean {
+  if (addr === 0) return false;
+  for (const e of walkTailq(ctx.target, { head, linkOff }, [])) if (e === addr) return true;
+  return false;
+}
+
 const poolHeadWalker: WalkerDef = {
   name: 'pool_head',
   description: 'walk every pool on pool_head (pr_poollist), validating each link',
@@ -190,6 +197,7 @@ const poolHeadWalker: WalkerDef = {
     const v = poolView(ctx);
     const problems: ListProblem[] = [];
     const head = v.sym('pool_head')!;
+    if (addr !== undefined && !onList(ctx, head, v.L.poollist, addr)) throw new WalkError(`${X(addr)} is not a pool on pool_head`);
     const gen = addr === undefined ? walkTailq(ctx.target, { head, linkOff: v.L.poollist }, problems) : walkTailq(ctx.target, { start: addr, linkOff: v.L.poollist }, problems);
     yield* reporting(ctx, 'pool_head', gen, problems);
   },
@@ -223,6 +231,7 @@ const moduleListWalker: WalkerDef = {
     const sym = ctx.target.symbolByName('module_list');
     if (!sym || ctx.types.find('struct module') === undefined) throw new WalkError('this target has no module_list');
     const linkOff = ctx.types.member(ctx.types.find('struct module')!, 'mod_list').bitOffset / 8;
+    if (addr !== undefined && !onList(ctx, sym.value, linkOff, addr)) throw new WalkError(`${X(addr)} is not a module on module_list`);
     const problems: ListProblem[] = [];
     const gen = addr === undefined ? walkTailq(ctx.target, { head: sym.value, linkOff }, problems) : walkTailq(ctx.target, { start: addr, linkOff }, problems);
     yield* reporting(ctx, 'module_list', gen, problems);
