@@ -49,6 +49,7 @@ export const EM_386 = 3;
 export const EM_X86_64 = 62;
 export const PT_LOAD = 1;
 export const PT_NOTE = 4;
+export const PT_GNU_STACK = 0x6474e551;
 export const PF_X = 1;
 export const PF_W = 2;
 export const PF_R = 4;
@@ -62,11 +63,14 @@ export const SHT_NOBITS = 8;
 export const SHF_WRITE = 1;
 export const SHF_ALLOC = 2;
 export const SHF_EXECINSTR = 4;
+export const SHF_MERGE = 0x10;
+export const SHF_STRINGS = 0x20;
 export const SHN_UNDEF = 0;
 export const SHN_ABS = 0xfff1;
 export const STB_GLOBAL = 1;
 export const STT_OBJECT = 1;
 export const STT_FUNC = 2;
+export const NT_GNU_BUILD_ID = 3;
 export const NT_PRSTATUS = 1;
 
 /** Sizes of ELF structures per class. */
@@ -209,6 +213,89 @@ export function writeNote(w: ByteWriter, name: string, type: number, desc: Uint8
   w.u32(nb.length).u32(desc.length).u32(type);
   w.bytes(nb).align(4);
   w.bytes(desc).align(4);
+}
+
+/* ---------------------------------------------------------------- ELF writing */
+
+/** The fields of an ELF header that differ between our files. */
+export interface Ehdr {
+  readonly type: number;
+  readonly entry: number;
+  readonly phoff: number;
+  readonly phnum: number;
+  readonly shoff: number;
+  readonly shnum: number;
+  readonly shstrndx: number;
+}
+
+/** An ELF header: x86-64 for ELF64, i386 for ELF32, little-endian. */
+export function writeEhdr(w: ByteWriter, is64: boolean, h: Ehdr): void {
+  const Z = is64 ? ELF64_SIZES : ELF32_SIZES;
+  w.bytes(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, is64 ? ELFCLASS64 : ELFCLASS32, ELFDATA2LSB, EV_CURRENT, 0]));
+  w.zeros(8);
+  w.u16(h.type).u16(is64 ? EM_X86_64 : EM_386).u32(EV_CURRENT);
+  w.word(h.entry, is64).word(h.phoff, is64).word(h.shoff, is64);
+  w.u32(0).u16(Z.ehdr).u16(h.phnum ? Z.phdr : 0).u16(h.phnum).u16(h.shnum ? Z.shdr : 0).u16(h.shnum).u16(h.shstrndx);
+}
+
+/** A section header. */
+export interface Shdr {
+  readonly name: number;
+  readonly type: number;
+  readonly flags: number;
+  readonly addr: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly link: number;
+  readonly info: number;
+  readonly align: number;
+  readonly entsize: number;
+}
+
+export function writeShdr(w: ByteWriter, is64: boolean, s: Shdr): void {
+  w.u32(s.name).u32(s.type).word(s.flags, is64).word(s.addr, is64).word(s.offset, is64).word(s.size, is64);
+  w.u32(s.link).u32(s.info).word(s.align, is64).word(s.entsize, is64);
+}
+
+/** A program header. */
+export interface Phdr {
+  readonly type: number;
+  readonly flags: number;
+  readonly offset: number;
+  readonly vaddr: number;
+  /** Physical address: 0 in a core (unknown), the vaddr in an executable. */
+  readonly paddr: number;
+  readonly filesz: number;
+  readonly memsz: number;
+  readonly align: number;
+}
+
+export function writePhdr(w: ByteWriter, is64: boolean, p: Phdr): void {
+  if (is64) {
+    w.u32(p.type).u32(p.flags).u64(p.offset).u64(p.vaddr).u64(p.paddr).u64(p.filesz).u64(p.memsz).u64(p.align);
+  } else {
+    w.u32(p.type).u32(p.offset).word(p.vaddr, false).word(p.paddr, false).u32(p.filesz).u32(p.memsz).u32(p.flags).u32(p.align);
+  }
+}
+
+/** A string table under construction (.strtab, .shstrtab). */
+export class StrTab {
+  private readonly w = new ByteWriter(1024);
+  private readonly seen = new Map<string, number>();
+  constructor() {
+    this.w.u8(0);
+  }
+  add(s: string): number {
+    const have = this.seen.get(s);
+    if (have !== undefined) return have;
+    const at = this.w.pos;
+    this.w.bytes(new TextEncoder().encode(s)).u8(0);
+    this.seen.set(s, at);
+    return at;
+  }
+  result(): Uint8Array {
+    return this.w.result();
+  }
 }
 
 /* ---------------------------------------------------------------- cursor */

@@ -43,19 +43,10 @@ import {
   DUMP_VERSION,
   ELF32_SIZES,
   ELF64_SIZES,
-  ELFCLASS32,
-  ELFCLASS64,
-  ELFDATA2LSB,
-  EM_386,
-  EM_X86_64,
   ET_CORE,
-  ET_EXEC,
-  EV_CURRENT,
   KMEMDB_NT_DUMPHDR,
   KMEMDB_NT_MODULES,
-  KMEMDB_NT_SYMMODS,
   KMEMDB_NT_THREADS,
-  KMEMDB_NT_UNIX,
   MF_UNLOADED,
   NOTE_NAME,
   NT_PRSTATUS,
@@ -65,26 +56,15 @@ import {
   PN_XNUM,
   PT_LOAD,
   PT_NOTE,
-  SHF_ALLOC,
-  SHF_EXECINSTR,
-  SHF_WRITE,
-  SHN_ABS,
-  SHT_NOBITS,
-  SHT_NOTE,
   SHT_NULL,
-  SHT_PROGBITS,
-  SHT_STRTAB,
-  SHT_SYMTAB,
   SK_FUNC,
   SK_OBJECT,
-  STB_GLOBAL,
-  STT_FUNC,
-  STT_OBJECT,
-  UNIX_MAGIC,
+  writeEhdr,
   writeNote,
-  type ElfSizes,
+  writePhdr,
+  writeShdr,
 } from './dump-format.js';
-import type { KSymbol } from '../kernel/kernel.js';
+import { buildUnix, machineName } from './namelist.js';
 
 export interface DumpInfo {
   readonly dir: string;
@@ -191,207 +171,6 @@ function dumpId(s: string): number {
   return h >>> 0;
 }
 
-function machineName(k: Kernel): string {
-  return k.model.ptrSize === 8 ? 'amd64' : 'i386';
-}
-
-/* ---------------------------------------------------------------- ELF pieces */
-
-function elfIdent(w: ByteWriter, is64: boolean): void {
-  w.bytes(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, is64 ? ELFCLASS64 : ELFCLASS32, ELFDATA2LSB, EV_CURRENT, 0]));
-  w.zeros(8);
-}
-
-interface Ehdr {
-  type: number;
-  entry: number;
-  phoff: number;
-  phnum: number;
-  shoff: number;
-  shnum: number;
-  shstrndx: number;
-}
-
-function writeEhdr(w: ByteWriter, k: Kernel, Z: ElfSizes, h: Ehdr): void {
-  const is64 = k.model.ptrSize === 8;
-  elfIdent(w, is64);
-  w.u16(h.type).u16(is64 ? EM_X86_64 : EM_386).u32(EV_CURRENT);
-  w.word(h.entry, is64).word(h.phoff, is64).word(h.shoff, is64);
-  w.u32(0).u16(Z.ehdr).u16(h.phnum ? Z.phdr : 0).u16(h.phnum).u16(h.shnum ? Z.shdr : 0).u16(h.shnum).u16(h.shstrndx);
-}
-
-interface Shdr {
-  name: number;
-  type: number;
-  flags: number;
-  addr: number;
-  offset: number;
-  size: number;
-  link: number;
-  info: number;
-  align: number;
-  entsize: number;
-}
-
-function writeShdr(w: ByteWriter, is64: boolean, s: Shdr): void {
-  w.u32(s.name).u32(s.type).word(s.flags, is64).word(s.addr, is64).word(s.offset, is64).word(s.size, is64);
-  w.u32(s.link).u32(s.info).word(s.align, is64).word(s.entsize, is64);
-}
-
-function writePhdr(w: ByteWriter, is64: boolean, type: number, flags: number, offset: number, vaddr: number, size: number, align: number): void {
-  if (is64) {
-    w.u32(type).u32(flags).u64(offset).u64(vaddr).u64(0).u64(size).u64(size).u64(align);
-  } else {
-    w.u32(type).u32(offset).word(vaddr, false).u32(0).u32(size).u32(size).u32(flags).u32(align);
-  }
-}
-
-/** A string table under construction. */
-class StrTab {
-  private readonly w = new ByteWriter(1024);
-  private readonly seen = new Map<string, number>();
-  constructor() {
-    this.w.u8(0);
-  }
-  add(s: string): number {
-    const have = this.seen.get(s);
-    if (have !== undefined) return have;
-    const at = this.w.pos;
-    this.w.bytes(new TextEncoder().encode(s)).u8(0);
-    this.seen.set(s, at);
-    return at;
-  }
-  result(): Uint8Array {
-    return this.w.result();
-  }
-}
-
-/* ---------------------------------------------------------------- unix.N */
-
-/** Kernel symbols first, then each module's symbols together. */
-function orderedSymbols(k: Kernel): { syms: KSymbol[]; groups: Array<{ module: string; first: number; count: number }> } {
-  const kernel: KSymbol[] = [];
-  const byMod = new Map<string, KSymbol[]>();
-  for (const s of k.symbols()) {
-    if (s.module === undefined) kernel.push(s);
-    else {
-      let l = byMod.get(s.module);
-      if (!l) byMod.set(s.module, (l = []));
-      l.push(s);
-    }
-  }
-  const syms = kernel;
-  const groups: Array<{ module: string; first: number; count: number }> = [];
-  for (const [module, l] of byMod) {
-    groups.push({ module, first: syms.length + 1, count: l.length }); // +1: symbol 0 is the null symbol
-    for (const s of l) syms.push(s);
-  }
-  return { syms, groups };
-}
-
-/** Build the bytes of unix.N. */
-export function buildUnix(k: Kernel, index: number, id: number): Uint8Array {
-  const is64 = k.model.ptrSize === 8;
-  const Z = is64 ? ELF64_SIZES : ELF32_SIZES;
-  const L = k.layout;
-  const shstr = new StrTab();
-  const strtab = new StrTab();
-
-  // Address-only sections giving symbols a home (no file contents).
-  const homes = [
-    { name: '.text', base: L.textBase, size: L.textSize, flags: SHF_ALLOC | SHF_EXECINSTR },
-    { name: '.data', base: L.dataBase, size: L.dataSize, flags: SHF_ALLOC | SHF_WRITE },
-    { name: '.module_map', base: L.moduleBase, size: L.moduleSize, flags: SHF_ALLOC | SHF_WRITE | SHF_EXECINSTR },
-  ];
-  const shndxOf = (a: number): number => {
-    for (let i = 0; i < homes.length; i++) if (a >= homes[i]!.base && a < homes[i]!.base + homes[i]!.size) return i + 1;
-    return SHN_ABS;
-  };
-
-  const { syms, groups } = orderedSymbols(k);
-  const symw = new ByteWriter(Z.sym * (syms.length + 1));
-  symw.zeros(Z.sym);
-  for (const s of syms) {
-    const name = strtab.add(s.name);
-    const info = (STB_GLOBAL << 4) | (s.kind === 'func' ? STT_FUNC : STT_OBJECT);
-    const shndx = shndxOf(s.value);
-    if (is64) symw.u32(name).u8(info).u8(0).u16(shndx).u64(s.value).u64(s.size);
-    else symw.u32(name).word(s.value, false).u32(s.size).u8(info).u8(0).u16(shndx);
-  }
-
-  const notes = new ByteWriter();
-  const ident = new ByteWriter();
-  ident.u32(UNIX_MAGIC).u32(DUMP_VERSION).u32(k.model.bits).u32(k.pageSize).u32(id).u32(index);
-  ident.str(OS_NAME).str(OS_RELEASE).str(OS_VERSION).str(k.hostname).str(machineName(k));
-  writeNote(notes, NOTE_NAME, KMEMDB_NT_UNIX, ident.result());
-  const sm = new ByteWriter();
-  sm.u32(groups.length);
-  for (const g of groups) sm.u32(g.first).u32(g.count).str(g.module);
-  writeNote(notes, NOTE_NAME, KMEMDB_NT_SYMMODS, sm.result());
-
-  const comment = new TextEncoder().encode(`${OS_NAME} ${OS_RELEASE} ${OS_VERSION} (${machineName(k)})\0`);
-  const ctf = k.types.serialize();
-
-  // Contents, in file order after the ELF header.
-  interface Sec {
-    name: string;
-    type: number;
-    flags: number;
-    addr: number;
-    data?: Uint8Array;
-    size: number;
-    link: number;
-    info: number;
-    align: number;
-    entsize: number;
-  }
-  const secs: Sec[] = [];
-  for (const h of homes) secs.push({ name: h.name, type: SHT_NOBITS, flags: h.flags, addr: h.base, size: h.size, link: 0, info: 0, align: 16, entsize: 0 });
-  const symIdx = secs.length + 1;
-  secs.push({ name: '.symtab', type: SHT_SYMTAB, flags: 0, addr: 0, data: symw.result(), size: 0, link: symIdx + 1, info: 1, align: 8, entsize: Z.sym });
-  secs.push({ name: '.strtab', type: SHT_STRTAB, flags: 0, addr: 0, data: strtab.result(), size: 0, link: 0, info: 0, align: 1, entsize: 0 });
-  secs.push({ name: '.kmemdb_ctf', type: SHT_PROGBITS, flags: 0, addr: 0, data: ctf, size: 0, link: 0, info: 0, align: 8, entsize: 0 });
-  secs.push({ name: '.comment', type: SHT_PROGBITS, flags: 0, addr: 0, data: comment, size: 0, link: 0, info: 0, align: 1, entsize: 0 });
-  secs.push({ name: '.note.kmemdb', type: SHT_NOTE, flags: 0, addr: 0, data: notes.result(), size: 0, link: 0, info: 0, align: 4, entsize: 0 });
-  const shstrIdx = secs.length + 1;
-  for (const s of secs) shstr.add(s.name);
-  shstr.add('.shstrtab');
-  secs.push({ name: '.shstrtab', type: SHT_STRTAB, flags: 0, addr: 0, data: shstr.result(), size: 0, link: 0, info: 0, align: 1, entsize: 0 });
-
-  const w = new ByteWriter(Z.ehdr + ctf.length + symw.pos * 2 + 4096);
-  w.zeros(Z.ehdr);
-  const offsets: number[] = [];
-  for (const s of secs) {
-    if (s.data) {
-      w.align(s.align);
-      offsets.push(w.pos);
-      w.bytes(s.data);
-    } else offsets.push(0);
-  }
-  w.align(8);
-  const shoff = w.pos;
-  writeShdr(w, is64, { name: 0, type: SHT_NULL, flags: 0, addr: 0, offset: 0, size: 0, link: 0, info: 0, align: 0, entsize: 0 });
-  secs.forEach((s, i) =>
-    writeShdr(w, is64, {
-      name: shstr.add(s.name),
-      type: s.type,
-      flags: s.flags,
-      addr: s.addr,
-      offset: s.data ? offsets[i]! : 0,
-      size: s.data ? s.data.length : s.size,
-      link: s.link,
-      info: s.info,
-      align: s.align,
-      entsize: s.entsize,
-    }),
-  );
-  const end = w.pos;
-  w.pos = 0;
-  const start = k.sym('_start');
-  writeEhdr(w, k, Z, { type: ET_EXEC, entry: start ? start.value : 0, phoff: 0, phnum: 0, shoff, shnum: secs.length + 1, shstrndx: shstrIdx });
-  w.pos = end;
-  return w.result();
-}
 
 /* ---------------------------------------------------------------- vmcore.N */
 
@@ -544,11 +323,12 @@ export function writeVmcore(k: Kernel, file: string, index: number, id: number):
   const dataOff = Math.ceil((notesOff + nb.length) / k.pageSize) * k.pageSize;
 
   const w = new ByteWriter(dataOff);
-  writeEhdr(w, k, Z, { type: ET_CORE, entry: 0, phoff, phnum: xnum ? PN_XNUM : phnum, shoff, shnum: xnum ? 1 : 0, shstrndx: 0 });
-  writePhdr(w, is64, PT_NOTE, 0, notesOff, 0, nb.length, 4);
+  writeEhdr(w, is64, { type: ET_CORE, entry: 0, phoff, phnum: xnum ? PN_XNUM : phnum, shoff, shnum: xnum ? 1 : 0, shstrndx: 0 });
+  writePhdr(w, is64, { type: PT_NOTE, flags: 0, offset: notesOff, vaddr: 0, paddr: 0, filesz: nb.length, memsz: 0, align: 4 });
   let off = dataOff;
   for (const r of runs) {
-    writePhdr(w, is64, PT_LOAD, protFlags(r.prot, r.vaddr, k), off, r.vaddr, r.bytes.length, k.pageSize);
+    const size = r.bytes.length;
+    writePhdr(w, is64, { type: PT_LOAD, flags: protFlags(r.prot, r.vaddr, k), offset: off, vaddr: r.vaddr, paddr: 0, filesz: size, memsz: size, align: k.pageSize });
     off += r.bytes.length;
   }
   if (xnum) writeShdr(w, is64, { name: 0, type: SHT_NULL, flags: 0, addr: 0, offset: 0, size: 0, link: 0, info: phnum, align: 0, entsize: 0 });

@@ -32,7 +32,7 @@
 
 import { ArgumentError, checkFinite, checkInt, checkOneOf, checkString } from '../machine/argcheck.js';
 import { PagedMemory, PageFault, PROT_READ, PROT_RW, dataModel, type DataModel, type ModelName } from '../machine/memory.js';
-import { hex, p2roundup } from '../machine/addr.js';
+import { hex, p2align, p2roundup } from '../machine/addr.js';
 import { TypeTable } from '../ctf/ctf.js';
 import { declare } from '../ctf/cparse.js';
 import { Rand } from './rand.js';
@@ -161,6 +161,18 @@ const STACK_SIZE = 16384;
 /** illumos' default deadman_seconds (snoop_interval / MICROSEC). */
 const DEADMAN_SECONDS = 50;
 /** Turns of a kernel loop without progress after which the simulated deadman fires (see deadman()). */
+/**
+ * The first bytes of every simulated function: the frame-pointer prologue
+ * a compiler emits (amd64 `push %rbp; mov %rsp,%rbp`, i386 `push %ebp;
+ * mov %esp,%ebp`).  Nothing executes them; they are there so that a
+ * debugger that analyses prologues (gdb) knows each function keeps its
+ * frame pointer, as materialised stacks do, and unwinds by it.  Every pc
+ * that stacks record lies past it.
+ */
+export function functionPrologue(model: DataModel): Uint8Array {
+  return model.ptrSize === 8 ? new Uint8Array([0x55, 0x48, 0x89, 0xe5]) : new Uint8Array([0x55, 0x89, 0xe5]);
+}
+
 export const DEADMAN_SPINS = 100_000;
 const MSGBUF_SIZE = 65536;
 export const OS_NAME = 'kmemdb';
@@ -287,14 +299,18 @@ export class Kernel {
     const base = p2roundup(this.textNext, 16);
     const end = base + size;
     if (end > this.layout.textBase + this.layout.textSize) throw new Error('kernel text segment is full');
-    // Map new text pages and fill them with int3 (0xcc), as padding would.
+    // Map new text pages and fill them with int3 (0xcc), as padding would;
+    // then open the function with a frame-pointer prologue.
     const firstPage = p2roundup(this.textNext, this.pageSize);
     const lastPage = p2roundup(end, this.pageSize);
     if (lastPage > firstPage) {
       this.mem.map(firstPage, lastPage - firstPage, PROT_RW);
       this.mem.fill8(firstPage, lastPage - firstPage, 0xcc);
-      this.mem.protect(firstPage, lastPage - firstPage, PROT_READ);
     }
+    const basePage = p2align(base, this.pageSize);
+    this.mem.protect(basePage, lastPage - basePage, PROT_RW);
+    this.mem.write(base, functionPrologue(this.model));
+    this.mem.protect(basePage, lastPage - basePage, PROT_READ);
     this.textNext = end;
     this.addSymbol({ name, value: base, size, kind: 'func' });
     return base;
@@ -319,7 +335,8 @@ export class Kernel {
     return base;
   }
 
-  private typeId(typeName: string): number {
+  /** The type id of a C type name as globals are declared ("uintptr_t [64]", "pool_t *"). */
+  typeId(typeName: string): number {
     const m = /^(.*?)\s*\[(\d+)\]$/.exec(typeName);
     if (m) return this.types.arrayOf(this.typeId(m[1]!), Number(m[2]));
     const p = /^(.*?)\s*\*$/.exec(typeName);

@@ -44,7 +44,7 @@ import type { NetbsdOS } from './index.js';
 import { hex, p2roundup } from '../machine/addr.js';
 import { PROT_READ, PROT_RW } from '../machine/memory.js';
 import { VM_FIRSTFIT, VM_SLEEP } from '../abi/vmem-impl.js';
-import type { KSymbol } from '../kernel/kernel.js';
+import { functionPrologue, type KSymbol } from '../kernel/kernel.js';
 import {
   EBUSY, EDEADLK, EEXIST, EINVAL, EMLINK, ENOENT, ENOTTY, EPERM,
   MAXMODDEPS, MODFLG_AUTO_LOADED, MODULE_CLASS_ANY, MODULE_CLASS_EXEC, MODULE_CMD_AUTOUNLOAD, MODULE_CMD_FINI,
@@ -294,7 +294,7 @@ export class Modules {
     mem.fill8(base, textSize, 0xcc);
     const syms = new Map<string, number>();
     const ksyms: Array<Omit<KSymbol, 'module'>> = [];
-    const prologue = new Uint8Array([0x55, 0x48, 0x89, 0xe5]);
+    const prologue = functionPrologue(k.model);
     for (const [n, off, sz] of textOffs) {
       mem.write(base + off, prologue);
       syms.set(n, base + off);
