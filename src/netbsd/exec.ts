@@ -17,6 +17,7 @@
  * provides the format refuses FINI (EBUSY) while it is.
  */
 
+import { offsetsOf, type Offsets } from '../ctf/ctf.js';
 import type { NetbsdKern } from './kern.js';
 import type { Modules } from './kern-module.js';
 import { EBUSY, ENOEXEC, MODULE_CLASS_EXEC } from '../abi/netbsd-sys.js';
@@ -41,11 +42,14 @@ export const EXEC_COMPAT = [
 
 const NEXECSW = 32;
 
+/** The fields of struct execsw_entry this file uses. */
+const EXECSW_FIELDS = ['es_name', 'es_format', 'es_refcnt', 'es_modname'] as const;
+
 export class Exec {
   readonly FN: Record<keyof typeof EXEC_FUNCTIONS, number>;
   readonly g: { execsw: number; nexecs: number; exec_autoload_gen: number };
   private readonly esize: number;
-  private readonly o: Record<string, number> = {};
+  private readonly o: Offsets<(typeof EXECSW_FIELDS)[number]>;
   private readonly formats = new Map<string, number>();
 
   constructor(
@@ -60,7 +64,7 @@ export class Exec {
       exec_autoload_gen: k.global('exec_autoload_gen', 'unsigned int'),
     };
     const T = nb.T;
-    for (const m of T.members(T.mustFind('struct execsw_entry'))) this.o[m.name] = m.bitOffset / 8;
+    this.o = offsetsOf(T, 'struct execsw_entry', EXECSW_FIELDS);
     this.esize = T.size('struct execsw_entry');
   }
 
@@ -79,10 +83,10 @@ export class Exec {
     const n = mem.load32(this.g.nexecs);
     if (n >= NEXECSW) nb.k.panic('exec_add: execsw full');
     const e = this.g.execsw + n * this.esize;
-    mem.storePtr(e + o.es_name!, nameAddr);
-    mem.store32(e + o.es_format!, this.formatId(format));
-    mem.store32(e + o.es_refcnt!, 0);
-    mem.storePtr(e + o.es_modname!, modname);
+    mem.storePtr(e + o.es_name, nameAddr);
+    mem.store32(e + o.es_format, this.formatId(format));
+    mem.store32(e + o.es_refcnt, 0);
+    mem.storePtr(e + o.es_modname, modname);
     mem.store32(this.g.nexecs, n + 1);
     nb.k.leave();
   }
@@ -98,7 +102,7 @@ export class Exec {
       return 0;
     }
     const e = this.g.execsw + i * this.esize;
-    if (mem.load32(e + this.o.es_refcnt!) !== 0) {
+    if (mem.load32(e + this.o.es_refcnt) !== 0) {
       nb.k.leave();
       return EBUSY;
     }
@@ -115,13 +119,13 @@ export class Exec {
     if (id === undefined) return -1;
     const mem = this.nb.mem;
     const n = mem.load32(this.g.nexecs);
-    for (let i = 0; i < n; i++) if (mem.load32(this.g.execsw + i * this.esize + this.o.es_format!) === id) return i;
+    for (let i = 0; i < n; i++) if (mem.load32(this.g.execsw + i * this.esize + this.o.es_format) === id) return i;
     return -1;
   }
 
   busy(format: string): boolean {
     const i = this.find(format);
-    return i >= 0 && this.nb.mem.load32(this.g.execsw + i * this.esize + this.o.es_refcnt!) !== 0;
+    return i >= 0 && this.nb.mem.load32(this.g.execsw + i * this.esize + this.o.es_refcnt) !== 0;
   }
 
   /** exec_autoload() */
@@ -165,7 +169,7 @@ export class Exec {
     }
     let r = { error: ENOEXEC, proc: -1 };
     if (i >= 0) {
-      const e = this.g.execsw + i * this.esize + this.o.es_refcnt!;
+      const e = this.g.execsw + i * this.esize + this.o.es_refcnt;
       mem.store32(e, mem.load32(e) + 1);
       r = { error: 0, proc: this.formatId(format) };
     }
@@ -179,7 +183,7 @@ export class Exec {
   exit(format: string): void {
     const i = this.find(format);
     if (i < 0) return;
-    const e = this.g.execsw + i * this.esize + this.o.es_refcnt!;
+    const e = this.g.execsw + i * this.esize + this.o.es_refcnt;
     const mem = this.nb.mem;
     if (mem.load32(e) > 0) mem.store32(e, mem.load32(e) - 1);
   }

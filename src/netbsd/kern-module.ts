@@ -45,6 +45,7 @@ import { hex, p2roundup } from '../machine/addr.js';
 import { PROT_READ, PROT_RW } from '../machine/memory.js';
 import { VM_FIRSTFIT, VM_SLEEP } from '../abi/vmem-impl.js';
 import { functionPrologue, type KSymbol } from '../kernel/kernel.js';
+import { offsetsOf, type Offsets } from '../ctf/ctf.js';
 import {
   EBUSY, EDEADLK, EEXIST, EINVAL, EMLINK, ENOENT, ENOTTY, EPERM,
   MAXMODDEPS, MODFLG_AUTO_LOADED, MODULE_CLASS_ANY, MODULE_CLASS_EXEC, MODULE_CMD_AUTOUNLOAD, MODULE_CMD_FINI,
@@ -110,6 +111,12 @@ interface Loaded {
   history: number;
 }
 
+/** The fields of struct module, modinfo and kobj this file uses (their offsets: Modules.o). */
+const MODULE_FIELDS = ['mod_refcnt', 'mod_flags', 'mod_list', 'mod_required', 'mod_nrequired', 'mod_source', 'mod_autotime', 'mod_info', 'mod_kobj', 'mod_address', 'mod_size'] as const;
+const MODINFO_FIELDS = ['mi_version', 'mi_class', 'mi_modcmd', 'mi_name', 'mi_required'] as const;
+const KOBJ_FIELDS = ['ko_name', 'ko_address', 'ko_size', 'ko_text_address', 'ko_text_size', 'ko_data_address', 'ko_data_size', 'ko_loaded'] as const;
+type ModuleField = (typeof MODULE_FIELDS)[number] | (typeof MODINFO_FIELDS)[number] | (typeof KOBJ_FIELDS)[number];
+
 export class Modules {
   readonly FN: Record<keyof typeof MODULE_FUNCTIONS, number>;
   readonly g: {
@@ -125,7 +132,7 @@ export class Modules {
   };
   private readonly registry = new Map<string, ModuleSpec>();
   private readonly loaded = new Map<number, Loaded>();
-  private readonly o: Record<string, number> = {};
+  private readonly o: Offsets<ModuleField>;
   private readonly modSize: number;
   private readonly kobjSize: number;
   private depth = 0;
@@ -150,9 +157,11 @@ export class Modules {
       module_active: k.global('module_active', 'module_t *'),
     };
     const T = nb.T;
-    for (const m of T.members(T.mustFind('struct module'))) this.o[m.name] = m.bitOffset / 8;
-    for (const m of T.members(T.mustFind('struct modinfo'))) this.o[m.name] = m.bitOffset / 8;
-    for (const m of T.members(T.mustFind('struct kobj'))) this.o[m.name] = m.bitOffset / 8;
+    this.o = {
+      ...offsetsOf(T, 'struct module', MODULE_FIELDS),
+      ...offsetsOf(T, 'struct modinfo', MODINFO_FIELDS),
+      ...offsetsOf(T, 'struct kobj', KOBJ_FIELDS),
+    };
     this.modSize = T.size('struct module');
     this.kobjSize = T.size('struct kobj');
     nb.q.tailqInit(this.g.module_list);
@@ -196,12 +205,12 @@ export class Modules {
     const mi = k.global(`${spec.name}_modinfo`, 'modinfo_t');
     this.writeModinfo(mi, spec, syms, strs);
     const mod = nb.kmemZalloc(this.modSize);
-    mem.storePtr(mod + o.mod_info!, mi);
-    mem.store32(mod + o.mod_source!, MODULE_SOURCE_KERNEL);
+    mem.storePtr(mod + o.mod_info, mi);
+    mem.store32(mod + o.mod_source, MODULE_SOURCE_KERNEL);
     const ctx = this.makeCtx(spec, mod, syms, strs);
     this.loaded.set(mod, { spec, ctx, syms, strs, kobj: 0, base: 0, size: 0, history: -1 });
     this.registerImpls(spec, ctx, syms);
-    const err = nb.call(mem.loadPtr(mi + o.mi_modcmd!), MODULE_CMD_INIT);
+    const err = nb.call(mem.loadPtr(mi + o.mi_modcmd), MODULE_CMD_INIT);
     if (err !== 0) k.panic(`builtin module \`${spec.name}' failed to init, error ${err}`);
     this.enqueue(mod);
     k.leave();
@@ -210,11 +219,11 @@ export class Modules {
   private writeModinfo(mi: number, spec: ModuleSpec, syms: Map<string, number>, strs: Map<string, number>): void {
     const mem = this.nb.mem;
     const o = this.o;
-    mem.store32(mi + o.mi_version!, 799002200);
-    mem.store32(mi + o.mi_class!, spec.cls);
-    mem.storePtr(mi + o.mi_modcmd!, syms.get(`${spec.name}_modcmd`)!);
-    mem.storePtr(mi + o.mi_name!, strs.get(spec.name)!);
-    mem.storePtr(mi + o.mi_required!, spec.required ? strs.get(spec.required)! : 0);
+    mem.store32(mi + o.mi_version, 799002200);
+    mem.store32(mi + o.mi_class, spec.cls);
+    mem.storePtr(mi + o.mi_modcmd, syms.get(`${spec.name}_modcmd`)!);
+    mem.storePtr(mi + o.mi_name, strs.get(spec.name)!);
+    mem.storePtr(mi + o.mi_required, spec.required ? strs.get(spec.required)! : 0);
   }
 
   private makeCtx(spec: ModuleSpec, mod: number, syms: Map<string, number>, strs: Map<string, number>): ModuleCtx {
@@ -315,18 +324,18 @@ export class Modules {
     this.writeModinfo(data, spec, syms, strs);
     k.addModuleSymbols(spec.name, ksyms);
     const kobj = nb.kmemZalloc(this.kobjSize);
-    k.writeString(kobj + o.ko_name!, spec.name, 32);
-    mem.storePtr(kobj + o.ko_address!, base);
-    mem.storePtr(kobj + o.ko_size!, size);
-    mem.storePtr(kobj + o.ko_text_address!, base);
-    mem.storePtr(kobj + o.ko_text_size!, textSize);
-    mem.storePtr(kobj + o.ko_data_address!, data);
-    mem.storePtr(kobj + o.ko_data_size!, dataSize);
-    mem.store32(kobj + o.ko_loaded!, 1);
-    mem.storePtr(mod + o.mod_kobj!, kobj);
-    mem.storePtr(mod + o.mod_info!, data);
-    mem.storePtr(mod + o.mod_address!, base);
-    mem.storePtr(mod + o.mod_size!, size);
+    k.writeString(kobj + o.ko_name, spec.name, 32);
+    mem.storePtr(kobj + o.ko_address, base);
+    mem.storePtr(kobj + o.ko_size, size);
+    mem.storePtr(kobj + o.ko_text_address, base);
+    mem.storePtr(kobj + o.ko_text_size, textSize);
+    mem.storePtr(kobj + o.ko_data_address, data);
+    mem.storePtr(kobj + o.ko_data_size, dataSize);
+    mem.store32(kobj + o.ko_loaded, 1);
+    mem.storePtr(mod + o.mod_kobj, kobj);
+    mem.storePtr(mod + o.mod_info, data);
+    mem.storePtr(mod + o.mod_address, base);
+    mem.storePtr(mod + o.mod_size, size);
     k.moduleHistory.push({ name: spec.name, base, size, textSize, loadTime: k.hrtime, symbols: ksyms.map((s) => ({ ...s, module: spec.name })) });
     const ctx = this.makeCtx(spec, mod, syms, strs);
     const l: Loaded = { spec, ctx, syms, strs, kobj, base, size, history: k.moduleHistory.length - 1 };
@@ -352,7 +361,7 @@ export class Modules {
       const rec = k.moduleHistory[l.history];
       if (rec) rec.unloadTime = k.hrtime;
       nb.kmemFree(l.kobj, this.kobjSize);
-      nb.mem.storePtr(mod + this.o.mod_kobj!, 0);
+      nb.mem.storePtr(mod + this.o.mod_kobj, 0);
     }
     this.loaded.delete(mod);
     k.leave();
@@ -378,15 +387,15 @@ export class Modules {
     const o = this.o;
     const P = nb.P;
     nb.k.enter(this.FN.module_enqueue);
-    const nreq = mem.load32(mod + o.mod_nrequired!);
+    const nreq = mem.load32(mod + o.mod_nrequired);
     if (nreq !== 0) {
-      nb.q.tailqInsertHead(this.g.module_list, mod, o.mod_list!);
+      nb.q.tailqInsertHead(this.g.module_list, mod, o.mod_list);
       for (let i = 0; i < nreq; i++) {
-        const r = mem.loadPtr(mod + o.mod_required! + i * P);
-        mem.store32(r + o.mod_refcnt!, mem.load32(r + o.mod_refcnt!) + 1);
+        const r = mem.loadPtr(mod + o.mod_required + i * P);
+        mem.store32(r + o.mod_refcnt, mem.load32(r + o.mod_refcnt) + 1);
       }
     } else {
-      nb.q.tailqInsertTail(this.g.module_list, mod, o.mod_list!);
+      nb.q.tailqInsertTail(this.g.module_list, mod, o.mod_list);
     }
     mem.store32(this.g.module_count, mem.load32(this.g.module_count) + 1);
     mem.store32(this.g.module_gen, (mem.load32(this.g.module_gen) + 1) >>> 0);
@@ -399,9 +408,9 @@ export class Modules {
     const o = this.o;
     let mod = mem.loadPtr(this.g.module_list);
     while (mod !== 0) {
-      const mi = mem.loadPtr(mod + o.mod_info!);
-      if (this.nb.strcmpJs(mem.loadPtr(mi + o.mi_name!), name) === 0) return mod;
-      mod = mem.loadPtr(mod + o.mod_list!);
+      const mi = mem.loadPtr(mod + o.mod_info);
+      if (this.nb.strcmpJs(mem.loadPtr(mi + o.mi_name), name) === 0) return mod;
+      mod = mem.loadPtr(mod + o.mod_list);
     }
     return 0;
   }
@@ -413,20 +422,14 @@ export class Modules {
     const out: string[] = [];
     let mod = mem.loadPtr(this.g.module_list);
     while (mod !== 0 && out.length < 1000) {
-      out.push(this.nb.str(mem.loadPtr(mem.loadPtr(mod + o.mod_info!) + o.mi_name!)));
-      mod = mem.loadPtr(mod + o.mod_list!);
+      out.push(this.nb.str(mem.loadPtr(mem.loadPtr(mod + o.mod_info) + o.mi_name)));
+      mod = mem.loadPtr(mod + o.mod_list);
     }
     return out;
   }
 
   get gen(): number {
     return this.nb.mem.load32(this.g.module_gen);
-  }
-
-  field(mod: number, f: string): number {
-    const off = this.o[f];
-    if (off === undefined) throw new Error(`no module field ${f}`);
-    return off;
   }
 
   /* ------------------------------------------------------- messages */
@@ -495,22 +498,22 @@ export class Modules {
     }
     k.site(FN.module_do_load + 0x1a8);
     const mod = nb.kmemZalloc(this.modSize);
-    mem.store32(mod + o.mod_source!, MODULE_SOURCE_FILESYS);
+    mem.store32(mod + o.mod_source, MODULE_SOURCE_FILESYS);
     const l = this.kobjLoad(spec, mod);
     if (!l) {
       nb.kmemFree(mod, this.modSize);
       this.error(`unable to load \`${name}': out of module_map`);
       return done(12, 0);
     }
-    const mi = mem.loadPtr(mod + o.mod_info!);
+    const mi = mem.loadPtr(mod + o.mod_info);
     const fail = (error: number) => {
       k.site(FN.module_do_load + 0x640);
       this.kobjUnload(mod);
       nb.kmemFree(mod, this.modSize);
       return done(error, 0);
     };
-    if (modclass !== MODULE_CLASS_ANY && mem.load32(mi + o.mi_class!) !== modclass) {
-      this.error(`incompatible module class for \`${name}' (${modclass} != ${mem.load32(mi + o.mi_class!)})`);
+    if (modclass !== MODULE_CLASS_ANY && mem.load32(mi + o.mi_class) !== modclass) {
+      this.error(`incompatible module class for \`${name}' (${modclass} != ${mem.load32(mi + o.mi_class)})`);
       return fail(ENOENT);
     }
     const other = this.lookup(name);
@@ -520,11 +523,11 @@ export class Modules {
       return { error: r.error, mod: other };
     }
     // Requisite modules, from the mi_required string in the module's data.
-    const req = mem.loadPtr(mi + o.mi_required!);
+    const req = mem.loadPtr(mi + o.mi_required);
     if (req !== 0) {
       const list = nb.str(req, 256).split(',').filter((s) => s !== '');
       for (const r of list) {
-        if (mem.load32(mod + o.mod_nrequired!) === MAXMODDEPS - 1) {
+        if (mem.load32(mod + o.mod_nrequired) === MAXMODDEPS - 1) {
           this.error(`too many required modules ${MAXMODDEPS - 1} >= ${MAXMODDEPS - 1}`);
           return fail(EINVAL);
         }
@@ -538,15 +541,15 @@ export class Modules {
           this.error(`recursive load failed for \`${name}' (\`${r}' required), error ${sub.error}`);
           return fail(sub.error);
         }
-        const n = mem.load32(mod + o.mod_nrequired!);
-        mem.storePtr(mod + o.mod_required! + n * nb.P, sub.mod);
-        mem.store32(mod + o.mod_nrequired!, n + 1);
+        const n = mem.load32(mod + o.mod_nrequired);
+        mem.storePtr(mod + o.mod_required + n * nb.P, sub.mod);
+        mem.store32(mod + o.mod_nrequired, n + 1);
       }
     }
     k.site(FN.module_do_load + 0x4d2);
     const prev = mem.loadPtr(this.g.module_active);
     mem.storePtr(this.g.module_active, mod);
-    const err = nb.call(mem.loadPtr(mi + o.mi_modcmd!), MODULE_CMD_INIT);
+    const err = nb.call(mem.loadPtr(mi + o.mi_modcmd), MODULE_CMD_INIT);
     mem.storePtr(this.g.module_active, prev);
     if (err !== 0) {
       this.error(`modcmd function failed for \`${name}', error ${err}`);
@@ -554,8 +557,8 @@ export class Modules {
     }
     this.enqueue(mod);
     if (autoload && mem.loadI32(this.g.module_autotime) > 0) {
-      mem.store64n(mod + o.mod_autotime!, nb.timeSecond + mem.loadI32(this.g.module_autotime));
-      mem.store32(mod + o.mod_flags!, mem.load32(mod + o.mod_flags!) | MODFLG_AUTO_LOADED);
+      mem.store64n(mod + o.mod_autotime, nb.timeSecond + mem.loadI32(this.g.module_autotime));
+      mem.store32(mod + o.mod_flags, mem.load32(mod + o.mod_flags) | MODFLG_AUTO_LOADED);
       this.kick();
     }
     this.print(`loaded module \`${name}' at 0x${hex(l.base)}`);
@@ -580,16 +583,16 @@ export class Modules {
       k.leave();
       return ENOENT;
     }
-    if (mem.load32(mod + o.mod_refcnt!) !== 0) {
+    if (mem.load32(mod + o.mod_refcnt) !== 0) {
       this.print(`module \`${name}' busy`);
       k.leave();
       return EBUSY;
     }
-    const mi = mem.loadPtr(mod + o.mod_info!);
+    const mi = mem.loadPtr(mod + o.mod_info);
     const prev = mem.loadPtr(this.g.module_active);
     mem.storePtr(this.g.module_active, mod);
     k.site(this.FN.module_do_unload + 0x9b);
-    const err = nb.call(mem.loadPtr(mi + o.mi_modcmd!), MODULE_CMD_FINI);
+    const err = nb.call(mem.loadPtr(mi + o.mi_modcmd), MODULE_CMD_FINI);
     mem.storePtr(this.g.module_active, prev);
     if (err !== 0) {
       this.print(`cannot unload module \`${name}' error=${err}`);
@@ -598,17 +601,17 @@ export class Modules {
     }
     k.site(this.FN.module_do_unload + 0xd0);
     mem.store32(this.g.module_count, mem.load32(this.g.module_count) - 1);
-    nb.q.tailqRemove(this.g.module_list, mod, o.mod_list!);
-    const nreq = mem.load32(mod + o.mod_nrequired!);
+    nb.q.tailqRemove(this.g.module_list, mod, o.mod_list);
+    const nreq = mem.load32(mod + o.mod_nrequired);
     for (let i = 0; i < nreq; i++) {
-      const r = mem.loadPtr(mod + o.mod_required! + i * P);
-      mem.store32(r + o.mod_refcnt!, mem.load32(r + o.mod_refcnt!) - 1);
+      const r = mem.loadPtr(mod + o.mod_required + i * P);
+      mem.store32(r + o.mod_refcnt, mem.load32(r + o.mod_refcnt) - 1);
     }
     this.print(`unloaded module \`${name}'`);
     k.site(this.FN.module_do_unload + 0x148);
-    if (mem.load32(mod + o.mod_source!) === MODULE_SOURCE_KERNEL) {
-      mem.store32(mod + o.mod_nrequired!, 0);
-      nb.q.tailqInsertTail(this.g.module_builtins, mod, o.mod_list!);
+    if (mem.load32(mod + o.mod_source) === MODULE_SOURCE_KERNEL) {
+      mem.store32(mod + o.mod_nrequired, 0);
+      nb.q.tailqInsertTail(this.g.module_builtins, mod, o.mod_list);
     } else {
       this.kobjUnload(mod);
       nb.kmemFree(mod, this.modSize);
@@ -639,11 +642,11 @@ export class Modules {
       const hz = mem.load32(k.g.hz);
       let mod = mem.loadPtr(this.g.module_list);
       while (mod !== 0) {
-        const next = mem.loadPtr(mod + o.mod_list!);
+        const next = mem.loadPtr(mod + o.mod_list);
         const skip =
-          mem.load32(mod + o.mod_source!) === MODULE_SOURCE_KERNEL || (mem.load32(mod + o.mod_flags!) & MODFLG_AUTO_LOADED) === 0;
+          mem.load32(mod + o.mod_source) === MODULE_SOURCE_KERNEL || (mem.load32(mod + o.mod_flags) & MODFLG_AUTO_LOADED) === 0;
         if (!skip) {
-          const autotime = mem.load64n(mod + o.mod_autotime!);
+          const autotime = mem.load64n(mod + o.mod_autotime);
           let go = true;
           if (this.os.uvm.underPressure()) {
             mem.store32(this.g.module_thread_ticks, hz);
@@ -653,13 +656,13 @@ export class Modules {
             mem.store32(this.g.module_thread_ticks, hz);
             go = false;
           } else {
-            mem.store64n(mod + o.mod_autotime!, 0);
+            mem.store64n(mod + o.mod_autotime, 0);
           }
           if (go) {
-            const mi = mem.loadPtr(mod + o.mod_info!);
+            const mi = mem.loadPtr(mod + o.mod_info);
             k.site(this.FN.module_thread + 0xe4);
-            const err = nb.call(mem.loadPtr(mi + o.mi_modcmd!), MODULE_CMD_AUTOUNLOAD);
-            const name = nb.str(mem.loadPtr(mi + o.mi_name!));
+            const err = nb.call(mem.loadPtr(mi + o.mi_modcmd), MODULE_CMD_AUTOUNLOAD);
+            const name = nb.str(mem.loadPtr(mi + o.mi_name));
             if (err === 0 || err === ENOTTY) {
               k.site(this.FN.module_thread + 0x10a);
               this.doUnload(name);

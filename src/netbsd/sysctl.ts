@@ -42,6 +42,7 @@
 import type { NetbsdKern } from './kern.js';
 import { DEBUG_SYSCTL_PARENT } from './kern.js';
 import { hex } from '../machine/addr.js';
+import { offsetsOf, type Offsets } from '../ctf/ctf.js';
 import {
   CREATE_BASE, CTL_CREATE, CTLFLAG_IMMEDIATE, CTLFLAG_OWNDATA, CTLFLAG_PERMANENT, CTLFLAG_READWRITE, CTLFLAG_ROOT,
   CTLTYPE_BOOL, CTLTYPE_INT, CTLTYPE_NODE, CTLTYPE_QUAD, CTLTYPE_STRING, CTLTYPE_STRUCT,
@@ -86,12 +87,20 @@ export interface LogEntry {
   path: number[];
 }
 
+/** The fields of struct sysctlnode and struct sysctllog this file uses (their offsets: Sysctl.o, Sysctl.lo). */
+const SYSCTLNODE_FIELDS = [
+  'sysctl_flags', 'sysctl_num', 'sysctl_name', 'sysctl_ver', 'sysctl_csize', 'sysctl_clen', 'sysctl_child', 'sysctl_data',
+  'sysctl_idata', 'sysctl_qdata', 'sysctl_size', 'sysctl_func', 'sysctl_parent', 'sysctl_desc',
+] as const;
+const SYSCTLLOG_FIELDS = ['log_root', 'log_num', 'log_size', 'log_left'] as const;
+export type SysctlnodeField = (typeof SYSCTLNODE_FIELDS)[number];
+
 export class Sysctl {
   readonly FN: Record<keyof typeof SYSCTL_FUNCTIONS, number>;
   readonly g: { sysctl_root: number; sysctl_boot_cnode: number };
   readonly nodeSize: number;
-  private readonly o: Record<string, number> = {};
-  private readonly lo: Record<string, number> = {};
+  private readonly o: Offsets<SysctlnodeField>;
+  private readonly lo: Offsets<(typeof SYSCTLLOG_FIELDS)[number]>;
 
   constructor(private readonly nb: NetbsdKern) {
     const k = nb.k;
@@ -101,47 +110,43 @@ export class Sysctl {
       sysctl_boot_cnode: k.global('sysctl_boot_cnode', 'struct sysctlnode *'),
     };
     const T = nb.T;
-    for (const n of [
-      'sysctl_flags', 'sysctl_num', 'sysctl_name', 'sysctl_ver', 'sysctl_csize', 'sysctl_clen', 'sysctl_child', 'sysctl_data',
-      'sysctl_idata', 'sysctl_qdata', 'sysctl_size', 'sysctl_func', 'sysctl_parent', 'sysctl_desc',
-    ]) this.o[n] = T.offsetof('struct sysctlnode', n);
-    for (const n of ['log_root', 'log_num', 'log_size', 'log_left']) this.lo[n] = T.offsetof('struct sysctllog', n);
+    this.o = offsetsOf(T, 'struct sysctlnode', SYSCTLNODE_FIELDS);
+    this.lo = offsetsOf(T, 'struct sysctllog', SYSCTLLOG_FIELDS);
     this.nodeSize = T.size('struct sysctlnode');
     const root = this.g.sysctl_root;
     const mem = nb.mem;
-    mem.store32(root + this.o.sysctl_flags!, SYSCTL_VERSION | CTLFLAG_ROOT | CTLFLAG_READWRITE | CTLTYPE_NODE);
-    mem.store32(root + this.o.sysctl_num!, CREATE_BASE - 1);
-    k.writeString(root + this.o.sysctl_name!, '(root)', 32);
-    mem.storePtr(root + this.o.sysctl_size!, this.nodeSize);
+    mem.store32(root + this.o.sysctl_flags, SYSCTL_VERSION | CTLFLAG_ROOT | CTLFLAG_READWRITE | CTLTYPE_NODE);
+    mem.store32(root + this.o.sysctl_num, CREATE_BASE - 1);
+    k.writeString(root + this.o.sysctl_name, '(root)', 32);
+    mem.storePtr(root + this.o.sysctl_size, this.nodeSize);
   }
 
   /* -------------------------------------------------------------- fields */
 
   type(node: number): number {
-    return this.nb.mem.load32(node + this.o.sysctl_flags!) & SYSCTL_TYPEMASK;
+    return this.nb.mem.load32(node + this.o.sysctl_flags) & SYSCTL_TYPEMASK;
   }
   num(node: number): number {
-    return this.nb.mem.loadI32(node + this.o.sysctl_num!);
+    return this.nb.mem.loadI32(node + this.o.sysctl_num);
   }
   name(node: number): string {
-    return this.nb.str(node + this.o.sysctl_name!, 32);
+    return this.nb.str(node + this.o.sysctl_name, 32);
   }
   parent(node: number): number {
-    return this.nb.mem.loadPtr(node + this.o.sysctl_parent!);
+    return this.nb.mem.loadPtr(node + this.o.sysctl_parent);
   }
   children(node: number): number[] {
     const mem = this.nb.mem;
     if (this.type(node) !== CTLTYPE_NODE) return [];
-    const child = mem.loadPtr(node + this.o.sysctl_child!);
-    const clen = mem.load32(node + this.o.sysctl_clen!);
+    const child = mem.loadPtr(node + this.o.sysctl_child);
+    const clen = mem.load32(node + this.o.sysctl_clen);
     const out: number[] = [];
     for (let i = 0; i < clen; i++) out.push(child + i * this.nodeSize);
     return out;
   }
-  offset(f: string): number {
-    const v = this.o[f];
-    if (v === undefined) throw new Error(`no sysctlnode field ${f}`);
-    return v;
+  /** The offset of a struct sysctlnode field. */
+  offset(f: SysctlnodeField): number {
+    return this.o[f];
   }
 
   /* ---------------------------------------------------- arrays of children */
@@ -152,10 +157,10 @@ export class Sysctl {
     const o = this.o;
     nb.k.enter(this.FN.sysctl_alloc);
     const a = nb.kmemZalloc(SYSCTL_DEFSIZE * this.nodeSize);
-    mem.storePtr(pnode + o.sysctl_child!, a);
-    mem.store32(pnode + o.sysctl_csize!, SYSCTL_DEFSIZE);
-    mem.store32(pnode + o.sysctl_clen!, 0);
-    for (let i = 0; i < SYSCTL_DEFSIZE; i++) mem.storePtr(a + i * this.nodeSize + o.sysctl_parent!, pnode);
+    mem.storePtr(pnode + o.sysctl_child, a);
+    mem.store32(pnode + o.sysctl_csize, SYSCTL_DEFSIZE);
+    mem.store32(pnode + o.sysctl_clen, 0);
+    for (let i = 0; i < SYSCTL_DEFSIZE; i++) mem.storePtr(a + i * this.nodeSize + o.sysctl_parent, pnode);
     nb.k.leave();
   }
 
@@ -165,16 +170,16 @@ export class Sysctl {
     const o = this.o;
     const ns = this.nodeSize;
     nb.k.enter(this.FN.sysctl_realloc);
-    const old = mem.loadPtr(pnode + o.sysctl_child!);
-    const ocsize = mem.load32(pnode + o.sysctl_csize!);
-    const clen = mem.load32(pnode + o.sysctl_clen!);
+    const old = mem.loadPtr(pnode + o.sysctl_child);
+    const ocsize = mem.load32(pnode + o.sysctl_csize);
+    const clen = mem.load32(pnode + o.sysctl_clen);
     const csize = ocsize * 2;
     const a = nb.kmemZalloc(csize * ns);
     nb.memmove(a, old, clen * ns);
     nb.kmemFree(old, ocsize * ns);
-    mem.storePtr(pnode + o.sysctl_child!, a);
-    mem.store32(pnode + o.sysctl_csize!, csize);
-    for (let i = 0; i < csize; i++) mem.storePtr(a + i * ns + o.sysctl_parent!, pnode);
+    mem.storePtr(pnode + o.sysctl_child, a);
+    mem.store32(pnode + o.sysctl_csize, csize);
+    for (let i = 0; i < csize; i++) mem.storePtr(a + i * ns + o.sysctl_parent, pnode);
     for (let i = 0; i < clen; i++) this.reparentAll(a + i * ns);
     nb.k.leave();
   }
@@ -184,10 +189,10 @@ export class Sysctl {
     const mem = this.nb.mem;
     const o = this.o;
     if (this.type(node) !== CTLTYPE_NODE) return;
-    const child = mem.loadPtr(node + o.sysctl_child!);
+    const child = mem.loadPtr(node + o.sysctl_child);
     if (child === 0) return;
-    const csize = mem.load32(node + o.sysctl_csize!);
-    for (let t = 0; t < csize; t++) mem.storePtr(child + t * this.nodeSize + o.sysctl_parent!, node);
+    const csize = mem.load32(node + o.sysctl_csize);
+    for (let t = 0; t < csize; t++) mem.storePtr(child + t * this.nodeSize + o.sysctl_parent, node);
   }
 
   /* -------------------------------------------------------------- locate */
@@ -204,12 +209,12 @@ export class Sysctl {
         nb.k.leave();
         return [ENOTDIR, node];
       }
-      const child = mem.loadPtr(node + o.sysctl_child!);
-      const clen = mem.load32(node + o.sysctl_clen!);
+      const child = mem.loadPtr(node + o.sysctl_child);
+      const clen = mem.load32(node + o.sysctl_clen);
       let found = 0;
       for (let i = 0; i < clen; i++) {
         const c = child + i * this.nodeSize;
-        if (mem.loadI32(c + o.sysctl_num!) === n) {
+        if (mem.loadI32(c + o.sysctl_num) === n) {
           found = c;
           break;
         }
@@ -241,25 +246,25 @@ export class Sysctl {
     if (this.type(pnode) !== CTLTYPE_NODE) return leave(ENOTDIR, 0);
     // Collisions by number or by name; find the insertion point.
     let at = 0;
-    let child = mem.loadPtr(pnode + o.sysctl_child!);
-    let clen = mem.load32(pnode + o.sysctl_clen!);
+    let child = mem.loadPtr(pnode + o.sysctl_child);
+    let clen = mem.load32(pnode + o.sysctl_clen);
     for (let ni = 0; ni < clen; ni++) {
       const c = child + ni * ns;
-      const cn = mem.loadI32(c + o.sysctl_num!);
-      if ((num !== CTL_CREATE && cn === num) || nb.strcmpJs(c + o.sysctl_name!, spec.name) === 0) return leave(EEXIST, c);
+      const cn = mem.loadI32(c + o.sysctl_num);
+      if ((num !== CTL_CREATE && cn === num) || nb.strcmpJs(c + o.sysctl_name, spec.name) === 0) return leave(EEXIST, c);
       if (num > cn) at = ni + 1;
     }
     if (child === 0) {
       this.alloc(pnode);
-      child = mem.loadPtr(pnode + o.sysctl_child!);
+      child = mem.loadPtr(pnode + o.sysctl_child);
     }
     let nm = num;
     if (nm === CTL_CREATE) {
       const root = this.g.sysctl_root;
-      nm = mem.loadI32(root + o.sysctl_num!) + 1;
-      mem.store32(root + o.sysctl_num!, nm);
+      nm = mem.loadI32(root + o.sysctl_num) + 1;
+      mem.store32(root + o.sysctl_num, nm);
       for (let ni = 0; ni < clen; ni++) {
-        const cn = mem.loadI32(child + ni * ns + o.sysctl_num!);
+        const cn = mem.loadI32(child + ni * ns + o.sysctl_num);
         if (nm === cn) {
           nm++;
           ni = -1;
@@ -267,9 +272,9 @@ export class Sysctl {
       }
     }
     k.site(this.FN.sysctl_create + 0x5a0);
-    if (clen === mem.load32(pnode + o.sysctl_csize!)) {
+    if (clen === mem.load32(pnode + o.sysctl_csize)) {
       this.realloc(pnode);
-      child = mem.loadPtr(pnode + o.sysctl_child!);
+      child = mem.loadPtr(pnode + o.sysctl_child);
     }
     k.site(this.FN.sysctl_create + 0x640);
     if (at < clen) {
@@ -277,38 +282,38 @@ export class Sysctl {
       // children of every moved node (over csize).
       nb.memmove(child + (at + 1) * ns, child + at * ns, (clen - at) * ns);
       nb.bzero(child + at * ns, ns);
-      mem.storePtr(child + at * ns + o.sysctl_parent!, pnode);
+      mem.storePtr(child + at * ns + o.sysctl_parent, pnode);
       for (let ni = at; ni <= clen; ni++) this.reparentAll(child + ni * ns);
     } else if (nb.fixed) {
-      mem.storePtr(child + at * ns + o.sysctl_parent!, pnode);
+      mem.storePtr(child + at * ns + o.sysctl_parent, pnode);
     }
     const node = child + at * ns;
     clen++;
-    mem.store32(pnode + o.sysctl_clen!, clen);
-    k.writeString(node + o.sysctl_name!, spec.name, 32);
-    mem.store32(node + o.sysctl_num!, nm);
+    mem.store32(pnode + o.sysctl_clen, clen);
+    k.writeString(node + o.sysctl_name, spec.name, 32);
+    mem.store32(node + o.sysctl_num, nm);
     const type = spec.type;
     let size = spec.size ?? 0;
     if (type === CTLTYPE_INT) size = 4;
     else if (type === CTLTYPE_QUAD) size = 8;
     else if (type === CTLTYPE_BOOL) size = 1;
     else if (type === CTLTYPE_NODE) size = ns;
-    mem.storePtr(node + o.sysctl_size!, size);
+    mem.storePtr(node + o.sysctl_size, size);
     const flags = spec.flags ?? 0;
-    mem.store32(node + o.sysctl_flags!, SYSCTL_VERSION | type | flags);
-    mem.store32(node + o.sysctl_csize!, 0);
-    mem.store32(node + o.sysctl_clen!, 0);
+    mem.store32(node + o.sysctl_flags, SYSCTL_VERSION | type | flags);
+    mem.store32(node + o.sysctl_csize, 0);
+    mem.store32(node + o.sysctl_clen, 0);
     if (type !== CTLTYPE_NODE) {
-      if (flags & CTLFLAG_IMMEDIATE) mem.store64n(node + o.sysctl_qdata!, spec.qv ?? 0);
-      else mem.storePtr(node + o.sysctl_data!, spec.data ?? 0);
+      if (flags & CTLFLAG_IMMEDIATE) mem.store64n(node + o.sysctl_qdata, spec.qv ?? 0);
+      else mem.storePtr(node + o.sysctl_data, spec.data ?? 0);
     }
-    mem.storePtr(node + o.sysctl_func!, spec.func ?? 0);
-    if (type === CTLTYPE_NODE) mem.storePtr(node + o.sysctl_child!, 0);
+    mem.storePtr(node + o.sysctl_func, spec.func ?? 0);
+    if (type === CTLTYPE_NODE) mem.storePtr(node + o.sysctl_child, 0);
     // node->sysctl_parent should already be done
     // Update "version" on the path to root.
-    const rootVer = mem.load32(this.g.sysctl_root + o.sysctl_ver!) + 1;
-    for (let p = node, guard = 0; p !== 0 && guard < 64; p = mem.loadPtr(p + o.sysctl_parent!), guard++) {
-      mem.store32(p + o.sysctl_ver!, rootVer);
+    const rootVer = mem.load32(this.g.sysctl_root + o.sysctl_ver) + 1;
+    for (let p = node, guard = 0; p !== 0 && guard < 64; p = mem.loadPtr(p + o.sysctl_parent), guard++) {
+      mem.store32(p + o.sysctl_ver, rootVer);
     }
     return leave(0, node);
   }
@@ -347,7 +352,7 @@ export class Sysctl {
       const same =
         this.name(node) === spec.name &&
         this.type(node) === spec.type &&
-        (spec.type === CTLTYPE_NODE || mem.loadPtr(node + o.sysctl_func!) === (spec.func ?? 0));
+        (spec.type === CTLTYPE_NODE || mem.loadPtr(node + o.sysctl_func) === (spec.func ?? 0));
       if (same) error = 0;
     }
     if (error === 0 && node !== 0) {
@@ -383,61 +388,61 @@ export class Sysctl {
     const o = this.o;
     const ns = this.nodeSize;
     k.enter(this.FN.sysctl_destroy);
-    const child = mem.loadPtr(rnode + o.sysctl_child!);
-    const clen0 = mem.load32(rnode + o.sysctl_clen!);
+    const child = mem.loadPtr(rnode + o.sysctl_child);
+    const clen0 = mem.load32(rnode + o.sysctl_clen);
     let ni = 0;
     for (; ni < clen0; ni++) {
       const c = child + ni * ns;
-      if (mem.loadI32(c + o.sysctl_num!) === num && (version === 0 || mem.load32(c + o.sysctl_ver!) === version)) break;
+      if (mem.loadI32(c + o.sysctl_num) === num && (version === 0 || mem.load32(c + o.sysctl_ver) === version)) break;
     }
     if (ni === clen0 || this.type(rnode) !== CTLTYPE_NODE) {
       k.leave();
       return ENOENT;
     }
     let node = child + ni * ns;
-    const pnode = mem.loadPtr(node + o.sysctl_parent!);
-    const flags = mem.load32(node + o.sysctl_flags!);
+    const pnode = mem.loadPtr(node + o.sysctl_parent);
+    const flags = mem.load32(node + o.sysctl_flags);
     if (flags & CTLFLAG_PERMANENT) {
       k.leave();
       return EPERM;
     }
-    if ((flags & SYSCTL_TYPEMASK) === CTLTYPE_NODE && mem.load32(node + o.sysctl_clen!) !== 0) {
+    if ((flags & SYSCTL_TYPEMASK) === CTLTYPE_NODE && mem.load32(node + o.sysctl_clen) !== 0) {
       k.leave();
       return ENOTEMPTY;
     }
     if (flags & CTLFLAG_OWNDATA) {
-      const d = mem.loadPtr(node + o.sysctl_data!);
-      if (d !== 0) nb.kmemFree(d, mem.loadPtr(node + o.sysctl_size!));
-      mem.storePtr(node + o.sysctl_data!, 0);
+      const d = mem.loadPtr(node + o.sysctl_data);
+      if (d !== 0) nb.kmemFree(d, mem.loadPtr(node + o.sysctl_size));
+      mem.storePtr(node + o.sysctl_data, 0);
     }
-    const pchild = mem.loadPtr(pnode + o.sysctl_child!);
-    const pclen = mem.load32(pnode + o.sysctl_clen!);
+    const pchild = mem.loadPtr(pnode + o.sysctl_child);
+    const pclen = mem.load32(pnode + o.sysctl_clen);
     k.site(this.FN.sysctl_destroy + 0x244);
     if (ni < pclen - 1) {
       nb.memmove(pchild + ni * ns, pchild + (ni + 1) * ns, (pclen - ni - 1) * ns);
       for (; ni < pclen - 1; ni++) {
         const moved = pchild + ni * ns;
         if (this.type(moved) !== CTLTYPE_NODE) continue;
-        const gc = mem.loadPtr(moved + o.sysctl_child!);
+        const gc = mem.loadPtr(moved + o.sysctl_child);
         if (gc === 0) continue;
         // NetBSD re-points [0, clen) only; --fixed does [0, csize).
-        const n = nb.fixed ? mem.load32(moved + o.sysctl_csize!) : mem.load32(moved + o.sysctl_clen!);
-        for (let t = 0; t < n; t++) mem.storePtr(gc + t * ns + o.sysctl_parent!, moved);
+        const n = nb.fixed ? mem.load32(moved + o.sysctl_csize) : mem.load32(moved + o.sysctl_clen);
+        for (let t = 0; t < n; t++) mem.storePtr(gc + t * ns + o.sysctl_parent, moved);
       }
       ni = pclen - 1;
       node = pchild + ni * ns;
     }
     nb.bzero(node, ns);
-    mem.storePtr(node + o.sysctl_parent!, pnode);
-    mem.store32(pnode + o.sysctl_clen!, pclen - 1);
+    mem.storePtr(node + o.sysctl_parent, pnode);
+    mem.store32(pnode + o.sysctl_clen, pclen - 1);
     if (pclen - 1 === 0) {
-      nb.kmemFree(pchild, mem.load32(pnode + o.sysctl_csize!) * ns);
-      mem.store32(pnode + o.sysctl_csize!, 0);
-      mem.storePtr(pnode + o.sysctl_child!, 0);
+      nb.kmemFree(pchild, mem.load32(pnode + o.sysctl_csize) * ns);
+      mem.store32(pnode + o.sysctl_csize, 0);
+      mem.storePtr(pnode + o.sysctl_child, 0);
     }
-    const rootVer = mem.load32(this.g.sysctl_root + o.sysctl_ver!) + 1;
-    for (let p = pnode, guard = 0; p !== 0 && guard < 64; p = mem.loadPtr(p + o.sysctl_parent!), guard++) {
-      mem.store32(p + o.sysctl_ver!, rootVer);
+    const rootVer = mem.load32(this.g.sysctl_root + o.sysctl_ver) + 1;
+    for (let p = pnode, guard = 0; p !== 0 && guard < 64; p = mem.loadPtr(p + o.sysctl_parent), guard++) {
+      mem.store32(p + o.sysctl_ver, rootVer);
     }
     k.leave();
     return 0;
@@ -451,46 +456,46 @@ export class Sysctl {
     const mem = nb.mem;
     const o = this.o;
     const lo = this.lo;
-    if (mem.load32(node + o.sysctl_flags!) & CTLFLAG_PERMANENT) return;
+    if (mem.load32(node + o.sysctl_flags) & CTLFLAG_PERMANENT) return;
     k.enter(this.FN.sysctl_log_add);
     let log = mem.loadPtr(logp);
     if (log === 0) {
       log = nb.kmemZalloc(nb.size('struct sysctllog'));
       const arr = nb.kmemZalloc(16 * 4);
       let r = node;
-      for (let guard = 0; mem.loadPtr(r + o.sysctl_parent!) !== 0 && guard < 64; guard++) r = mem.loadPtr(r + o.sysctl_parent!);
-      mem.storePtr(log + lo.log_root!, r);
-      mem.storePtr(log + lo.log_num!, arr);
-      mem.store32(log + lo.log_size!, 16);
-      mem.store32(log + lo.log_left!, 16);
+      for (let guard = 0; mem.loadPtr(r + o.sysctl_parent) !== 0 && guard < 64; guard++) r = mem.loadPtr(r + o.sysctl_parent);
+      mem.storePtr(log + lo.log_root, r);
+      mem.storePtr(log + lo.log_num, arr);
+      mem.store32(log + lo.log_size, 16);
+      mem.store32(log + lo.log_left, 16);
       mem.storePtr(logp, log);
     }
     // Count the names by walking sysctl_parent.
     let namelen = 0;
-    for (let p = node; mem.loadPtr(p + o.sysctl_parent!) !== 0 && namelen < 64; p = mem.loadPtr(p + o.sysctl_parent!)) namelen++;
-    let left = mem.loadI32(log + lo.log_left!);
+    for (let p = node; mem.loadPtr(p + o.sysctl_parent) !== 0 && namelen < 64; p = mem.loadPtr(p + o.sysctl_parent)) namelen++;
+    let left = mem.loadI32(log + lo.log_left);
     if (left < namelen + 3) {
       k.enter(this.FN.sysctl_log_realloc);
-      const size = mem.loadI32(log + lo.log_size!);
+      const size = mem.loadI32(log + lo.log_size);
       let nsize = size * 2;
       while (nsize - size + left < namelen + 3) nsize *= 2;
-      const old = mem.loadPtr(log + lo.log_num!);
+      const old = mem.loadPtr(log + lo.log_num);
       const arr = nb.kmemZalloc(nsize * 4);
       nb.memmove(arr + (nsize - size) * 4, old, size * 4);
       nb.kmemFree(old, size * 4);
-      mem.storePtr(log + lo.log_num!, arr);
-      mem.store32(log + lo.log_size!, nsize);
+      mem.storePtr(log + lo.log_num, arr);
+      mem.store32(log + lo.log_size, nsize);
       left += nsize - size;
       k.leave();
     }
-    const arr = mem.loadPtr(log + lo.log_num!);
-    for (let p = node; mem.loadPtr(p + o.sysctl_parent!) !== 0 && left > 3; p = mem.loadPtr(p + o.sysctl_parent!)) {
-      mem.store32(arr + --left * 4, mem.loadI32(p + o.sysctl_num!) >>> 0);
+    const arr = mem.loadPtr(log + lo.log_num);
+    for (let p = node; mem.loadPtr(p + o.sysctl_parent) !== 0 && left > 3; p = mem.loadPtr(p + o.sysctl_parent)) {
+      mem.store32(arr + --left * 4, mem.loadI32(p + o.sysctl_num) >>> 0);
     }
-    mem.store32(arr + --left * 4, mem.load32(node + o.sysctl_ver!));
+    mem.store32(arr + --left * 4, mem.load32(node + o.sysctl_ver));
     mem.store32(arr + --left * 4, this.type(node));
     mem.store32(arr + --left * 4, namelen);
-    mem.store32(log + lo.log_left!, left);
+    mem.store32(log + lo.log_left, left);
     k.leave();
   }
 
@@ -499,10 +504,10 @@ export class Sysctl {
     const mem = this.nb.mem;
     const lo = this.lo;
     if (log === 0) return [];
-    const arr = mem.loadPtr(log + lo.log_num!);
-    const size = mem.loadI32(log + lo.log_size!);
+    const arr = mem.loadPtr(log + lo.log_num);
+    const size = mem.loadI32(log + lo.log_size);
     const out: LogEntry[] = [];
-    let i = mem.loadI32(log + lo.log_left!);
+    let i = mem.loadI32(log + lo.log_left);
     while (i + 3 <= size) {
       const namelen = mem.loadI32(arr + i * 4);
       const type = mem.loadI32(arr + (i + 1) * 4);
@@ -524,7 +529,7 @@ export class Sysctl {
     const log = mem.loadPtr(logp);
     if (log === 0) return;
     k.enter(this.FN.sysctl_teardown);
-    const root = mem.loadPtr(log + lo.log_root!);
+    const root = mem.loadPtr(log + lo.log_root);
     for (const e of this.logEntries(log)) {
       k.site(this.FN.sysctl_teardown + 0xa8);
       const [err, node] = this.locate(root, e.path);
@@ -534,8 +539,8 @@ export class Sysctl {
       k.site(this.FN.sysctl_teardown + 0x124);
       this.destroy(pnode, e.path[e.path.length - 1]!, e.version); // ENOTEMPTY, ENOENT ignored
     }
-    const size = mem.loadI32(log + lo.log_size!);
-    nb.kmemFree(mem.loadPtr(log + lo.log_num!), size * 4);
+    const size = mem.loadI32(log + lo.log_size);
+    nb.kmemFree(mem.loadPtr(log + lo.log_num), size * 4);
     nb.kmemFree(log, nb.size('struct sysctllog'));
     mem.storePtr(logp, 0);
     k.leave();
@@ -548,8 +553,8 @@ export class Sysctl {
     const nb = this.nb;
     const mem = nb.mem;
     const o = this.o;
-    const func = mem.loadPtr(node + o.sysctl_func!);
-    const flags = mem.load32(node + o.sysctl_flags!);
+    const func = mem.loadPtr(node + o.sysctl_func);
+    const flags = mem.load32(node + o.sysctl_flags);
     const type = flags & SYSCTL_TYPEMASK;
     if (func !== 0) {
       nb.k.site(this.FN.sysctl_dispatch + 0xb6);
@@ -558,16 +563,16 @@ export class Sysctl {
     }
     nb.k.enter(this.FN.sysctl_lookup + 0x11c);
     let s: string;
-    if (flags & CTLFLAG_IMMEDIATE) s = String(mem.load64n(node + o.sysctl_qdata!));
+    if (flags & CTLFLAG_IMMEDIATE) s = String(mem.load64n(node + o.sysctl_qdata));
     else {
-      const d = mem.loadPtr(node + o.sysctl_data!);
+      const d = mem.loadPtr(node + o.sysctl_data);
       if (type === CTLTYPE_INT) s = String(mem.loadI32(d));
       else if (type === CTLTYPE_QUAD) s = String(mem.load64n(d));
       else if (type === CTLTYPE_BOOL) s = String(mem.load8(d));
       else if (type === CTLTYPE_STRING) s = nb.str(d, 256);
       else if (type === CTLTYPE_STRUCT) {
         mem.load8(d);
-        s = `<struct, ${mem.loadPtr(node + o.sysctl_size!)} bytes>`;
+        s = `<struct, ${mem.loadPtr(node + o.sysctl_size)} bytes>`;
       }
       else s = '?';
     }

@@ -15,6 +15,7 @@
  * thread while the system is short of memory).
  */
 
+import { offsetsOf, type Offsets } from '../ctf/ctf.js';
 import type { NetbsdKern } from './kern.js';
 import type { Pools } from './pool.js';
 
@@ -24,11 +25,15 @@ export const UVM_FUNCTIONS = {
   uvmpd_scan: 0x300,
 } as const;
 
+/** The fields of struct uvmexp this file uses. */
+const UVMEXP_FIELDS = ['pagesize', 'npages', 'free', 'freemin', 'freetarg', 'wired', 'anonpages', 'pdwoke', 'pdrevs', 'pdfreed'] as const;
+type UvmexpField = (typeof UVMEXP_FIELDS)[number];
+
 export class Uvm {
   readonly FN: Record<keyof typeof UVM_FUNCTIONS, number>;
   readonly g: { uvmexp: number };
   readonly thread;
-  private readonly o: Record<string, number> = {};
+  private readonly o: Offsets<UvmexpField>;
   private scheduled = false;
   /** Pages the pagedaemon frees per iteration (paging out anon memory). */
   pageoutRate = 128;
@@ -44,24 +49,24 @@ export class Uvm {
     this.FN = k.fns(UVM_FUNCTIONS);
     this.g = { uvmexp: k.global('uvmexp', 'struct uvmexp') };
     const T = nb.T;
-    for (const m of T.members(T.mustFind('struct uvmexp'))) this.o[m.name] = m.bitOffset / 8;
+    this.o = offsetsOf(T, 'struct uvmexp', UVMEXP_FIELDS);
     const mem = nb.mem;
     const u = this.g.uvmexp;
-    mem.store32(u + this.o.pagesize!, k.pageSize);
-    mem.store32(u + this.o.npages!, npages);
-    mem.store32(u + this.o.free!, npages);
-    mem.store32(u + this.o.freemin!, Math.max(16, Math.floor(npages / 32)));
-    mem.store32(u + this.o.freetarg!, Math.max(24, Math.floor(npages / 24)));
+    mem.store32(u + this.o.pagesize, k.pageSize);
+    mem.store32(u + this.o.npages, npages);
+    mem.store32(u + this.o.free, npages);
+    mem.store32(u + this.o.freemin, Math.max(16, Math.floor(npages / 32)));
+    mem.store32(u + this.o.freetarg, Math.max(24, Math.floor(npages / 24)));
     this.thread = k.createThread('pgdaemon');
     nb.uvm = this;
   }
 
-  private get(f: string): number {
-    return this.nb.mem.loadI32(this.g.uvmexp + this.o[f]!);
+  private get(f: UvmexpField): number {
+    return this.nb.mem.loadI32(this.g.uvmexp + this.o[f]);
   }
 
-  private set(f: string, v: number): void {
-    this.nb.mem.store32(this.g.uvmexp + this.o[f]!, v);
+  private set(f: UvmexpField, v: number): void {
+    this.nb.mem.store32(this.g.uvmexp + this.o[f], v);
   }
 
   get free(): number {

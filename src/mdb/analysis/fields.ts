@@ -90,6 +90,29 @@ export function field(tt: TypeTable, type: string, path: string): Field {
   return f;
 }
 
+/** Resolved members keyed by their names (see fieldsOf). */
+export type Fields<F extends string> = { readonly [K in F]: Field };
+
+/**
+ * The members `names` of `type`, keyed by name: a misspelt name at the use
+ * is a compile error, a member the target lacks a LayoutError here.
+ */
+export function fieldsOf<const F extends string>(tt: TypeTable, type: string, names: readonly F[]): Fields<F> {
+  const o: Partial<Record<F, Field>> = {};
+  for (const n of names) o[n] = field(tt, type, n);
+  return o as Fields<F>;
+}
+
+/** As fieldsOf, for members a target may lack: absent ones are left out. */
+export function tryFieldsOf<const F extends string>(tt: TypeTable, type: string, names: readonly F[]): Partial<Fields<F>> {
+  const o: Partial<Record<F, Field>> = {};
+  for (const n of names) {
+    const x = tryField(tt, type, n);
+    if (x) o[n] = x;
+  }
+  return o;
+}
+
 export function trySize(tt: TypeTable, type: string): number | undefined {
   const id = tt.find(type);
   return id === undefined ? undefined : tt.sizeof(id);

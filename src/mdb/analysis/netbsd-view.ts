@@ -33,7 +33,7 @@
 
 import type { Target, TargetModuleRecord, TargetSymbol } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
-import { field, rd, rdString, sizeOf, tryField, type Field } from './fields.js';
+import { field, fieldsOf, rd, rdString, sizeOf, tryFieldsOf, type Field, type Fields } from './fields.js';
 
 /** Longest list any walk follows. */
 export const MAX_ELEMENTS = 1_000_000;
@@ -189,8 +189,19 @@ export function* walkTailq(t: Target, w: TailqWalk, problems: ListProblem[]): Ge
 
 /* --------------------------------------------------------------- pools */
 
+const POOL_FIELDS = [
+  'pr_size', 'pr_align', 'pr_itemoffset', 'pr_roflags', 'pr_flags', 'pr_alloc', 'pr_minitems', 'pr_minpages', 'pr_maxpages',
+  'pr_npages', 'pr_itemsperpage', 'pr_nitems', 'pr_nout', 'pr_hardlimit', 'pr_nget', 'pr_nfail', 'pr_nput', 'pr_npagealloc',
+  'pr_npagefree', 'pr_hiwat', 'pr_nidle', 'pr_wchan', 'pr_cache', 'pr_curpage', 'pr_refcnt', 'pr_emptypages', 'pr_fullpages',
+  'pr_partpages',
+] as const;
+export type PoolField = (typeof POOL_FIELDS)[number];
+const POOL_CACHE_FIELDS = ['pc_hits', 'pc_misses', 'pc_contended', 'pc_nempty', 'pc_nfull', 'pc_cpus', 'pc_pool'] as const;
+const POOL_CACHE_CPU_FIELDS = ['cc_hits', 'cc_misses'] as const;
+const POOL_ITEM_HEADER_FIELDS = ['ph_next', 'ph_page', 'ph_time', 'ph_nmissing'] as const;
+
 export class PoolLayout {
-  readonly f: Record<string, Field>;
+  readonly f: Fields<PoolField>;
   readonly poolSize: number;
   readonly allocSize: number;
   /** Offsets of the two links. */
@@ -198,50 +209,25 @@ export class PoolLayout {
   readonly allocList: number;
   /** pa_list inside struct pool_allocator. */
   readonly paList: number;
-  readonly cache: Record<string, Field> | undefined;
-  readonly cpu: Record<string, Field> | undefined;
-  readonly ph: Record<string, Field> | undefined;
+  /** struct pool_cache and pool_cache_cpu_t members (those the target has), if it has pool caches. */
+  readonly cache: Partial<Fields<(typeof POOL_CACHE_FIELDS)[number]>> | undefined;
+  readonly cpu: Partial<Fields<(typeof POOL_CACHE_CPU_FIELDS)[number]>> | undefined;
+  readonly ph: Fields<(typeof POOL_ITEM_HEADER_FIELDS)[number]> | undefined;
 
   constructor(readonly t: Target) {
     const tt = t.types;
     const P = 'struct pool';
-    const names = [
-      'pr_size', 'pr_align', 'pr_itemoffset', 'pr_roflags', 'pr_flags', 'pr_alloc', 'pr_minitems', 'pr_minpages', 'pr_maxpages',
-      'pr_npages', 'pr_itemsperpage', 'pr_nitems', 'pr_nout', 'pr_hardlimit', 'pr_nget', 'pr_nfail', 'pr_nput', 'pr_npagealloc',
-      'pr_npagefree', 'pr_hiwat', 'pr_nidle', 'pr_wchan', 'pr_cache', 'pr_curpage', 'pr_refcnt', 'pr_emptypages', 'pr_fullpages',
-      'pr_partpages',
-    ];
-    this.f = {};
-    for (const n of names) this.f[n] = field(tt, P, n);
+    this.f = fieldsOf(tt, P, POOL_FIELDS);
     this.poolSize = sizeOf(tt, P);
     this.allocSize = sizeOf(tt, 'struct pool_allocator');
     this.poollist = field(tt, P, 'pr_poollist').off;
     this.allocList = field(tt, P, 'pr_alloc_list').off;
     this.paList = field(tt, 'struct pool_allocator', 'pa_list').off;
-    const C = 'struct pool_cache';
-    if (tt.find(C) !== undefined) {
-      const c: Record<string, Field> = {};
-      for (const n of ['pc_hits', 'pc_misses', 'pc_contended', 'pc_nempty', 'pc_nfull', 'pc_cpus', 'pc_pool']) {
-        const x = tryField(tt, C, n);
-        if (x) c[n] = x;
-      }
-      this.cache = c;
-      const cc: Record<string, Field> = {};
-      for (const n of ['cc_hits', 'cc_misses']) {
-        const x = tryField(tt, 'pool_cache_cpu_t', n);
-        if (x) cc[n] = x;
-      }
-      this.cpu = cc;
+    if (tt.find('struct pool_cache') !== undefined) {
+      this.cache = tryFieldsOf(tt, 'struct pool_cache', POOL_CACHE_FIELDS);
+      this.cpu = tryFieldsOf(tt, 'pool_cache_cpu_t', POOL_CACHE_CPU_FIELDS);
     }
-    const H = 'struct pool_item_header';
-    if (tt.find(H) !== undefined) {
-      this.ph = {
-        ph_next: field(tt, H, 'ph_next'),
-        ph_page: field(tt, H, 'ph_page'),
-        ph_time: field(tt, H, 'ph_time'),
-        ph_nmissing: field(tt, H, 'ph_nmissing'),
-      };
-    }
+    if (tt.find('struct pool_item_header') !== undefined) this.ph = fieldsOf(tt, 'struct pool_item_header', POOL_ITEM_HEADER_FIELDS);
   }
 
   static applies(t: Target): boolean {
@@ -312,7 +298,7 @@ export class PoolView {
   pool(addr: number): PoolInfo {
     const t = this.t;
     const f = this.L.f;
-    const r = (n: string) => rd(t, addr, f[n]!);
+    const r = (n: PoolField) => rd(t, addr, f[n]);
     const wchan = r('pr_wchan');
     const cache = r('pr_cache');
     let cacheStats: CacheStats | undefined;
@@ -367,15 +353,15 @@ export class PoolView {
         cpuMisses += rd(t, p, cc.cc_misses);
       }
     }
-    const g = (n: string) => (c[n] ? rd(t, pc, c[n]) : 0);
+    const g = (x: Field | undefined) => (x ? rd(t, pc, x) : 0);
     return {
       cpuHits,
       cpuMisses,
-      hits: g('pc_hits'),
-      misses: g('pc_misses'),
-      contended: g('pc_contended'),
-      nempty: g('pc_nempty'),
-      nfull: g('pc_nfull'),
+      hits: g(c.pc_hits),
+      misses: g(c.pc_misses),
+      contended: g(c.pc_contended),
+      nempty: g(c.pc_nempty),
+      nfull: g(c.pc_nfull),
     };
   }
 
@@ -385,7 +371,7 @@ export class PoolView {
     if (!ph) return [];
     const out: PageInfo[] = [];
     const seen = new Set<number>();
-    let h = rd(this.t, pp, this.L.f[list]!);
+    let h = rd(this.t, pp, this.L.f[list]);
     while (h !== 0) {
       if (!this.t.isMapped(h)) {
         problems.push({ kind: 'unmapped', elem: h, message: `page header at ${X(h)} is unmapped (${describeUnmapped(this.t, h)})` });
@@ -404,7 +390,7 @@ export class PoolView {
 
   /** The current page's page address, or 0. */
   curpage(pp: number): number {
-    const c = rd(this.t, pp, this.L.f.pr_curpage!);
+    const c = rd(this.t, pp, this.L.f.pr_curpage);
     if (c === 0 || !this.L.ph) return 0;
     try {
       return rd(this.t, c, this.L.ph.ph_page);
@@ -425,7 +411,7 @@ export class PoolView {
     const out: number[] = [];
     for (const pp of walkTailq(this.t, { head: pa + this.L.paList, linkOff: this.L.allocList }, problems)) {
       out.push(pp);
-      const back = rd(this.t, pp, this.L.f.pr_alloc!);
+      const back = rd(this.t, pp, this.L.f.pr_alloc);
       if (back !== pa) problems.push({ kind: 'backlink', elem: pp, found: back, expected: pa, message: `pr_alloc of ${X(pp)} is ${X(back)}, expected ${X(pa)}` });
     }
     return out;
@@ -448,7 +434,7 @@ export class PoolView {
     }
     for (const pp of this.poolHead([])) {
       try {
-        add(rd(this.t, pp, this.L.f.pr_alloc!));
+        add(rd(this.t, pp, this.L.f.pr_alloc));
       } catch {
         /* skip */
       }

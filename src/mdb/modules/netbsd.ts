@@ -215,7 +215,7 @@ const paListWalker: WalkerDef = {
       const gen = (function* () {
         for (const pp of walkTailq(ctx.target, { head: pa + v.L.paList, linkOff: v.L.allocList }, problems)) {
           yield pp;
-          const back = ctx.target.loadPtr(pp + v.L.f.pr_alloc!.off);
+          const back = ctx.target.loadPtr(pp + v.L.f.pr_alloc.off);
           if (back !== pa) problems.push({ kind: 'backlink', elem: pp, found: back, expected: pa, message: `pr_alloc of ${X(pp)} is ${X(back)}, expected ${X(pa)}` });
         }
       })();
