@@ -12,12 +12,13 @@
 
 import { KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMEM_REDZONE_BYTE, KMEM_SIZE_ENCODE, KMEM_SIZE_VALID, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_REDZONE, KMF_BUFTAG, KMF_LITE, KM_PANIC, KM_SLEEP, KM_VMFLAGS } from '../abi/kmem-impl.js';
 import { HeapLp64, CpuCacheWord, CacheWord, CacheFlag } from './lp64.js';
-import { checkArg, KMEM_MAXBUF_LIMIT } from './state.js';
+import { KMEM_MAXBUF_LIMIT } from './state.js';
+import { checkAddr, checkKmflag, checkSize } from './args.js';
 import { KmemCpu } from './cpu.js';
 
 export abstract class KmemAlloc extends KmemCpu {
   kmem_alloc(size: number, kmflag: number): number {
-    if (size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
+    if (typeof size === 'number' && size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
       // kmem_alloc_table[(size - 1) >> 3] from the data view (a heap pointer: HHI:offset)
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
@@ -40,18 +41,23 @@ export abstract class KmemAlloc extends KmemCpu {
   }
 
   protected kmemAllocSlow(size: number, kmflag: number): number {
-    checkArg('kmem_alloc', 'size', size, true);
-    let cp: number;
-    if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
-      cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
-    } else if (size > 0 && size <= this.maxCached) {
-      cp = this.ldp(this.G.kmem_big_alloc_table + ((size - 1) >> KMEM_BIG_SHIFT) * this.P);
-    } else {
-      return this.allocOversize(size, kmflag);
-    }
-    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
-    if ((this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
+    checkSize('kmem_alloc', 'size', size);
+    checkKmflag('kmem_alloc', kmflag);
+    if (!(size > 0 && size <= this.maxCached)) return this.allocOversize(size, kmflag);
+    const cp = this.sizeClassCache(size);
+    if ((this.cpuCacheFlags(cp) & KMF_BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
     return this.allocTagged(cp, size, kmflag);
+  }
+
+  /** The kmem_alloc cache of a size from 1 to kmem_max_cached: kmem_alloc_table or kmem_big_alloc_table. */
+  protected sizeClassCache(size: number): number {
+    if (size <= KMEM_MAXBUF_LIMIT) return this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
+    return this.ldp(this.G.kmem_big_alloc_table + ((size - 1) >> KMEM_BIG_SHIFT) * this.P);
+  }
+
+  /** cc_flags of the current CPU's cache of cp. */
+  protected cpuCacheFlags(cp: number): number {
+    return this.ld32(cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE + this.ccFlags);
   }
 
   protected allocTagged(cp: number, size: number, kmflag: number): number {
@@ -121,7 +127,7 @@ export abstract class KmemAlloc extends KmemCpu {
   }
 
   kmem_free(buf: number, size: number): void {
-    if (size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
+    if (typeof size === 'number' && typeof buf === 'number' && size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
       const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
       const d = this.d32;
       const bo = buf + HeapLp64.NEG;
@@ -147,20 +153,15 @@ export abstract class KmemAlloc extends KmemCpu {
   }
 
   protected kmemFreeSlow(buf: number, size: number): void {
-    checkArg('kmem_free', 'buf', buf);
-    checkArg('kmem_free', 'size', size, true);
-    let cp: number;
-    if (size > 0 && size <= KMEM_MAXBUF_LIMIT) {
-      cp = this.ldp(this.G.kmem_alloc_table + ((size - 1) >> 3) * this.P);
-    } else if (size > 0 && size <= this.maxCached) {
-      cp = this.ldp(this.G.kmem_big_alloc_table + ((size - 1) >> KMEM_BIG_SHIFT) * this.P);
-    } else {
+    checkAddr('kmem_free', 'buf', buf);
+    checkSize('kmem_free', 'size', size);
+    if (!(size > 0 && size <= this.maxCached)) {
       if (buf === 0 && size === 0) return;
       this.arenas.kmem_oversize.free(buf, size);
       return;
     }
-    const ccp = cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE;
-    if ((this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) === 0) {
+    const cp = this.sizeClassCache(size);
+    if ((this.cpuCacheFlags(cp) & KMF_BUFTAG) === 0) {
       this.kmem_cache_free(cp, buf);
       return;
     }
@@ -179,6 +180,17 @@ export abstract class KmemAlloc extends KmemCpu {
         return;
       }
       const btp = buf + this.ldp(cp + this.O.cache_buftag);
+      if (!this.mem.isMapped(btp + 4) || !this.mem.isMapped(buf)) {
+        // The size tag is read at the buftag offset of the cache that `size`
+        // selects.  For a buffer of a smaller size class (a wrong size) that
+        // can lie past the buffer's slab, on a page that is not there (and a
+        // wild buf may be unmapped itself): what was freed is not a buffer
+        // of this cache, and kmem_error says whose it is (BADCACHE) or that
+        // it is nobody's (BADADDR), instead of a fault.
+        k.site(this.pc.kmem_free_badsize);
+        this.kmem_error(KMERR_BADSIZE, cp, buf);
+        return;
+      }
       const enc = KMEM_SIZE_ENCODE(size);
       const w1 = this.ld32(btp + 4);
       if (w1 !== enc) {

@@ -63,6 +63,7 @@
  *   reports: k.printf, k.cmnErr, k.panic, k.panicking, k.deadman.
  */
 
+import { checkKmflag, checkSize } from './args.js';
 import { hex, highbit, mod, p2roundup, isPow2 } from '../machine/addr.js';
 import { VMC_IDENTIFIER, VM_NOSLEEP, type QcacheHandle, type QcacheProvider, type VmemArena } from '../vmem/api.js';
 import { KMC_IDENTIFIER, KMC_KMEM_ALLOC, KMC_NODEBUG, KMC_NOHASH, KMC_NOMAGAZINE, KMC_NOTOUCH, KMC_PREFILL, KMC_QCACHE, KMEM_ALIGN, KMEM_ALLOC_SIZES, KMEM_BIG_ALLOC_SIZES, KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_HASH_INITIAL, KMEM_MAGTYPES, KMEM_VOID_FRACTION, KMF_AUDIT, KMF_BUFTAG, KMF_CONTENTS, KMF_DEADBEEF, KMF_DEBUG, KMF_FIREWALL, KMF_HASH, KMF_LITE, KMF_NOMAGAZINE, KMF_PREFILL, KMF_RANDOM, KMF_RANDOMIZE, KMF_REDZONE, KMF_TOUCH, KM_SLEEP, KM_VMFLAGS } from '../abi/kmem-impl.js';
@@ -77,6 +78,7 @@ export class KmemCache {
     readonly name: string,
   ) {}
   alloc(kmflag: number = KM_SLEEP): number {
+    checkKmflag('kmem_cache_alloc', kmflag);
     return this.kmem.kmem_cache_alloc(this.addr, kmflag);
   }
   free(buf: number): void {
@@ -227,6 +229,7 @@ export class Kmem extends KmemAlloc {
     const mem = this.mem;
     const O = this.O;
     const P = this.P;
+    this.checkCacheCreate(name, size, opts);
     const d0 = k.depth;
     k.enter(this.pc.cache_create);
     try {
@@ -237,7 +240,6 @@ export class Kmem extends KmemAlloc {
       let align = opts.align ?? 0;
       if (align === 0) align = KMEM_ALIGN;
       if (align < KMEM_ALIGN) cflags |= KMC_NOTOUCH;
-      if (!isPow2(align) || align > vmp.quantum) k.panic(`kmem_cache_create: bad alignment ${align}`);
 
       // flags (spec §1.4)
       let kf = this.ld32(this.G.kmem_flags);
@@ -396,6 +398,21 @@ export class Kmem extends KmemAlloc {
     } finally {
       k.depth = d0;
     }
+  }
+
+  /**
+   * kmem_cache_create's arguments (args.ts): a name, a buffer size from 1
+   * to the kernel heap's size, an alignment of 0 (the default, 8) or a
+   * power of two up to the arena's quantum.
+   */
+  protected checkCacheCreate(name: unknown, size: unknown, opts: CacheCreateOptions): void {
+    const fn = 'kmem_cache_create';
+    if (typeof name !== 'string') throw new TypeError(`${fn}: name must be a string, not ${typeof name}`);
+    checkSize(fn, 'size', size, 1, this.k.heapSize);
+    const quantum = (opts.arena ?? this.arenas.kmem_default).quantum;
+    const align: unknown = opts.align ?? 0;
+    checkSize(fn, 'align', align, 0, quantum);
+    if (align !== 0 && !isPow2(align as number)) throw new RangeError(`${fn}: align must be 0 or a power of two, not ${align as number}`);
   }
 
   protected arenaCflags(vmp: VmemArena): number {
@@ -561,10 +578,12 @@ export class Kmem extends KmemAlloc {
   }
 
   kmemAlloc(size: number, kmflag: number = KM_SLEEP): number {
+    checkKmflag('kmem_alloc', kmflag);
     return this.kmem_alloc(size, kmflag);
   }
 
   kmemZalloc(size: number, kmflag: number = KM_SLEEP): number {
+    checkKmflag('kmem_zalloc', kmflag);
     return this.kmem_zalloc(size, kmflag);
   }
 

@@ -23,7 +23,7 @@
 import { DEADMAN_SPINS } from '../kernel/kernel.js';
 import { KMEM_FREE_PATTERN32, KMF_BUFTAG, KMF_DEADBEEF, KMF_LITE, KM_NOSLEEP } from '../abi/kmem-impl.js';
 import { HeapLp64, CacheWord } from './lp64.js';
-import { checkArg } from './state.js';
+import { checkAddr, checkKmflag } from './args.js';
 import { KmemDepot } from './depot.js';
 
 export abstract class KmemCpu extends KmemDepot {
@@ -40,10 +40,11 @@ export abstract class KmemCpu extends KmemDepot {
 
   /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
   override kmem_cache_alloc(cp: number, kmflag: number): number {
-    const c = cp + (HeapLp64.NEG + CacheWord.CPU_B);
+    const c = typeof cp === 'number' ? cp + (HeapLp64.NEG + CacheWord.CPU_B) : -1;
     if (c >= 0 && c < this.hLim && (c | 0) === c) {
       // (an integer below hLim < 2^31: the CPU offset is an integer add;
-      // anything else, a fraction included, is the checked path's to judge)
+      // anything else, a fraction or a BigInt included, is the checked
+      // path's to judge)
       const o = c + this.cpuOff;
       let r = this.popAt(o);
       if (r === -1) r = this.allocW(o, kmflag);
@@ -55,8 +56,8 @@ export abstract class KmemCpu extends KmemDepot {
 
   /** kmem_cache_free: magazine fast path (LP64 heap words); then freeW; everything else in freeSlow. */
   override kmem_cache_free(cp: number, buf: number): void {
-    const c = cp + (HeapLp64.NEG + CacheWord.CPU_B);
-    const bo = buf + HeapLp64.NEG;
+    const c = typeof cp === 'number' ? cp + (HeapLp64.NEG + CacheWord.CPU_B) : -1;
+    const bo = typeof buf === 'number' ? buf + HeapLp64.NEG : -1;
     if (c >= 0 && c < this.hLim && bo >= 0 && bo < this.hLim && (c | 0) === c && (bo | 0) === bo) {
       const o = c + this.cpuOff;
       const r = this.pushAt(o, bo);
@@ -81,7 +82,8 @@ export abstract class KmemCpu extends KmemDepot {
    */
 
   protected allocSlow(cp: number, kmflag: number): number {
-    checkArg('kmem_cache_alloc', 'cp', cp);
+    checkAddr('kmem_cache_alloc', 'cp', cp);
+    checkKmflag('kmem_cache_alloc', kmflag);
     const ccp = cp + this.ccOff + this.cpuOff;
     let spins = this.spins;
     this.spins = 0;
@@ -157,8 +159,8 @@ export abstract class KmemCpu extends KmemDepot {
   }
 
   protected freeSlow(cp: number, buf: number): void {
-    checkArg('kmem_cache_free', 'cp', cp);
-    checkArg('kmem_cache_free', 'buf', buf);
+    checkAddr('kmem_cache_free', 'cp', cp);
+    checkAddr('kmem_cache_free', 'buf', buf);
     const ccp = cp + this.ccOff + this.cpuOff;
     const k = this.k;
     if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {

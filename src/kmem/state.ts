@@ -19,8 +19,7 @@
  * memory.grow detaches the old ArrayBuffer).
  *
  * The entry points take addresses and sizes as JavaScript numbers; the
- * checked (entry) paths refuse anything else with a TypeError or
- * RangeError that names the function and the argument (checkArg).
+ * checked (entry) paths refuse anything else (args.ts).
  */
 
 import { offsetsOf, type TypeTable } from '../ctf/ctf.js';
@@ -105,20 +104,6 @@ export interface Callbacks {
   ctor: KmemConstructor | undefined;
   dtor: KmemDestructor | undefined;
   reclaim: KmemReclaim | undefined;
-}
-
-/**
- * The entry points take addresses and sizes as JavaScript numbers: an
- * address is a signed 64-bit value, a size a non-negative one.  Anything
- * else (a fraction, NaN, a size below zero) is a caller's bug in the
- * script, not a kernel's, and is refused with a TypeError that names the
- * function and argument.  Only the slow paths check (the fast paths take
- * integers in the heap and nothing else).
- */
-export function checkArg(fn: string, name: string, v: number, size = false): void {
-  if (!Number.isSafeInteger(v) || (size && v < 0)) {
-    throw new TypeError(`${fn}: ${name} must be ${size ? 'a non-negative integer (a size)' : 'an integer (an address)'}, not ${String(v)}`);
-  }
 }
 
 const FN_SIZES = {
