@@ -64,6 +64,7 @@
  */
 
 import { checkKmflag, checkSize } from './args.js';
+import { ArgumentError, checkString } from '../machine/argcheck.js';
 import { hex, highbit, mod, p2roundup, isPow2 } from '../machine/addr.js';
 import { VMC_IDENTIFIER, VM_NOSLEEP, type QcacheHandle, type QcacheProvider, type VmemArena } from '../vmem/api.js';
 import { KMC_IDENTIFIER, KMC_KMEM_ALLOC, KMC_NODEBUG, KMC_NOHASH, KMC_NOMAGAZINE, KMC_NOTOUCH, KMC_PREFILL, KMC_QCACHE, KMEM_ALIGN, KMEM_ALLOC_SIZES, KMEM_BIG_ALLOC_SIZES, KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_HASH_INITIAL, KMEM_MAGTYPES, KMEM_VOID_FRACTION, KMF_AUDIT, KMF_BUFTAG, KMF_CONTENTS, KMF_DEADBEEF, KMF_DEBUG, KMF_FIREWALL, KMF_HASH, KMF_LITE, KMF_NOMAGAZINE, KMF_PREFILL, KMF_RANDOM, KMF_RANDOMIZE, KMF_REDZONE, KMF_TOUCH, KM_SLEEP, KM_VMFLAGS } from '../abi/kmem-impl.js';
@@ -407,12 +408,13 @@ export class Kmem extends KmemAlloc {
    */
   protected checkCacheCreate(name: unknown, size: unknown, opts: CacheCreateOptions): void {
     const fn = 'kmem_cache_create';
-    if (typeof name !== 'string') throw new TypeError(`${fn}: name must be a string, not ${typeof name}`);
+    checkString(fn, 'name', name);
     checkSize(fn, 'size', size, 1, this.k.heapSize);
     const quantum = (opts.arena ?? this.arenas.kmem_default).quantum;
     const align: unknown = opts.align ?? 0;
-    checkSize(fn, 'align', align, 0, quantum);
-    if (align !== 0 && !isPow2(align as number)) throw new RangeError(`${fn}: align must be 0 or a power of two, not ${align as number}`);
+    if (typeof align !== 'number' || !Number.isInteger(align) || align < 0 || align > quantum || (align !== 0 && !isPow2(align))) {
+      throw new ArgumentError(fn, 'align', `0 or a power of two up to ${quantum}`, align);
+    }
   }
 
   protected arenaCflags(vmp: VmemArena): number {
