@@ -1,8 +1,10 @@
 /*
  * The mdb command:
  *
- *   mdb [-e CMDS] [unix.N vmcore.N | N | DIR]
+ *   mdb [-e CMDS] [unix.N vmcore.N | N | DIR | PROG.wasm core.N | core.N | DIR N]
  *
+ * A program core (core.N of a wasm32 program, docs/wasm-core.md) is
+ * opened by the program core reader; everything else is a kernel dump.
  * Without a target, mdb works on expressions, formats and synthetic types.
  * Commands come from -e, from standard input when it is not a terminal, or
  * from an interactive prompt with history and tab completion.  With -e the
@@ -19,7 +21,7 @@ import { createSession } from '../mdb/index.js';
 import type { Session } from '../mdb/session.js';
 
 function usage(): never {
-  process.stderr.write('Usage: mdb [-e commands] [unix.N vmcore.N | N | dir]\n');
+  process.stderr.write('Usage: mdb [-e commands] [unix.N vmcore.N | N | dir | prog.wasm core.N | core.N]\n');
   process.exit(2);
 }
 
@@ -209,10 +211,15 @@ export async function main(argv: string[]): Promise<void> {
   let target: Target | undefined;
   if (rest.length > 0) {
     try {
-      const { unix, vmcore } = dumpFiles(rest);
-      requireRegularFile(unix);
-      requireRegularFile(vmcore);
-      target = await openDumpTarget(unix, vmcore);
+      const { resolveProgramCore, openProgramCore } = await import('../target/wasm-core-args.js');
+      const core = resolveProgramCore(rest);
+      if (core) target = openProgramCore(core);
+      else {
+        const { unix, vmcore } = dumpFiles(rest);
+        requireRegularFile(unix);
+        requireRegularFile(vmcore);
+        target = await openDumpTarget(unix, vmcore);
+      }
     } catch (e) {
       process.stderr.write(`mdb: ${e instanceof Error ? e.message : String(e)}\n`);
       process.exit(1);

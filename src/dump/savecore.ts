@@ -32,7 +32,6 @@
  */
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Kernel, OS_NAME, OS_RELEASE, OS_VERSION } from '../kernel/kernel.js';
 import { TS_ONPROC } from '../abi/kernel-core.js';
 import {
@@ -65,6 +64,9 @@ import {
   writeShdr,
 } from './dump-format.js';
 import { buildUnix, machineName } from './namelist.js';
+import { ensureDir, writeNumbered } from './numbering.js';
+
+export { readBounds, ensureDir, writeNumbered } from './numbering.js';
 
 export interface DumpInfo {
   readonly dir: string;
@@ -81,48 +83,6 @@ export interface DumpInfo {
 export interface SavecoreOptions {
   /** What to dump; only "all" (every mapped page) exists. */
   readonly content?: 'all';
-}
-
-/** Read `bounds` (the next dump number); 0 when absent or unreadable. */
-export function readBounds(dir: string): number {
-  try {
-    const s = fs.readFileSync(path.join(dir, 'bounds'), 'utf8').trim();
-    return /^\d{1,9}$/.test(s) ? Number(s) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function writeAtomically(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp.${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
-/**
- * mkdir -p, without fs.mkdirSync's recursive mode (which loops forever on
- * some paths, e.g. under /proc).  Errors say which directory failed.
- */
-export function ensureDir(dir: string, depth = 0): void {
-  try {
-    fs.mkdirSync(dir);
-    return;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      if (fs.statSync(dir).isDirectory()) return;
-      throw new Error(`savecore: ${dir} exists and is not a directory`);
-    }
-    const parent = path.dirname(dir);
-    if (code !== 'ENOENT' || parent === dir || depth > 64) throw new Error(`savecore: cannot create ${dir}: ${code ?? String(e)}`);
-  }
-  ensureDir(path.dirname(dir), depth + 1);
-  try {
-    fs.mkdirSync(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') throw new Error(`savecore: cannot create ${dir}: ${code ?? String(e)}`);
-  }
 }
 
 /* ---------------------------------------------------------------- ranges */
@@ -353,31 +313,14 @@ export function writeVmcore(k: Kernel, file: string, index: number, id: number):
  * dump, `savecore -L`: the threads' registers are saved first).
  */
 export function savecore(k: Kernel, dir: string, _opts: SavecoreOptions = {}): DumpInfo {
-  ensureDir(dir);
   if (!k.panicking) for (const t of k.threads) k.materialize(t);
-  let n = readBounds(dir);
-  while (fs.existsSync(path.join(dir, `unix.${n}`)) || fs.existsSync(path.join(dir, `vmcore.${n}`))) n++;
-  const unixPath = path.join(dir, `unix.${n}`);
-  const vmcorePath = path.join(dir, `vmcore.${n}`);
-  const id = dumpId(`${k.hostname}|${k.hrtime}|${n}|${k.panicMessage ?? ''}|${k.model.name}`);
-  const tmpU = `${unixPath}.tmp.${process.pid}`;
-  const tmpV = `${vmcorePath}.tmp.${process.pid}`;
-  try {
-    fs.writeFileSync(tmpU, buildUnix(k, n, id), { flag: 'wx' });
-    const { memoryBytes, ranges } = writeVmcore(k, tmpV, n, id);
-    fs.linkSync(tmpU, unixPath); // fails rather than overwrite
-    try {
-      fs.linkSync(tmpV, vmcorePath);
-    } catch (e) {
-      fs.unlinkSync(unixPath);
-      throw e;
-    }
-    writeAtomically(path.join(dir, 'bounds'), `${n + 1}\n`);
-    return { dir, index: n, unixPath, vmcorePath, panicMessage: k.panicking ? k.panicMessage : undefined, memoryBytes, ranges };
-  } finally {
-    fs.rmSync(tmpU, { force: true });
-    fs.rmSync(tmpV, { force: true });
-  }
+  const { index: n, paths, result } = writeNumbered(dir, ['unix', 'vmcore'], ([tmpU, tmpV], n) => {
+    const id = dumpId(`${k.hostname}|${k.hrtime}|${n}|${k.panicMessage ?? ''}|${k.model.name}`);
+    fs.writeFileSync(tmpU!, buildUnix(k, n, id), { flag: 'wx' });
+    return writeVmcore(k, tmpV!, n, id);
+  });
+  const [unixPath, vmcorePath] = paths as [string, string];
+  return { dir, index: n, unixPath, vmcorePath, panicMessage: k.panicking ? k.panicMessage : undefined, memoryBytes: result.memoryBytes, ranges: result.ranges };
 }
 
 const lastDumps = new WeakMap<Kernel, DumpInfo | Error>();

@@ -256,12 +256,15 @@ export const coreWhatisHandlers: WhatisHandler[] = [
     flags: WHATIS_REG_NO_ID,
     search(ctx, w) {
       const seen = new Set<string>();
+      // a program core's image is the program's, a kernel's is unix
+      const st = ctx.target.status();
+      const image = st.kind === 'core' ? (st.program ?? 'a.out') : 'unix';
       for (const sym of ctx.target.symbols()) {
         if (sym.module !== undefined || sym.size === 0 || seen.has(sym.name)) continue;
         seen.add(sym.name);
         for (const a of w.match(sym.value, sym.size)) {
           w.reportObject(a, a);
-          ctx.out(`${ctx.symbolize(a)}, in unix's ${sym.kind === 'func' ? 'text' : 'data'} segment\n`);
+          ctx.out(`${ctx.symbolize(a)}, in ${image}'s ${sym.kind === 'func' ? 'text' : 'data'} segment\n`);
         }
       }
     },

@@ -307,7 +307,7 @@ function parseUnix(file: string): UnixInfo {
 }
 
 /** Check every deserialised type has the fields its kind needs (mdb relies on them). */
-function checkTypes(tt: TypeTable): void {
+export function checkTypes(tt: TypeTable): void {
   const n = tt.count();
   const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   for (let id = 0; id < n; id++) {

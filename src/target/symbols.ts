@@ -30,3 +30,19 @@ export function findContaining(sorted: readonly TargetSymbol[], addr: number): T
   }
   return undefined;
 }
+
+/** A symbol list indexed by name (first wins) and by address. */
+export class SymbolIndex {
+  private readonly sorted: TargetSymbol[];
+  private readonly byName = new Map<string, TargetSymbol>();
+  constructor(readonly all: readonly TargetSymbol[]) {
+    for (const s of all) if (!this.byName.has(s.name)) this.byName.set(s.name, s);
+    this.sorted = sortSymbols(all);
+  }
+  named(name: string): TargetSymbol | undefined {
+    return this.byName.get(name);
+  }
+  containing(addr: number): TargetSymbol | undefined {
+    return findContaining(this.sorted, addr);
+  }
+}

@@ -4,9 +4,10 @@
  * mdb never imports allocator or kernel code.  Everything it knows comes
  * through this interface: bytes at virtual addresses, symbols, C types, and
  * a few facts that a crash dump header carries (the panic, the threads'
- * saved registers, the module load/unload history).  Two implementations
- * exist: the live kernel (`live-target.ts`) and a crash dump
- * (`dump-target.ts`, reading what dump/savecore.ts wrote).  A third, `NoTarget`, lets mdb run with no target at all.
+ * saved registers, the module load/unload history).  Implementations: the
+ * live kernel (`live-target.ts`), a crash dump (`dump-target.ts`, reading
+ * what dump/savecore.ts wrote), a wasm32 program's core
+ * (`wasm-core-target.ts`: a process, not a kernel), and `NoTarget`, which lets mdb run with no target at all.
  */
 
 import type { DataModel } from '../machine/memory.js';
@@ -33,7 +34,8 @@ export interface TargetSymbol {
 }
 
 export interface TargetStatus {
-  readonly kind: 'live' | 'dump' | 'none';
+  /** 'core': a program core (core.N of a wasm32 program), the others a kernel. */
+  readonly kind: 'live' | 'dump' | 'core' | 'none';
   readonly osName: string; // "SunOS"-like name, e.g. "kmemdb"
   readonly osRelease: string;
   readonly osVersion: string;
@@ -46,6 +48,10 @@ export interface TargetStatus {
   /** Seconds since the epoch of the simulated clock. */
   readonly dumpTime?: number;
   readonly content?: string;
+  /** Program cores: the program's name, its arguments, and what ended it. */
+  readonly program?: string;
+  readonly argv?: readonly string[];
+  readonly processStatus?: string;
 }
 
 /** Saved state of one thread (from the dump notes, or the live kernel). */
@@ -110,5 +116,10 @@ export interface Target {
   /* facts */
   status(): TargetStatus;
   threads(): readonly TargetThread[];
+  /**
+   * The thread's frames (pcs, innermost first) when the target recorded
+   * them (a wasm core's corestack); undefined: follow the frame pointers.
+   */
+  threadFrames?(t: TargetThread): readonly number[] | undefined;
   moduleHistory(): readonly TargetModuleRecord[];
 }

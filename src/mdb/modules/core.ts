@@ -8,7 +8,7 @@
  */
 
 import { fromU64, toU64 } from '../../machine/addr.js';
-import type { TargetThread } from '../../target/target.js';
+import type { TargetStatus, TargetThread } from '../../target/target.js';
 import {
   DCMD_ADDRSPEC,
   DCMD_ERR,
@@ -277,7 +277,7 @@ export function coreModule(s: Session): MdbModule {
         // %<b>OPTIONS%</b> after mdb_dec_indent(2))
         let txt = `\nNAME\n  ${d.name} - ${d.description}\n\nSYNOPSIS\n  ${synopsis(d)}\n`;
         if (d.help) txt += `\nDESCRIPTION\n${d.help.replace(/\n*$/, '').split('\n').map((l) => (l && !/^[A-Z][A-Z ]*$/.test(l) ? '  ' + l : l)).join('\n')}\n`;
-        txt += `\nATTRIBUTES\n\n  Target: ${s.noTarget ? 'none' : s.target.status().kind === 'dump' ? 'kvm' : 'live'}\n  Module: ${ent.module}\n  Interface Stability: Evolving\n\n`;
+        txt += `\nATTRIBUTES\n\n  Target: ${s.noTarget ? 'none' : s.target.status().kind === 'dump' ? 'kvm' : s.target.status().kind === 'core' ? 'proc' : 'live'}\n  Module: ${ent.module}\n  Interface Stability: Evolving\n\n`;
         ctx.out(txt);
         return DCMD_OK;
       },
@@ -396,6 +396,7 @@ export function coreModule(s: Session): MdbModule {
           ctx.out('debugging with no target\n');
           return DCMD_OK;
         }
+        if (st.kind === 'core') return processStatus(ctx, st);
         // As illumos kt_uname: the kernel's utsname when it has one, else the target's facts.
         const uts = readUtsname(ctx) ?? { nodename: st.hostname, release: st.osRelease, version: st.osVersion, machine: st.osName };
         if (st.kind === 'dump') ctx.out(`debugging crash dump ${st.dumpName ?? 'vmcore'} (${bits}-bit) from ${uts.nodename}\n`);
@@ -743,13 +744,24 @@ function cpuList(ctx: DcmdContext): number[] | undefined {
   return out;
 }
 
+/** ::status of a process core, as illumos' pt_status_dcmd prints one. */
+function processStatus(ctx: DcmdContext, st: TargetStatus): DcmdResult {
+  ctx.out(`debugging core file of ${st.program ?? st.dumpName ?? 'core'} (${ctx.target.model.bits}-bit) from ${st.hostname}\n`);
+  if (st.dumpName) ctx.out(`core file: ${st.dumpName}\n`);
+  if (st.argv) ctx.out(`initial argv: ${st.argv.join(' ')}\n`);
+  ctx.out('threading model: native threads\n');
+  if (st.processStatus) ctx.out(`status: ${st.processStatus}\n`);
+  return DCMD_OK;
+}
+
 function stackCmd(ctx: DcmdContext, addr: number, flags: number, _argv: readonly string[], withFp: boolean): DcmdResult {
   const t = flags & DCMD_ADDRSPEC ? findThread(ctx, addr) : defaultThread(ctx);
   if (!t) {
     if (ctx.target.status().kind === 'none') throw new DcmdError('no process active');
     throw new DcmdError(flags & DCMD_ADDRSPEC ? `${ctx.hex(addr)} is not a known thread` : 'no threads in target');
   }
-  const st = threadStack(ctx, t);
+  const recorded = ctx.target.threadFrames?.(t);
+  const st = recorded ? { pcs: [...recorded], fps: recorded.map(() => 0), error: undefined } : threadStack(ctx, t);
   st.pcs.forEach((pc, i) => {
     if (withFp) ctx.printf('%0?p %a()\n', st.fps[i] ?? 0, pc);
     else ctx.printf('%a()\n', pc);
