@@ -140,10 +140,6 @@ export function formatsTable(ptrSize: 4 | 8): string {
   return s;
 }
 
-export function isFormatChar(c: string): boolean {
-  return Object.prototype.hasOwnProperty.call(FORMATS, c);
-}
-
 function escChar(code: number): string {
   switch (code) {
     case 0:

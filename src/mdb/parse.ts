@@ -181,29 +181,6 @@ export class Parser {
     this.err(`syntax error near "${quoteInput(this.s.slice(this.i, this.i + 10).split('\n')[0]!, 10)}"`);
   }
 
-  /** Parse all commands of the input (several lines allowed). */
-  commands(): Command[] {
-    const out: Command[] = [];
-    for (;;) {
-      this.ws();
-      if (this.i >= this.s.length) break;
-      const c = this.peek();
-      if (c === '\n' || c === ';') {
-        this.i++;
-        continue;
-      }
-      if (c === '/' && this.peek(1) === '/') {
-        // comment to end of line
-        while (!this.eol()) this.i++;
-        continue;
-      }
-      const start = this.i;
-      const cmd = this.command();
-      out.push({ ...cmd, text: this.s.slice(start, this.i).trim() });
-    }
-    return out;
-  }
-
   private command(): Omit<Command, 'text'> {
     let addr: Expr | undefined;
     let count: Expr | undefined;
@@ -568,11 +545,6 @@ export class Parser {
     if (c === '' || c === '\n') this.err('syntax error: unexpected end of expression');
     this.nearErr();
   }
-}
-
-/** Parse a full input (one or more lines) into commands. */
-export function parseCommands(text: string, radix: number): Command[] {
-  return new Parser(text, radix).commands();
 }
 
 /** Parse a lone expression (for dcmd arguments such as ::eval or getopts values). */

@@ -369,3 +369,18 @@ test('every dcmd has help; per-cache walkers exist', () => {
   const w = mdb(f.t, '::walk kmem_alloc_24');
   assert.equal(w.stderr, '');
 });
+
+test('::kmem_debug toggles what the kmem walkers say about their walk (stderr), per target', () => {
+  const f = makeFixture({ leaks: false });
+  const quiet = mdb(f.t, '::walk kmem_alloc_128');
+  assert.equal(quiet.stderr, '');
+  const on = mdb(f.t, '::kmem_debug\n::walk kmem_alloc_128\n::walk kmem_log ! wc -l');
+  assert.match(on.stdout, /^kmem: debugging is now on\n/);
+  assert.match(on.stderr, /^mdb: kmem_debug: walking [0-9a-f]+ \(kmem_alloc_128\): [1-9]\d* allocated buffers$/m);
+  assert.match(on.stderr, /^mdb: kmem_debug: walking log header [0-9a-f]+$/m);
+  const n = Number(/: (\d+) allocated buffers/.exec(on.stderr)![1]);
+  assert.equal(on.stdout.split('\n').filter((l) => /^0x[0-9a-f]+$/.test(l)).length, n, 'the count it reports is the count it walks');
+  const off = mdb(f.t, '::kmem_debug\n::walk kmem_alloc_128');
+  assert.match(off.stdout, /^kmem: debugging is now off\n/);
+  assert.equal(off.stderr, '');
+});

@@ -8,7 +8,6 @@
  */
 
 import type { Target, TargetRange } from '../../target/target.js';
-import { TWO32 } from '../../machine/addr.js';
 
 export const WINDOW = 16 << 20;
 
@@ -97,11 +96,4 @@ export class WindowReader {
       if (n === 0) a = stop;
     }
   }
-}
-
-/** The value of the pointer-sized word at u32 index i (LP64: two halves). */
-export function wordAt(u32: Uint32Array, i: number, ptr: number): number {
-  if (ptr === 4) return u32[i]!;
-  const hi = u32[i + 1]! | 0;
-  return hi * TWO32 + u32[i]!;
 }

@@ -10,8 +10,6 @@ import {
   DCMD_ADDRSPEC,
   DCMD_ERR,
   DCMD_HDRSPEC,
-  DCMD_LOOP,
-  DCMD_LOOPFIRST,
   DCMD_OK,
   DCMD_PIPE_OUT,
   DCMD_USAGE,
@@ -28,24 +26,25 @@ import { KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE } from '../../abi/kmem-im
 import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
 import { kmemVerify } from '../analysis/verify.js';
-import { VmemView } from '../analysis/vmem-view.js';
+import type { Target } from '../../target/target.js';
 
-export const dbg = { on: false };
+/**
+ * ::kmem_debug's switch, per target (illumos keeps one mdb_debug_level for
+ * the module): while it is on, the kmem walkers say on stderr what they
+ * walk (kmemDebug).
+ */
+const kmemDebugOn = new WeakMap<Target, boolean>();
+
+/** A kmem walker's debugging line (illumos' dprintf), when ::kmem_debug is on. */
+function kmemDebug(ctx: DcmdContext, msg: string): void {
+  if (kmemDebugOn.get(ctx.target)) ctx.warn(`kmem_debug: ${msg}`);
+}
 
 export function kview(ctx: DcmdContext): KmemView {
   try {
     return new KmemView(ctx.target, (m) => ctx.warn(m));
   } catch (e) {
     if (e instanceof LayoutError) throw new DcmdError(`kmem is not present in this target (${e.message})`);
-    throw e;
-  }
-}
-
-function vview(ctx: DcmdContext): VmemView {
-  try {
-    return new VmemView(ctx.target, (m) => ctx.warn(m));
-  } catch (e) {
-    if (e instanceof LayoutError) throw new DcmdError(`vmem is not present in this target (${e.message})`);
     throw e;
   }
 }
@@ -732,8 +731,9 @@ function kmausersDcmd(ctx: DcmdContext, addr: number, flags: number, argv: reado
 
 function kmemDebugDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: readonly string[]) {
   if (argv.length) return DCMD_USAGE;
-  dbg.on = !dbg.on;
-  ctx.printf('kmem: debugging is now %s\n', dbg.on ? 'on' : 'off');
+  const on = !kmemDebugOn.get(ctx.target);
+  kmemDebugOn.set(ctx.target, on);
+  ctx.printf('kmem: debugging is now %s\n', on ? 'on' : 'off');
   return DCMD_OK;
 }
 
@@ -764,6 +764,7 @@ function* bufWalk(ctx: DcmdContext, addr: number | undefined, free: boolean, ctl
       continue;
     }
     const refs = free ? kv.freeBuffers(ci) : kv.allocatedBuffers(ci);
+    kmemDebug(ctx, `walking ${ctx.hex(ci.addr)} (${ci.name}): ${refs.length} ${free ? 'free' : 'allocated'} ${ctl ? 'bufctls' : 'buffers'}`);
     for (const r of refs) {
       if (ctl) {
         if (r.bufctl) yield r.bufctl;
@@ -782,6 +783,7 @@ function* logWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> 
   }
   const lh = addr ?? kv.logHeader('kmem_transaction_log');
   if (lh === 0) throw new WalkError('no kmem transaction log');
+  kmemDebug(ctx, `walking log header ${ctx.hex(lh)}`);
   yield* kv.logEntries(lh);
 }
 
@@ -1070,10 +1072,9 @@ Options:
       name: 'kmem_debug',
       usage: '',
       description: 'toggle kmem dcmd/walk debugging',
-      help: 'Toggle debugging output of the kmem dcmds and walkers.',
+      help: 'Toggle debugging output of the kmem walkers: while it is on, each walk of a cache\nor a log says on stderr what it walks and how many entries it found.',
       fn: kmemDebugDcmd,
     },
   ];
 }
 
-export { DCMD_LOOP, DCMD_LOOPFIRST, vview };
