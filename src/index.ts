@@ -41,3 +41,13 @@ export { whatis, formatWhatis } from './mdb/analysis/whatis-index.js';
 export { kmemVerify } from './mdb/analysis/verify.js';
 export { kgrep } from './mdb/analysis/kgrep.js';
 export { kmastat } from './mdb/analysis/kmastat.js';
+
+/* umem: the same allocator as the malloc of a process heap (libumem for WebAssembly and ArrayBuffers) */
+export { createUmem, Umem, type UmemOptions, type UmemLayout, MALLOC_MAGIC, MEMALIGN_MAGIC } from './umem/umem.js';
+export { UmemError, type UmemErrorClass } from './umem/errors.js';
+export { parseUmemEnv, defaultUmemConfig, type UmemConfig, type UmemEnv, type UmemLogSizes } from './umem/env.js';
+export { umemVerify, umemFindLeaks, umemTarget, type UmemRoots, type UmemLeakOptions } from './umemcheck/analysis.js';
+export { UMEM_TEXT_BASE, UMEM_HEAP_LIMIT, UMEM_DATA_SIZE, UMEM_ANCHOR_MAGIC } from './umem/process.js';
+export type { LeakReport, LeakGroup, LeakMember } from './mdb/analysis/leaks.js';
+export type { CacheVerify, Corruption } from './mdb/analysis/verify.js';
+export { umemBytesPerBuffer, cacheBytesPerBuffer } from './umem/footprint.js';

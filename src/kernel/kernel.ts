@@ -31,7 +31,7 @@
  */
 
 import { ArgumentError, checkFinite, checkInt, checkOneOf, checkString } from '../machine/argcheck.js';
-import { PagedMemory, PageFault, PROT_READ, PROT_RW, dataModel, type DataModel, type ModelName } from '../machine/memory.js';
+import { PagedMemory, PageFault, PROT_READ, PROT_RW, dataModel, type AddressSpace, type DataModel, type FlatMemory, type ModelName } from '../machine/memory.js';
 import { hex, p2align, p2roundup } from '../machine/addr.js';
 import { TypeTable } from '../ctf/ctf.js';
 import { declare } from '../ctf/cparse.js';
@@ -46,6 +46,33 @@ export interface KernelOptions {
   pageSize?: number;
   seed?: number;
   hostname?: string;
+  /** Run as a process over a flat memory instead of a kernel over a paged one (see ProcessSpace). */
+  process?: ProcessSpace;
+}
+
+/**
+ * A process's address space: the kernel core runs as a *process* (libumem's
+ * setting) inside a flat memory, one thread on one CPU.  Its globals (and
+ * those of vmem and kmem) live in a data area of `dataSize` bytes at `base`,
+ * the heap runs from there to `limit`; functions are symbols in a "host
+ * text" range that is not part of the memory (the program's code lives
+ * elsewhere, in its module).  There are no thread stacks in memory: the
+ * program's own stack is its business.
+ */
+export interface ProcessSpace {
+  memory: FlatMemory;
+  /** First byte the process's allocator owns (rounded up to 64). */
+  base: number;
+  /** Bytes of the data area at base. */
+  dataSize: number;
+  /** End of the heap (exclusive). */
+  limit: number;
+  /** Address of the host text range (function symbols), outside the memory's use. */
+  textBase: number;
+  /** Symbol name and size of the message buffer (the kernel's msgbuf). */
+  msgbuf: { name: string; size: number };
+  /** The first object of the data area, at its start (a header that makes the memory self-describing): name, C declaration, type. */
+  header?: { name: string; decl: string; type: string };
 }
 
 /** Most CPUs a kernel boots (cpus[] and every cache_cpu[] are sized by it). */
@@ -76,6 +103,24 @@ export interface Layout {
   segkpSize: number;
   heapBase: number;
   heapMax: number;
+}
+
+/** The layout of a process (see ProcessSpace): no module map, no segkp. */
+export function processLayout(p: ProcessSpace): Layout {
+  const dataBase = p2roundup(p.base, 64);
+  const heapBase = p2roundup(dataBase + p.dataSize, 4096);
+  return {
+    textBase: p.textBase,
+    textSize: 0x1000000,
+    dataBase,
+    dataSize: p.dataSize,
+    moduleBase: 0,
+    moduleSize: 0,
+    segkpBase: 0,
+    segkpSize: 0,
+    heapBase,
+    heapMax: p.limit - heapBase,
+  };
 }
 
 export function layoutFor(model: DataModel): Layout {
@@ -126,6 +171,14 @@ export interface ModuleRecord {
   loadTime: number;
   unloadTime?: number;
   symbols: KSymbol[];
+}
+
+/** See Kernel.outside. */
+export interface OutsideCode {
+  /** Up to max pcs of the caller's stack, innermost first. */
+  stack(max: number): number[];
+  /** `name+0xoff` for a pc of the outside code, or undefined. */
+  symbolize(pc: number): string | undefined;
 }
 
 export class KernelPanic extends Error {
@@ -183,7 +236,9 @@ export const BOOT_EPOCH = 1446422400;
 
 export class Kernel {
   readonly model: DataModel;
-  readonly mem: PagedMemory;
+  readonly mem: AddressSpace;
+  /** Set when the core runs as a process (see ProcessSpace). */
+  readonly process: ProcessSpace | undefined;
   readonly types: TypeTable;
   readonly layout: Layout;
   readonly rand: Rand;
@@ -212,6 +267,12 @@ export class Kernel {
   readonly switchHooks: Array<(t: KThread) => void> = [];
   panicking = false;
   panicMessage: string | undefined;
+  /**
+   * Code outside the simulation that calls into it (for a process, the
+   * program's wasm functions): its call stack, outermost frames last, and
+   * names for its addresses.  Captured stacks continue into it.
+   */
+  outside: OutsideCode | undefined;
   /** Called once by panic() once the panic state is in memory (crash dump hook). */
   onPanic: ((k: Kernel) => void) | undefined;
 
@@ -230,36 +291,53 @@ export class Kernel {
     hz: number;
   };
   private msgbufLen = 0;
+  private get msgbufSize(): number {
+    return this.process?.msgbuf.size ?? MSGBUF_SIZE;
+  }
   /** Text of the message buffer (also in simulated memory). */
   private msgText = '';
 
   constructor(opts: KernelOptions = {}) {
     checkKernelOptions(opts);
-    this.model = dataModel(opts.model ?? 'lp64');
+    const proc = opts.process;
+    this.process = proc;
+    this.model = proc ? proc.memory.model : dataModel(opts.model ?? 'lp64');
     this.pageSize = opts.pageSize ?? 4096;
-    this.mem = new PagedMemory(this.model, this.pageSize);
     this.types = new TypeTable(this.model);
     declare(this.types, KERNEL_CORE_TYPES);
-    this.layout = layoutFor(this.model);
+    this.layout = proc ? processLayout(proc) : layoutFor(this.model);
     this.rand = new Rand(opts.seed ?? 1);
-    this.ncpus = opts.ncpus ?? 2;
+    this.ncpus = opts.ncpus ?? (proc ? 1 : 2);
     this.hostname = opts.hostname ?? 'kmemdb';
-    this.heapSize = Math.min(p2roundup(opts.heapSize ?? 256 * 1024 * 1024, this.pageSize), this.layout.heapMax);
     const L = this.layout;
-    this.mem.reserve('text', L.textBase, L.textSize);
-    this.mem.reserve('data', L.dataBase, L.dataSize);
-    this.mem.reserve('module_map', L.moduleBase, L.moduleSize);
-    this.mem.reserve('segkp', L.segkpBase, L.segkpSize);
-    this.mem.reserve('heap', L.heapBase, this.heapSize);
     this.textNext = L.textBase;
     this.dataNext = L.dataBase;
     this.segkpNext = L.segkpBase;
-    // The data segment is mapped whole; text is mapped as functions appear.
-    this.mem.map(L.dataBase, L.dataSize, PROT_RW);
+    if (proc) {
+      this.heapSize = L.heapMax;
+      this.mem = proc.memory;
+      // The data area must exist at once; the heap grows on demand.
+      if (!proc.memory.map(L.dataBase, L.dataSize)) throw new RangeError(`process: no room for the data area at ${hex(L.dataBase)} (${L.dataSize} bytes)`);
+    } else {
+      this.heapSize = Math.min(p2roundup(opts.heapSize ?? 256 * 1024 * 1024, this.pageSize), L.heapMax);
+      const mem = new PagedMemory(this.model, this.pageSize);
+      this.mem = mem;
+      mem.reserve('text', L.textBase, L.textSize);
+      mem.reserve('data', L.dataBase, L.dataSize);
+      mem.reserve('module_map', L.moduleBase, L.moduleSize);
+      mem.reserve('segkp', L.segkpBase, L.segkpSize);
+      mem.reserve('heap', L.heapBase, this.heapSize);
+      // The data segment is mapped whole; text is mapped as functions appear.
+      mem.map(L.dataBase, L.dataSize, PROT_RW);
+    }
 
+    if (proc?.header) {
+      declare(this.types, proc.header.decl);
+      this.global(proc.header.name, proc.header.type, 64);
+    }
     this.fn('_start', 0x40);
     this.g = {
-      msgbuf: this.global('msgbuf', `char [${MSGBUF_SIZE}]`),
+      msgbuf: this.global(proc?.msgbuf.name ?? 'msgbuf', `char [${this.msgbufSize}]`),
       msgbufp: this.global('msgbufp', 'unsigned long'),
       panicstr: this.global('panicstr', 'char [256]'),
       panic_thread: this.global('panic_thread', 'kthread_t *'),
@@ -299,9 +377,20 @@ export class Kernel {
     const base = p2roundup(this.textNext, 16);
     const end = base + size;
     if (end > this.layout.textBase + this.layout.textSize) throw new Error('kernel text segment is full');
-    // Map new text pages and fill them with int3 (0xcc), as padding would;
-    // then open the function with a frame-pointer prologue.
-    const firstPage = p2roundup(this.textNext, this.pageSize);
+    const prevEnd = this.textNext;
+    this.textNext = end;
+    this.addSymbol({ name, value: base, size, kind: 'func' });
+    if (!this.process) this.mapText(prevEnd, base, end);
+    return base;
+  }
+
+  /**
+   * Map the new text pages of a function at [base, end) and fill them with
+   * int3 (0xcc), as padding would; then open the function with a
+   * frame-pointer prologue.  (A process's text is not in its memory.)
+   */
+  private mapText(prevEnd: number, base: number, end: number): void {
+    const firstPage = p2roundup(prevEnd, this.pageSize);
     const lastPage = p2roundup(end, this.pageSize);
     if (lastPage > firstPage) {
       this.mem.map(firstPage, lastPage - firstPage, PROT_RW);
@@ -311,9 +400,6 @@ export class Kernel {
     this.mem.protect(basePage, lastPage - basePage, PROT_RW);
     this.mem.write(base, functionPrologue(this.model));
     this.mem.protect(basePage, lastPage - basePage, PROT_READ);
-    this.textNext = end;
-    this.addSymbol({ name, value: base, size, kind: 'func' });
-    return base;
   }
 
   /** Register several functions; returns name → address. */
@@ -384,7 +470,7 @@ export class Kernel {
     for (const s of this.syms) {
       if (a >= s.value && a < s.value + Math.max(s.size, 1) && (!best || s.value > best.value)) best = s;
     }
-    if (!best) return hex(a);
+    if (!best) return this.outside?.symbolize(a) ?? hex(a);
     return a === best.value ? best.name : `${best.name}+0x${(a - best.value).toString(16)}`;
   }
 
@@ -444,16 +530,7 @@ export class Kernel {
   /** Create a kernel thread: kthread_t and stack in segkp. */
   createThread(name: string, cpu?: number): KThread {
     const T = this.types;
-    const tsize = p2roundup(T.size('kthread_t'), 64);
-    const chunk = p2roundup(tsize, this.pageSize) + STACK_SIZE + this.pageSize; // guard page below the stack
-    const base = this.segkpNext;
-    if (base + chunk > this.layout.segkpBase + this.layout.segkpSize) throw new Error('segkp exhausted');
-    this.segkpNext += chunk;
-    const taddr = base;
-    const stackBase = base + p2roundup(tsize, this.pageSize) + this.pageSize;
-    const stackTop = stackBase + STACK_SIZE;
-    this.mem.map(base, p2roundup(tsize, this.pageSize), PROT_RW);
-    this.mem.map(stackBase, STACK_SIZE, PROT_RW);
+    const { taddr, stackBase, stackTop } = this.process ? this.processThreadSpace(name) : this.segkpThreadSpace();
     const tid = this.threads.length + 1;
     const c = cpu ?? (this.threads.length % this.ncpus);
     const t = new KThread(taddr, tid, name, stackBase, stackTop, c);
@@ -479,6 +556,24 @@ export class Kernel {
     }
     this.threads.push(t);
     return t;
+  }
+
+  /** A kernel thread's kthread_t and stack in segkp, with a guard page below the stack. */
+  private segkpThreadSpace(): { taddr: number; stackBase: number; stackTop: number } {
+    const tsize = p2roundup(this.types.size('kthread_t'), 64);
+    const chunk = p2roundup(tsize, this.pageSize) + STACK_SIZE + this.pageSize;
+    const base = this.segkpNext;
+    if (base + chunk > this.layout.segkpBase + this.layout.segkpSize) throw new Error('segkp exhausted');
+    this.segkpNext += chunk;
+    const stackBase = base + p2roundup(tsize, this.pageSize) + this.pageSize;
+    this.mem.map(base, p2roundup(tsize, this.pageSize), PROT_RW);
+    this.mem.map(stackBase, STACK_SIZE, PROT_RW);
+    return { taddr: base, stackBase, stackTop: stackBase + STACK_SIZE };
+  }
+
+  /** A process's thread: its kthread_t is a global of the data area; it has no stack in memory. */
+  private processThreadSpace(name: string): { taddr: number; stackBase: number; stackTop: number } {
+    return { taddr: this.global(`${name}_kthread`, 'kthread_t', 64), stackBase: 0, stackTop: 0 };
   }
 
   setState(t: KThread, state: number): void {
@@ -554,6 +649,15 @@ export class Kernel {
     const P = this.model.ptrSize;
     let d = t.depth - 1;
     for (let i = 0; i < n; i++, d--) mem.storePtr(dst + i * P, st[d]!);
+    if (n < max && this.outside) return n + this.captureOutside(dst + n * P, max - n);
+    return n;
+  }
+
+  /** Append the outside caller's frames (a program's) below the simulated ones. */
+  private captureOutside(dst: number, max: number): number {
+    const pcs = this.outside!.stack(max);
+    const n = Math.min(pcs.length, max);
+    for (let i = 0; i < n; i++) this.mem.storePtr(dst + i * this.model.ptrSize, pcs[i]!);
     return n;
   }
 
@@ -562,11 +666,13 @@ export class Kernel {
     const t = this.cur;
     const out: number[] = [];
     for (let d = t.depth - 1; d >= 0 && out.length < max; d--) out.push(t.stack[d]!);
+    if (out.length < max && this.outside) out.push(...this.outside.stack(max - out.length).slice(0, max - out.length));
     return out;
   }
 
   /** Write thread t's shadow stack into its stack memory as a frame chain. */
   materialize(t: KThread): void {
+    if (t.stackTop === 0) return; // a process's thread: no stack in memory
     const P = this.model.ptrSize;
     const T = this.types;
     const mem = this.mem;

@@ -117,13 +117,13 @@ export class Kmem extends KmemAlloc {
       const msb = this.arenas.kmem_msb;
       for (let i = 0; i < KMEM_MAGTYPES.length; i++) {
         const [m, al] = KMEM_MAGTYPES[i]!;
-        const cp = this.kmem_cache_create(`kmem_magazine_${m}`, (m + 1) * this.P, { align: al, arena: msb, cflags: KMC_NOHASH }).addr;
+        const cp = this.kmem_cache_create(this.ownName(`kmem_magazine_${m}`), (m + 1) * this.P, { align: al, arena: msb, cflags: KMC_NOHASH }).addr;
         this.stp(G.kmem_magtype + i * this.O.mt_size + this.O.mt_cache, cp);
         this.magCaches.push(cp);
       }
-      this.slabCache = this.kmem_cache_create('kmem_slab_cache', this.slabSize, { arena: msb, cflags: KMC_NOHASH }).addr;
-      this.bufctlCache = this.kmem_cache_create('kmem_bufctl_cache', this.bcSize, { arena: msb, cflags: KMC_NOHASH }).addr;
-      this.bufctlAuditCache = this.kmem_cache_create('kmem_bufctl_audit_cache', this.bcaSize, { arena: msb, cflags: KMC_NOHASH }).addr;
+      this.slabCache = this.kmem_cache_create(this.ownName('kmem_slab_cache'), this.slabSize, { arena: msb, cflags: KMC_NOHASH }).addr;
+      this.bufctlCache = this.kmem_cache_create(this.ownName('kmem_bufctl_cache'), this.bcSize, { arena: msb, cflags: KMC_NOHASH }).addr;
+      this.bufctlAuditCache = this.kmem_cache_create(this.ownName('kmem_bufctl_audit_cache'), this.bcaSize, { arena: msb, cflags: KMC_NOHASH }).addr;
       this.stp(G.kmem_slab_cache, this.slabCache);
       this.stp(G.kmem_bufctl_cache, this.bufctlCache);
       this.stp(G.kmem_bufctl_audit_cache, this.bufctlAuditCache);
@@ -132,6 +132,15 @@ export class Kmem extends KmemAlloc {
       this.allocCachesCreate(KMEM_ALLOC_SIZES, G.kmem_alloc_table, KMEM_MAXBUF_LIMIT, 3);
       this.allocCachesCreate(KMEM_BIG_ALLOC_SIZES, G.kmem_big_alloc_table, this.maxCached, KMEM_BIG_SHIFT);
       // logs
+      const ls = this.logSizes;
+      if (ls) {
+        // libumem: each log exists when UMEM_LOGGING gave it a size; no console
+        if (ls.transaction > 0) this.stp(G.kmem_transaction_log, this.logInit(ls.transaction));
+        if (ls.content > 0) this.stp(G.kmem_content_log, this.logInit(ls.content));
+        if (ls.failure > 0) this.stp(G.kmem_failure_log, this.logInit(ls.failure));
+        if (ls.slab > 0) this.stp(G.kmem_slab_log, this.logInit(ls.slab));
+        return;
+      }
       const lsz = this.logSize;
       if (flags & (KMF_AUDIT | KMF_RANDOMIZE)) this.stp(G.kmem_transaction_log, this.logInit(lsz));
       if (flags & (KMF_CONTENTS | KMF_RANDOMIZE)) this.stp(G.kmem_content_log, this.logInit(lsz));
@@ -197,7 +206,7 @@ export class Kmem extends KmemAlloc {
       let align = KMEM_ALIGN;
       if (csize % 64 === 0) align = 64;
       if (csize % this.pageSize === 0) align = this.pageSize;
-      const cp = this.kmem_cache_create(`kmem_alloc_${csize}`, csize, { align, cflags: KMC_KMEM_ALLOC }).addr;
+      const cp = this.kmem_cache_create(this.ownName(`kmem_alloc_${csize}`), csize, { align, cflags: KMC_KMEM_ALLOC }).addr;
       while (size <= csize) {
         this.stp(table + ((size - 1) >> shift) * this.P, cp);
         size += unit;

@@ -12,6 +12,7 @@
 import { hex, mod } from '../machine/addr.js';
 import { KMEM_ALIGN, KMEM_BUFTAG_FREE, KMEM_FREE_PATTERN32, KMEM_SIZE_DECODE, KMEM_STACK_DEPTH, KMERR_BADADDR, KMERR_BADBASE, KMERR_BADBUFCTL, KMERR_BADBUFTAG, KMERR_BADCACHE, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_MODIFIED, KMERR_NAMES, KMERR_REDZONE, KMF_AUDIT, KMF_BUFTAG, KMF_HASH } from '../abi/kmem-impl.js';
 import { KmemSlabs } from './slab.js';
+import type { KmemErrorReport } from './state.js';
 
 export abstract class KmemErrors extends KmemSlabs {
   protected override errorFrom(pc: number, error: number, cp: number, buf: number): void {
@@ -91,7 +92,7 @@ export abstract class KmemErrors extends KmemSlabs {
       this.stp(pi + O.kmp_slab, sp);
       this.stp(pi + O.kmp_bufctl, bcp);
 
-      let text = 'kernel memory allocator: ';
+      let text = this.names === 'umem' ? 'umem allocator: ' : 'kernel memory allocator: ';
       switch (error) {
         case KMERR_MODIFIED: {
           text += 'buffer modified after being freed\n';
@@ -145,11 +146,11 @@ export abstract class KmemErrors extends KmemSlabs {
         const depth = Math.min(this.ld32(bcp + O.bc_depth) | 0, KMEM_STACK_DEPTH);
         for (let d = 0; d < depth; d++) {
           const pc = this.ldp(bcp + this.bcStack + d * this.P);
-          text += symOff(k.symbolize(pc), pc) + '\n';
+          text += (this.names === 'umem' ? k.symbolize(pc) : symOff(k.symbolize(pc), pc)) + '\n';
         }
       }
       k.printf(text);
-      this.errors.push({
+      const report: KmemErrorReport = {
         error,
         name: KMERR_NAMES[error]!,
         text,
@@ -159,7 +160,9 @@ export abstract class KmemErrors extends KmemSlabs {
         realcache: cp,
         slab: sp,
         bufctl: bcp,
-      });
+      };
+      this.errors.push(report);
+      this.onError?.(report);
       const kp = this.ld32(G.kmem_panic) | 0;
       if (kp > 0) k.panic('kernel heap corruption detected');
       this.st32(G.kmem_logging, 1);

@@ -16,7 +16,7 @@
  */
 
 import { mod, p2roundup } from '../machine/addr.js';
-import { KMEM_ALIGN, KMEM_STACK_DEPTH } from '../abi/kmem-impl.js';
+import { KMEM_ALIGN } from '../abi/kmem-impl.js';
 import { HeapLp64 } from './lp64.js';
 import { KmemWordPaths } from './wordpaths.js';
 
@@ -116,7 +116,7 @@ export abstract class KmemLogs extends KmemWordPaths {
     if (o >= 0 && o + this.bcaSize <= this.hLim && (o & 7) === 0 && this.auditH(lhp + HeapLp64.NEG, o)) return;
     this.st64(bcp + O.bc_timestamp, k.gethrtime());
     this.stp(bcp + O.bc_thread, k.cur.addr);
-    this.st32(bcp + O.bc_depth, k.capturePcs(bcp + this.bcStack, KMEM_STACK_DEPTH));
+    this.st32(bcp + O.bc_depth, k.capturePcs(bcp + this.bcStack, this.stackDepth));
     // The log copy carries the previous bc_lastlog; then the record points at it.
     void cp;
     this.stp(bcp + O.bc_lastlog, this.logEnter(lhp, bcp, this.bcaSize));
@@ -145,7 +145,7 @@ export abstract class KmemLogs extends KmemWordPaths {
       this.stp(e + O.bc_cache, cp);
       this.st64(e + O.bc_timestamp, k.gethrtime());
       this.stp(e + O.bc_thread, k.cur.addr);
-      this.st32(e + O.bc_depth, k.capturePcs(e + this.bcStack, KMEM_STACK_DEPTH));
+      this.st32(e + O.bc_depth, k.capturePcs(e + this.bcStack, this.stackDepth));
     } finally {
       k.leave();
     }

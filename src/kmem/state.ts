@@ -24,10 +24,10 @@
 
 import { offsetsOf, type TypeTable } from '../ctf/ctf.js';
 import { DEADMAN_SPINS, type Kernel } from '../kernel/kernel.js';
-import { DirectMemory, type PagedMemory } from '../machine/memory.js';
+import { DirectMemory, type AddressSpace } from '../machine/memory.js';
 import { TWO32, hex, p2align } from '../machine/addr.js';
 import { type QcacheProvider, type VmemArena } from '../vmem/api.js';
-import { declareKmemTypes, KMEM_ALLOC_TABLE_MAX, KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMEM_MAGTYPES, KMEM_UNINITIALIZED_PATTERN32, KMERR_NAMES } from '../abi/kmem-impl.js';
+import { declareKmemTypes, KMEM_STACK_DEPTH, KMEM_ALLOC_TABLE_MAX, KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMEM_MAGTYPES, KMEM_UNINITIALIZED_PATTERN32, KMERR_NAMES } from '../abi/kmem-impl.js';
 import { HeapLp64, CpuCacheWord, CacheWord, BufctlWord, MaglistWord, BuftagWord } from './lp64.js';
 
 export type KmemConstructor = (buf: number, priv: number, kmflag: number) => number;
@@ -67,6 +67,24 @@ export interface KmemOptions {
    * slower, with the same memory image byte for byte (the tests compare).
    */
   wordPaths?: boolean;
+  /**
+   * Whose names the allocator wears: 'kmem' (the kernel's) or 'umem'
+   * (libumem's, for a process heap: functions umem_cache_alloc ..., caches
+   * umem_alloc_8 ..., reports "umem allocator: ...", no boot messages).
+   * The globals keep kmem's names.  Default 'kmem'.
+   */
+  names?: 'kmem' | 'umem';
+  /**
+   * Sizes of the transaction, content, failure and slab logs, each created
+   * only when its size is non-zero (libumem's UMEM_LOGGING).  Default: the
+   * kernel's (transaction and content logs of logSize under AUDIT and
+   * CONTENTS, small failure and slab logs).
+   */
+  logSizes?: { transaction: number; content: number; failure: number; slab: number };
+  /** Frames recorded per audited transaction, at most KMEM_STACK_DEPTH (the default). */
+  stackDepth?: number;
+  /** Called with each kmem_error report as it is made (while the erring call's stack is live). */
+  onError?: (r: KmemErrorReport) => void;
 }
 
 /** One kmem_error report, as printed, kept for tests and tools. */
@@ -245,6 +263,13 @@ const RETURN_SITES = {
 } as const satisfies Record<string, readonly [FnName, number]>;
 export type ReturnSite = keyof typeof RETURN_SITES;
 
+/** kmem's functions registered under libumem's names (umem_cache_alloc ...), keyed by kmem's. */
+function umemFunctions(k: Kernel): Record<FnName, number> {
+  const out = {} as Record<FnName, number>;
+  for (const name of Object.keys(FN_SIZES) as FnName[]) out[name] = k.fn(name.replace(/^kmem_/, 'umem_'), FN_SIZES[name]);
+  return out;
+}
+
 /** The return sites as addresses, given the functions' addresses. */
 function returnSites(fn: Record<FnName, number>): Record<ReturnSite, number> {
   const out: Record<string, number> = {};
@@ -260,7 +285,7 @@ export const KMEM_MAXBUF_LIMIT = 4096;
 
 export abstract class KmemState {
   readonly k: Kernel;
-  readonly mem: PagedMemory;
+  readonly mem: AddressSpace;
   readonly P: number;
   readonly lp64: boolean;
   readonly pageSize: number;
@@ -395,6 +420,11 @@ export abstract class KmemState {
   protected readonly bigMax: number;
   protected readonly logSize: number;
   protected readonly installQcaches: ((p: QcacheProvider) => void) | undefined;
+  /** See KmemOptions.names. */
+  readonly names: 'kmem' | 'umem';
+  protected readonly logSizes: KmemOptions['logSizes'];
+  protected readonly stackDepth: number;
+  protected readonly onError: ((r: KmemErrorReport) => void) | undefined;
 
   constructor(k: Kernel, arenas: KmemArenas, opts: KmemOptions = {}) {
     this.k = k;
@@ -462,7 +492,12 @@ export abstract class KmemState {
       throw new Error('kmem: kmem_cache_t / buftag layout differs from the fast paths\' constants');
     }
 
-    this.FN = { ...k.fns(FN_SIZES) };
+    this.names = opts.names ?? 'kmem';
+    this.FN = this.names === 'umem' ? umemFunctions(k) : { ...k.fns(FN_SIZES) };
+    this.logSizes = opts.logSizes;
+    this.stackDepth = Math.min(opts.stackDepth ?? KMEM_STACK_DEPTH, KMEM_STACK_DEPTH);
+    this.onError = opts.onError;
+    this.mem.remapHooks.push(() => this.remapViews());
     this.pc = returnSites(this.FN);
 
     this.maxCached = this.lp64 ? 131072 : 32768;
@@ -563,6 +598,11 @@ export abstract class KmemState {
     this.hLim = this.wordPathsOn ? this.hSize : 0;
     this.walkMax = Math.max(DEADMAN_SPINS, Math.floor(this.hSize / 8));
     this.slabWalkMax = Math.floor(this.hSize / 4096) + 1;
+  }
+
+  /** A cache name of kmem's own in the allocator's names (kmem_alloc_8 or umem_alloc_8). */
+  protected ownName(name: string): string {
+    return this.names === 'umem' ? name.replace(/^kmem_/, 'umem_') : name;
   }
 
   /** Whether the word-index fast paths are in use (LP64 standard layout, not turned off). */

@@ -137,6 +137,25 @@ export interface MemoryStats {
 }
 
 /**
+ * A memory an allocator can run on: loads and stores plus the page
+ * operations its span source needs.  The paged backend maps, unmaps and
+ * protects pages; the flat backend has no page protection (map makes the
+ * range exist, growing a WebAssembly.Memory; unmap zero-fills; protect does
+ * nothing) and says so with `protection === false`.
+ */
+export interface AddressSpace extends Memory {
+  /** Whether unmapped or read-only pages fault (false for the flat backend). */
+  readonly protection: boolean;
+  segmentOf(a: number): Segment | undefined;
+  /** Map [base, base+size); false when the range cannot be backed (a flat memory that cannot grow). */
+  map(base: number, size: number, prot?: number): boolean;
+  unmap(base: number, size: number): void;
+  protect(base: number, size: number, prot: number): void;
+  /** Called after the segments' views were re-created (a flat memory grew); empty for the paged backend. */
+  readonly remapHooks: Array<() => void>;
+}
+
+/**
  * Shared implementation of loads and stores over segments.  Subclasses
  * decide how segments are created.
  */
@@ -516,7 +535,10 @@ abstract class SegmentedMemory implements Memory {
  * The paged backend: a sparse virtual address space made of reserved
  * segments whose pages are mapped and unmapped individually.
  */
-export class PagedMemory extends SegmentedMemory {
+export class PagedMemory extends SegmentedMemory implements AddressSpace {
+  readonly protection = true;
+  /** The paged backend's segments never move. */
+  readonly remapHooks: Array<() => void> = [];
   constructor(model: DataModel, pageSize = 4096) {
     super(model, pageSize);
   }
@@ -566,13 +588,14 @@ export class PagedMemory extends SegmentedMemory {
   }
 
   /** Map pages (zero-filled if newly mapped) with the given protection. */
-  map(base: number, size: number, prot: number = PROT_RW): void {
+  map(base: number, size: number, prot: number = PROT_RW): boolean {
     const { seg, first, n } = this.pagesOf(base, size, 'map');
     for (let i = first; i < first + n; i++) {
       if (seg.prot[i] === 0) this.subpages++;
       seg.prot[i] = prot;
     }
     this.mappedPages = (this.subpages * 4096) / this.pageSize;
+    return true;
   }
 
   /** Unmap pages: later accesses fault; contents are discarded. */
@@ -599,28 +622,91 @@ export class PagedMemory extends SegmentedMemory {
   }
 }
 
+/** What a flat memory can sit on. */
+export type FlatSource = ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
+
+/** Bytes per WebAssembly page. */
+export const WASM_PAGE = 65536;
+
 /**
- * The flat backend: one ArrayBuffer or WebAssembly.Memory, address = offset,
- * every page readable and writable.  `refresh()` re-creates the views after a
- * WebAssembly.Memory has grown.
+ * The flat backend: one ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory,
+ * address = offset, every page readable and writable (no page protection).
+ *
+ * A WebAssembly.Memory grows with `memory.grow`, which detaches the old
+ * ArrayBuffer: every typed-array view on it must be re-created.  `map()`
+ * grows the memory to cover the range it is asked for, then `refresh()`
+ * re-creates the segment's views and calls the `remapHooks` so that users
+ * holding views of their own (kmem's, vmem's DirectMemory) rebuild them.  The program
+ * that owns the memory may grow it too; `current()` notices that (the buffer
+ * is no longer the one the views were made on) and refreshes.
  */
-export class FlatMemory extends SegmentedMemory {
-  private readonly source: ArrayBuffer | WebAssembly.Memory;
-  constructor(source: ArrayBuffer | WebAssembly.Memory | number, model: DataModel = ILP32, pageSize = 4096) {
+export class FlatMemory extends SegmentedMemory implements AddressSpace {
+  readonly protection = false;
+  readonly remapHooks: Array<() => void> = [];
+  private readonly source: FlatSource;
+  private buf: ArrayBufferLike;
+  constructor(source: FlatSource | number, model: DataModel = ILP32, pageSize = 4096) {
     super(model, pageSize);
     this.source = typeof source === 'number' ? new ArrayBuffer(source) : source;
+    this.buf = this.bufferOf();
     this.refresh();
   }
 
+  private bufferOf(): ArrayBufferLike {
+    return this.source instanceof WebAssembly.Memory ? this.source.buffer : this.source;
+  }
+
+  /** Bytes of memory that exist now. */
+  get byteLength(): number {
+    return this.buf.byteLength;
+  }
+
+  /** Re-create the views (after the memory grew) and tell the remap hooks. */
   refresh(): void {
-    const buf = this.source instanceof ArrayBuffer ? this.source : this.source.buffer;
+    const buf = this.bufferOf();
+    this.buf = buf;
     const seg = new Segment('flat', 0, buf.byteLength, buf, this.pageShift);
     seg.prot.fill(PROT_RW);
     this.invalidate();
     this.segs = [seg];
     this.mappedPages = Math.ceil(buf.byteLength / this.pageSize);
     this.find(0, 'read');
+    for (const h of this.remapHooks) h();
   }
+
+  /** Refresh when the memory was grown behind our back (by the program). */
+  current(): void {
+    if (this.bufferOf() !== this.buf) this.refresh();
+  }
+
+  /** Make [0, end) exist, growing a WebAssembly.Memory; false if it cannot. */
+  ensure(end: number): boolean {
+    this.current();
+    if (end <= this.buf.byteLength) return true;
+    if (!(this.source instanceof WebAssembly.Memory)) return false;
+    const pages = Math.ceil((end - this.buf.byteLength) / WASM_PAGE);
+    try {
+      this.source.grow(pages);
+    } catch {
+      return false; // RangeError: beyond the memory's maximum or the host's limit
+    }
+    this.refresh();
+    return true;
+  }
+
+  map(base: number, size: number): boolean {
+    return this.ensure(base + size);
+  }
+
+  /** Nothing to unmap without page protection: the pages are zero-filled, as fresh ones read. */
+  unmap(base: number, size: number): void {
+    const seg = this.segs[0]!;
+    const end = Math.min(base + size, seg.size);
+    if (base < end) seg.u8.fill(0, base, end);
+  }
+
+  /** No page protection in a flat memory. */
+  protect(): void {}
 }
 
 /**
@@ -637,25 +723,27 @@ export class FlatMemory extends SegmentedMemory {
  *
  * It holds no state of its own: the views alias the segments' buffers and
  * protection bytes, so map, unmap and protect take effect at once, and a
- * DirectMemory may be mixed freely with the memory it wraps.
+ * DirectMemory may be mixed freely with the memory it wraps.  When a flat
+ * memory grows, its views are replaced: make a new DirectMemory then (from
+ * a remap hook).  An old one stays correct, only slower: the bounds are the
+ * views' own lengths, which read 0 once memory.grow has detached their
+ * buffer, so every access then goes to the memory itself.
  */
 export class DirectMemory {
-  readonly mem: PagedMemory;
+  readonly mem: AddressSpace;
   readonly model: DataModel;
   private readonly lp64: boolean;
   private readonly aBase: number;
-  private readonly aSize: number;
   private readonly a8: Uint8Array;
   private readonly a32: Uint32Array;
   private readonly aProt: Uint8Array;
   private readonly bBase: number;
-  private readonly bSize: number;
   private readonly b8: Uint8Array;
   private readonly b32: Uint32Array;
   private readonly bProt: Uint8Array;
 
   /** `primary` and `secondary` are addresses inside the two segments to serve directly. */
-  constructor(mem: PagedMemory, primary: number, secondary: number) {
+  constructor(mem: AddressSpace, primary: number, secondary: number) {
     const a = mem.segmentOf(primary);
     const b = mem.segmentOf(secondary);
     if (!a || !b) throw new RangeError(`DirectMemory: ${hex0x(a ? secondary : primary)} is not in a segment`);
@@ -663,12 +751,10 @@ export class DirectMemory {
     this.model = mem.model;
     this.lp64 = mem.model.ptrSize === 8;
     this.aBase = a.base;
-    this.aSize = a.size;
     this.a8 = a.u8;
     this.a32 = a.u32;
     this.aProt = a.prot;
     this.bBase = b.base;
-    this.bSize = b.size;
     this.b8 = b.u8;
     this.b32 = b.u32;
     this.bProt = b.prot;
@@ -676,20 +762,20 @@ export class DirectMemory {
 
   load8(a: number): number {
     let o = a - this.aBase;
-    if (o >= 0 && o < this.aSize && this.aProt[o >>> 12] !== 0) return this.a8[o]!;
+    if (o >= 0 && o < this.a8.length && this.aProt[o >>> 12] !== 0) return this.a8[o]!;
     o = a - this.bBase;
-    if (o >= 0 && o < this.bSize && this.bProt[o >>> 12] !== 0) return this.b8[o]!;
+    if (o >= 0 && o < this.b8.length && this.bProt[o >>> 12] !== 0) return this.b8[o]!;
     return this.mem.load8(a);
   }
 
   store8(a: number, v: number): void {
     let o = a - this.aBase;
-    if (o >= 0 && o < this.aSize && this.aProt[o >>> 12] === PROT_RW) {
+    if (o >= 0 && o < this.a8.length && this.aProt[o >>> 12] === PROT_RW) {
       this.a8[o] = v;
       return;
     }
     o = a - this.bBase;
-    if (o >= 0 && o < this.bSize && this.bProt[o >>> 12] === PROT_RW) {
+    if (o >= 0 && o < this.b8.length && this.bProt[o >>> 12] === PROT_RW) {
       this.b8[o] = v;
       return;
     }
@@ -698,32 +784,32 @@ export class DirectMemory {
 
   load32(a: number): number {
     const o = a - this.aBase;
-    if (o >= 0 && o < this.aSize && (o & 3) === 0 && this.aProt[o >>> 12] !== 0) return this.a32[o >>> 2]!;
+    if (o >= 0 && o < this.a8.length && (o & 3) === 0 && this.aProt[o >>> 12] !== 0) return this.a32[o >>> 2]!;
     return this.load32b(a);
   }
 
   private load32b(a: number): number {
     const o = a - this.bBase;
-    if (o >= 0 && o < this.bSize && (o & 3) === 0 && this.bProt[o >>> 12] !== 0) return this.b32[o >>> 2]!;
+    if (o >= 0 && o < this.b8.length && (o & 3) === 0 && this.bProt[o >>> 12] !== 0) return this.b32[o >>> 2]!;
     return this.mem.load32(a);
   }
 
   store32(a: number, v: number): void {
     const o = a - this.aBase;
-    if (o >= 0 && o < this.aSize && (o & 3) === 0 && this.aProt[o >>> 12] === PROT_RW) this.a32[o >>> 2] = v;
+    if (o >= 0 && o < this.a8.length && (o & 3) === 0 && this.aProt[o >>> 12] === PROT_RW) this.a32[o >>> 2] = v;
     else this.store32b(a, v);
   }
 
   private store32b(a: number, v: number): void {
     const o = a - this.bBase;
-    if (o >= 0 && o < this.bSize && (o & 3) === 0 && this.bProt[o >>> 12] === PROT_RW) this.b32[o >>> 2] = v;
+    if (o >= 0 && o < this.b8.length && (o & 3) === 0 && this.bProt[o >>> 12] === PROT_RW) this.b32[o >>> 2] = v;
     else this.mem.store32(a, v);
   }
 
   /** 64-bit load as a number (the high word signed), as Memory.load64n. */
   load64n(a: number): number {
     const o = a - this.aBase;
-    if (o >= 0 && o < this.aSize && (o & 7) === 0 && this.aProt[o >>> 12] !== 0) {
+    if (o >= 0 && o < this.a8.length && (o & 7) === 0 && this.aProt[o >>> 12] !== 0) {
       const i = o >>> 2;
       return (this.a32[i + 1]! | 0) * TWO32 + this.a32[i]!;
     }
@@ -732,7 +818,7 @@ export class DirectMemory {
 
   private load64nb(a: number): number {
     const o = a - this.bBase;
-    if (o >= 0 && o < this.bSize && (o & 7) === 0 && this.bProt[o >>> 12] !== 0) {
+    if (o >= 0 && o < this.b8.length && (o & 7) === 0 && this.bProt[o >>> 12] !== 0) {
       const i = o >>> 2;
       return (this.b32[i + 1]! | 0) * TWO32 + this.b32[i]!;
     }
@@ -744,7 +830,7 @@ export class DirectMemory {
     const hi = Math.floor(v / TWO32);
     const lo = v - hi * TWO32;
     const o = a - this.aBase;
-    if (o >= 0 && o < this.aSize && (o & 7) === 0 && this.aProt[o >>> 12] === PROT_RW) {
+    if (o >= 0 && o < this.a8.length && (o & 7) === 0 && this.aProt[o >>> 12] === PROT_RW) {
       const i = o >>> 2;
       this.a32[i] = lo;
       this.a32[i + 1] = hi;
@@ -755,7 +841,7 @@ export class DirectMemory {
 
   private store64nb(a: number, v: number, lo: number, hi: number): void {
     const o = a - this.bBase;
-    if (o >= 0 && o < this.bSize && (o & 7) === 0 && this.bProt[o >>> 12] === PROT_RW) {
+    if (o >= 0 && o < this.b8.length && (o & 7) === 0 && this.bProt[o >>> 12] === PROT_RW) {
       const i = o >>> 2;
       this.b32[i] = lo;
       this.b32[i + 1] = hi;

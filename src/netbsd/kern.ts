@@ -29,7 +29,7 @@
 
 import type { Kernel } from '../kernel/kernel.js';
 import type { TypeTable } from '../ctf/ctf.js';
-import type { PagedMemory } from '../machine/memory.js';
+import type { AddressSpace } from '../machine/memory.js';
 import { hex } from '../machine/addr.js';
 import { declareNetbsdTypes } from '../abi/netbsd-sys.js';
 import { Queues } from './queue.js';
@@ -60,7 +60,7 @@ export type Impl = (a: number, b: number, c: number) => number;
 export class NetbsdKern {
   readonly k: Kernel;
   readonly host: NetbsdHost;
-  readonly mem: PagedMemory;
+  readonly mem: AddressSpace;
   readonly T: TypeTable;
   readonly P: number;
   readonly q: Queues;

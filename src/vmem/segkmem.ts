@@ -18,6 +18,10 @@
  * the heap and is never mapped, so an overrun off the end of a firewalled
  * buffer faults at once.
  *
+ * Over a flat memory (a process, see kernel.ts) mapping grows the memory
+ * and can fail, in which case segkmem_alloc fails as an allocation would;
+ * unmapping zero-fills, and the firewall's page is only never reused.
+ *
  * These functions take the source arena as their first argument, exactly
  * as vmem calls an arena's vm_source_alloc.
  */
@@ -53,8 +57,12 @@ export function makeSegkmem(k: Kernel): Segkmem {
     segkmem_alloc(vmp, size, vmflag) {
       k.enter(FN.segkmem_alloc + 0x1d);
       k.enter(FN.segkmem_xalloc + 0x79);
-      const addr = vmp.alloc(size, vmflag);
-      if (addr !== 0) mem.map(addr, p2roundup(size, pagesize), PROT_RW);
+      let addr = vmp.alloc(size, vmflag);
+      // A flat memory that cannot grow any more backs nothing: give the VA back and fail.
+      if (addr !== 0 && !mem.map(addr, p2roundup(size, pagesize), PROT_RW)) {
+        vmp.free(addr, size);
+        addr = 0;
+      }
       k.leave();
       k.leave();
       return addr;

@@ -266,7 +266,7 @@ export class Vmem implements VmemSystem {
   readonly kmem_firewall_va_free: VmemFreeFn;
   readonly segkmem: Segkmem;
   /** Direct access to the heap and data segments, where all vmem state lives. */
-  readonly dm: DirectMemory;
+  dm: DirectMemory;
 
   constructor(k: Kernel, audit: boolean) {
     this.k = k;
@@ -350,6 +350,10 @@ export class Vmem implements VmemSystem {
       vmem_vmem_arena: k.global('vmem_vmem_arena', 'vmem_t *'),
     };
     this.dm = new DirectMemory(k.mem, k.layout.heapBase, k.layout.dataBase);
+    // a flat memory that grows replaces its views: take the new ones
+    k.mem.remapHooks.push(() => {
+      this.dm = new DirectMemory(k.mem, k.layout.heapBase, k.layout.dataBase);
+    });
     this.dm.storePtr(this.g.vmem_seg_size, this.segSize);
 
     this.vmem_alloc = (src, size, fl) => src.alloc(size, fl);

@@ -28,7 +28,7 @@ export interface Layer {
 }
 
 /** Units of src/ whose code mdb may not reach, directly or transitively. */
-export const MDB_FORBIDDEN = ['kernel', 'vmem', 'kmem', 'system.ts', 'netbsd', 'program', 'scenarios'];
+export const MDB_FORBIDDEN = ['kernel', 'vmem', 'kmem', 'system.ts', 'umem', 'netbsd', 'program', 'scenarios'];
 
 /** The layer table of docs/architecture.md. */
 export function readLayerTable(markdown: string): Layer[] {

@@ -100,8 +100,11 @@ export interface LeakReport {
   readonly warnings: string[];
 }
 
-const LEAK_ARENAS = new Set(['kmem_default', 'kmem_firewall', 'static']);
-const VMEM_LEAK_ARENAS = ['kmem_oversize', 'static_alloc'];
+/* (umem_*: a process heap's arenas, libumem's names for the same roles) */
+const LEAK_ARENAS = new Set(['kmem_default', 'kmem_firewall', 'static', 'umem_default', 'umem_firewall']);
+const VMEM_LEAK_ARENAS = ['kmem_oversize', 'static_alloc', 'umem_oversize', 'umem_memalign'];
+/** A process heap's malloc layer: frames of the allocator, not of its caller. */
+const MALLOC_LAYER = new Set(['malloc', 'calloc', 'realloc', 'free', 'memalign', 'process_free', 'malloc_usable_size', 'umem_err_recoverable']);
 const EXCLUDED_CACHES = new Set(['sfmmu1_cache', 'sf_hment_cache', 'pa_hment_cache']);
 
 interface Table {
@@ -491,14 +494,15 @@ export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
 
 /**
  * The caller ::findleaks names (leaky_subr_caller): the first frame with a
- * symbol outside kmem_ and vmem_, else the last frame; 0 for no stack.
+ * symbol outside kmem_, vmem_ (and a process heap's umem_ and malloc layer),
+ * else the last frame; 0 for no stack.
  */
 export function leakCaller(t: Target, stack: readonly number[]): number {
   let pc = 0;
   for (const x of stack) {
     pc = x;
     const s = t.symbolByAddr(x);
-    if (!s || s.name.startsWith('kmem_') || s.name.startsWith('vmem_')) continue;
+    if (!s || s.name.startsWith('kmem_') || s.name.startsWith('vmem_') || s.name.startsWith('umem_') || MALLOC_LAYER.has(s.name)) continue;
     return x;
   }
   return pc;
