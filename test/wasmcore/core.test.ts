@@ -40,6 +40,10 @@ function writeTestCore(dir: string, mem = testMemory()) {
       { funcIndex: 0, codeOffset: CALL_OFFSETS.main },
     ],
     reason: { kind: 'trap', message: 'unreachable', exitStatus: 134 },
+    symbols: [
+      { name: 'umem_cache_alloc', value: 0xff000000, size: 0x40, kind: 'func' },
+      { name: 'umem_probe', value: 0x8000, size: 8 },
+    ],
     time: 1700000000,
   });
 }
@@ -54,6 +58,8 @@ test('module parser: names, code addresses, layout exports', () => {
   // a module offset maps to the code address of the same byte
   const helper = INFO.functions[1]!;
   assert.equal(wasmPcFromModuleOffset(INFO, INFO.codeOffset + (helper.addr - WASM_TEXT_BASE) + 7), helper.addr + 7);
+  assert.equal(wasmPcFromModuleOffset(INFO, helper.bodyOffset + 7), helper.addr + 7);
+  assert.deepEqual(INFO.imports, []);
   assert.equal(INFO.data[0]!.name, '.data');
   assert.equal(INFO.data[0]!.addr, DATA_ADDR);
   // the module is real: V8 accepts it and crash() traps
@@ -86,6 +92,9 @@ test('core: round trip of memory, globals, frames and facts; zero runs left out'
       ['crash', 'helper', 'main'],
     );
     assert.equal(t.symbolByName('.data')?.value, DATA_ADDR);
+    assert.equal(t.symbolByAddr(0xff000010)?.name, 'umem_cache_alloc', 'host functions of audit stacks');
+    assert.equal(t.symbolByAddr(0xff000010)?.kind, 'func');
+    assert.equal(t.symbolByName('umem_probe')?.value, 0x8000);
     assert.throws(() => t.load32(mem.length), /failed to read memory/);
     assert.equal(t.hasAllocatorTypes, false);
   } finally {

@@ -119,6 +119,9 @@ export function decodeInfo(c: WasmCursor): CoreInfo {
   return { moduleSha256, program, argv, reason, message, report, exitStatus, time, stackTop: c.u32('stack top'), stackBottom: c.u32('stack bottom'), heapBase: c.u32('heap base') };
 }
 
+/** The funcidx of a host function (the allocator's, outside the module) in kmemdb.symbols. */
+export const HOST_FUNCTION = 0xffffffff;
+
 /** A symbol of kmemdb.symbols. */
 export interface CoreSymbol {
   readonly name: string;
@@ -140,7 +143,8 @@ export interface CoreSymbols {
 /*
  * kmemdb.symbols layout:
  *   u32 text base (0xf0000000), vec(u32 funcidx, u32 address, u32 size, name),
- *   vec(u32 address, u32 size, name)
+ *   vec(u32 address, u32 size, name); funcidx 0xffffffff (HOST_FUNCTION) is a
+ *   function of the host (the allocator's own, in audit stacks)
  */
 export function encodeSymbols(s: CoreSymbols): Uint8Array {
   const w = new WasmWriter(4096);

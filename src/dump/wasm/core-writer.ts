@@ -26,6 +26,7 @@ import { writeNumbered } from '../numbering.js';
 import { SEC_DATA, SEC_GLOBAL, SEC_MEMORY, VT_F32, VT_F64, VT_I32, VT_I64, OP_END, OP_F32_CONST, OP_F64_CONST, OP_I32_CONST, OP_I64_CONST, WasmWriter, wasmHeader } from './binary.js';
 import {
   CORE_BLOCK,
+  HOST_FUNCTION,
   SEC_NAME_CORE,
   SEC_NAME_CORESTACK,
   SEC_NAME_CTF,
@@ -56,8 +57,12 @@ export interface WasmCoreInput {
   readonly reason: { readonly kind: CoreReasonKind; readonly message: string; readonly report?: string; readonly exitStatus?: number };
   /** C types of the allocator's structures (ILP32), when the program used kmemdb's allocator. */
   readonly types?: TypeTable;
-  /** The allocator's globals in linear memory. */
-  readonly symbols?: readonly CoreSymbol[];
+  /**
+   * The allocator's symbols: its globals in linear memory (kind 'object',
+   * the default) and its host functions (kind 'func': the allocator's
+   * frames in audit stacks, at host-text addresses).
+   */
+  readonly symbols?: ReadonlyArray<CoreSymbol & { readonly kind?: 'func' | 'object' }>;
   /** Seconds since the epoch (seeded clock); default 0. */
   readonly time?: number;
   /** Thread name in corestack (default "main"). */
@@ -182,8 +187,13 @@ function writeCoreFile(fd: number, input: WasmCoreInput, mod: WasmModuleInfo): {
       heapBase: exportedGlobalInit(mod, '__heap_base') ?? 0,
     }),
   );
-  const functions = mod.functions.map((f) => ({ index: f.index, name: f.name, value: f.addr, size: f.size }));
-  head.custom(SEC_NAME_SYMBOLS, encodeSymbols({ textBase: WASM_TEXT_BASE, functions, objects: [...moduleObjects(mod), ...(input.symbols ?? [])] }));
+  const given = input.symbols ?? [];
+  const functions = [
+    ...mod.functions.map((f) => ({ index: f.index, name: f.name, value: f.addr, size: f.size })),
+    ...given.filter((s) => s.kind === 'func').map((s) => ({ index: HOST_FUNCTION, name: s.name, value: s.value, size: s.size })),
+  ];
+  const objects = [...moduleObjects(mod), ...given.filter((s) => s.kind !== 'func').map((s) => ({ name: s.name, value: s.value, size: s.size }))];
+  head.custom(SEC_NAME_SYMBOLS, encodeSymbols({ textBase: WASM_TEXT_BASE, functions, objects }));
   if (input.types) head.custom(SEC_NAME_CTF, input.types.serialize());
   head.section(SEC_MEMORY, memorySection(mem.length / WASM_PAGE, mod.memory?.max));
   head.section(SEC_GLOBAL, globalSection(mod, input.globals ?? {}));

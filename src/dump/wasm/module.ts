@@ -62,6 +62,8 @@ export interface WasmFunction {
   readonly name: string;
   /** Code address of the body start (WASM_TEXT_BASE + offset in the Code payload). */
   readonly addr: number;
+  /** File offset of the body start in the module (what V8's positions count from). */
+  readonly bodyOffset: number;
   /** Body size in bytes. */
   readonly size: number;
   /** Parameters plus declared locals (what a core frame's locals vector holds). */
@@ -84,11 +86,19 @@ export interface WasmDataSegment {
   readonly size: number;
 }
 
+/** An import: module, name and kind (0 function, 1 table, 2 memory, 3 global). */
+export interface WasmImport {
+  readonly module: string;
+  readonly name: string;
+  readonly kind: number;
+}
+
 export interface WasmModuleInfo {
   /** sha256 of the module's bytes, in hex. */
   readonly sha256: string;
   readonly moduleName?: string;
-  /** Imported functions (they come first in the index space). */
+  readonly imports: readonly WasmImport[];
+  /** Imported functions as `module.name` (they come first in the index space). */
   readonly importedFunctions: readonly string[];
   /** Defined functions, in index order. */
   readonly functions: readonly WasmFunction[];
@@ -159,6 +169,7 @@ export function parseWasmModule(b: Uint8Array, what: string): WasmModuleInfo {
   checkWasmHeader(b, what);
   const secs = scanSections((off, len) => b.subarray(off, off + len), b.length, what);
   const importedFunctions: string[] = [];
+  const imports: WasmImport[] = [];
   let importedGlobals = 0;
   const typeParams: number[] = [];
   let funcTypes: number[] = [];
@@ -178,6 +189,7 @@ export function parseWasmModule(b: Uint8Array, what: string): WasmModuleInfo {
           const mod = c.name('import module');
           const field = c.name('import name');
           const kind = c.u8('import kind');
+          imports.push({ module: mod, name: field, kind });
           if (kind === 0) {
             c.u32('import type');
             importedFunctions.push(`${mod}.${field}`);
@@ -276,12 +288,14 @@ export function parseWasmModule(b: Uint8Array, what: string): WasmModuleInfo {
     index: nimp + i,
     name: names?.funcs.get(nimp + i) ?? `wasm_function_${nimp + i}`,
     addr: body.addr,
+    bodyOffset: codeOffset + (body.addr - WASM_TEXT_BASE),
     size: body.size,
     locals: (typeParams[funcTypes[i]!] ?? 0) + body.locals,
   }));
   return {
     sha256: createHash('sha256').update(b).digest('hex'),
     moduleName: names?.module,
+    imports,
     importedFunctions,
     functions,
     globals: globals.map((g) => ({ ...g, name: names?.globals.get(g.index) })),
