@@ -296,6 +296,8 @@ export class Kernel {
   }
   /** Text of the message buffer (also in simulated memory). */
   private msgText = '';
+  /** Characters ever printed (the msgbuf keeps the last MSGBUF_SIZE - 1). */
+  msgPrinted = 0;
 
   constructor(opts: KernelOptions = {}) {
     checkKernelOptions(opts);
@@ -735,6 +737,7 @@ export class Kernel {
   /** Append text to the message buffer (kernel printf). */
   printf(text: string): void {
     this.msgText += text;
+    this.msgPrinted += text.length;
     if (this.msgText.length > MSGBUF_SIZE - 1) this.msgText = this.msgText.slice(this.msgText.length - (MSGBUF_SIZE - 1));
     const b = new TextEncoder().encode(this.msgText);
     // rewrite only what changed when appending without wrap

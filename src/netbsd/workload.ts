@@ -47,6 +47,11 @@ export class Builder {
 
   /** Build one package: schedule its steps, then let its time pass. */
   build(pkg: Package, hooks: BuildHooks = {}): void {
+    this.os.k.advance(this.schedule(pkg, hooks));
+  }
+
+  /** Schedule a package's steps; returns the ns its build takes (to let pass). */
+  schedule(pkg: Package, hooks: BuildHooks = {}): number {
     const os = this.os;
     const k = os.k;
     k.printf(`===> Building for ${pkg.name}\n`);
@@ -62,7 +67,7 @@ export class Builder {
         hooks.afterStep?.(pkg, step, os);
       });
     }
-    k.advance(pkg.secs * 1e9);
+    return pkg.secs * 1e9;
   }
 
   private run(step: Step): void {

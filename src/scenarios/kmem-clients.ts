@@ -13,7 +13,8 @@
 import type { System } from '../system.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { KM_SLEEP } from '../abi/kmem-impl.js';
-import type { Scenario } from './types.js';
+import type { Scenario, Workload } from './types.js';
+import { runWorkload } from './workload.js';
 
 /**
  * Run fn inside a simulated function frame at fn's address + off.  An
@@ -188,6 +189,7 @@ export const KMEM_SCENARIOS: readonly Scenario[] = [
       leakWorkload(s);
       s.k.forcedDump();
     },
+    workload: (s) => leakActivity(s),
   },
   {
     name: 'clean',
@@ -196,6 +198,7 @@ export const KMEM_SCENARIOS: readonly Scenario[] = [
       cleanWorkload(s, 8000);
       s.k.forcedDump();
     },
+    workload: (s) => cleanActivity(s, 8000),
   },
 ];
 
@@ -209,6 +212,11 @@ export const KMEM_SCENARIOS: readonly Scenario[] = [
  * Everything still owned is reachable from kernel globals.
  */
 export function leakWorkload(s: System): { leaked: number } {
+  return runWorkload(s.k, leakActivity(s));
+}
+
+/** leakWorkload, resumable: it yields where the timer callouts get their time. */
+export function* leakActivity(s: System): Workload<{ leaked: number }> {
   const { k, kmem } = s;
   const r = k.rand;
   const T = 64;
@@ -268,7 +276,7 @@ export function leakWorkload(s: System): { leaked: number } {
         k.leave();
         k.leave();
       });
-      k.advance(2_000_000);
+      yield 2_000_000;
     }
   }
   k.leave();
@@ -277,6 +285,11 @@ export function leakWorkload(s: System): { leaked: number } {
 
 /** A long correct workload: every buffer it keeps is in memtest_live[]. */
 export function cleanWorkload(s: System, ops: number): void {
+  runWorkload(s.k, cleanActivity(s, ops));
+}
+
+/** cleanWorkload, resumable: 1000 operations, then 5 s pass, and so on. */
+export function* cleanActivity(s: System, ops: number): Workload {
   const { k, kmem } = s;
   const r = k.rand;
   const N = 512;
@@ -322,7 +335,7 @@ export function cleanWorkload(s: System, ops: number): void {
   for (let n = 0; n < ops; n++) {
     if (n % 8 === 7) k.runAs(worker, step);
     else step();
-    if (n % 1000 === 999) k.advance(5e9); // kmem_update / reap every 15 s
+    if (n % 1000 === 999) yield 5e9; // kmem_update / reap every 15 s
   }
   k.leave();
 }

@@ -29,7 +29,8 @@
  */
 
 import type { System } from '../system.js';
-import type { Scenario } from './types.js';
+import type { Scenario, Workload } from './types.js';
+import { runWorkload } from './workload.js';
 import { bootNetbsd, type NetbsdOS } from '../netbsd/index.js';
 import { Builder, type BuildHooks, type Package, type Step } from '../netbsd/workload.js';
 
@@ -100,10 +101,13 @@ function boot(system: System, opts: NetbsdScenarioOptions): { os: NetbsdOS; b: B
   return { os, b: new Builder(os) };
 }
 
+/** Packages, made as their turn comes (memory pressure is sized on the state at that time). */
+type Packages = (os: NetbsdOS, opts: NetbsdScenarioOptions) => Iterable<Package>;
+
 /** The fixed workload: every ingredient of the three failures, `cycles` times. */
-function fixedWorkload(os: NetbsdOS, b: Builder, cycles: number, hooks?: BuildHooks): void {
+function* fixedPackages(os: NetbsdOS, cycles: number): Iterable<Package> {
   for (let i = 0; i < cycles; i++) {
-    const pkg: Package = {
+    yield {
       name: `pkg-${i}`,
       secs: 40,
       steps: [
@@ -117,62 +121,65 @@ function fixedWorkload(os: NetbsdOS, b: Builder, cycles: number, hooks?: BuildHo
         ...(i % 5 === 4 ? [{ t: 20, op: 'memory' as const, pages: pressurePages(os, 512), secs: 4 }] : []),
       ],
     };
-    b.build(pkg, hooks);
   }
-  b.build(nativePackage('idle', 60));
+  yield nativePackage('idle', 60);
 }
 
-export function runPoolUnload(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
-  const { os, b } = boot(system, opts);
-  if (opts.fixed) {
-    fixedWorkload(os, b, opts.cycles ?? 1000, opts.hooks);
-    return os;
-  }
-  b.build(perl5(pressurePages(os, 128)), opts.hooks);
-  b.build(smallPackage('p5-Module-Build-0.4214'), opts.hooks);
-  b.build(smallPackage('p5-Test-Simple-1.001014'), opts.hooks);
-  return os;
+function* poolUnloadPackages(os: NetbsdOS, opts: NetbsdScenarioOptions): Iterable<Package> {
+  if (opts.fixed) return yield* fixedPackages(os, opts.cycles ?? 1000);
+  yield perl5(pressurePages(os, 128));
+  yield smallPackage('p5-Module-Build-0.4214');
+  yield smallPackage('p5-Test-Simple-1.001014');
 }
 
-export function runPoolDrain(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
-  const { os, b } = boot(system, opts);
-  if (opts.fixed) {
-    fixedWorkload(os, b, opts.cycles ?? 1000, opts.hooks);
-    return os;
-  }
-  b.build(perl5(pressurePages(os, 128)), opts.hooks);
-  for (let i = 0; i < 12; i++) b.build(nativePackage(`pkg-${i}`, 900), opts.hooks);
-  const firefox: Package = {
+function* poolDrainPackages(os: NetbsdOS, opts: NetbsdScenarioOptions): Iterable<Package> {
+  if (opts.fixed) return yield* fixedPackages(os, opts.cycles ?? 1000);
+  yield perl5(pressurePages(os, 128));
+  for (let i = 0; i < 12; i++) yield nativePackage(`pkg-${i}`, 900);
+  yield {
     name: 'firefox-41.0.2',
     secs: 600,
     steps: [...shell(0, 10), { t: 30, op: 'memory', pages: pressurePages(os, 2000), secs: 300 }, ...shell(40, 10)],
   };
-  b.build(firefox, opts.hooks);
+}
+
+function* sysctlLogPackages(os: NetbsdOS, opts: NetbsdScenarioOptions): Iterable<Package> {
+  if (opts.fixed) return yield* fixedPackages(os, opts.cycles ?? 1000);
+  yield ipcPackage('boost-libs-1.59.0', true);
+  yield ipcPackage('glib2-2.46.1', false);
+  // A configure script that only reads `sysctl kern`, with sysv_ipc unloaded.
+  yield { name: 'gtk3+-3.18.2', secs: 30, steps: [...shell(0, 2), { t: 1, op: 'sysctl', path: 'kern' }] };
+}
+
+/** Boot the personality and build the packages one after the other, each given its time. */
+function* builds(system: System, opts: NetbsdScenarioOptions, packages: Packages): Workload<NetbsdOS> {
+  const { os, b } = boot(system, opts);
+  for (const pkg of packages(os, opts)) yield b.schedule(pkg, opts.hooks);
   return os;
+}
+
+export function runPoolUnload(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
+  return runWorkload(system.k, builds(system, opts, poolUnloadPackages));
+}
+
+export function runPoolDrain(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
+  return runWorkload(system.k, builds(system, opts, poolDrainPackages));
 }
 
 export function runSysctlLog(system: System, opts: NetbsdScenarioOptions = {}): NetbsdOS {
-  const { os, b } = boot(system, opts);
-  if (opts.fixed) {
-    fixedWorkload(os, b, opts.cycles ?? 1000, opts.hooks);
-    return os;
-  }
-  b.build(ipcPackage('boost-libs-1.59.0', true), opts.hooks);
-  b.build(ipcPackage('glib2-2.46.1', false), opts.hooks);
-  // A configure script that only reads `sysctl kern`, with sysv_ipc unloaded.
-  b.build({ name: 'gtk3+-3.18.2', secs: 30, steps: [...shell(0, 2), { t: 1, op: 'sysctl', path: 'kern' }] }, opts.hooks);
-  return os;
+  return runWorkload(system.k, builds(system, opts, sysctlLogPackages));
 }
 
-function scenario(name: string, description: string, run: (s: System, o: NetbsdScenarioOptions) => NetbsdOS): Scenario {
+function scenario(name: string, description: string, packages: Packages): Scenario {
   return {
     name,
     description,
     run(system: System, opts: NetbsdScenarioOptions = {}) {
-      run(system, opts);
+      runWorkload(system.k, builds(system, opts, packages));
       // The corrected code runs to completion: take a dump to inspect.
       system.k.forcedDump();
     },
+    workload: (system: System, opts: NetbsdScenarioOptions = {}) => builds(system, opts, packages),
   };
 }
 
@@ -180,8 +187,8 @@ export const NETBSD_SCENARIOS: Scenario[] = [
   scenario(
     'pool-unload',
     'NetBSD #1: fault in pool_destroy at the 2nd autounload of mqueue (a module unloaded without pool_destroy)',
-    runPoolUnload,
+    poolUnloadPackages,
   ),
-  scenario('pool-drain', 'NetBSD #2: fault in pool_drain from the pagedaemon on a dangling drainpp', runPoolDrain),
-  scenario('sysctl-log', 'NetBSD #3: sysctllog records 1.83.N for kern.ipc nodes; `sysctl kern` calls freed module text', runSysctlLog),
+  scenario('pool-drain', 'NetBSD #2: fault in pool_drain from the pagedaemon on a dangling drainpp', poolDrainPackages),
+  scenario('sysctl-log', 'NetBSD #3: sysctllog records 1.83.N for kern.ipc nodes; `sysctl kern` calls freed module text', sysctlLogPackages),
 ];

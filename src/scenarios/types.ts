@@ -9,6 +9,14 @@ export interface ScenarioOptions {
   readonly debugChecks?: boolean;
 }
 
+/**
+ * Simulated activity that can stop and go on: a generator that does some
+ * work, then yields the nanoseconds of simulated time that should pass
+ * (callouts run while they do) before it goes on.  Run to its end in one
+ * go by runWorkload(); a live kernel (live.ts) resumes it slice by slice.
+ */
+export type Workload<R = void> = Generator<number, R, void>;
+
 export interface Scenario {
   /** Command-line name, e.g. "modified-after-free". */
   readonly name: string;
@@ -18,4 +26,9 @@ export interface Scenario {
   readonly kmemFlags?: number;
   /** Run on a booted system; ends in a panic (a kmem error, a fault, or a forced dump). */
   run(system: System, opts?: ScenarioOptions): void;
+  /**
+   * The activity of run() without its forced dump, resumable, for a live
+   * kernel (mdb -k).  Absent: a second of idle time, then run().
+   */
+  workload?(system: System, opts?: ScenarioOptions): Workload<unknown>;
 }

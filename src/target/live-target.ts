@@ -7,11 +7,13 @@
  * facts that change while the kernel runs supplied as functions: symbols
  * (modules load and unload), threads (created at any time; saved registers
  * read from kthread_t in memory, as the dump writer reads them), the module
- * history, and the panic state.  Writes are allowed, as mdb -kw allows.
+ * history, and the panic state.  Writes are allowed unless the caller
+ * says otherwise (mdb -k without -w); a caller that can let the kernel run
+ * on (src/scenarios/live.ts) passes its TargetControl.
  */
 
 import { MemoryTarget } from './memory-target.js';
-import type { TargetModuleRecord, TargetStatus, TargetSymbol, TargetThread } from './target.js';
+import type { TargetControl, TargetModuleRecord, TargetStatus, TargetSymbol, TargetThread } from './target.js';
 import { OS_NAME, OS_RELEASE, OS_VERSION, type Kernel, type KSymbol } from '../kernel/kernel.js';
 import { TS_ONPROC } from '../abi/kernel-core.js';
 
@@ -39,12 +41,23 @@ export function liveThreads(k: Kernel): TargetThread[] {
   }));
 }
 
+export interface LiveTargetOptions {
+  /** Allow writes (default true; mdb -k without -w: false). */
+  readonly writable?: boolean;
+  readonly control?: TargetControl;
+}
+
 class LiveTarget extends MemoryTarget {
-  constructor(private readonly k: Kernel) {
+  readonly control: TargetControl | undefined;
+
+  constructor(
+    private readonly k: Kernel,
+    opts: LiveTargetOptions,
+  ) {
     super({
       memory: k.mem,
       types: k.types,
-      writable: true,
+      writable: opts.writable ?? true,
       status: {
         kind: 'live',
         osName: OS_NAME,
@@ -68,6 +81,7 @@ class LiveTarget extends MemoryTarget {
       modules: (): readonly TargetModuleRecord[] =>
         k.moduleHistory.map((r) => ({ ...r, symbols: r.symbols.map((s) => toTargetSymbol({ ...s, module: r.name })) })),
     });
+    this.control = opts.control;
   }
 
   /* Symbols come from the kernel each time: modules change them. */
@@ -90,6 +104,6 @@ class LiveTarget extends MemoryTarget {
 }
 
 /** mdb's target for a live kernel. */
-export function liveTarget(k: Kernel): MemoryTarget {
-  return new LiveTarget(k);
+export function liveTarget(k: Kernel, opts: LiveTargetOptions = {}): MemoryTarget {
+  return new LiveTarget(k, opts);
 }

@@ -83,6 +83,24 @@ export interface TargetRange {
   readonly size: number;
 }
 
+/** What letting a live kernel run did (TargetControl.run). */
+export interface TargetRunResult {
+  /** Simulated seconds that passed. */
+  readonly seconds: number;
+  /** Console output while it ran. */
+  readonly console: string;
+  /** stopped: at the time asked; finished: its workload is done (it idles on); panicked. */
+  readonly state: 'stopped' | 'finished' | 'panicked';
+  /** Simulated seconds since boot at the stop. */
+  readonly uptime: number;
+}
+
+/** A target whose kernel can run on and stop again (a live simulated kernel). */
+export interface TargetControl {
+  /** Run for `seconds` of simulated time; undefined: until the workload ends or the kernel panics. */
+  run(seconds: number | undefined): TargetRunResult;
+}
+
 export interface Target {
   readonly model: DataModel;
   readonly pageSize: number;
@@ -122,4 +140,6 @@ export interface Target {
    */
   threadFrames?(t: TargetThread): readonly number[] | undefined;
   moduleHistory(): readonly TargetModuleRecord[];
+  /** Present on live kernels that can be resumed (mdb -k). */
+  readonly control?: TargetControl;
 }

@@ -515,6 +515,11 @@ export function cachedLeaks(t: Target): LeakReport | undefined {
   return cached.get(t);
 }
 
+/** Drop a target's cached result (its memory has changed: a live kernel ran on). */
+export function forgetCachedLeaks(t: Target): void {
+  cached.delete(t);
+}
+
 /** findLeaks with the result cached per target (`force` reruns). */
 export function findLeaksCached(t: Target, force: boolean, warn?: WarnFn): { report: LeakReport; fromCache: boolean } {
   const c = cached.get(t);

@@ -35,6 +35,7 @@ import type { Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, printBufctlVerboseHeader } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
+import { liveDcmds } from './genunix-live.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
 import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis-index.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
@@ -542,6 +543,7 @@ function genunixDcmds(): DcmdDef[] {
   return [
     ...kmemDcmds(),
     ...vmemDcmds(),
+    ...liveDcmds(),
     {
       name: 'findleaks',
       usage: '?[-dfv]',
