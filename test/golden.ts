@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createSession } from '../src/mdb/index.js';
+import type { Target } from '../src/target/target.js';
 
 // dist/test -> test
 const TEST_SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test');
@@ -25,4 +27,15 @@ export function goldenIn(dir: string): (name: string, text: string) => void {
     }
     assert.equal(text, readFileSync(file, 'utf8'), `${name} differs from ${file}`);
   };
+}
+
+/** Run cmds in one mdb session on t: "> cmd", then what mdb printed (stdout and stderr in order). */
+export function transcript(t: Target, cmds: readonly string[]): string {
+  let out = '';
+  const s = createSession(t, { stdout: (x) => (out += x), stderr: (x) => (out += x) });
+  for (const c of cmds) {
+    out += `> ${c}\n`;
+    s.run(c);
+  }
+  return out;
 }

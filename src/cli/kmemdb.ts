@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { runScenario, scenarios, ScenarioError } from '../scenarios/index.js';
 import { DumpFormatError } from '../dump/dump-format.js';
 import { hex } from '../machine/addr.js';
-import type { ModelName } from '../machine/memory.js';
+import { OptionError, splitOption, takeSystemOption, type SystemOptions } from './system-options.js';
 import { bootSystem } from '../system.js';
 import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
 import { runDemo } from '../demo/demo.js';
@@ -25,6 +25,8 @@ const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags
                     [--fixed] [--debug-checks]
        kmemdb crash --list
        kmemdb arenas [--kmem-flags FLAGS] [--model lp64|ilp32] [--seed N]
+       kmemdb mdb -k [-w] [--scenario NAME] [--kmem-flags FLAGS] [--model lp64|ilp32] [--seed N] [--at SECONDS]
+       kmemdb mdb [mdb's arguments]
        kmemdb demo
        ${CC_USAGE.replace('usage: ', '')}
        kmemdb help`;
@@ -42,32 +44,18 @@ const processIO: KmemdbIO = {
   stderr: (s) => process.stderr.write(s),
 };
 
-interface CrashArgs {
+interface CrashArgs extends SystemOptions {
   scenario?: string;
   dir?: string;
-  seed?: number;
-  kmemFlags?: number;
-  model?: ModelName;
-  fixed?: boolean;
-  debugChecks?: boolean;
   list: boolean;
-}
-
-function parseNumber(opt: string, v: string | undefined): number {
-  if (v === undefined) throw new UsageError(`${opt} needs a value`);
-  const t = v.trim().toLowerCase();
-  const n = /^0x[0-9a-f]+$/.test(t) ? parseInt(t.slice(2), 16) : /^[0-9]+$/.test(t) ? parseInt(t, 10) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new UsageError(`${opt}: bad number "${v}"`);
-  return n;
 }
 
 function parseCrashArgs(argv: readonly string[]): CrashArgs {
   const a: CrashArgs = { list: false };
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const [opt, inline] = arg.startsWith('--') && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    const [opt, inline] = splitOption(argv[i]!);
     const value = () => inline ?? argv[++i];
+    if (takeSystemOption(opt, value, a)) continue;
     switch (opt) {
       case '--list':
       case '-l':
@@ -78,24 +66,6 @@ function parseCrashArgs(argv: readonly string[]): CrashArgs {
         const v = value();
         if (!v) throw new UsageError(`${opt} needs a directory`);
         a.dir = v;
-        break;
-      }
-      case '--fixed':
-        a.fixed = true;
-        break;
-      case '--debug-checks':
-        a.debugChecks = true;
-        break;
-      case '--seed':
-        a.seed = parseNumber(opt, value());
-        break;
-      case '--kmem-flags':
-        a.kmemFlags = parseNumber(opt, value());
-        break;
-      case '--model': {
-        const v = value();
-        if (v !== 'lp64' && v !== 'ilp32') throw new UsageError(`--model must be lp64 or ilp32`);
-        a.model = v;
         break;
       }
       default:
@@ -166,7 +136,7 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
         throw new UsageError(`unknown command "${cmd}"`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof OptionError) {
       io.stderr(`kmemdb: ${e.message}\n${USAGE}\n`);
       return 2;
     }
@@ -192,5 +162,7 @@ function runAsync(argv: readonly string[], io: KmemdbIO): Promise<number> | unde
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // `kmemdb mdb ...` is mdb (src/cli/mdb.ts): a live kernel with -k, or a dump.
+  if (argv[0] === 'mdb') return (await import('./mdb.js')).main(argv.slice(1));
   process.exitCode = (await runAsync(argv, processIO)) ?? run(argv);
 }

@@ -2,9 +2,12 @@
  * The mdb command:
  *
  *   mdb [-e CMDS] [unix.N vmcore.N | N | DIR | PROG.wasm core.N | core.N | DIR N]
+ *   mdb -k [-w] [--scenario NAME] [--kmem-flags X] [--model M] [--seed N] [--at S] [-e CMDS]
  *
  * A program core (core.N of a wasm32 program, docs/wasm-core.md) is
  * opened by the program core reader; everything else is a kernel dump.
+ * -k opens a live simulated kernel (mdb-live.ts) instead; -w allows
+ * writes to it.
  * Without a target, mdb works on expressions, formats and synthetic types.
  * Commands come from -e, from standard input when it is not a terminal, or
  * from an interactive prompt with history and tab completion.  With -e the
@@ -19,9 +22,14 @@ import * as readline from 'node:readline';
 import type { Target } from '../target/target.js';
 import { createSession } from '../mdb/index.js';
 import type { Session } from '../mdb/session.js';
+import { openLiveTarget, takeLiveArgs, type LiveArgs } from './mdb-live.js';
+import { OptionError } from './system-options.js';
 
 function usage(): never {
-  process.stderr.write('Usage: mdb [-e commands] [unix.N vmcore.N | N | dir | prog.wasm core.N | core.N]\n');
+  process.stderr.write(
+    'Usage: mdb [-e commands] [unix.N vmcore.N | N | dir | prog.wasm core.N | core.N]\n' +
+      '       mdb -k [-w] [--scenario name] [--kmem-flags flags] [--model lp64|ilp32] [--seed n] [--at seconds] [-e commands]\n',
+  );
   process.exit(2);
 }
 
@@ -184,13 +192,27 @@ function completer(s: Session) {
 export async function main(argv: string[]): Promise<void> {
   let cmds: string | undefined;
   const rest: string[] = [];
+  let kernel = false;
+  let live: LiveArgs = {};
+  // -kw is -k -w
+  argv = argv.flatMap((a) => (/^-[kwfS]{2,}$/.test(a) ? [...a.slice(1)].map((c) => `-${c}`) : [a]));
+  if (argv.includes('-k')) {
+    try {
+      ({ live, rest: argv } = takeLiveArgs(argv));
+    } catch (e) {
+      if (!(e instanceof OptionError)) throw e;
+      process.stderr.write(`mdb: ${e.message}\n`);
+      usage();
+    }
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-e') {
       if (i + 1 >= argv.length) usage();
       cmds = argv[++i]!;
     } else if (a.startsWith('-e') && a.length > 2) cmds = a.slice(2);
-    else if (a === '-k' || a === '-w' || a === '-f' || a === '-S') continue;
+    else if (a === '-k') kernel = true;
+    else if (a === '-w' || a === '-f' || a === '-S') continue;
     else if (a === '--help' || a === '-h') usage();
     else if (a.startsWith('-') && a !== '-') usage();
     else rest.push(a);
@@ -209,7 +231,17 @@ export async function main(argv: string[]): Promise<void> {
   };
 
   let target: Target | undefined;
-  if (rest.length > 0) {
+  if (kernel) {
+    if (rest.length > 0) usage();
+    try {
+      const r = await openLiveTarget(live);
+      target = r.target;
+      out.write(r.notice);
+    } catch (e) {
+      process.stderr.write(`mdb: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    }
+  } else if (rest.length > 0) {
     try {
       const { resolveProgramCore, openProgramCore } = await import('../target/wasm-core-args.js');
       const core = resolveProgramCore(rest);

@@ -66,15 +66,24 @@ export class ScenarioError extends Error {
   }
 }
 
-/** Boot, run the scenario to its panic, and return the dump it left. */
-export function runScenario(name: string, opts: RunOptions): ScenarioResult {
-  checkString('runScenario', 'name', name);
-  if (typeof opts !== 'object' || opts === null) throw new ArgumentError('runScenario', 'opts', 'an object', opts);
-  checkString('runScenario', 'opts.dir', opts.dir);
-  if (opts.seed !== undefined) checkInt('runScenario', 'opts.seed', opts.seed, 0, 0xffffffff);
-  if (opts.model !== undefined) checkOneOf('runScenario', 'opts.model', opts.model, ['lp64', 'ilp32']);
-  if (opts.kmemFlags !== undefined) checkInt('runScenario', 'opts.kmemFlags', opts.kmemFlags, 0, 0xffffffff);
-  if (opts.heapSize !== undefined) checkInt('runScenario', 'opts.heapSize', opts.heapSize, 1 << 20, Number.MAX_SAFE_INTEGER);
+/** The argument checks of runScenario and bootForScenario (fn names the entry point). */
+function checkRunArgs(fn: string, name: string, opts: Omit<RunOptions, 'dir'> & { dir?: string }, needDir: boolean): void {
+  checkString(fn, 'name', name);
+  if (typeof opts !== 'object' || opts === null) throw new ArgumentError(fn, 'opts', 'an object', opts);
+  if (needDir) checkString(fn, 'opts.dir', opts.dir);
+  if (opts.seed !== undefined) checkInt(fn, 'opts.seed', opts.seed, 0, 0xffffffff);
+  if (opts.model !== undefined) checkOneOf(fn, 'opts.model', opts.model, ['lp64', 'ilp32']);
+  if (opts.kmemFlags !== undefined) checkInt(fn, 'opts.kmemFlags', opts.kmemFlags, 0, 0xffffffff);
+  if (opts.heapSize !== undefined) checkInt(fn, 'opts.heapSize', opts.heapSize, 1 << 20, Number.MAX_SAFE_INTEGER);
+}
+
+/** Find a scenario and boot the system it runs on (its default kmem_flags unless given). */
+export function bootForScenario(name: string, opts: Omit<RunOptions, 'dir'>): { scenario: Scenario; system: System } {
+  checkRunArgs('bootForScenario', name, opts, false);
+  return boot(name, opts);
+}
+
+function boot(name: string, opts: Omit<RunOptions, 'dir'>): { scenario: Scenario; system: System } {
   const scenario = findScenario(name);
   if (!scenario) throw new ScenarioError(`unknown scenario "${name}" (kmemdb crash --list lists them)`);
   const system = bootSystem({
@@ -83,6 +92,13 @@ export function runScenario(name: string, opts: RunOptions): ScenarioResult {
     kmemFlags: opts.kmemFlags ?? scenario.kmemFlags ?? DEFAULT_SCENARIO_FLAGS,
     heapSize: opts.heapSize,
   });
+  return { scenario, system };
+}
+
+/** Boot, run the scenario to its panic, and return the dump it left. */
+export function runScenario(name: string, opts: RunOptions): ScenarioResult {
+  checkRunArgs('runScenario', name, opts, true);
+  const { scenario, system } = boot(name, opts);
   const { k } = system;
   installSavecore(k, opts.dir);
   try {

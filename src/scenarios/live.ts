@@ -22,12 +22,12 @@
  * on.  No dump is written: this is the running system.
  */
 
-import { bootSystem, type System } from '../system.js';
+import type { System } from '../system.js';
 import { KernelPanic } from '../kernel/kernel.js';
 import { liveTarget } from '../target/live-target.js';
 import type { ModelName } from '../machine/memory.js';
 import type { Target, TargetControl, TargetRunResult } from '../target/target.js';
-import { DEFAULT_SCENARIO_FLAGS, findScenario, ScenarioError } from './index.js';
+import { bootForScenario, ScenarioError } from './index.js';
 import type { Scenario, ScenarioOptions, Workload } from './types.js';
 
 export interface LiveOptions {
@@ -108,14 +108,7 @@ class LiveRunner implements TargetControl {
 
 /** Boot a kernel, start the workload and stop at opts.at seconds. */
 export function bootLive(opts: LiveOptions = {}): LiveKernel {
-  const name = opts.scenario ?? DEFAULT_LIVE_SCENARIO;
-  const scenario = findScenario(name);
-  if (!scenario) throw new ScenarioError(`unknown scenario "${name}" (kmemdb crash --list lists them)`);
-  const system = bootSystem({
-    model: opts.model ?? 'lp64',
-    seed: opts.seed ?? 1,
-    kmemFlags: opts.kmemFlags ?? scenario.kmemFlags ?? DEFAULT_SCENARIO_FLAGS,
-  });
+  const { scenario, system } = bootForScenario(opts.scenario ?? DEFAULT_LIVE_SCENARIO, opts);
   const variant: ScenarioOptions = { fixed: opts.fixed, debugChecks: opts.debugChecks };
   const work = scenario.workload ? scenario.workload(system, variant) : idleThenRun(system, scenario, variant);
   const runner = new LiveRunner(system, work);

@@ -91,7 +91,7 @@ export interface TargetRunResult {
   readonly console: string;
   /** stopped: at the time asked; finished: its workload is done (it idles on); panicked. */
   readonly state: 'stopped' | 'finished' | 'panicked';
-  /** Simulated seconds since boot at the stop. */
+  /** The kernel clock (hrtime) at the stop, in seconds. */
   readonly uptime: number;
 }
 

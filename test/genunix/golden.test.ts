@@ -6,30 +6,13 @@
  */
 
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeFixture, mdb, type Fixture } from './fixture.js';
+import { goldenIn } from '../golden.js';
 import { hex } from '../../src/machine/addr.js';
 import { KmemView } from '../../src/mdb/analysis/kmem-view.js';
 import { VmemView } from '../../src/mdb/analysis/vmem-view.js';
 
-// dist/test/genunix -> test/genunix/golden
-const here = dirname(fileURLToPath(import.meta.url));
-const GOLDEN = join(here, '..', '..', '..', 'test', 'genunix', 'golden');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
-
-function golden(name: string, text: string): void {
-  const file = join(GOLDEN, `${name}.txt`);
-  if (UPDATE || !existsSync(file)) {
-    if (!UPDATE) assert.fail(`missing golden ${file}; run with UPDATE_GOLDEN=1`);
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, text);
-    return;
-  }
-  assert.equal(text, readFileSync(file, 'utf8'), `${name} differs from ${file}`);
-}
+const golden = goldenIn('genunix/golden');
 
 let fx: Fixture | undefined;
 function F(): Fixture {

@@ -9,13 +9,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { runScenario, type RunOptions } from '../../src/scenarios/index.js';
 import { openDump } from '../../src/target/dump-target.js';
-import { createSession } from '../../src/mdb/index.js';
+import { goldenIn, transcript } from '../golden.js';
 import '../../src/mdb/modules/genunix.js';
 import '../../src/mdb/modules/netbsd.js';
 import type { Target } from '../../src/target/target.js';
@@ -27,32 +26,7 @@ import { Builder, type Package } from '../../src/netbsd/workload.js';
 import { ipcPackage } from '../../src/scenarios/netbsd-report.js';
 import { liveTarget } from '../../src/target/live-target.js';
 
-// dist/test/netbsd-mdb -> test/netbsd-mdb/golden
-const here = dirname(fileURLToPath(import.meta.url));
-const GOLDEN = join(here, '..', '..', '..', 'test', 'netbsd-mdb', 'golden');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
-
-function golden(name: string, text: string): void {
-  const file = join(GOLDEN, `${name}.txt`);
-  if (UPDATE || !existsSync(file)) {
-    if (!UPDATE) assert.fail(`missing golden ${file}; run with UPDATE_GOLDEN=1`);
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, text);
-    return;
-  }
-  assert.equal(text, readFileSync(file, 'utf8'), `${name} differs from ${file}`);
-}
-
-/** "> cmd" then what mdb printed, stdout and stderr in the order printed. */
-function transcript(t: Target, cmds: readonly string[]): string {
-  let out = '';
-  const s = createSession(t, { stdout: (x) => (out += x), stderr: (x) => (out += x) });
-  for (const c of cmds) {
-    out += `> ${c}\n`;
-    s.run(c);
-  }
-  return out;
-}
+const golden = goldenIn('netbsd-mdb/golden');
 
 const tmp = mkdtempSync(join(tmpdir(), 'netbsd-mdb-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));

@@ -29,7 +29,7 @@ function kmemdbRunDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: rea
   }
   forgetCachedLeaks(ctx.target);
   ctx.out(r.console);
-  const at = `${r.uptime.toFixed(3)}s after boot`;
+  const at = `hrtime ${r.uptime.toFixed(3)}s`;
   if (r.state === 'panicked') ctx.out(`kmemdb: the kernel panicked after ${r.seconds.toFixed(3)}s; stopped at ${at}\n`);
   else if (r.state === 'finished') ctx.out(`kmemdb: ran ${r.seconds.toFixed(3)}s; the workload has finished, the kernel idles; stopped at ${at}\n`);
   else ctx.out(`kmemdb: ran ${r.seconds.toFixed(3)}s; stopped at ${at}\n`);
