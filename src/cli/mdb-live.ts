@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Target } from '../target/target.js';
 import type * as Live from '../scenarios/live.js';
+import type * as LiveTarget from '../target/live-target.js';
 import { OptionError, splitOption, takeSystemOption, type SystemOptions } from './system-options.js';
 
 export interface LiveArgs extends SystemOptions {
@@ -59,8 +60,11 @@ export function takeLiveArgs(argv: readonly string[]): { live: LiveArgs; rest: s
 /** Boot the live kernel; a start that panicked says so (the console of that run is returned). */
 export async function openLiveTarget(a: LiveArgs): Promise<{ target: Target; notice: string }> {
   const here = fileURLToPath(import.meta.url);
-  const mod = (await import(pathToFileURL(resolve(here, '..', '..', 'scenarios', 'live.js')).href)) as typeof Live;
-  const lk = mod.bootLive(a);
+  const load = async (...path: string[]) => import(pathToFileURL(resolve(here, '..', '..', ...path)).href);
+  const live = (await load('scenarios', 'live.js')) as typeof Live;
+  const { liveTarget } = (await load('target', 'live-target.js')) as typeof LiveTarget;
+  const lk = live.bootLive(a);
+  const target = liveTarget(lk.system.k, { writable: a.writable ?? false, control: lk.control });
   const notice = lk.start.state === 'panicked' ? lk.start.console + 'kmemdb: the kernel panicked before the stop; the target shows the panic\n' : '';
-  return { target: lk.target, notice };
+  return { target, notice };
 }

@@ -1,6 +1,8 @@
 /*
  * A live kernel for `mdb -k`: boot, start a scenario's workload, run it to
- * the chosen point and stop, with a TargetControl that lets it run on.
+ * the chosen point and stop, with a control that lets it run on (the
+ * command line hands both to src/target/live-target.ts: mdb's target over
+ * the kernel's memory, whose TargetControl the control is).
  *
  * Theory
  * ------
@@ -24,9 +26,7 @@
 
 import type { System } from '../system.js';
 import { KernelPanic } from '../kernel/kernel.js';
-import { liveTarget } from '../target/live-target.js';
 import type { ModelName } from '../machine/memory.js';
-import type { Target, TargetControl, TargetRunResult } from '../target/target.js';
 import { bootForScenario, ScenarioError } from './index.js';
 import type { Scenario, ScenarioOptions, Workload } from './types.js';
 
@@ -38,18 +38,33 @@ export interface LiveOptions {
   readonly model?: ModelName;
   readonly fixed?: boolean;
   readonly debugChecks?: boolean;
-  /** mdb -w: allow writes to kernel memory. */
-  readonly writable?: boolean;
   /** Simulated seconds to run before stopping (default 0: the workload's first stop). */
   readonly at?: number;
+}
+
+/** What letting the kernel run did. */
+export interface LiveRun {
+  /** Simulated seconds that passed. */
+  readonly seconds: number;
+  /** Console output while it ran. */
+  readonly console: string;
+  /** stopped: at the time asked; finished: its workload is done (it idles on); panicked. */
+  readonly state: 'stopped' | 'finished' | 'panicked';
+  /** The kernel clock (hrtime) at the stop, in seconds. */
+  readonly uptime: number;
+}
+
+export interface LiveControl {
+  /** Run for `seconds` of simulated time; undefined: until the workload ends or the kernel panics. */
+  run(seconds: number | undefined): LiveRun;
 }
 
 export interface LiveKernel {
   readonly system: System;
   readonly scenario: Scenario;
-  readonly target: Target;
+  readonly control: LiveControl;
   /** What running to the starting point did. */
-  readonly start: TargetRunResult;
+  readonly start: LiveRun;
 }
 
 export const DEFAULT_LIVE_SCENARIO = 'clean';
@@ -60,7 +75,7 @@ function* idleThenRun(system: System, scenario: Scenario, opts: ScenarioOptions)
   scenario.run(system, opts);
 }
 
-class LiveRunner implements TargetControl {
+class LiveRunner implements LiveControl {
   private pending = 0;
   private done = false;
 
@@ -69,13 +84,13 @@ class LiveRunner implements TargetControl {
     private readonly work: Workload<unknown>,
   ) {}
 
-  run(seconds: number | undefined): TargetRunResult {
+  run(seconds: number | undefined): LiveRun {
     const k = this.system.k;
     if (k.panicking) throw new ScenarioError(`the kernel has panicked (${k.panicMessage ?? ''}); it does not run on`);
     const t0 = k.hrtime;
     const printed = k.msgPrinted;
     const deadline = seconds === undefined ? Infinity : t0 + Math.round(seconds * 1e9);
-    let state: TargetRunResult['state'] = 'stopped';
+    let state: LiveRun['state'] = 'stopped';
     try {
       k.guard(() => this.passUntil(deadline));
       if (this.done) state = 'finished';
@@ -113,5 +128,5 @@ export function bootLive(opts: LiveOptions = {}): LiveKernel {
   const work = scenario.workload ? scenario.workload(system, variant) : idleThenRun(system, scenario, variant);
   const runner = new LiveRunner(system, work);
   const start = runner.run(opts.at ?? 0);
-  return { system, scenario, target: liveTarget(system.k, { writable: opts.writable ?? false, control: runner }), start };
+  return { system, scenario, control: runner, start };
 }

@@ -11,13 +11,20 @@ import assert from 'node:assert/strict';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { bootLive } from '../../src/scenarios/live.js';
+import { bootLive as boot, type LiveOptions } from '../../src/scenarios/live.js';
+import { liveTarget } from '../../src/target/live-target.js';
 import { goldenIn, transcript } from '../golden.js';
 import '../../src/mdb/modules/genunix.js';
 import '../../src/mdb/modules/netbsd.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin');
 const golden = goldenIn('genunix/golden');
+
+/** What mdb -k [-w] opens (src/cli/mdb-live.ts). */
+function bootLive(o: LiveOptions & { writable?: boolean }) {
+  const lk = boot(o);
+  return { ...lk, target: liveTarget(lk.system.k, { writable: o.writable ?? false, control: lk.control }) };
+}
 
 for (const model of ['lp64', 'ilp32'] as const) {
   test(`${model}: mdb -k on the clean workload: read, write only with -w, run on and stop again`, () => {
