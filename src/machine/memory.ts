@@ -644,16 +644,19 @@ export class FlatMemory extends SegmentedMemory implements AddressSpace {
   readonly protection = false;
   readonly remapHooks: Array<() => void> = [];
   private readonly source: FlatSource;
+  /** The source when it can grow (a WebAssembly.Memory). */
+  private readonly wasm: WebAssembly.Memory | undefined;
   private buf: ArrayBufferLike;
   constructor(source: FlatSource | number, model: DataModel = ILP32, pageSize = 4096) {
     super(model, pageSize);
     this.source = typeof source === 'number' ? new ArrayBuffer(source) : source;
+    this.wasm = this.source instanceof WebAssembly.Memory ? this.source : undefined;
     this.buf = this.bufferOf();
     this.refresh();
   }
 
   private bufferOf(): ArrayBufferLike {
-    return this.source instanceof WebAssembly.Memory ? this.source.buffer : this.source;
+    return this.wasm ? this.wasm.buffer : (this.source as ArrayBufferLike);
   }
 
   /** Bytes of memory that exist now. */
@@ -676,17 +679,17 @@ export class FlatMemory extends SegmentedMemory implements AddressSpace {
 
   /** Refresh when the memory was grown behind our back (by the program). */
   current(): void {
-    if (this.bufferOf() !== this.buf) this.refresh();
+    if (this.wasm !== undefined && this.wasm.buffer !== this.buf) this.refresh();
   }
 
   /** Make [0, end) exist, growing a WebAssembly.Memory; false if it cannot. */
   ensure(end: number): boolean {
     this.current();
     if (end <= this.buf.byteLength) return true;
-    if (!(this.source instanceof WebAssembly.Memory)) return false;
+    if (!this.wasm) return false;
     const pages = Math.ceil((end - this.buf.byteLength) / WASM_PAGE);
     try {
-      this.source.grow(pages);
+      this.wasm.grow(pages);
     } catch {
       return false; // RangeError: beyond the memory's maximum or the host's limit
     }

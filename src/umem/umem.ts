@@ -25,8 +25,8 @@
  * Checking the heap (umem_verify) and finding leaks are mdb's analyses run
  * over this memory: src/umemcheck, a layer above mdb.
  *
- * Time and chance are simulated: the clock advances by a fixed step per
- * call and the kernel's callouts (kmem_update, vmem_update: hash rescaling,
+ * Time and chance are simulated: the clock advances by about 10 us per
+ * call (a fixed step and a seeded jitter) and the kernel's callouts (kmem_update, vmem_update: hash rescaling,
  * magazine resizing, reaping) run on it; randomness comes from the seed.
  * The same seed and the same calls give the same memory, byte for byte.
  */
@@ -58,8 +58,13 @@ export const UMEM_ALIGN = 8;
 export const EINVAL = 28;
 export const ENOMEM = 48;
 
-/** Simulated time per allocator call (ns). */
+/**
+ * Simulated time per allocator call (ns): a fixed step plus a seeded jitter,
+ * so that what samples the clock (mtbf's `gethrtime() % mtbf`) sees it move
+ * as a real clock does, reproducibly.
+ */
 const CALL_NS = 10_000;
+const CALL_JITTER = 1023;
 const UINT32_MAX = 0xffffffff;
 
 /** The host functions of the malloc layer, as symbols (name -> text size). */
@@ -117,6 +122,8 @@ export class Umem {
   /** The report of the current call, thrown when it has unwound. */
   private pending: UmemError | undefined;
   private dead: UmemError | undefined;
+  /** Where the heap starts: below it no malloc tag can be. */
+  private readonly heapBase: number;
 
   constructor(opts: UmemOptions) {
     const source = opts.memory;
@@ -137,6 +144,7 @@ export class Umem {
       onError: (r) => this.kmemError(r),
     });
     this.FN = this.heap.k.fns(MALLOC_FUNCTIONS);
+    this.heapBase = this.heap.k.layout.heapBase;
     this.applyTunables();
     if (c.output > 1) for (const m of c.messages) this.output?.(m + '\n');
   }
@@ -192,7 +200,7 @@ export class Umem {
     if (this.dead) throw this.dead;
     const k = this.heap.k;
     this.memory.current();
-    k.advance(CALL_NS);
+    k.advance(CALL_NS + (k.rand.u32() & CALL_JITTER));
     const d0 = k.depth;
     k.enter(this.FN[fn] + off);
     let r: R;
@@ -349,7 +357,7 @@ export class Umem {
     try {
       const m = this.memory;
       const tag = ptr - MALLOC_TAG;
-      if (tag < this.layout.heapBase || (ptr & 3) !== 0 || ptr > m.byteLength) return this.badTag(ptr, doFree, 0);
+      if (tag < this.heapBase || (ptr & 3) !== 0 || ptr > m.byteLength) return this.badTag(ptr, doFree, 0);
       const size = m.load32(tag);
       const stat = m.load32(tag + 4);
       const kind = (stat + size) >>> 0;

@@ -147,3 +147,43 @@ test('bytes of allocator metadata per live buffer under default (ILP32)', () => 
   const b = umemBytesPerBuffer(64);
   assert.ok(b > 100 && b < 307, `${b}`);
 });
+
+test('mtbf: injected failures are NULL returns, the same for the same seed', () => {
+  const run = (seed: number) => {
+    const u = createUmem({ memory: new ArrayBuffer(16 << 20), env: { UMEM_DEBUG: 'guards,mtbf=211', UMEM_LOGGING: 'fail' }, seed });
+    let fails = 0;
+    for (let i = 0; i < 2000; i++) if (u.malloc(40) === 0) fails++;
+    assert.equal(u.reports.length, 0);
+    return fails;
+  };
+  const a = run(3);
+  assert.ok(a > 0 && a < 200, `${a} failures`);
+  assert.equal(run(3), a);
+});
+
+test('every UMEM_DEBUG and UMEM_OPTIONS item runs a workload cleanly', () => {
+  const envs = [
+    { UMEM_DEBUG: 'lite' },
+    { UMEM_DEBUG: 'firewall=64,guards' },
+    { UMEM_DEBUG: 'random' },
+    { UMEM_DEBUG: 'audit=3' },
+    { UMEM_DEBUG: 'contents=16', UMEM_LOGGING: 'contents,transaction,slab,fail' },
+    { UMEM_DEBUG: 'maxverify=16,guards' },
+    { UMEM_OPTIONS: 'nomagazines' },
+    { UMEM_OPTIONS: 'max_contention=1,reap_interval=1,concurrency=2,backend=mmap' },
+  ];
+  for (const env of envs) {
+    const u = createUmem({ memory: new WebAssembly.Memory({ initial: 2, maximum: 2000 }), base: 1024, env });
+    const ps: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const p = u.malloc(((i * 37) % 900) + 1);
+      assert.notEqual(p, 0, JSON.stringify(env));
+      ps.push(p);
+      if (i % 3 === 0) u.free(ps.shift()!);
+    }
+    for (const p of ps) u.free(p);
+    assert.equal(u.reports.length, 0, JSON.stringify(env));
+    assert.deepEqual(u.envMessages, []);
+    assert.deepEqual(umemVerify(u).flatMap((v) => v.corrupt), [], JSON.stringify(env));
+  }
+});
