@@ -58,6 +58,9 @@ import { NoTarget } from './notarget.js';
 const M64 = (1n << 64n) - 1n;
 /** Longest warning printed (longer ones quote huge input and are cut). */
 const WARN_MAX = 400;
+/** Most addresses and text one pipeline stage may pass on (memory stays bounded). */
+const PIPE_ADDRS_MAX = 1 << 22;
+const PIPE_TEXT_MAX = 1 << 26;
 
 export interface MdbIO {
   stdout(s: string): void;
@@ -128,7 +131,7 @@ export class Session {
   failed = false;
   interruptedFlag = false;
   /** Largest repeat count accepted (`addr,count`); larger counts are refused. */
-  maxRepeat = 1n << 24n;
+  maxRepeat = 1n << 20n;
   private depth = 0;
   readonly stdout: Out;
   private curOut: Out;
@@ -443,7 +446,12 @@ export class Session {
       }
       const capture = next !== undefined;
       let captured = '';
-      const out = capture ? new Out((s) => (captured += s)) : this.curOut;
+      const out = capture
+        ? new Out((s) => {
+            captured += s;
+            if (captured.length > PIPE_TEXT_MAX) throw new MdbError(`pipeline stage output exceeds ${PIPE_TEXT_MAX} characters`);
+          })
+        : this.curOut;
       const vec: bigint[] = [];
       const pipeFlag = capture && next!.k !== 'shell' ? DCMD_PIPE_OUT : 0;
       if (addrs === null) {
@@ -854,7 +862,10 @@ class Ctx implements DcmdContext {
     this.s.warn(msg);
   }
   pipeOut(addr: number): void {
-    if (this.vec && (this.flags & DCMD_PIPE_OUT)) this.vec.push(toU64(addr));
+    if (this.vec && (this.flags & DCMD_PIPE_OUT)) {
+      if (this.vec.length >= PIPE_ADDRS_MAX) throw new MdbError(`pipeline holds more than ${PIPE_ADDRS_MAX} addresses`);
+      this.vec.push(toU64(addr));
+    }
     else this.o.write(hexU(toU64(addr)) + '\n');
   }
   getopts<S extends OptSpec>(argv: readonly string[], spec: S): { opts: OptValues<S>; rest: string[] } | undefined {

@@ -45,7 +45,7 @@ test('200 KB of random bytes on stdin end promptly with mdb messages only', () =
 test('::array refuses a count above the repeat-count cap instead of looping', () => {
   const r = runMdb(undefined, '0::array uint64_t ffffffff');
   assert.equal(r.ok, false);
-  assert.equal(r.stderr, 'mdb: array count 0xffffffff is too large (at most 0x1000000)\n');
+  assert.equal(r.stderr, 'mdb: array count 0xffffffff is too large (at most 0x100000)\n');
   const ok = runMdb(undefined, '0::array uint64_t 3');
   assert.equal(ok.stdout, '0\n8\n10\n');
 });

@@ -51,6 +51,9 @@ export const WALK_CEILING = 1 << 24;
 
 export type WarnFn = (msg: string) => void;
 
+/** Largest slab a kmem_cache_t may claim (kmem's slabs are a few pages; 16 MiB is far beyond any). */
+const MAX_SLAB_BYTES = 1 << 24;
+
 function h(a: number): string {
   return hex(a);
 }
@@ -110,6 +113,7 @@ export class KmemLayout {
   readonly avl_offset: Field;
   readonly avl_numnodes: Field | undefined;
   readonly avl_child: Field;
+  readonly cache_complete_slab_count: Field | undefined;
   /* kmem_slab_t */
   readonly slab_cache: Field;
   readonly slab_base: Field;
@@ -188,6 +192,7 @@ export class KmemLayout {
     this.cache_hash_mask = f('cache_hash_mask');
     this.cache_hash_shift = o('cache_hash_shift');
     this.cache_complete_slabs = f('cache_complete_slabs').off;
+    this.cache_complete_slab_count = o('cache_complete_slab_count');
     this.cache_partial_slabs = f('cache_partial_slabs').off;
     this.cache_magtype = o('cache_magtype');
     this.cache_full = f('cache_full').off;
@@ -619,6 +624,7 @@ export class KmemView {
     const nul = raw.indexOf(0);
     if (nul <= 0 || raw.subarray(0, nul).some((b) => b < 0x20 || b > 0x7e)) return 'has no cache name';
     if (!(ci.bufsize > 0 && ci.chunksize >= ci.bufsize && ci.slabsize >= ci.chunksize)) return `has inconsistent sizes (buf ${ci.bufsize}, chunk ${ci.chunksize}, slab ${ci.slabsize})`;
+    if (ci.slabsize > MAX_SLAB_BYTES) return `has a ${ci.slabsize}-byte slab`;
     if (!(ci.maxchunks >= 1 && ci.maxchunks * ci.chunksize <= ci.slabsize)) return `has ${ci.maxchunks} chunks of ${ci.chunksize} bytes in a ${ci.slabsize}-byte slab`;
     const ccFlags = this.L.cc_flags;
     if (ccFlags) {
@@ -670,11 +676,29 @@ export class KmemView {
   /* -------------------------------------------------------------- slabs */
 
   completeSlabs(c: number): number[] {
-    return this.listWalk(c + this.L.cache_complete_slabs, `cache ${h(c)} complete slab`, 1 << 22);
+    const before = this.damage;
+    const out = this.listWalk(c + this.L.cache_complete_slabs, `cache ${h(c)} complete slab`, 1 << 22);
+    if (this.damage === before) this.checkCount(out.length, c, this.L.cache_complete_slab_count, `cache ${h(c)} complete slab list`, 'cache_complete_slab_count');
+    return out;
   }
 
   partialSlabs(c: number): number[] {
-    return this.avlWalk(c + this.L.cache_partial_slabs, `cache ${h(c)} partial slab`, 1 << 22);
+    const before = this.damage;
+    const out = this.avlWalk(c + this.L.cache_partial_slabs, `cache ${h(c)} partial slab`, 1 << 22);
+    if (this.damage === before) this.checkCount(out.length, c + this.L.cache_partial_slabs, this.L.avl_numnodes, `cache ${h(c)} partial slab tree`, 'avl_numnodes');
+    return out;
+  }
+
+  /** Warn when a walk that ended normally found a different number of entries than the count the kernel keeps. */
+  private checkCount(walked: number, base: number, f: Field | undefined, what: string, name: string): void {
+    if (!f) return;
+    let kept: number;
+    try {
+      kept = rd(this.t, base, f);
+    } catch {
+      return;
+    }
+    if (kept !== walked) this.warn(`${what} has ${walked} entries, but ${name} says ${kept}`);
   }
 
   /** Complete then partial slabs (the kmem_slab walker). */
@@ -690,7 +714,11 @@ export class KmemView {
    */
   slabUsage(ci: CacheInfo): SlabUsage {
     const L = this.L;
-    const max = Math.max(ci.maxchunks, 0);
+    let max = Math.max(ci.maxchunks, 0);
+    if (max > MAX_SLAB_BYTES / 8) {
+      this.warn(`cache ${h(ci.addr)} claims ${ci.maxchunks} chunks per slab; its slab histogram is left empty`);
+      max = 0;
+    }
     const buckets = new Array<number>(max + 1).fill(0);
     const partial: Array<{ refcnt: number; nomove: boolean }> = [];
     let slabs = 0;
@@ -746,22 +774,31 @@ export class KmemView {
     const magsize = ci.magsize;
     if (magsize <= 0) return out;
     let mag = ci.fullList;
-    let n = 0;
+    const seen = new Set<number>();
     const limit = Math.max(ci.fullTotal, 0) + 16;
+    let whole = true;
     while (mag !== 0) {
-      if (++n > limit) {
-        this.warn(`depot full magazine list of cache ${h(ci.addr)} is longer than ml_total; stopped at ${h(mag)}`);
+      if (seen.has(mag)) {
+        this.warn(`depot full magazine list of cache ${h(ci.addr)} loops back to magazine ${h(mag)} after ${seen.size}`);
+        whole = false;
         break;
       }
+      if (seen.size >= limit) {
+        this.warn(`depot full magazine list of cache ${h(ci.addr)} is longer than ml_total ${ci.fullTotal}; stopped at ${h(mag)}`);
+        whole = false;
+        break;
+      }
+      seen.add(mag);
       this.magRounds(mag, magsize, out, magsize);
       try {
         mag = rd(this.t, mag, this.L.mag_next);
       } catch {
         this.warn(`failed to read magazine ${h(mag)}`);
+        whole = false;
         break;
       }
-      if (mag === ci.fullList) break; // cache_full list loop
     }
+    if (whole && seen.size !== ci.fullTotal) this.warn(`depot full magazine list of cache ${h(ci.addr)} holds ${seen.size} magazines, but ml_total says ${ci.fullTotal}`);
     let cpus: CpuCacheInfo[];
     try {
       cpus = this.cpuCaches(ci.addr);
@@ -789,20 +826,31 @@ export class KmemView {
     const L = this.L;
     const out: BufRef[] = [];
     let chunks: number;
+    let refcnt: number;
     let bcp: number;
     try {
       chunks = rd(this.t, slab, L.slab_chunks);
+      refcnt = rd(this.t, slab, L.slab_refcnt);
       bcp = rd(this.t, slab, L.slab_head);
     } catch {
       this.warn(`failed to read slab ${h(slab)} of cache ${h(ci.addr)}`);
       return out;
     }
     const limit = Math.min(Math.max(chunks, 0), ci.maxchunks > 0 ? ci.maxchunks : chunks) + 1;
+    const seen = new Set<number>();
+    let whole = true;
     while (bcp !== 0) {
-      if (out.length >= limit) {
-        this.warn(`slab ${h(slab)} in cache ${h(ci.addr)} has a freelist longer than its ${chunks} chunks (cycle at ${h(bcp)})`);
+      if (seen.has(bcp)) {
+        this.warn(`slab ${h(slab)} in cache ${h(ci.addr)} has a freelist that loops back to bufctl ${h(bcp)}`);
+        whole = false;
         break;
       }
+      if (out.length >= limit) {
+        this.warn(`slab ${h(slab)} in cache ${h(ci.addr)} has a freelist longer than its ${chunks} chunks; stopped at ${h(bcp)}`);
+        whole = false;
+        break;
+      }
+      seen.add(bcp);
       let buf: number;
       let next: number;
       try {
@@ -814,6 +862,9 @@ export class KmemView {
       }
       out.push({ buf, bufctl: ci.flags & KMF_HASH ? bcp : 0 });
       bcp = next;
+    }
+    if (whole && bcp === 0 && out.length !== chunks - refcnt) {
+      this.warn(`slab ${h(slab)} in cache ${h(ci.addr)} has ${out.length} free buffers on its freelist, but ${chunks} chunks with refcnt ${refcnt}`);
     }
     return out;
   }

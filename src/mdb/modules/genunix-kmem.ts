@@ -300,6 +300,11 @@ function kmemSlabsDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
   let first = true;
   for (const c of kv.caches()) {
     if (ctx.interrupted()) return DCMD_ERR;
+    const why = notACache(ctx, kv, c);
+    if (why) {
+      ctx.warn(`${why}; skipped`);
+      continue;
+    }
     kmemSlabsOne(ctx, kv, c, first, o);
     first = false;
   }
