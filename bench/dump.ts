@@ -8,6 +8,9 @@
  * every byte of the dump through Target.bytes() and loaded a word of every
  * page in a scattered order (the cache and scan ring must bound it).
  * dump.scan_1g.mbps: that full read, in MiB/s, through Target.bytes().
+ * The reading process checks what it measures: each MiB of the heap holds
+ * the pattern written before savecore, and the full read covers every
+ * mapped byte; otherwise the benchmark fails.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,9 +28,10 @@ export async function benchDump(): Promise<Record<string, number>> {
     let info!: DumpInfo;
     let secs: number;
     let shmMbps = 0;
+    let base = 0;
     {
       const k = new Kernel({ heapSize: GIB + (16 << 20) });
-      const base = k.layout.heapBase;
+      base = k.layout.heapBase;
       k.mem.map(base, GIB);
       // touch every page with distinct contents
       for (let off = 0; off < GIB; off += 1 << 20) k.mem.fill32(base + off, 1 << 20, (0xbaddcafe ^ off) >>> 0);
@@ -55,7 +59,7 @@ export async function benchDump(): Promise<Record<string, number>> {
       }
     }
     const written = fs.statSync(info.vmcorePath).size + fs.statSync(info.unixPath).size;
-    const reader = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'dump', 'reader.js');
+    const reader = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'target', 'dump-target.js');
     const script = `
       const { openDump, DUMP_CHUNK_SIZE } = await import(${JSON.stringify(reader)});
       const t0 = performance.now();
@@ -65,6 +69,11 @@ export async function benchDump(): Promise<Record<string, number>> {
       let s = t.load32(t.symbolByName('ncpus').value) + th.length + (st.panicMessage?.length ?? 0) + t.symbolByName('panicstr').size;
       for (const x of th) s += t.loadPtr(x.addr);
       const openMs = performance.now() - t0;
+      // the heap as written: each MiB starts with its own pattern word
+      for (let off = 0; off < ${GIB}; off += 1 << 20) {
+        const w = t.load32(${base} + off);
+        if (w !== ((0xbaddcafe ^ off) >>> 0)) throw new Error('dump holds 0x' + w.toString(16) + ' at heap+0x' + off.toString(16));
+      }
       const t1 = performance.now();
       let bytes = 0;
       for (const r of t.ranges()) {
@@ -74,6 +83,8 @@ export async function benchDump(): Promise<Record<string, number>> {
         }
       }
       const scanSecs = (performance.now() - t1) / 1000;
+      const mapped = t.ranges().reduce((n, r) => n + r.size, 0);
+      if (bytes !== mapped || bytes < ${GIB}) throw new Error('scanned ' + bytes + ' bytes of ' + mapped);
       // and pointer-chasing style loads, one per page in a scattered order
       for (const r of t.ranges()) {
         const pages = r.size / 4096;

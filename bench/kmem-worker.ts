@@ -5,7 +5,8 @@
  * ever see one allocator and stay monomorphic for every allocator alike.
  *
  * workerData: KmemBenchJob.  Posts back one KmemBenchResult: the best of
- * REPS timed passes (after one untimed warm-up pass), in ns per operation.
+ * REPS timed passes (after one untimed warm-up pass), in ns per operation,
+ * once a checked pass (checkPass) has confirmed the allocator's answers.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { MemPool } from '@thi.ng/malloc';
@@ -29,7 +30,7 @@ export interface KmemBenchResult {
   bytesPerBuf?: number;
 }
 
-interface Allocator {
+export interface Allocator {
   alloc(size: number): number;
   free(p: number, size: number): void;
 }
@@ -176,6 +177,51 @@ function kmemAllocators(flags: number): { cache: Allocator; kma: Allocator; byte
   };
 }
 
+/**
+ * An allocator that checks what it hands out: never 0, never a pointer that
+ * is still live, frees only of live pointers.  Used for one pass after the
+ * timed ones (a second allocator shape at the timed call sites would make
+ * them polymorphic), so a broken allocator fails the run instead of
+ * producing a figure.
+ */
+function checking(a: Allocator, what: string): Allocator & { readonly live: Set<number> } {
+  const live = new Set<number>();
+  return {
+    live,
+    alloc(size: number): number {
+      const p = a.alloc(size);
+      if (p === 0) throw new Error(`${what}: alloc(${size}) returned 0 with ${live.size} live`);
+      if (live.has(p)) throw new Error(`${what}: alloc(${size}) returned ${p}, which is still live`);
+      live.add(p);
+      return p;
+    },
+    free(p: number, size: number): void {
+      if (!live.delete(p)) throw new Error(`${what}: free(${p}) of a pointer that is not live`);
+      a.free(p, size);
+    },
+  };
+}
+
+/** One checked pass of the job's pattern on `a`: the live counts must be the pattern's. */
+export function checkPass(a: Allocator, job: KmemBenchJob): void {
+  const c = checking(a, `${job.key}.${job.pattern}`);
+  const expect = (n: number, when: string) => {
+    if (c.live.size !== n) throw new Error(`${job.key}.${job.pattern}: ${c.live.size} live ${when}, expected ${n}`);
+  };
+  if (job.pattern === 'lifo64') {
+    lifo(c)();
+    expect(0, 'after the lifo rounds');
+    return;
+  }
+  const st = steady(c, choices(), job.pattern === 'mixed');
+  st.setup();
+  expect(LIVE, 'after setup');
+  st.run();
+  expect(LIVE, 'after the steps');
+  st.teardown();
+  expect(0, 'after teardown');
+}
+
 /** Runs one job in this isolate (exported for a same-thread debug run). */
 export function runKmemBenchJob(job: KmemBenchJob): KmemBenchResult {
   const isKmem = job.key === 'kmem' || job.key === 'kmem6' || job.key === 'kmemf';
@@ -198,6 +244,7 @@ export function runKmemBenchJob(job: KmemBenchJob): KmemBenchResult {
     st.teardown();
   }
   if (job.key === 'kmemf' && job.pattern === 'rand64' && bytesPerBuf) res.bytesPerBuf = bytesPerBuf();
+  checkPass(a, job);
   return res;
 }
 

@@ -7,6 +7,8 @@
  *   kmem6  the same with kmem_flags 0x6 (deadbeef + redzone)
  *   kmemf  the same with kmem_flags 0xf (+ audit, contents)
  *   thing  @thi.ng/malloc MemPool
+ *   glibc  the C library's malloc/free through bench/glibc-harness.c (built
+ *          at bench time with the machine's compiler; skipped without one)
  *
  * Patterns: lifo64 (allocate 1000 x 64 B, free in reverse, repeat), rand64
  * (10,000 live 64 B objects; each step frees a random live one and
@@ -19,10 +21,15 @@
  * once.  In one isolate the harness closures would share type feedback, so
  * their alloc/free call sites would be monomorphic (and inlined) only for
  * the allocator measured first and polymorphic for the others.
+ *
+ * Every worker ends with a checked pass (no 0, no pointer handed out twice
+ * while live, the pattern's live counts) and fails the run otherwise; the
+ * glibc harness checks the same in C.
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { KmemBenchJob, KmemBenchKey, KmemBenchPattern, KmemBenchResult } from './kmem-worker.js';
+import { glibcHarness, runGlibc } from './glibc.js';
 
 const KEYS: ReadonlyArray<readonly [KmemBenchKey, number]> = [
   ['floor', 0],
@@ -62,7 +69,13 @@ const ROUNDS = 3;
 export async function benchKmem(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const bytes: Record<string, number> = {};
+  const glibc = glibcHarness();
+  if ('skip' in glibc) process.stderr.write(`bench: kmem: glibc anchor skipped: ${glibc.skip}\n`);
   for (let round = 0; round < ROUNDS; round++) {
+    if ('bin' in glibc) {
+      const g = runGlibc(glibc.bin);
+      for (const p of PATTERNS) out[`alloc.glibc.${p}`] = Math.min(out[`alloc.glibc.${p}`] ?? Infinity, g[p]);
+    }
     for (const [key, flags] of KEYS) {
       if (key === 'thing' && round > 0) continue;
       for (const pattern of PATTERNS) {
@@ -78,6 +91,10 @@ export async function benchKmem(): Promise<Record<string, number>> {
     out[`alloc.ratio.kmem_floor.${p}`] = out[`alloc.kmem.${p}`]! / out[`alloc.floor.${p}`]!;
     out[`alloc.ratio.kmem6_kmem.${p}`] = out[`alloc.kmem6.${p}`]! / out[`alloc.kmem.${p}`]!;
     out[`alloc.ratio.kmemf_floor.${p}`] = out[`alloc.kmemf.${p}`]! / out[`alloc.floor.${p}`]!;
+    if ('bin' in glibc) {
+      out[`alloc.ratio.kmem_glibc.${p}`] = out[`alloc.kmem.${p}`]! / out[`alloc.glibc.${p}`]!;
+      out[`alloc.ratio.kmemf_glibc.${p}`] = out[`alloc.kmemf.${p}`]! / out[`alloc.glibc.${p}`]!;
+    }
   }
   return out;
 }

@@ -12,13 +12,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function wall(cmd: string, args: string[]): number {
+function wall(cmd: string, args: string[], expect?: RegExp): number {
   let best = Infinity;
   for (let i = 0; i < 5; i++) {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
     const t1 = process.hrtime.bigint();
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+    if (expect && !expect.test(r.stdout)) throw new Error(`${cmd} ${args.join(' ')} printed ${JSON.stringify(r.stdout.slice(0, 200))}, not ${expect}`);
     best = Math.min(best, Number(t1 - t0) / 1e6);
   }
   return best;
@@ -30,7 +31,7 @@ export async function benchMdb(): Promise<Record<string, number>> {
     const c = spawnSync(process.execPath, [join(root, 'bin/kmemdb'), 'crash', 'clean', '--dir', dir, '--kmem-flags', '0xf'], { encoding: 'utf8' });
     if (c.status !== 0) throw new Error(`kmemdb crash failed: ${c.stderr}`);
     const node = wall(process.execPath, ['-e', '']);
-    const mdb = wall(process.execPath, [join(root, 'bin/mdb'), '-e', '::status', dir]);
+    const mdb = wall(process.execPath, [join(root, 'bin/mdb'), '-e', '::status', dir], /^debugging crash dump [\s\S]*^panic message: /m);
     return { 'node.startup_ms': node, 'mdb.startup_ms': mdb, 'mdb.startup_over_node_ms': mdb - node };
   } finally {
     rmSync(dir, { recursive: true, force: true });

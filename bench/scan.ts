@@ -1,8 +1,10 @@
 /*
  * Scans over a live kernel with 1 GiB of kmem heap in use:
  *
- *   scan.floor.gbps      Buffer.indexOf search for an aligned 32-bit value
- *                        over the same memory image (the anchor)
+ *   scan.floor.gbps      a raw Buffer.indexOf scan of the same bytes for the
+ *                        same 64-bit value, straight from the kernel's memory
+ *                        segments, sharing no code with kgrep (the anchor);
+ *                        its hit count and byte count must equal kgrep's
  *   scan.kgrep.gbps      ::kgrep's search (kgrepScan) over every mapped page
  *   scan.kgrep.ratio     kgrep / floor
  *   leaks.findleaks_1g.s findLeaks over that kernel, every buffer reachable
@@ -16,9 +18,7 @@ import { bootSystem } from '../src/system.js';
 import { liveTarget } from '../src/target/live-target.js';
 import { kgrepScan } from '../src/mdb/analysis/kgrep.js';
 import { findLeaks } from '../src/mdb/analysis/leaks.js';
-import { WindowReader } from '../src/mdb/analysis/scan.js';
-import { lo32 } from '../src/machine/addr.js';
-import type { Target } from '../src/target/target.js';
+import { PROT_NONE, type Memory } from '../src/machine/memory.js';
 
 function best<T>(n: number, fn: () => T): { ms: number; v: T } {
   let ms = Infinity;
@@ -31,26 +31,37 @@ function best<T>(n: number, fn: () => T): { ms: number; v: T } {
   return { ms, v };
 }
 
-/** The floor: Buffer.indexOf over every mapped window for an aligned 32-bit value. */
-function floorScan(t: Target, value: number): { bytes: number; hits: number } {
-  const wr = new WindowReader(t);
+/**
+ * The floor: a raw scan of the same bytes, independent of mdb (no Target,
+ * no WindowReader, no kgrep code): every readable 4 KiB page of every
+ * segment of the kernel's memory, searched with Buffer.indexOf for the low
+ * 32 bits of the value, each match kept when it is 8-byte aligned and the
+ * high 32 bits match too.  Its hit count must equal ::kgrep's.
+ */
+function floorScan(mem: Memory, value: number): { bytes: number; hits: number } {
+  const v = BigInt.asUintN(64, BigInt(value));
   const needle = Buffer.alloc(4);
-  needle.writeUInt32LE(lo32(value), 0);
+  needle.writeUInt32LE(Number(v & 0xffffffffn), 0);
+  const hi = Number(v >> 32n);
   let bytes = 0;
   let hits = 0;
-  for (const r of wr.ranges) {
-    let a = r.base;
-    const end = r.base + r.size;
-    while (a < end) {
-      const w = wr.window(a)!;
-      const buf = Buffer.from(w.u8.buffer, w.u8.byteOffset, w.u8.byteLength);
-      let i = buf.indexOf(needle, a - w.base);
-      while (i >= 0) {
-        if (i % 4 === 0) hits++;
-        i = buf.indexOf(needle, i + 1);
+  for (const seg of mem.segments()) {
+    const pages = seg.prot.length;
+    for (let p = 0; p < pages; ) {
+      if (seg.prot[p] === PROT_NONE) {
+        p++;
+        continue;
       }
-      bytes += w.base + w.size - a;
-      a = w.base + w.size;
+      let q = p;
+      while (q < pages && seg.prot[q] !== PROT_NONE) q++;
+      const off = p * 4096;
+      const len = Math.min(q * 4096, seg.size) - off;
+      const buf = Buffer.from(seg.u8.buffer, seg.u8.byteOffset + off, len);
+      for (let i = buf.indexOf(needle); i >= 0; i = buf.indexOf(needle, i + 1)) {
+        if ((off + i) % 8 === 0 && seg.u32[(off + i) / 4 + 1] === hi) hits++;
+      }
+      bytes += len;
+      p = q;
     }
   }
   return { bytes, hits };
@@ -75,7 +86,7 @@ export async function benchScan(): Promise<Record<string, number>> {
   const t = liveTarget(k);
   const value = bufs[N >> 1]!;
 
-  const fl = best(3, () => floorScan(t, value));
+  const fl = best(3, () => floorScan(k.mem, value));
   let hits = 0;
   const kg = best(3, () => {
     hits = 0;
@@ -86,6 +97,8 @@ export async function benchScan(): Promise<Record<string, number>> {
   const lk = best(1, () => findLeaks(t));
   if (lk.v.groups.length !== 0) throw new Error(`bench: findleaks found ${lk.v.groups.length} false leaks`);
   if (hits < 1) throw new Error('bench: kgrep found nothing');
+  if (hits !== fl.v.hits) throw new Error(`bench: kgrep found ${hits} words holding the value, the raw scan ${fl.v.hits}`);
+  if (kg.v !== fl.v.bytes) throw new Error(`bench: kgrep searched ${kg.v} bytes, the raw scan ${fl.v.bytes}`);
   return {
     'scan.floor.gbps': floorGbps,
     'scan.kgrep.gbps': kgrepGbps,

@@ -43,5 +43,12 @@ export async function benchVmem(): Promise<Record<string, number>> {
   k.advance(15e9); // let vmem_update size the hash table
   let best = Infinity;
   for (let r = 0; r < 5; r++) best = Math.min(best, run());
+  // What was measured must have worked: W live, distinct, page-aligned allocations.
+  const seen = new Set<number>();
+  for (let i = 0; i < W; i++) {
+    const p = ring[i]!;
+    if (p === 0 || p % PAGE !== 0 || seen.has(p)) throw new Error(`bench: vmem_alloc returned ${p} (slot ${i})`);
+    seen.add(p);
+  }
   return { 'vmem.alloc_free.ns': best };
 }
