@@ -679,7 +679,8 @@ export class FlatMemory extends SegmentedMemory implements AddressSpace {
 
   /** Refresh when the memory was grown behind our back (by the program). */
   current(): void {
-    if (this.wasm !== undefined && this.wasm.buffer !== this.buf) this.refresh();
+    // memory.grow detached the buffer our views are on: they read as empty
+    if (this.wasm !== undefined && this.segs[0]!.u8.length === 0) this.refresh();
   }
 
   /** Make [0, end) exist, growing a WebAssembly.Memory; false if it cannot. */

@@ -124,6 +124,9 @@ export class Umem {
   private dead: UmemError | undefined;
   /** Where the heap starts: below it no malloc tag can be. */
   private readonly heapBase: number;
+  /** The clock's jitter generator (an LCG seeded from the kernel's Rand) and the calls made. */
+  private jitter: number;
+  private calls = 0;
 
   constructor(opts: UmemOptions) {
     const source = opts.memory;
@@ -145,6 +148,7 @@ export class Umem {
     });
     this.FN = this.heap.k.fns(MALLOC_FUNCTIONS);
     this.heapBase = this.heap.k.layout.heapBase;
+    this.jitter = this.heap.k.rand.u32() | 0;
     this.applyTunables();
     if (c.output > 1) for (const m of c.messages) this.output?.(m + '\n');
   }
@@ -197,26 +201,53 @@ export class Umem {
    * (unless noabort) once it is done.
    */
   private call<R>(fn: MallocFn, off: number, body: () => R): R {
-    if (this.dead) throw this.dead;
-    const k = this.heap.k;
-    this.memory.current();
-    k.advance(CALL_NS + (k.rand.u32() & CALL_JITTER));
-    const d0 = k.depth;
-    k.enter(this.FN[fn] + off);
+    const d0 = this.begin(this.FN[fn] + off);
     let r: R;
     try {
       r = body();
     } catch (e) {
-      throw this.fatal(e);
-    } finally {
-      k.depth = d0;
+      throw this.fail(e, d0);
     }
+    this.end(d0);
+    return r;
+  }
+
+  /** The start of every entry point (see call); returns the stack depth to come back to. */
+  private begin(pc: number): number {
+    if (this.dead) throw this.dead;
+    this.memory.current();
+    this.tick();
+    const k = this.heap.k;
+    const d0 = k.depth;
+    k.enter(pc);
+    return d0;
+  }
+
+  /** The end of an entry point: unwind, then throw its report unless noabort. */
+  private end(d0: number): void {
+    this.heap.k.depth = d0;
     const p = this.pending;
-    if (p) {
+    if (p !== undefined) {
       this.pending = undefined;
       if (this.config.abort) throw p;
     }
-    return r;
+  }
+
+  /** An entry point failed: unwind and say why. */
+  private fail(e: unknown, d0: number): unknown {
+    this.heap.k.depth = d0;
+    return this.fatal(e);
+  }
+
+  /**
+   * Advance the clock by one call's time (a fixed step and a jitter from a
+   * generator seeded by the kernel's), running due callouts every 256 calls.
+   */
+  private tick(): void {
+    const k = this.heap.k;
+    this.jitter = (Math.imul(this.jitter, 1664525) + 1013904223) | 0;
+    k.hrtime += CALL_NS + ((this.jitter >>> 16) & CALL_JITTER);
+    if ((++this.calls & 0xff) === 0) k.advance(0);
   }
 
   /** The allocator could not go on (a panic inside it, an access outside the memory). */
@@ -264,7 +295,16 @@ export class Umem {
   /* ---------------------------------------------------- the malloc layer */
 
   malloc(size: number): number {
-    return this.call('malloc', 0x27, () => this.mallocTagged(size));
+    // (call's work without its closure: malloc and free are the hot ones)
+    const d0 = this.begin(this.FN.malloc + 0x27);
+    let p: number;
+    try {
+      p = this.mallocTagged(size);
+    } catch (e) {
+      throw this.fail(e, d0);
+    }
+    this.end(d0);
+    return p;
   }
 
   private mallocTagged(sizeArg: number): number {
@@ -289,9 +329,13 @@ export class Umem {
 
   free(ptr: number): void {
     if (ptr === 0) return;
-    this.call('free', 0x1d, () => {
+    const d0 = this.begin(this.FN.free + 0x1d);
+    try {
       this.processFree(ptr, true);
-    });
+    } catch (e) {
+      throw this.fail(e, d0);
+    }
+    this.end(d0);
   }
 
   realloc(ptr: number, newsize: number): number {
