@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     ['dump', () => optional('./dump.js', 'benchDump')],
     ['mdb', () => optional('./mdb.js', 'benchMdb')],
     ['scan', () => optional('./scan.js', 'benchScan')],
+    ['wasm', () => optional('./wasm.js', 'benchWasm')],
   ];
   const all: Record<string, number> = {};
   for (const [name, load] of benches) {

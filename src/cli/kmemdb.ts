@@ -5,6 +5,7 @@
  *   kmemdb crash --list
  *   kmemdb demo
  *   kmemdb cc [clang arguments]          (src/program: wasm32-wasi programs)
+ *   kmemdb run [options] prog.wasm [args]
  *
  * Thin: parse arguments, run a scenario (src/scenarios), report where the
  * dump went.  Errors are one line on stderr and exit status 1 (2 for usage),
@@ -19,7 +20,7 @@ import { OptionError, splitOption, takeSystemOption, type SystemOptions } from '
 import { bootSystem } from '../system.js';
 import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
 import { runDemo } from '../demo/demo.js';
-import { CC_USAGE, ccCommand } from '../program/cli.js';
+import { CC_USAGE, ccCommand, RUN_USAGE, runCommand } from '../program/cli.js';
 
 const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags FLAGS] [--model lp64|ilp32]
                     [--fixed] [--debug-checks]
@@ -29,6 +30,7 @@ const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags
        kmemdb mdb [mdb's arguments]
        kmemdb demo
        ${CC_USAGE.replace('usage: ', '')}
+       ${RUN_USAGE.replace('usage: ', '')}
        kmemdb help`;
 
 /** A command-line mistake: printed with the usage, exit status 2. */
@@ -158,6 +160,7 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
 function runAsync(argv: readonly string[], io: KmemdbIO): Promise<number> | undefined {
   const [cmd, ...rest] = argv;
   if (cmd === 'cc') return ccCommand(rest, io);
+  if (cmd === 'run') return runCommand(rest, io);
   return undefined;
 }
 

@@ -5,6 +5,8 @@
  *   kmemdb cc [-O2] [-g] -o prog.wasm a.c b.c [clang flags]   compile and link
  *   kmemdb cc -c [flags] a.c [-o a.o]                         compile only (also -S, -E)
  *   kmemdb cc -o prog.wasm a.o b.o [-lfoo]                    link only
+ *   kmemdb cc --libc-malloc ...      link wasi-libc's own malloc (dlmalloc) instead,
+ *                                    for comparisons (bench/wasm.ts)
  *
  * so that `CC="kmemdb cc"` works with an ordinary Makefile.  Compiling and
  * linking are always two clang runs: clang-16 runs wasm-opt after a link
@@ -73,6 +75,8 @@ export interface CcCommand {
   readonly output?: string;
   /** Keep DWARF (-g given). */
   readonly debug: boolean;
+  /** Link wasi-libc's dlmalloc, not the shim (--libc-malloc). */
+  readonly libcMalloc: boolean;
   readonly sources: readonly string[];
   /** In command-line order: sources (to be replaced by their objects), objects, libraries, flags. */
   readonly words: readonly (Word | { readonly source: string })[];
@@ -108,8 +112,13 @@ export function parseCc(argv: readonly string[]): CcCommand {
   let noLink = false;
   let output: string | undefined;
   let debug = false;
+  let libcMalloc = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '--libc-malloc') {
+      libcMalloc = true;
+      continue;
+    }
     const joined = JOINABLE.find((o) => a.startsWith(o) && a.length > o.length);
     if (VALUE_OPTIONS[a] !== undefined || joined) {
       const opt = joined ?? a;
@@ -132,7 +141,7 @@ export function parseCc(argv: readonly string[]): CcCommand {
   }
   const inputs = words.filter((w) => 'source' in w || (w.step === 'link' && w.args.length === 1 && w.args[0]!.path === 'read'));
   if (inputs.length === 0) throw new CcUsageError('no input files');
-  return { noLink, output, debug, sources, words };
+  return { noLink, output, debug, libcMalloc, sources, words };
 }
 
 function outputArgs(output: string): ClangArg[] {
@@ -205,8 +214,8 @@ export async function cc(cmd: CcCommand): Promise<void> {
       objects.set(s, obj);
       await runOrFail(tc, [...SHIM_INCLUDE, ...argsFor(cmd, 'compile', () => ''), { text: '-c' }, { text: s, path: 'read' }, ...outputArgs(obj)]);
     }
-    const shim = await shimObject(tc);
-    const link: ClangArg[] = [...argsFor(cmd, 'link', (s) => objects.get(s)!), { text: shim, path: 'read' }, ...EXPORTS.map((text) => ({ text }))];
+    const link: ClangArg[] = [...argsFor(cmd, 'link', (s) => objects.get(s)!), ...EXPORTS.map((text) => ({ text }))];
+    if (!cmd.libcMalloc) link.push({ text: await shimObject(tc), path: 'read' });
     if (!cmd.debug) link.push({ text: '-Wl,--strip-debug' });
     await runOrFail(tc, [...link, ...outputArgs(cmd.output ?? 'a.out')]);
   } finally {

@@ -1,0 +1,321 @@
+/*
+ * Running a wasm32-wasi program with kmem as its malloc (`kmemdb run`).
+ *
+ * The program is instantiated under node:wasi with the `kmemdb` imports of
+ * its malloc shim served by a umem heap (src/umem) laid over the program's
+ * own linear memory from __heap_base up: the allocator's state lives in the
+ * memory it serves, as libumem's lives in its process, and the memory alone
+ * is a complete picture of the heap.
+ *
+ * How a run ends:
+ *  - exit (main returns or exit()): the program's status; with findLeaks
+ *    the heap is checked for leaks first (`::findleaks -d` of mdb over the
+ *    live heap, src/umemcheck) and a leak makes the status non-zero (1 when
+ *    the program's own was 0);
+ *  - a detected heap error: the allocator's report (libumem's words), then
+ *    status 134 as abort() would give, unless UMEM_DEBUG has noabort;
+ *  - a wasm trap (out-of-bounds access, unreachable, stack exhaustion) or
+ *    abort(): the trap and the program's wasm stack as `function+0xoff`,
+ *    status 134.
+ * On an error, a trap or an abort, a core is written into the core
+ * directory (src/dump/wasm/core-writer.ts), as also at exit with
+ * coreAtExit, and whenever the program calls kmemdb_dump().
+ *
+ * wasi-libc allocates a few blocks before main and never frees them (the
+ * argv strings and array, the environment, the preopen table).  With
+ * findLeaks the runner notes the blocks allocated before main is on the
+ * stack, and frees those still live at exit before looking for leaks, so
+ * that the report names only the program's own.
+ *
+ * V8 must run with --no-turbo-fast-api-calls (measured: a program making a
+ * million heap calls through imports, with about a thousand memory grows,
+ * then calling printf, died with SIGABRT in 4 runs of 15 without it): the
+ * command line runs this in a child process that has the flag (cli.ts).
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeWasmCore } from '../dump/wasm/core-writer.js';
+import type { CoreReasonKind } from '../dump/wasm/core-format.js';
+import { DumpFormatError } from '../dump/dump-format.js';
+import { parseWasmModule, type WasmModuleInfo } from '../dump/wasm/module.js';
+import { runMdb } from '../mdb/index.js';
+import { createUmem, type Umem } from '../umem/umem.js';
+import { UmemError } from '../umem/errors.js';
+import type { UmemEnv } from '../umem/env.js';
+import { umemFindLeaks, umemTarget, type UmemRoots } from '../umemcheck/analysis.js';
+import { createProgramWasi, type ProgramWasi } from './wasi-host.js';
+import { ProgramCode } from './wasm-stack.js';
+
+/** Bad input to the runner (not a module, not built for kmemdb, ...): one line. */
+export class ProgramError extends Error {}
+
+/** Exit status of a program that aborts (SIGABRT's 128 + 6), as a shell reports it. */
+export const ABORT_STATUS = 134;
+/** Most frames kept of a trap's stack. */
+const TRAP_FRAMES = 100;
+
+/**
+ * Whether a stack (function names, innermost first) is the program's own,
+ * i.e. main is on it.  clang names `main(argc, argv)` main or
+ * __main_argc_argv, called by wasi-libc's __main_void, which allocates argv,
+ * called by __original_main; `main(void)` is __original_main itself.
+ */
+function inMain(names: readonly string[]): boolean {
+  return names.some((n) => n === 'main' || n === '__main_argc_argv') || (names.includes('__original_main') && !names.includes('__main_void'));
+}
+/** Frames looked at to see whether main is on the stack. */
+const MAIN_DEPTH = 64;
+
+export interface RunOptions {
+  /** The program's .wasm file. */
+  readonly wasm: string;
+  /** Its arguments (after the program name). */
+  readonly args: readonly string[];
+  /** Its environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** UMEM_DEBUG, UMEM_LOGGING, UMEM_OPTIONS for the allocator. */
+  readonly umemEnv: UmemEnv;
+  /** Guest path -> host directory. */
+  readonly preopens: Readonly<Record<string, string>>;
+  /** Where cores go; none are written without it. */
+  readonly coreDir?: string;
+  readonly findLeaks?: boolean;
+  readonly coreAtExit?: boolean;
+  /** Seed of the program's clocks and randomness and of the allocator. */
+  readonly seed?: number;
+  /** Where the runner's messages and the allocator's reports go (written at once, in order with the program's output). */
+  readonly stderr: (text: string) => void;
+}
+
+export type RunEnd = 'exit' | 'umem' | 'trap' | 'abort';
+
+export interface RunResult {
+  readonly status: number;
+  readonly end: RunEnd;
+  /** The error's or trap's one-line message. */
+  readonly message?: string;
+  /** Cores written, in order. */
+  readonly cores: readonly string[];
+  /** With findLeaks, at exit: `::findleaks -d` of the heap, and how many buffers leaked. */
+  readonly leaks?: { readonly text: string; readonly buffers: number };
+}
+
+/** The program's module, checked: a wasm module built with `kmemdb cc`. */
+interface LoadedProgram {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly module: WebAssembly.Module;
+  readonly info: WasmModuleInfo;
+}
+
+const PROVIDED = new Set(['wasi_snapshot_preview1', 'kmemdb']);
+
+async function loadProgram(file: string): Promise<LoadedProgram> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(fs.readFileSync(file));
+  } catch (e) {
+    throw new ProgramError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}`);
+  }
+  if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) throw new ProgramError(`${file}: not a WebAssembly module`);
+  let module: WebAssembly.Module;
+  let info: WasmModuleInfo;
+  try {
+    module = await WebAssembly.compile(bytes);
+    info = parseWasmModule(bytes, file);
+  } catch (e) {
+    if (e instanceof WebAssembly.CompileError || e instanceof DumpFormatError) throw new ProgramError(`${file}: invalid WebAssembly module: ${e.message}`);
+    throw e;
+  }
+  const imports = WebAssembly.Module.imports(module);
+  if (!imports.some((i) => i.module === 'kmemdb' && i.name === 'malloc')) {
+    throw new ProgramError(`${file} imports no malloc from kmemdb: build it with kmemdb cc (docs/program.md)`);
+  }
+  const foreign = imports.find((i) => !PROVIDED.has(i.module));
+  if (foreign) throw new ProgramError(`${file} imports ${foreign.module}.${foreign.name}, which kmemdb run does not provide`);
+  const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  for (const e of ['memory', '_start', '__heap_base', '__stack_pointer', '__data_end']) {
+    if (!exports.has(e)) throw new ProgramError(`${file} does not export ${e}: build it with kmemdb cc (docs/program.md)`);
+  }
+  return { bytes, module, info };
+}
+
+function globalValue(instance: WebAssembly.Instance, name: string): number {
+  return Number((instance.exports[name] as WebAssembly.Global).value) >>> 0;
+}
+
+/** One run of a program (the state a run's import functions and its end share). */
+class ProgramRun {
+  readonly code: ProgramCode;
+  readonly wasi: ProgramWasi;
+  readonly cores: string[] = [];
+  private instance!: WebAssembly.Instance;
+  private memory!: WebAssembly.Memory;
+  private umem!: Umem;
+  private stackTop = 0;
+  /** With findLeaks: the blocks allocated before main that are still live. */
+  private readonly startup: Set<number> | undefined;
+  /** No allocation has yet been made with main on the stack. */
+  private beforeMain = true;
+
+  constructor(
+    readonly o: RunOptions,
+    readonly program: LoadedProgram,
+  ) {
+    this.code = new ProgramCode(program.info);
+    this.startup = o.findLeaks ? new Set() : undefined;
+    this.wasi = createProgramWasi({ args: [path.basename(o.wasm), ...o.args], env: o.env, preopens: o.preopens, seed: o.seed });
+  }
+
+  /** Note a block allocated while main is not yet on the stack (findLeaks only; see the file comment). */
+  private noteStartup(p: number): number {
+    if (!this.beforeMain || p === 0) return p;
+    if (inMain(this.code.captureStack(MAIN_DEPTH).map((pc) => this.code.functionAt(pc)?.name ?? ''))) this.beforeMain = false;
+    else this.startup!.add(p >>> 0);
+    return p;
+  }
+
+  /** The shim's imports, served by the umem heap (arguments are i32: made unsigned here). */
+  private heapImports(): WebAssembly.ModuleImports {
+    const u = () => this.umem;
+    const heap = {
+      malloc: (size: number) => u().malloc(size >>> 0),
+      free: (ptr: number) => u().free(ptr >>> 0),
+      calloc: (n: number, size: number) => u().calloc(n >>> 0, size >>> 0),
+      realloc: (ptr: number, size: number) => u().realloc(ptr >>> 0, size >>> 0),
+      aligned_alloc: (align: number, size: number) => u().aligned_alloc(align >>> 0, size >>> 0),
+      posix_memalign: (memptr: number, align: number, size: number) => u().posix_memalign(memptr >>> 0, align >>> 0, size >>> 0),
+      malloc_usable_size: (ptr: number) => u().malloc_usable_size(ptr >>> 0),
+      dump: () => this.writeCore('snapshot', 'kmemdb_dump()', this.code.captureStack(TRAP_FRAMES)) ?? -1,
+    };
+    const startup = this.startup;
+    if (!startup) return heap;
+    /* note what wasi-libc allocates before main (it uses neither posix_memalign nor aligned_alloc), and what is freed of it */
+    return {
+      ...heap,
+      malloc: (size: number) => this.noteStartup(heap.malloc(size)),
+      calloc: (n: number, size: number) => this.noteStartup(heap.calloc(n, size)),
+      realloc: (ptr: number, size: number) => {
+        startup.delete(ptr >>> 0);
+        return this.noteStartup(heap.realloc(ptr, size));
+      },
+      free: (ptr: number) => {
+        startup.delete(ptr >>> 0);
+        heap.free(ptr);
+      },
+    };
+  }
+
+  async start(): Promise<RunResult> {
+    const { o } = this;
+    this.instance = await WebAssembly.instantiate(this.program.module, { wasi_snapshot_preview1: this.wasi.imports, kmemdb: this.heapImports() });
+    this.memory = this.instance.exports.memory as WebAssembly.Memory;
+    this.wasi.bind(this.memory);
+    this.stackTop = globalValue(this.instance, '__stack_pointer');
+    this.umem = createUmem({
+      memory: this.memory,
+      base: globalValue(this.instance, '__heap_base'),
+      env: o.umemEnv,
+      seed: o.seed,
+      captureStack: (max) => this.code.captureStack(max),
+      symbolize: (pc) => this.code.symbolize(pc),
+      output: (text) => o.stderr(text),
+    });
+    for (const m of this.umem.envMessages) o.stderr(`${m}\n`);
+    let status: number;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = TRAP_FRAMES + 20; /* a trap's stack is captured when it is thrown */
+    try {
+      status = this.wasi.wasi.start(this.instance);
+    } catch (e) {
+      return this.failed(e);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    return this.exited(status);
+  }
+
+  /** Write a core if there is a core directory; returns its number. */
+  private writeCore(kind: CoreReasonKind, message: string, pcs: readonly number[], extra: { report?: string; exitStatus?: number } = {}): number | undefined {
+    const dir = this.o.coreDir;
+    if (dir === undefined) return undefined;
+    const core = writeWasmCore(dir, {
+      module: this.program.info,
+      programName: path.basename(this.o.wasm),
+      argv: [path.basename(this.o.wasm), ...this.o.args],
+      memory: new Uint8Array(this.memory.buffer),
+      globals: { __stack_pointer: globalValue(this.instance, '__stack_pointer') },
+      frames: this.code.coreFrames(pcs),
+      reason: { kind, message, ...extra },
+      types: this.umem.types,
+      symbols: this.umem.symbols().filter((s) => s.kind !== 'func'),
+      time: this.wasi.now(),
+    });
+    this.cores.push(core.path);
+    return core.index;
+  }
+
+  private coreLine(kind: CoreReasonKind, message: string, pcs: readonly number[], extra: { report?: string; exitStatus?: number }): void {
+    const n = this.writeCore(kind, message, pcs, extra);
+    if (n !== undefined) this.o.stderr(`kmemdb run: core dumped: ${this.cores[this.cores.length - 1]}\n`);
+  }
+
+  /** The program stopped on an exception: a heap error, a trap, or abort(). */
+  private failed(e: unknown): RunResult {
+    const pcs = e instanceof Error ? this.code.pcsOfError(e).slice(0, TRAP_FRAMES) : [];
+    if (e instanceof UmemError) {
+      this.o.stderr(e.report.endsWith('\n') ? e.report : `${e.report}\n`);
+      this.coreLine('umem', e.message, pcs, { report: e.report, exitStatus: ABORT_STATUS });
+      return { status: ABORT_STATUS, end: 'umem', message: e.message, cores: this.cores };
+    }
+    const trap = e instanceof WebAssembly.RuntimeError || (e instanceof RangeError && pcs.length > 0);
+    if (!trap) throw e;
+    const top = this.code.functionAt(pcs[0] ?? 0);
+    const isAbort = top?.name === 'abort';
+    const message = isAbort ? 'abort()' : `wasm trap: ${e instanceof RangeError ? 'call stack exhausted' : e.message}`;
+    this.o.stderr(`${path.basename(this.o.wasm)}: ${message}\n${pcs.map((pc) => `    ${this.code.describe(pc)}\n`).join('')}`);
+    this.coreLine(isAbort ? 'abort' : 'trap', message, pcs, { exitStatus: ABORT_STATUS });
+    return { status: ABORT_STATUS, end: isAbort ? 'abort' : 'trap', message, cores: this.cores };
+  }
+
+  /** The program's roots for leak detection: its data, and its live stack at exit. */
+  private roots(): UmemRoots {
+    const info = this.program.info;
+    const dataEnd = globalValue(this.instance, '__data_end');
+    const dataStart = Math.min(dataEnd, ...info.data.flatMap((d) => (d.addr === undefined ? [] : [d.addr])));
+    const sp = globalValue(this.instance, '__stack_pointer');
+    return {
+      ranges: [{ base: dataStart, size: dataEnd - dataStart, name: 'data' }],
+      stack: { sp, top: this.stackTop },
+      functions: info.functions.map((f) => ({ name: f.name, value: f.addr, size: f.size })),
+    };
+  }
+
+  /** findleaks at exit, after wasi-libc's start-up blocks are released. */
+  private findLeaks(): { text: string; buffers: number } {
+    for (const p of this.startup ?? []) this.umem.free(p);
+    this.startup?.clear();
+    const roots = this.roots();
+    const buffers = umemFindLeaks(this.umem, roots).groups.reduce((n, g) => n + g.count, 0);
+    const r = runMdb(umemTarget(this.umem, roots), '::findleaks -d\n');
+    return { text: r.stdout + r.stderr, buffers };
+  }
+
+  private exited(status: number): RunResult {
+    let leaks: { text: string; buffers: number } | undefined;
+    let final = status;
+    if (this.o.findLeaks) {
+      leaks = this.findLeaks();
+      this.o.stderr(leaks.text);
+      if (leaks.buffers > 0 && final === 0) final = 1;
+    }
+    if (this.o.coreAtExit) this.coreLine('exit', `exit(${status})`, [], { exitStatus: status });
+    return { status: final, end: 'exit', cores: this.cores, leaks };
+  }
+}
+
+/** Run a program to its end; throws ProgramError for bad input. */
+export async function runProgram(o: RunOptions): Promise<RunResult> {
+  const program = await loadProgram(o.wasm);
+  return new ProgramRun(o, program).start();
+}
