@@ -18,9 +18,9 @@ test('the layer table lists every folder of src/ in the documented order', () =>
   const layers = readLayerTable(table());
   assert.deepEqual(
     layers.map((l) => l.name),
-    ['machine', 'ctf', 'ABI', 'kernel', 'vmem', 'kmem', 'system', 'subsystems', 'dump', 'scenarios', 'target', 'mdb', 'demo', 'cli', 'library'],
+    ['machine', 'ctf', 'ABI', 'kernel', 'vmem', 'kmem', 'system', 'subsystems', 'dump', 'scenarios', 'target', 'mdb', 'demo', 'programs', 'cli', 'library'],
   );
-  assert.deepEqual(layers[7]!.units, ['netbsd', 'program']);
+  assert.deepEqual(layers[12]!.units, ['demo', 'umemcheck']);
   const units = new Set(layers.flatMap((l) => l.units));
   for (const e of fs.readdirSync(path.join(root, 'src'))) assert.ok(units.has(e), `src/${e} has no row`);
 });
@@ -71,13 +71,13 @@ test('mdb may not reach kernel code through a layer in between', () => {
 test('a file outside every layer, and two folders of one layer importing each other, are violations', () => {
   const dir = tree({
     'gadget/x.ts': `export const x = 1;\n`,
-    'netbsd/pool.ts': `import { run } from '../program/runtime.js';\nexport const p = run;\n`,
-    'program/runtime.ts': `export const run = 1;\n`,
+    'demo/tour.ts': `import { run } from '../umemcheck/check.js';\nexport const p = run;\n`,
+    'umemcheck/check.ts': `export const run = 1;\n`,
   });
   try {
     const v = layerViolations(importGraph(dir), readLayerTable(table()));
     assert.ok(v.includes('src/gadget/x.ts is in no layer: add src/gadget to the layer table of docs/architecture.md'), v.join('\n'));
-    assert.ok(v.some((l) => l.startsWith('src/netbsd/pool.ts imports src/program/runtime.ts: subsystems (layer 8)')), v.join('\n'));
+    assert.ok(v.some((l) => l.startsWith('src/demo/tour.ts imports src/umemcheck/check.ts: demo (layer 13)')), v.join('\n'));
   } finally {
     fs.rmSync(dir, { recursive: true });
   }
