@@ -17,6 +17,7 @@ import {
   DCMD_PIPE_OUT,
   DCMD_USAGE,
   DcmdError,
+  noAddress,
   type DcmdContext,
   type DcmdDef,
   type DcmdResult,
@@ -663,14 +664,16 @@ export function coreModule(s: Session): MdbModule {
     {
       name: 'thread',
       description: 'global or per-process kthread_t structures',
-      *walk(ctx) {
+      *walk(ctx, addr) {
+        noAddress('thread', addr);
         for (const t of ctx.target.threads()) yield t.addr;
       },
     },
     {
       name: 'cpu',
       description: 'walk cpu structures',
-      *walk(ctx) {
+      *walk(ctx, addr) {
+        noAddress('cpu', addr);
         const l = cpuList(ctx);
         if (!l) throw new DcmdError('::walk cpu is not supported by this target');
         yield* l;
@@ -679,7 +682,8 @@ export function coreModule(s: Session): MdbModule {
     {
       name: 'symbols',
       description: 'walk the symbol table (object symbols)',
-      *walk(ctx) {
+      *walk(ctx, addr) {
+        noAddress('symbols', addr);
         for (const sy of ctx.target.symbols()) yield sy.value;
       },
     },
