@@ -43,7 +43,7 @@ export abstract class KmemAlloc extends KmemCpu {
   protected kmemAllocSlow(size: number, kmflag: number): number {
     checkSize('kmem_alloc', 'size', size);
     checkKmflag('kmem_alloc', kmflag);
-    if (!(size > 0 && size <= this.maxCached)) return this.allocOversize(size, kmflag);
+    if (!(size > 0 && size <= this.maxCached)) return this.kmem_alloc_oversize(size, kmflag);
     const cp = this.sizeClassCache(size);
     if ((this.cpuCacheFlags(cp) & KMF_BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
     return this.allocTagged(cp, size, kmflag);
@@ -57,7 +57,7 @@ export abstract class KmemAlloc extends KmemCpu {
 
   /** cc_flags of the current CPU's cache of cp. */
   protected cpuCacheFlags(cp: number): number {
-    return this.ld32(cp + this.ccOff + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE + this.ccFlags);
+    return this.ld32(cp + this.O.cache_cpu + this.k.cur.cpu * KMEM_CPU_CACHE_SIZE + this.O.cc_flags);
   }
 
   protected allocTagged(cp: number, size: number, kmflag: number): number {
@@ -71,7 +71,7 @@ export abstract class KmemAlloc extends KmemCpu {
         const btp = buf + this.ldp(cp + this.O.cache_buftag);
         this.st8(buf + size, KMEM_REDZONE_BYTE);
         this.st32(btp + 4, KMEM_SIZE_ENCODE(size));
-        if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
+        if (this.cacheFlags(cp) & KMF_LITE) this.kmem_buftag_lite_enter(btp, caller);
       }
       return buf;
     } finally {
@@ -79,7 +79,7 @@ export abstract class KmemAlloc extends KmemCpu {
     }
   }
 
-  protected allocOversize(size: number, kmflag: number): number {
+  protected kmem_alloc_oversize(size: number, kmflag: number): number {
     const k = this.k;
     const d0 = k.depth;
     k.enter(this.pc.kmem_alloc_oversize);
@@ -90,11 +90,11 @@ export abstract class KmemAlloc extends KmemCpu {
         if (this.ld32(this.G.kmem_warn_zerosized)) {
           k.cmnErr('warn', 'kmem_alloc(): sleeping allocation with size of 0; see kmem_zerosized_log for details');
         }
-        this.logEvent(this.ldp(this.G.kmem_zerosized_log), 0, 0, 0);
+        this.kmem_log_event(this.ldp(this.G.kmem_zerosized_log), 0, 0, 0);
         return 0;
       }
       const buf = this.arenas.kmem_oversize.alloc(size, kmflag & KM_VMFLAGS);
-      if (buf === 0) this.logEvent(this.ldp(this.G.kmem_failure_log), 0, 0, size);
+      if (buf === 0) this.kmem_log_event(this.ldp(this.G.kmem_failure_log), 0, 0, size);
       return buf;
     } finally {
       k.depth = d0;
@@ -215,7 +215,7 @@ export abstract class KmemAlloc extends KmemCpu {
         return;
       }
       this.setRedzone(btp);
-      if (this.cacheFlags(cp) & KMF_LITE) this.liteEnter(btp, caller);
+      if (this.cacheFlags(cp) & KMF_LITE) this.kmem_buftag_lite_enter(btp, caller);
       k.site(this.pc.kmem_free_cache_free);
       this.kmem_cache_free(cp, buf);
     } finally {

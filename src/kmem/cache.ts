@@ -103,7 +103,7 @@ export class Kmem extends KmemAlloc {
     const d0 = k.depth;
     k.enter(this.pc.init);
     try {
-      this.listCreate(G.kmem_caches, this.cacheSize, this.O.cache_link);
+      this.list_create(G.kmem_caches, this.cacheSize, this.O.cache_link);
       const flags = this.ld32(G.kmem_flags);
       // magazine types
       for (let i = 0; i < KMEM_MAGTYPES.length; i++) {
@@ -129,24 +129,24 @@ export class Kmem extends KmemAlloc {
       this.stp(G.kmem_bufctl_audit_cache, this.bufctlAuditCache);
       // vmem's quantum caches (kmem_va_4096 ...), then the kmem_alloc caches
       this.installQcaches?.(this.qcacheProvider());
-      this.allocCachesCreate(KMEM_ALLOC_SIZES, G.kmem_alloc_table, KMEM_MAXBUF_LIMIT, 3);
-      this.allocCachesCreate(KMEM_BIG_ALLOC_SIZES, G.kmem_big_alloc_table, this.maxCached, KMEM_BIG_SHIFT);
+      this.kmem_alloc_caches_create(KMEM_ALLOC_SIZES, G.kmem_alloc_table, KMEM_MAXBUF_LIMIT, 3);
+      this.kmem_alloc_caches_create(KMEM_BIG_ALLOC_SIZES, G.kmem_big_alloc_table, this.maxCached, KMEM_BIG_SHIFT);
       // logs
       const ls = this.logSizes;
       if (ls) {
         // libumem: each log exists when UMEM_LOGGING gave it a size; no console
-        if (ls.transaction > 0) this.stp(G.kmem_transaction_log, this.logInit(ls.transaction));
-        if (ls.content > 0) this.stp(G.kmem_content_log, this.logInit(ls.content));
-        if (ls.failure > 0) this.stp(G.kmem_failure_log, this.logInit(ls.failure));
-        if (ls.slab > 0) this.stp(G.kmem_slab_log, this.logInit(ls.slab));
+        if (ls.transaction > 0) this.stp(G.kmem_transaction_log, this.kmem_log_init(ls.transaction));
+        if (ls.content > 0) this.stp(G.kmem_content_log, this.kmem_log_init(ls.content));
+        if (ls.failure > 0) this.stp(G.kmem_failure_log, this.kmem_log_init(ls.failure));
+        if (ls.slab > 0) this.stp(G.kmem_slab_log, this.kmem_log_init(ls.slab));
         return;
       }
       const lsz = this.logSize;
-      if (flags & (KMF_AUDIT | KMF_RANDOMIZE)) this.stp(G.kmem_transaction_log, this.logInit(lsz));
-      if (flags & (KMF_CONTENTS | KMF_RANDOMIZE)) this.stp(G.kmem_content_log, this.logInit(lsz));
-      this.stp(G.kmem_failure_log, this.logInit(0));
-      this.stp(G.kmem_slab_log, this.logInit(0));
-      this.stp(G.kmem_zerosized_log, this.logInit(0));
+      if (flags & (KMF_AUDIT | KMF_RANDOMIZE)) this.stp(G.kmem_transaction_log, this.kmem_log_init(lsz));
+      if (flags & (KMF_CONTENTS | KMF_RANDOMIZE)) this.stp(G.kmem_content_log, this.kmem_log_init(lsz));
+      this.stp(G.kmem_failure_log, this.kmem_log_init(0));
+      this.stp(G.kmem_slab_log, this.kmem_log_init(0));
+      this.stp(G.kmem_zerosized_log, this.kmem_log_init(0));
       // boot messages
       const supported = KMF_AUDIT | KMF_DEADBEEF | KMF_REDZONE | KMF_CONTENTS | KMF_LITE;
       if (flags & ~supported || ((flags & KMF_LITE) && flags !== KMF_LITE)) {
@@ -166,7 +166,7 @@ export class Kmem extends KmemAlloc {
   ready(): void {
     const k = this.k;
     this.st32(this.G.kmem_ready, 1);
-    for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) this.magazineEnable(cp);
+    for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) this.kmem_cache_magazine_enable(cp);
     this.taskThread = k.createThread('kmem_taskq');
     this.scheduleUpdate();
   }
@@ -198,7 +198,7 @@ export class Kmem extends KmemAlloc {
     };
   }
 
-  protected allocCachesCreate(sizes: readonly number[], table: number, maxbuf: number, shift: number): void {
+  protected kmem_alloc_caches_create(sizes: readonly number[], table: number, maxbuf: number, shift: number): void {
     const unit = 1 << shift;
     let size = unit;
     for (const csize of sizes) {
@@ -215,11 +215,11 @@ export class Kmem extends KmemAlloc {
   }
 
   cacheFirst(): number {
-    return this.listNext(this.G.kmem_caches, 0, this.O.cache_link);
+    return this.list_next(this.G.kmem_caches, 0, this.O.cache_link);
   }
 
   cacheNext(cp: number): number {
-    return this.listNext(this.G.kmem_caches, cp, this.O.cache_link);
+    return this.list_next(this.G.kmem_caches, cp, this.O.cache_link);
   }
 
   /** All caches, in creation order. */
@@ -287,7 +287,7 @@ export class Kmem extends KmemAlloc {
 
       // the cache struct, with cache_cpu 64-byte aligned
       const csize = this.cacheSize;
-      const phase = mod(-(this.ccOff % KMEM_CPU_CACHE_SIZE), KMEM_CPU_CACHE_SIZE);
+      const phase = mod(-(this.O.cache_cpu % KMEM_CPU_CACHE_SIZE), KMEM_CPU_CACHE_SIZE);
       const cp = this.arenas.kmem_cache.xalloc(p2roundup(csize, 8), KMEM_CPU_CACHE_SIZE, phase, 0, 0, 0, 0);
       if (cp === 0) k.panic('kmem_cache_create: no memory for the cache structure');
       mem.fill32(cp, p2roundup(csize, 8), 0);
@@ -319,7 +319,7 @@ export class Kmem extends KmemAlloc {
       if (flags & KMF_BUFTAG) {
         bufctl = chunksize;
         buftag = chunksize;
-        chunksize += flags & KMF_LITE ? this.btHistory + liteCount * P : this.btSize;
+        chunksize += flags & KMF_LITE ? this.O.bt_history + liteCount * P : this.btSize;
       }
       let verify = 0;
       if (flags & KMF_DEADBEEF) {
@@ -375,7 +375,7 @@ export class Kmem extends KmemAlloc {
       this.stp(cp + O.cache_color, mincolor);
 
       // slab lists
-      this.listCreate(cp + O.cache_complete_slabs, this.slabSize, O.slab_link);
+      this.list_create(cp + O.cache_complete_slabs, this.slabSize, O.slab_link);
       const tree = cp + O.cache_partial_slabs;
       this.stp(tree + O.avl_compar, this.FN.kmem_partial_slab_cmp);
       this.stp(tree + O.avl_offset, O.slab_link);
@@ -397,13 +397,13 @@ export class Kmem extends KmemAlloc {
 
       // CPU layer
       for (let c = 0; c < k.ncpus; c++) {
-        const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
-        this.st32(ccp + this.ccFlags, flags);
-        this.st32(ccp + this.ccRounds, 0xffffffff); // rounds = prounds = -1
+        const ccp = cp + this.O.cache_cpu + c * KMEM_CPU_CACHE_SIZE;
+        this.st32(ccp + this.O.cc_flags, flags);
+        this.st32(ccp + this.O.cc_rounds, 0xffffffff); // rounds = prounds = -1
       }
 
-      this.listInsertTail(this.G.kmem_caches, cp, O.cache_link);
-      if (this.ld32(this.G.kmem_ready)) this.magazineEnable(cp);
+      this.list_insert_tail(this.G.kmem_caches, cp, O.cache_link);
+      if (this.ld32(this.G.kmem_ready)) this.kmem_cache_magazine_enable(cp);
       return new KmemCache(this, cp, this.cacheName(cp));
     } finally {
       k.depth = d0;
@@ -442,8 +442,8 @@ export class Kmem extends KmemAlloc {
     const d0 = k.depth;
     k.enter(this.pc.cache_destroy);
     try {
-      this.listRemove(cp, O.cache_link);
-      this.magazinePurge(cp);
+      this.list_remove(cp, O.cache_link);
+      this.kmem_cache_magazine_purge(cp);
       if (this.ld64(cp + O.cache_buftotal) !== 0) {
         k.cmnErr('warn', `kmem_cache_destroy: '${this.cacheName(cp)}' (${hex0xp(cp)}) not empty`);
       }
@@ -471,7 +471,7 @@ export class Kmem extends KmemAlloc {
     try {
       for (let cp = this.cacheFirst(); cp !== 0; ) {
         const next = this.cacheNext(cp);
-        this.cacheUpdate(cp);
+        this.kmem_cache_update(cp);
         cp = next;
       }
       this.st32(this.G.kmem_reaping, 0);
@@ -480,7 +480,7 @@ export class Kmem extends KmemAlloc {
     }
   }
 
-  protected cacheUpdate(cp: number): void {
+  protected kmem_cache_update(cp: number): void {
     const O = this.O;
     const k = this.k;
     k.enter(this.pc.cache_update);
@@ -489,21 +489,21 @@ export class Kmem extends KmemAlloc {
       const total = this.ld64(cp + O.cache_buftotal);
       const mask = this.ldp(cp + O.cache_hash_mask);
       const rescale = (flags & KMF_HASH) !== 0 && (total > mask * 2 || (total < Math.floor(mask / 2) && mask > KMEM_HASH_INITIAL));
-      this.depotWsUpdate(cp);
+      this.kmem_depot_ws_update(cp);
       const mtp = this.ldp(cp + O.cache_magtype);
       const cont = this.ld64(cp + O.cache_depot_contention);
       const resize =
         this.ldp(cp + O.cache_chunksize) < this.ldp(mtp + O.mt_maxbuf) &&
         cont - this.ld64(cp + O.cache_depot_contention_prev) > this.ld32(this.G.kmem_depot_contention);
       this.st64(cp + O.cache_depot_contention_prev, cont);
-      if (rescale) this.hashRescale(cp);
-      if (resize) this.magazineResize(cp);
+      if (rescale) this.kmem_hash_rescale(cp);
+      if (resize) this.kmem_cache_magazine_resize(cp);
     } finally {
       k.leave();
     }
   }
 
-  protected hashRescale(cp: number): void {
+  protected kmem_hash_rescale(cp: number): void {
     const O = this.O;
     const P = this.P;
     const mem = this.mem;
@@ -554,7 +554,7 @@ export class Kmem extends KmemAlloc {
           this.stp(full + O.ml_min, this.ldl(full + O.ml_min) + delta);
         }
       }
-      this.depotWsReap(cp);
+      this.kmem_depot_ws_reap(cp);
     } finally {
       k.leave();
     }
@@ -620,9 +620,9 @@ export class Kmem extends KmemAlloc {
     const magsize = this.mem.load16(this.ldp(cp + O.cache_magtype) + O.mt_magsize);
     let constructed = this.ldl(cp + O.cache_full + O.ml_total) * magsize;
     for (let c = 0; c < this.k.ncpus; c++) {
-      const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
-      alloc += this.ld64(ccp + this.ccAlloc);
-      free += this.ld64(ccp + this.ccFree);
+      const ccp = cp + this.O.cache_cpu + c * KMEM_CPU_CACHE_SIZE;
+      alloc += this.ld64(ccp + this.O.cc_alloc);
+      free += this.ld64(ccp + this.O.cc_free);
       constructed += Math.max(this.getRounds(ccp), 0) + Math.max(this.getProunds(ccp), 0);
     }
     const buftotal = this.ld64(cp + O.cache_buftotal);
@@ -667,7 +667,7 @@ export class Kmem extends KmemAlloc {
     const push = (sp: number) =>
       out.push({ slab: sp, base: this.ldp(sp + O.slab_base), chunks: this.ldl(sp + O.slab_chunks), refcnt: this.ldl(sp + O.slab_refcnt) });
     const list = cp + O.cache_complete_slabs;
-    for (let sp = this.listNext(list, 0, O.slab_link); sp !== 0; sp = this.listNext(list, sp, O.slab_link)) push(sp);
+    for (let sp = this.list_next(list, 0, O.slab_link); sp !== 0; sp = this.list_next(list, sp, O.slab_link)) push(sp);
     const tree = cp + O.cache_partial_slabs;
     const off = this.ldp(tree + O.avl_offset);
     for (let n = this.ldp(tree + O.avl_root); n !== 0; n = this.avlNextNode(n)) push(n - off);

@@ -32,13 +32,13 @@ export abstract class KmemCpu extends KmemDepot {
    * word-index paths below (popAt / pushAt for a plain cache's round,
    * allocW / freeW for debug caches and refills, magRefill for the depot),
    * which check everything they touch on the heap view first and change
-   * nothing when anything is unusual; and the checked paths (allocSlow /
-   * freeSlow and what they call), which do all of it through the checked
+   * nothing when anything is unusual; and the checked paths (kmem_cache_alloc_checked /
+   * kmem_cache_free_checked and what they call), which do all of it through the checked
    * loads and stores and make every report.  test/kmem/wordpaths.test.ts
    * holds them to the same memory image.
    */
 
-  /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in allocSlow. */
+  /** kmem_cache_alloc: magazine fast path (LP64 heap words); then allocW; everything else in kmem_cache_alloc_checked. */
   override kmem_cache_alloc(cp: number, kmflag: number): number {
     const c = typeof cp === 'number' ? cp + (HeapLp64.NEG + CacheWord.CPU_B) : -1;
     if (c >= 0 && c < this.hLim && (c | 0) === c) {
@@ -51,10 +51,10 @@ export abstract class KmemCpu extends KmemDepot {
       if (r >= 0) return r + HeapLp64.BASE;
       if (r === -2) return 0;
     }
-    return this.allocSlow(cp, kmflag);
+    return this.kmem_cache_alloc_checked(cp, kmflag);
   }
 
-  /** kmem_cache_free: magazine fast path (LP64 heap words); then freeW; everything else in freeSlow. */
+  /** kmem_cache_free: magazine fast path (LP64 heap words); then freeW; everything else in kmem_cache_free_checked. */
   override kmem_cache_free(cp: number, buf: number): void {
     const c = typeof cp === 'number' ? cp + (HeapLp64.NEG + CacheWord.CPU_B) : -1;
     const bo = typeof buf === 'number' ? buf + HeapLp64.NEG : -1;
@@ -63,15 +63,15 @@ export abstract class KmemCpu extends KmemDepot {
       const r = this.pushAt(o, bo);
       if (r > 0 || (r === 0 && this.freeW(o, bo))) return;
     }
-    this.freeSlow(cp, buf);
+    this.kmem_cache_free_checked(cp, buf);
   }
 
   /** kmem_cpu_reload */
-  protected cpuReload(ccp: number, mp: number, rounds: number): void {
+  protected kmem_cpu_reload(ccp: number, mp: number, rounds: number): void {
     if (this.cpuReloadW(ccp, mp, rounds)) return;
-    this.stp(ccp + this.ccPloaded, this.ldp(ccp + this.ccLoaded));
+    this.stp(ccp + this.O.cc_ploaded, this.ldp(ccp + this.O.cc_loaded));
     this.setRounds(ccp, rounds, this.getRounds(ccp));
-    this.stp(ccp + this.ccLoaded, mp);
+    this.stp(ccp + this.O.cc_loaded, mp);
   }
 
   /*
@@ -81,24 +81,24 @@ export abstract class KmemCpu extends KmemDepot {
    * must read kmem_cache_alloc+off / kmem_cache_free+off then the callers.
    */
 
-  protected allocSlow(cp: number, kmflag: number): number {
+  protected kmem_cache_alloc_checked(cp: number, kmflag: number): number {
     checkAddr('kmem_cache_alloc', 'cp', cp);
     checkKmflag('kmem_cache_alloc', kmflag);
-    const ccp = cp + this.ccOff + this.cpuOff;
+    const ccp = cp + this.O.cache_cpu + this.cpuOff;
     let spins = this.spins;
     this.spins = 0;
     // every turn takes a round or reloads; corrupt CPU-cache words could
     // keep it turning (see freeMag)
     for (; ; spins++) {
       if (spins >= DEADMAN_SPINS) this.k.deadman();
-      const rw = this.ld32(ccp + this.ccRounds);
+      const rw = this.ld32(ccp + this.O.cc_rounds);
       const rounds = (rw << 16) >> 16;
       if (rounds > 0) {
-        const mp = this.ldp(ccp + this.ccLoaded);
+        const mp = this.ldp(ccp + this.O.cc_loaded);
         const buf = this.ldp(mp + this.P * rounds);
-        this.st32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds - 1));
-        this.inc64(ccp + this.ccAlloc);
-        if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
+        this.st32(ccp + this.O.cc_rounds, (rw & 0xffff0000) | (rounds - 1));
+        this.inc64(ccp + this.O.cc_alloc);
+        if (this.ld32(ccp + this.O.cc_flags) & KMF_BUFTAG) {
           if (this.allocDebugFramed(cp, buf, kmflag, false, this.pc.cache_alloc_debug) !== 0) {
             if (kmflag & KM_NOSLEEP) return 0;
             continue;
@@ -108,16 +108,16 @@ export abstract class KmemCpu extends KmemDepot {
       }
       const prounds = rw >> 16;
       if (prounds > 0) {
-        this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
+        this.kmem_cpu_reload(ccp, this.ldp(ccp + this.O.cc_ploaded), prounds);
         continue;
       }
       const magsize = this.getMagsize(ccp);
       if (magsize === 0) break;
-      const fmp = this.depotAlloc(cp, this.O.cache_full);
+      const fmp = this.kmem_depot_alloc(cp, this.O.cache_full);
       if (fmp !== 0) {
-        const pl = this.ldp(ccp + this.ccPloaded);
-        if (pl !== 0) this.depotFree(cp, this.O.cache_empty, pl);
-        this.cpuReload(ccp, fmp, magsize);
+        const pl = this.ldp(ccp + this.O.cc_ploaded);
+        if (pl !== 0) this.kmem_depot_free(cp, this.O.cache_empty, pl);
+        this.kmem_cpu_reload(ccp, fmp, magsize);
         continue;
       }
       break;
@@ -132,11 +132,11 @@ export abstract class KmemCpu extends KmemDepot {
     const d0 = k.depth;
     k.enter(this.pc.cache_alloc_slab);
     try {
-      const buf = this.slabAlloc(cp, kmflag);
+      const buf = this.kmem_slab_alloc(cp, kmflag);
       if (buf === 0) return 0;
       if (this.cacheFlags(cp) & KMF_BUFTAG) {
         k.site(this.pc.cache_alloc_debug_slab);
-        const rc = this.allocDebug(cp, buf, kmflag, true, caller);
+        const rc = this.kmem_cache_alloc_debug(cp, buf, kmflag, true, caller);
         if (rc !== 0) {
           if (kmflag & KM_NOSLEEP || rc === 1) return 0;
           k.depth = d0;
@@ -148,7 +148,7 @@ export abstract class KmemCpu extends KmemDepot {
         const cb = this.callbacks.get(cp);
         if (cb?.ctor && cb.ctor(buf, this.ldp(cp + this.O.cache_private), kmflag) !== 0) {
           this.inc64(cp + this.O.cache_alloc_fail);
-          this.slabFree(cp, buf);
+          this.kmem_slab_free(cp, buf);
           return 0;
         }
       }
@@ -158,17 +158,17 @@ export abstract class KmemCpu extends KmemDepot {
     }
   }
 
-  protected freeSlow(cp: number, buf: number): void {
+  protected kmem_cache_free_checked(cp: number, buf: number): void {
     checkAddr('kmem_cache_free', 'cp', cp);
     checkAddr('kmem_cache_free', 'buf', buf);
-    const ccp = cp + this.ccOff + this.cpuOff;
+    const ccp = cp + this.O.cache_cpu + this.cpuOff;
     const k = this.k;
-    if (this.ld32(ccp + this.ccFlags) & KMF_BUFTAG) {
+    if (this.ld32(ccp + this.O.cc_flags) & KMF_BUFTAG) {
       const caller = this.callerPc();
       const d0 = k.depth;
       k.enter(this.pc.cache_free_debug);
       try {
-        if (this.freeDebug(cp, buf, caller) === -1) return;
+        if (this.kmem_cache_free_debug(cp, buf, caller) === -1) return;
       } finally {
         k.depth = d0;
       }
@@ -186,27 +186,27 @@ export abstract class KmemCpu extends KmemDepot {
     // freeW already made (its turns are this loop's, one for one).
     for (; ; spins++) {
       if (spins >= DEADMAN_SPINS) k.deadman();
-      const rw = this.ld32(ccp + this.ccRounds);
+      const rw = this.ld32(ccp + this.O.cc_rounds);
       const rounds = (rw << 16) >> 16;
       const magsize = this.getMagsize(ccp);
       if (rounds >= 0 && rounds < magsize) {
-        const mp = this.ldp(ccp + this.ccLoaded);
+        const mp = this.ldp(ccp + this.O.cc_loaded);
         this.stp(mp + this.P + this.P * rounds, buf);
-        this.st32(ccp + this.ccRounds, (rw & 0xffff0000) | (rounds + 1));
-        this.inc64(ccp + this.ccFree);
+        this.st32(ccp + this.O.cc_rounds, (rw & 0xffff0000) | (rounds + 1));
+        this.inc64(ccp + this.O.cc_free);
         return;
       }
       const prounds = rw >> 16;
       if (prounds === 0) {
-        this.cpuReload(ccp, this.ldp(ccp + this.ccPloaded), prounds);
+        this.kmem_cpu_reload(ccp, this.ldp(ccp + this.O.cc_ploaded), prounds);
         continue;
       }
       if (magsize === 0) break;
-      const emp = this.depotAlloc(cp, this.O.cache_empty);
+      const emp = this.kmem_depot_alloc(cp, this.O.cache_empty);
       if (emp !== 0) {
-        const pl = this.ldp(ccp + this.ccPloaded);
-        if (pl !== 0) this.depotFree(cp, this.O.cache_full, pl);
-        this.cpuReload(ccp, emp, 0);
+        const pl = this.ldp(ccp + this.O.cc_ploaded);
+        if (pl !== 0) this.kmem_depot_free(cp, this.O.cache_full, pl);
+        this.kmem_cpu_reload(ccp, emp, 0);
         continue;
       }
       const mtp = this.ldp(cp + this.O.cache_magtype);
@@ -225,7 +225,7 @@ export abstract class KmemCpu extends KmemDepot {
           this.kmem_cache_free(mtc, nmp);
           continue;
         }
-        this.depotFree(cp, this.O.cache_empty, nmp);
+        this.kmem_depot_free(cp, this.O.cache_empty, nmp);
         continue;
       }
       break;
@@ -233,17 +233,17 @@ export abstract class KmemCpu extends KmemDepot {
     const d0 = k.depth;
     k.enter(this.pc.cache_free_slab);
     try {
-      this.slabFreeConstructed(cp, buf, true);
+      this.kmem_slab_free_constructed(cp, buf, true);
     } finally {
       k.depth = d0;
     }
   }
 
   /** kmem_slab_free_constructed: destructor (unless debug already ran it), then slab. */
-  protected slabFreeConstructed(cp: number, buf: number, freed: boolean): void {
+  protected kmem_slab_free_constructed(cp: number, buf: number, freed: boolean): void {
     const flags = this.cacheFlags(cp);
     if (!freed && (flags & KMF_BUFTAG)) {
-      if (this.freeDebug(cp, buf, this.callerPc()) === -1) return;
+      if (this.kmem_cache_free_debug(cp, buf, this.callerPc()) === -1) return;
     }
     if ((flags & (KMF_DEADBEEF | KMF_LITE)) !== KMF_DEADBEEF && this.ldp(cp + this.O.cache_destructor) !== 0) {
       const cb = this.callbacks.get(cp);
@@ -258,6 +258,6 @@ export abstract class KmemCpu extends KmemDepot {
         cb?.dtor?.(buf, priv);
       }
     }
-    this.slabFree(cp, buf);
+    this.kmem_slab_free(cp, buf);
   }
 }

@@ -37,14 +37,14 @@ export abstract class KmemDebug extends KmemLogs {
   /* ---- bxstat: (intptr)bcp ^ constant (constant affects the low word) ---- */
 
   protected setBxstat(btp: number, bcp: number, c: number): void {
-    const a = btp + this.btBxstat;
+    const a = btp + this.O.bt_bxstat;
     const hi = Math.floor(bcp / TWO32);
     this.st32(a, ((bcp - hi * TWO32) ^ c) >>> 0);
     if (this.lp64) this.st32(a + 4, hi >>> 0);
   }
 
   protected bxstatIs(btp: number, bcp: number, c: number): boolean {
-    const a = btp + this.btBxstat;
+    const a = btp + this.O.bt_bxstat;
     const hi = Math.floor(bcp / TWO32);
     if (this.ld32(a) !== ((bcp - hi * TWO32) ^ c) >>> 0) return false;
     return !this.lp64 || this.ld32(a + 4) === hi >>> 0;
@@ -59,7 +59,7 @@ export abstract class KmemDebug extends KmemLogs {
    * Check 64-bit words [buf, buf+size) against the repeated pattern;
    * returns the offset of the first mismatching word, or -1.
    */
-  protected verifyPattern(pat: number, buf: number, size: number): number {
+  protected verify_pattern(pat: number, buf: number, size: number): number {
     for (let o = 0; o + 8 <= size; o += 8) {
       if (this.ld32(buf + o) !== pat || this.ld32(buf + o + 4) !== pat) return o;
     }
@@ -71,7 +71,7 @@ export abstract class KmemDebug extends KmemLogs {
    * first size bytes held 0xdeadbeef (now 0xbaddcafe), else the offset of
    * the first word that did not (the words before it are 0xdeadbeef again).
    */
-  protected verifyAndCopyPattern(buf: number, size: number): number {
+  protected verify_and_copy_pattern(buf: number, size: number): number {
     const n = size - (size % 8);
     if (n > 0 && ((buf - this.hBase) & 7) === 0) {
       const i = this.heapWords(buf, n, true);
@@ -88,9 +88,9 @@ export abstract class KmemDebug extends KmemLogs {
     return -1;
   }
 
-  protected liteEnter(btp: number, caller: number): void {
+  protected kmem_buftag_lite_enter(btp: number, caller: number): void {
     const n = this.ld32(this.G.kmem_lite_count);
-    const h = btp + this.btHistory;
+    const h = btp + this.O.bt_history;
     const P = this.P;
     for (let i = n - 1; i > 0; i--) this.stp(h + i * P, this.ldp(h + (i - 1) * P));
     if (n > 0) this.stp(h, caller);
@@ -102,19 +102,19 @@ export abstract class KmemDebug extends KmemLogs {
     const d0 = k.depth;
     k.enter(pc);
     try {
-      return this.allocDebug(cp, buf, kmflag, construct, caller);
+      return this.kmem_cache_alloc_debug(cp, buf, kmflag, construct, caller);
     } finally {
       k.depth = d0;
     }
   }
 
   /** kmem_cache_alloc_debug: 0 ok, -1 corruption (reported), 1 constructor/mtbf failure. */
-  protected allocDebug(cp: number, buf: number, kmflag: number, construct: boolean, caller: number): number {
+  protected kmem_cache_alloc_debug(cp: number, buf: number, kmflag: number, construct: boolean, caller: number): number {
     const O = this.O;
     const k = this.k;
     const flags = this.cacheFlags(cp);
     const btp = buf + this.ldp(cp + O.cache_buftag);
-    const bcp = this.ldp(btp + this.btBufctl);
+    const bcp = this.ldp(btp + this.O.bt_bufctl);
     if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
       this.errorFrom(this.pc.alloc_debug_badbuftag, KMERR_BADBUFTAG, cp, buf);
       return -1;
@@ -140,7 +140,7 @@ export abstract class KmemDebug extends KmemLogs {
         }
       } else {
         construct = true;
-        if (this.verifyAndCopyPattern(buf, this.ldp(cp + O.cache_verify)) !== -1) {
+        if (this.verify_and_copy_pattern(buf, this.ldp(cp + O.cache_verify)) !== -1) {
           this.errorFrom(this.pc.alloc_debug_modified, KMERR_MODIFIED, cp, buf);
           return -1;
         }
@@ -149,7 +149,7 @@ export abstract class KmemDebug extends KmemLogs {
     this.setRedzone(btp);
     let mtbf = (this.ld32(this.G.kmem_mtbf) | this.ld32(cp + O.cache_mtbf)) >>> 0;
     if (mtbf !== 0 && k.gethrtime() % mtbf === 0 && (kmflag & (KM_NOSLEEP | KM_PANIC)) === KM_NOSLEEP) {
-      this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+      this.kmem_log_event(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
       if (!construct && this.ldp(cp + O.cache_destructor) !== 0) {
         this.callbacks.get(cp)?.dtor?.(buf, this.ldp(cp + O.cache_private));
       }
@@ -165,20 +165,20 @@ export abstract class KmemDebug extends KmemLogs {
       this.inc64(cp + O.cache_alloc_fail);
       this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
       if (flags & KMF_DEADBEEF) this.fillPattern(buf, this.ldp(cp + O.cache_verify), KMEM_FREE_PATTERN32);
-      this.slabFree(cp, buf);
+      this.kmem_slab_free(cp, buf);
       return 1;
     }
-    if (flags & KMF_AUDIT) this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
-    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    if (flags & KMF_AUDIT) this.kmem_audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags) & KMC_KMEM_ALLOC)) this.kmem_buftag_lite_enter(btp, caller);
     return 0;
   }
 
   /** kmem_cache_free_debug: 0 ok, -1 corruption (reported; do not free). */
-  protected freeDebug(cp: number, buf: number, caller: number): number {
+  protected kmem_cache_free_debug(cp: number, buf: number, caller: number): number {
     const O = this.O;
     const flags = this.cacheFlags(cp);
     const btp = buf + this.ldp(cp + O.cache_buftag);
-    const bcp = this.ldp(btp + this.btBufctl);
+    const bcp = this.ldp(btp + this.O.bt_bufctl);
     if (!this.bxstatIs(btp, bcp, KMEM_BUFTAG_ALLOC)) {
       if (this.bxstatIs(btp, bcp, KMEM_BUFTAG_FREE)) {
         this.errorFrom(this.pc.free_debug_dupfree, KMERR_DUPFREE, cp, buf);
@@ -200,11 +200,11 @@ export abstract class KmemDebug extends KmemLogs {
     }
     if (flags & KMF_AUDIT) {
       if (flags & KMF_CONTENTS) {
-        this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents)));
+        this.stp(bcp + O.bc_contents, this.kmem_log_enter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents)));
       }
-      this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+      this.kmem_audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
     }
-    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags) & KMC_KMEM_ALLOC)) this.liteEnter(btp, caller);
+    if (flags & KMF_LITE && !(this.ld32(cp + O.cache_cflags) & KMC_KMEM_ALLOC)) this.kmem_buftag_lite_enter(btp, caller);
     if (flags & KMF_DEADBEEF) {
       if (flags & KMF_LITE) {
         this.st32(btp, this.ld32(buf));
@@ -220,5 +220,5 @@ export abstract class KmemDebug extends KmemLogs {
   /* defined in the layers above */
   protected abstract errorFrom(pc: number, error: number, cp: number, buf: number): void;
   abstract kmem_findslab(cp: number, buf: number): number;
-  protected abstract slabFree(cp: number, buf: number): void;
+  protected abstract kmem_slab_free(cp: number, buf: number): void;
 }

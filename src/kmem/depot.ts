@@ -19,11 +19,11 @@ import { KmemErrors } from './error.js';
 
 export abstract class KmemDepot extends KmemErrors {
   /** Simulated mutex_tryenter failure on the depot lock. */
-  protected depotContended(cp: number): boolean {
+  protected kmem_depot_contended(cp: number): boolean {
     return this.depotContendedAt(cp - this.hBase);
   }
 
-  /** depotContended for the cache at heap offset cpo (the side table's key). */
+  /** kmem_depot_contended for the cache at heap offset cpo (the side table's key). */
   protected override depotContendedAt(cp: number): boolean {
     const now = this.k.hrtime;
     const cpu = this.k.cur.cpu;
@@ -46,8 +46,8 @@ export abstract class KmemDepot extends KmemErrors {
     return contended;
   }
 
-  protected depotAlloc(cp: number, ml: number): number {
-    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention);
+  protected kmem_depot_alloc(cp: number, ml: number): number {
+    if (this.kmem_depot_contended(cp)) this.inc64(cp + this.O.cache_depot_contention);
     const mlp = cp + ml;
     const O = this.O;
     const i = this.heapWords(mlp, this.mlSize, true);
@@ -63,8 +63,8 @@ export abstract class KmemDepot extends KmemErrors {
     return mp;
   }
 
-  protected depotFree(cp: number, ml: number, mp: number): void {
-    if (this.depotContended(cp)) this.inc64(cp + this.O.cache_depot_contention);
+  protected kmem_depot_free(cp: number, ml: number, mp: number): void {
+    if (this.kmem_depot_contended(cp)) this.inc64(cp + this.O.cache_depot_contention);
     const mlp = cp + ml;
     const O = this.O;
     const i = this.heapWords(mlp, this.mlSize, true);
@@ -77,7 +77,7 @@ export abstract class KmemDepot extends KmemErrors {
     this.stp(mlp + O.ml_total, this.ldl(mlp + O.ml_total) + 1);
   }
 
-  protected depotWsUpdate(cp: number): void {
+  protected kmem_depot_ws_update(cp: number): void {
     const O = this.O;
     for (const ml of [O.cache_full, O.cache_empty]) {
       const mlp = cp + ml;
@@ -86,7 +86,7 @@ export abstract class KmemDepot extends KmemErrors {
     }
   }
 
-  protected depotWsZero(cp: number): void {
+  protected kmem_depot_ws_zero(cp: number): void {
     const O = this.O;
     for (const ml of [O.cache_full, O.cache_empty]) {
       const mlp = cp + ml;
@@ -96,7 +96,7 @@ export abstract class KmemDepot extends KmemErrors {
     }
   }
 
-  protected depotWsReap(cp: number): void {
+  protected kmem_depot_ws_reap(cp: number): void {
     const O = this.O;
     const k = this.k;
     k.enter(this.pc.depot_ws_reap);
@@ -106,24 +106,24 @@ export abstract class KmemDepot extends KmemErrors {
       let reap = Math.min(this.ldl(mlp + O.ml_reaplimit), this.ldl(mlp + O.ml_min));
       for (let n = 0; reap-- > 0; n++) {
         if (n >= this.walkMax) k.deadman();
-        const mp = this.depotAlloc(cp, O.cache_full);
+        const mp = this.kmem_depot_alloc(cp, O.cache_full);
         if (mp === 0) break;
-        this.magazineDestroy(cp, mp, magsize);
+        this.kmem_magazine_destroy(cp, mp, magsize);
       }
       mlp = cp + O.cache_empty;
       reap = Math.min(this.ldl(mlp + O.ml_reaplimit), this.ldl(mlp + O.ml_min));
       for (let n = 0; reap-- > 0; n++) {
         if (n >= this.walkMax) k.deadman();
-        const mp = this.depotAlloc(cp, O.cache_empty);
+        const mp = this.kmem_depot_alloc(cp, O.cache_empty);
         if (mp === 0) break;
-        this.magazineDestroy(cp, mp, 0);
+        this.kmem_magazine_destroy(cp, mp, 0);
       }
     } finally {
       k.leave();
     }
   }
 
-  protected magazineDestroy(cp: number, mp: number, nrounds: number): void {
+  protected kmem_magazine_destroy(cp: number, mp: number, nrounds: number): void {
     const k = this.k;
     k.enter(this.pc.magazine_destroy);
     try {
@@ -133,7 +133,7 @@ export abstract class KmemDepot extends KmemErrors {
       for (let r = 0; r < nrounds; r++) {
         const buf = this.ldp(mp + this.P + r * this.P);
         if (flags & KMF_DEADBEEF) {
-          if (this.verifyPattern(KMEM_FREE_PATTERN32, buf, this.ldp(cp + this.O.cache_verify)) !== -1) {
+          if (this.verify_pattern(KMEM_FREE_PATTERN32, buf, this.ldp(cp + this.O.cache_verify)) !== -1) {
             this.kmem_error(KMERR_MODIFIED, cp, buf);
             continue;
           }
@@ -147,7 +147,7 @@ export abstract class KmemDepot extends KmemErrors {
         } else if (hasDtor) {
           this.callbacks.get(cp)?.dtor?.(buf, priv);
         }
-        this.slabFree(cp, buf);
+        this.kmem_slab_free(cp, buf);
       }
       const mtc = this.ldp(this.ldp(cp + this.O.cache_magtype) + this.O.mt_cache);
       this.kmem_cache_free(mtc, mp);
@@ -156,67 +156,67 @@ export abstract class KmemDepot extends KmemErrors {
     }
   }
 
-  protected magazinePurge(cp: number): void {
+  protected kmem_cache_magazine_purge(cp: number): void {
     const k = this.k;
     k.enter(this.pc.magazine_purge);
     try {
       for (let c = 0; c < k.ncpus; c++) {
-        const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
-        const mp = this.ldp(ccp + this.ccLoaded);
-        const pmp = this.ldp(ccp + this.ccPloaded);
+        const ccp = cp + this.O.cache_cpu + c * KMEM_CPU_CACHE_SIZE;
+        const mp = this.ldp(ccp + this.O.cc_loaded);
+        const pmp = this.ldp(ccp + this.O.cc_ploaded);
         const rounds = this.getRounds(ccp);
         const prounds = this.getProunds(ccp);
-        this.stp(ccp + this.ccLoaded, 0);
-        this.stp(ccp + this.ccPloaded, 0);
+        this.stp(ccp + this.O.cc_loaded, 0);
+        this.stp(ccp + this.O.cc_ploaded, 0);
         this.setRounds(ccp, -1, -1);
-        this.mem.store16(ccp + this.ccMagsize, 0);
-        if (mp !== 0) this.magazineDestroy(cp, mp, rounds);
-        if (pmp !== 0) this.magazineDestroy(cp, pmp, prounds);
+        this.mem.store16(ccp + this.O.cc_magsize, 0);
+        if (mp !== 0) this.kmem_magazine_destroy(cp, mp, rounds);
+        if (pmp !== 0) this.kmem_magazine_destroy(cp, pmp, prounds);
       }
-      this.depotWsZero(cp);
-      this.depotWsReap(cp);
+      this.kmem_depot_ws_zero(cp);
+      this.kmem_depot_ws_reap(cp);
     } finally {
       k.leave();
     }
   }
 
-  protected magazineResize(cp: number): void {
+  protected kmem_cache_magazine_resize(cp: number): void {
     const O = this.O;
     const mtp = this.ldp(cp + O.cache_magtype);
     if (this.ldp(cp + O.cache_chunksize) < this.ldp(mtp + O.mt_maxbuf)) {
       this.k.enter(this.pc.magazine_resize);
       try {
-        this.magazinePurge(cp);
+        this.kmem_cache_magazine_purge(cp);
         this.stp(cp + O.cache_magtype, mtp + O.mt_size);
-        this.magazineEnable(cp);
+        this.kmem_cache_magazine_enable(cp);
       } finally {
         this.k.leave();
       }
     }
   }
 
-  protected magazineEnable(cp: number): void {
+  protected kmem_cache_magazine_enable(cp: number): void {
     if (this.cacheFlags(cp) & KMF_NOMAGAZINE) return;
     const magsize = this.mem.load16(this.ldp(cp + this.O.cache_magtype) + this.O.mt_magsize);
     for (let c = 0; c < this.k.ncpus; c++) {
-      const ccp = cp + this.ccOff + c * KMEM_CPU_CACHE_SIZE;
-      this.mem.store16(ccp + this.ccMagsize, magsize);
+      const ccp = cp + this.O.cache_cpu + c * KMEM_CPU_CACHE_SIZE;
+      this.mem.store16(ccp + this.O.cc_magsize, magsize);
     }
   }
 
   protected getRounds(ccp: number): number {
-    return (this.ld32(ccp + this.ccRounds) << 16) >> 16;
+    return (this.ld32(ccp + this.O.cc_rounds) << 16) >> 16;
   }
 
   protected getProunds(ccp: number): number {
-    return this.ld32(ccp + this.ccRounds) >> 16;
+    return this.ld32(ccp + this.O.cc_rounds) >> 16;
   }
 
   protected setRounds(ccp: number, r: number, pr: number): void {
-    this.st32(ccp + this.ccRounds, ((pr & 0xffff) << 16) | (r & 0xffff));
+    this.st32(ccp + this.O.cc_rounds, ((pr & 0xffff) << 16) | (r & 0xffff));
   }
 
   protected getMagsize(ccp: number): number {
-    return this.ld32(ccp + this.ccMagsize) & 0xffff;
+    return this.ld32(ccp + this.O.cc_magsize) & 0xffff;
   }
 }

@@ -46,7 +46,7 @@ export abstract class KmemErrors extends KmemSlabs {
       let bcp = 0;
       let sp = this.kmem_findslab(cp, buf);
       if (sp === 0) {
-        for (let c = this.listPrev(G.kmem_caches, 0, O.cache_link); c !== 0; c = this.listPrev(G.kmem_caches, c, O.cache_link)) {
+        for (let c = this.list_prev(G.kmem_caches, 0, O.cache_link); c !== 0; c = this.list_prev(G.kmem_caches, c, O.cache_link)) {
           sp = this.kmem_findslab(c, buf);
           if (sp !== 0) {
             cp = c;
@@ -68,7 +68,7 @@ export abstract class KmemErrors extends KmemSlabs {
           for (bcp = this.ldp(this.hashBucket(cp, buf)); bcp !== 0 && n < 1 << 20; bcp = this.ldp(bcp + O.bc_next), n++) {
             if (this.ldp(bcp + O.bc_addr) === buf) break;
           }
-          if (bcp === 0 && btp !== 0) bcp = this.ldp(btp + this.btBufctl);
+          if (bcp === 0 && btp !== 0) bcp = this.ldp(btp + this.O.bt_bufctl);
           const bcc = this.ldp(cp + O.cache_bufctl_cache);
           let ok = bcp !== 0 && mod(bcp, KMEM_ALIGN) === 0 && this.kmem_findslab(bcc, bcp) !== 0;
           if (ok) {
@@ -97,7 +97,7 @@ export abstract class KmemErrors extends KmemSlabs {
         case KMERR_MODIFIED: {
           text += 'buffer modified after being freed\n';
           const verify = this.ldp(cparg + O.cache_verify);
-          let off = this.verifyPattern(KMEM_FREE_PATTERN32, buf, verify);
+          let off = this.verify_pattern(KMEM_FREE_PATTERN32, buf, verify);
           if (off < 0) off = 0;
           const w = hex64(this.ld32(buf + off + 4), this.ld32(buf + off));
           text += `modification occurred at offset 0x${off.toString(16)} (0xdeadbeefdeadbeef replaced by 0x${w})\n`;
@@ -114,8 +114,8 @@ export abstract class KmemErrors extends KmemSlabs {
           break;
         case KMERR_BADBUFTAG: {
           text += 'boundary tag corrupted\n';
-          const bxa = btp + this.btBxstat;
-          const bca = btp + this.btBufctl;
+          const bxa = btp + this.O.bt_bxstat;
+          const bca = btp + this.O.bt_bufctl;
           const lo = (this.ld32(bxa) ^ this.ld32(bca)) >>> 0;
           const hi = this.lp64 ? (this.ld32(bxa + 4) ^ this.ld32(bca + 4)) >>> 0 : 0;
           text += `bcp ^ bxstat = ${hex64(hi, lo)}, should be ${KMEM_BUFTAG_FREE.toString(16)}\n`;
@@ -145,7 +145,7 @@ export abstract class KmemErrors extends KmemSlabs {
         text += `thread=${this.hexp(this.ldp(bcp + O.bc_thread))}  time=T-${sec}.${String(nsec).padStart(9, '0')}  slab=${this.hexp(sp)}  cache: ${this.cacheName(cp)}\n`;
         const depth = Math.min(this.ld32(bcp + O.bc_depth) | 0, KMEM_STACK_DEPTH);
         for (let d = 0; d < depth; d++) {
-          const pc = this.ldp(bcp + this.bcStack + d * this.P);
+          const pc = this.ldp(bcp + this.O.bc_stack + d * this.P);
           text += (this.names === 'umem' ? k.symbolize(pc) : symOff(k.symbolize(pc), pc)) + '\n';
         }
       }

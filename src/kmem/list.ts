@@ -17,7 +17,7 @@ import { KMEM_SLAB_NOMOVE } from '../abi/kmem-impl.js';
 import { KmemState } from './state.js';
 
 export abstract class KmemLists extends KmemState {
-  protected listCreate(list: number, size: number, offset: number): void {
+  protected list_create(list: number, size: number, offset: number): void {
     const O = this.O;
     this.stp(list + O.list_size, size);
     this.stp(list + O.list_offset, offset);
@@ -26,7 +26,7 @@ export abstract class KmemLists extends KmemState {
     this.stp(head + this.P, head);
   }
 
-  protected listInsertAfter(node: number, after: number): void {
+  protected list_insert_after(node: number, after: number): void {
     const P = this.P;
     const next = this.ldp(after);
     this.stp(node, next);
@@ -35,16 +35,16 @@ export abstract class KmemLists extends KmemState {
     this.stp(after, node);
   }
 
-  protected listInsertTail(list: number, obj: number, offset: number): void {
+  protected list_insert_tail(list: number, obj: number, offset: number): void {
     const head = list + this.O.list_head;
-    this.listInsertAfter(obj + offset, this.ldp(head + this.P));
+    this.list_insert_after(obj + offset, this.ldp(head + this.P));
   }
 
-  protected listInsertHead(list: number, obj: number, offset: number): void {
-    this.listInsertAfter(obj + offset, list + this.O.list_head);
+  protected list_insert_head(list: number, obj: number, offset: number): void {
+    this.list_insert_after(obj + offset, list + this.O.list_head);
   }
 
-  protected listRemove(obj: number, offset: number): void {
+  protected list_remove(obj: number, offset: number): void {
     const P = this.P;
     const node = obj + offset;
     const next = this.ldp(node);
@@ -56,13 +56,13 @@ export abstract class KmemLists extends KmemState {
   }
 
   /** Next object after obj (or the first when obj is 0); 0 at the end. */
-  protected listNext(list: number, obj: number, offset: number): number {
+  protected list_next(list: number, obj: number, offset: number): number {
     const head = list + this.O.list_head;
     const n = this.ldp(obj === 0 ? head : obj + offset);
     return n === head ? 0 : n - offset;
   }
 
-  protected listPrev(list: number, obj: number, offset: number): number {
+  protected list_prev(list: number, obj: number, offset: number): number {
     const head = list + this.O.list_head;
     const n = this.ldp((obj === 0 ? head : obj + offset) + this.P);
     return n === head ? 0 : n - offset;
@@ -79,7 +79,7 @@ export abstract class KmemLists extends KmemState {
   }
 
   /** kmem_partial_slab_cmp: <0 if s0 sorts before s1. */
-  protected slabCmp(cp: number, s0: number, s1: number): number {
+  protected kmem_partial_slab_cmp(cp: number, s0: number, s1: number): number {
     const bs = this.ldp(cp + this.O.cache_partial_binshift);
     const mc = this.ldp(cp + this.O.cache_maxchunks);
     const w0 = this.slabWeight(s0, bs, mc);
@@ -90,7 +90,7 @@ export abstract class KmemLists extends KmemState {
 
   /* The partial-slab "AVL tree", kept as a right spine (see theory). */
 
-  protected avlFirst(tree: number): number {
+  protected avl_first(tree: number): number {
     const root = this.ldp(tree + this.O.avl_root);
     return root === 0 ? 0 : root - this.ldp(tree + this.O.avl_offset);
   }
@@ -113,11 +113,11 @@ export abstract class KmemLists extends KmemState {
     if (next !== 0) this.stp(next + 2 * P, node + 5);
   }
 
-  protected avlAdd(cp: number, tree: number, sp: number, from = 0): void {
+  protected avl_add(cp: number, tree: number, sp: number, from = 0): void {
     const off = this.ldp(tree + this.O.avl_offset);
     let prev = from === 0 ? 0 : this.avlPrevNode(from);
     let cur = from === 0 ? this.ldp(tree + this.O.avl_root) : from;
-    for (let n = 0; cur !== 0 && this.slabCmp(cp, cur - off, sp) < 0; n++) {
+    for (let n = 0; cur !== 0 && this.kmem_partial_slab_cmp(cp, cur - off, sp) < 0; n++) {
       if (n >= this.slabWalkMax) this.k.deadman();
       prev = cur;
       cur = this.avlNextNode(cur);
@@ -126,7 +126,7 @@ export abstract class KmemLists extends KmemState {
     this.stp(tree + this.O.avl_numnodes, this.ldp(tree + this.O.avl_numnodes) + 1);
   }
 
-  protected avlRemove(tree: number, sp: number): void {
+  protected avl_remove(tree: number, sp: number): void {
     const P = this.P;
     const node = sp + this.ldp(tree + this.O.avl_offset);
     const prev = this.avlPrevNode(node);
@@ -141,11 +141,11 @@ export abstract class KmemLists extends KmemState {
   }
 
   /** avl_update_gt: the slab's weight went up; move it right if needed. */
-  protected avlUpdateGt(cp: number, tree: number, sp: number): void {
+  protected avl_update_gt(cp: number, tree: number, sp: number): void {
     const off = this.ldp(tree + this.O.avl_offset);
     const next = this.avlNextNode(sp + off);
-    if (next === 0 || this.slabCmp(cp, sp, next - off) <= 0) return;
-    this.avlRemove(tree, sp);
-    this.avlAdd(cp, tree, sp, next);
+    if (next === 0 || this.kmem_partial_slab_cmp(cp, sp, next - off) <= 0) return;
+    this.avl_remove(tree, sp);
+    this.avl_add(cp, tree, sp, next);
   }
 }

@@ -21,13 +21,13 @@ import { HeapLp64 } from './lp64.js';
 import { KmemWordPaths } from './wordpaths.js';
 
 export abstract class KmemLogs extends KmemWordPaths {
-  protected logInit(logsize: number): number {
+  protected kmem_log_init(logsize: number): number {
     const k = this.k;
     const mem = this.mem;
     const O = this.O;
     const ncpus = k.ncpus;
     const nchunks = 4 * ncpus;
-    const lhsize = p2roundup(this.lhCpu + ncpus * 64, KMEM_ALIGN);
+    const lhsize = p2roundup(this.O.lh_cpu + ncpus * 64, KMEM_ALIGN);
     const la = this.arenas.kmem_log;
     const lhp = la.xalloc(p2roundup(lhsize, la.quantum), 64, mod(-lhsize, 64), 0, 0, 0, 0);
     if (lhp === 0) k.panic('kmem_log_init: no memory');
@@ -42,7 +42,7 @@ export abstract class KmemLogs extends KmemWordPaths {
     this.stp(lhp + O.lh_free, free);
     mem.fill32(base, chunksize * nchunks, 0);
     mem.fill32(free, p2roundup(nchunks * 4, 8), 0);
-    for (let i = 0; i < ncpus; i++) this.st32(lhp + this.lhCpu + i * 64 + O.clh_chunk, i);
+    for (let i = 0; i < ncpus; i++) this.st32(lhp + this.O.lh_cpu + i * 64 + O.clh_chunk, i);
     for (let i = ncpus; i < nchunks; i++) this.st32(free + i * 4, i);
     this.st32(lhp + O.lh_head, ncpus);
     this.st32(lhp + O.lh_tail, 0);
@@ -53,7 +53,7 @@ export abstract class KmemLogs extends KmemWordPaths {
   protected logReserve(lhp: number, size: number): number {
     if (lhp === 0 || this.ld32(this.G.kmem_logging) === 0 || this.k.panicking) return 0;
     const O = this.O;
-    const clhp = lhp + this.lhCpu + this.k.cur.cpu * 64;
+    const clhp = lhp + this.O.lh_cpu + this.k.cur.cpu * 64;
     this.st32(clhp + O.clh_hits, this.ld32(clhp + O.clh_hits) + 1);
     let avail = this.ldp(clhp + O.clh_avail);
     if (size > avail) {
@@ -79,7 +79,7 @@ export abstract class KmemLogs extends KmemWordPaths {
   }
 
   /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
-  protected override logEnter(lhp: number, data: number, size: number): number {
+  protected override kmem_log_enter(lhp: number, data: number, size: number): number {
     const s = data + HeapLp64.NEG;
     if (this.wordPathsOn && s >>> 0 === s && s + size <= this.hSize && size > 0 && this.pagesR(s, size)) {
       const d = this.logEnterHeap(lhp + HeapLp64.NEG, s, size);
@@ -109,21 +109,21 @@ export abstract class KmemLogs extends KmemWordPaths {
   }
 
   /** KMEM_AUDIT: timestamp, thread, stack, then copy to the transaction log. */
-  protected override audit(lhp: number, cp: number, bcp: number): void {
+  protected override kmem_audit(lhp: number, cp: number, bcp: number): void {
     const k = this.k;
     const O = this.O;
     const o = bcp + HeapLp64.NEG;
     if (o >= 0 && o + this.bcaSize <= this.hLim && (o & 7) === 0 && this.auditH(lhp + HeapLp64.NEG, o)) return;
     this.st64(bcp + O.bc_timestamp, k.gethrtime());
     this.stp(bcp + O.bc_thread, k.cur.addr);
-    this.st32(bcp + O.bc_depth, k.capturePcs(bcp + this.bcStack, this.stackDepth));
+    this.st32(bcp + O.bc_depth, k.capturePcs(bcp + this.O.bc_stack, this.stackDepth));
     // The log copy carries the previous bc_lastlog; then the record points at it.
     void cp;
-    this.stp(bcp + O.bc_lastlog, this.logEnter(lhp, bcp, this.bcaSize));
+    this.stp(bcp + O.bc_lastlog, this.kmem_log_enter(lhp, bcp, this.bcaSize));
   }
 
   /** kmem_log_event: a record with only addr/slab/cache plus the audit fields. */
-  protected logEvent(lhp: number, cp: number, sp: number, addr: number): void {
+  protected kmem_log_event(lhp: number, cp: number, sp: number, addr: number): void {
     if (lhp === 0) return;
     const k = this.k;
     const O = this.O;
@@ -145,7 +145,7 @@ export abstract class KmemLogs extends KmemWordPaths {
       this.stp(e + O.bc_cache, cp);
       this.st64(e + O.bc_timestamp, k.gethrtime());
       this.stp(e + O.bc_thread, k.cur.addr);
-      this.st32(e + O.bc_depth, k.capturePcs(e + this.bcStack, this.stackDepth));
+      this.st32(e + O.bc_depth, k.capturePcs(e + this.O.bc_stack, this.stackDepth));
     } finally {
       k.leave();
     }

@@ -30,7 +30,7 @@ export abstract class KmemSlabs extends KmemDebug {
     return this.ldp(cp + O.cache_hash_table) + idx * this.P;
   }
 
-  protected slabCreate(cp: number, kmflag: number): number {
+  protected kmem_slab_create(cp: number, kmflag: number): number {
     const k = this.k;
     const mem = this.mem;
     const O = this.O;
@@ -48,7 +48,7 @@ export abstract class KmemSlabs extends KmemDebug {
 
       const slab = vmp.alloc(slabsize, kmflag & KM_VMFLAGS);
       if (slab === 0) {
-        this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+        this.kmem_log_event(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
         this.inc64(cp + O.cache_alloc_fail);
         return 0;
       }
@@ -60,7 +60,7 @@ export abstract class KmemSlabs extends KmemDebug {
         sp = this.kmem_cache_alloc(this.slabCache, kmflag);
         if (sp === 0) {
           vmp.free(slab, slabsize);
-          this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+          this.kmem_log_event(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
           this.inc64(cp + O.cache_alloc_fail);
           return 0;
         }
@@ -104,7 +104,7 @@ export abstract class KmemSlabs extends KmemDebug {
             }
             this.kmem_cache_free(this.slabCache, sp);
             vmp.free(slab, slabsize);
-            this.logEvent(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
+            this.kmem_log_event(this.ldp(this.G.kmem_failure_log), cp, 0, 0);
             this.inc64(cp + O.cache_alloc_fail);
             return 0;
           }
@@ -120,7 +120,7 @@ export abstract class KmemSlabs extends KmemDebug {
         if (flags & KMF_BUFTAG) {
           const btp = buf + buftagOff;
           this.setRedzone(btp);
-          this.stp(btp + this.btBufctl, bcp);
+          this.stp(btp + this.O.bt_bufctl, bcp);
           this.setBxstat(btp, bcp, KMEM_BUFTAG_FREE);
           if (flags & KMF_DEADBEEF) this.fillPattern(buf, verify, KMEM_FREE_PATTERN32);
         }
@@ -129,14 +129,14 @@ export abstract class KmemSlabs extends KmemDebug {
         buf += chunksize;
       }
       this.stp(sp + O.slab_head, head);
-      this.logEvent(this.ldp(this.G.kmem_slab_log), cp, sp, slab);
+      this.kmem_log_event(this.ldp(this.G.kmem_slab_log), cp, sp, slab);
       return sp;
     } finally {
       k.leave();
     }
   }
 
-  protected slabDestroy(cp: number, sp: number): void {
+  protected kmem_slab_destroy(cp: number, sp: number): void {
     const O = this.O;
     const k = this.k;
     k.enter(this.pc.slab_destroy);
@@ -161,15 +161,15 @@ export abstract class KmemSlabs extends KmemDebug {
     }
   }
 
-  protected slabAlloc(cp: number, kmflag: number): number {
+  protected kmem_slab_alloc(cp: number, kmflag: number): number {
     const O = this.O;
     const k = this.k;
     k.enter(this.pc.slab_alloc);
     try {
       const tree = cp + O.cache_partial_slabs;
-      let sp = this.avlFirst(tree);
+      let sp = this.avl_first(tree);
       if (sp === 0) {
-        sp = this.slabCreate(cp, kmflag);
+        sp = this.kmem_slab_create(cp, kmflag);
         if (sp === 0) return 0;
         this.inc64(cp + O.cache_slab_create);
         const chunks = this.ldl(sp + O.slab_chunks);
@@ -178,13 +178,13 @@ export abstract class KmemSlabs extends KmemDebug {
         if (total > this.ld64(cp + O.cache_bufmax)) this.st64(cp + O.cache_bufmax, total);
         this.add64(cp + O.cache_bufslab, chunks);
       }
-      return this.slabAllocImpl(cp, sp);
+      return this.kmem_slab_alloc_impl(cp, sp);
     } finally {
       k.leave();
     }
   }
 
-  protected slabAllocImpl(cp: number, sp: number): number {
+  protected kmem_slab_alloc_impl(cp: number, sp: number): number {
     const O = this.O;
     const refcnt = this.ldl(sp + O.slab_refcnt);
     const newSlab = refcnt === 0;
@@ -200,23 +200,23 @@ export abstract class KmemSlabs extends KmemDebug {
       const hb = this.hashBucket(cp, buf);
       this.stp(bcp + O.bc_next, this.ldp(hb));
       this.stp(hb, bcp);
-      if ((flags & (KMF_AUDIT | KMF_BUFTAG)) === KMF_AUDIT) this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+      if ((flags & (KMF_AUDIT | KMF_BUFTAG)) === KMF_AUDIT) this.kmem_audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
     } else {
       buf = bcp - this.ldp(cp + O.cache_bufctl);
     }
     const tree = cp + O.cache_partial_slabs;
     if (this.ldp(sp + O.slab_head) === 0) {
       if (!newSlab) {
-        this.avlRemove(tree, sp);
+        this.avl_remove(tree, sp);
         this.k.mem.store16(sp + O.slab_later_count, 0);
         this.k.mem.store16(sp + O.slab_flags, this.mem.load16(sp + O.slab_flags) & ~KMEM_SLAB_NOMOVE);
         this.st32(sp + O.slab_stuck_offset, 0xffffffff);
       }
-      this.listInsertHead(cp + O.cache_complete_slabs, sp, O.slab_link);
+      this.list_insert_head(cp + O.cache_complete_slabs, sp, O.slab_link);
       this.stp(cp + O.cache_complete_slab_count, this.ldp(cp + O.cache_complete_slab_count) + 1);
       return buf;
     }
-    if (newSlab) this.avlAdd(cp, tree, sp);
+    if (newSlab) this.avl_add(cp, tree, sp);
     // otherwise the slab got more allocated: its position is unchanged
     return buf;
   }
@@ -228,7 +228,7 @@ export abstract class KmemSlabs extends KmemDebug {
     const list = cp + O.cache_complete_slabs;
     const off = O.slab_link;
     let n = 0;
-    for (let sp = this.listNext(list, 0, off); sp !== 0 && n < 1 << 22; sp = this.listNext(list, sp, off), n++) {
+    for (let sp = this.list_next(list, 0, off); sp !== 0 && n < 1 << 22; sp = this.list_next(list, sp, off), n++) {
       const d = buf - this.ldp(sp + O.slab_base);
       if (d >= 0 && d < slabsize) return sp;
     }
@@ -242,7 +242,7 @@ export abstract class KmemSlabs extends KmemDebug {
     return 0;
   }
 
-  protected override slabFree(cp: number, buf: number): void {
+  protected override kmem_slab_free(cp: number, buf: number): void {
     const O = this.O;
     const k = this.k;
     k.enter(this.pc.slab_free);
@@ -276,9 +276,9 @@ export abstract class KmemSlabs extends KmemDebug {
       }
       if ((flags & (KMF_AUDIT | KMF_BUFTAG)) === KMF_AUDIT) {
         if (flags & KMF_CONTENTS) {
-          this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents)));
+          this.stp(bcp + O.bc_contents, this.kmem_log_enter(this.ldp(this.G.kmem_content_log), buf, this.ldp(cp + O.cache_contents)));
         }
-        this.audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
+        this.kmem_audit(this.ldp(this.G.kmem_transaction_log), cp, bcp);
       }
       const wasFull = this.ldp(sp + O.slab_head) === 0;
       this.stp(bcp + O.bc_next, this.ldp(sp + O.slab_head));
@@ -290,23 +290,23 @@ export abstract class KmemSlabs extends KmemDebug {
       const tree = cp + O.cache_partial_slabs;
       if (refcnt === 0) {
         if (chunks === 1) {
-          this.listRemove(sp, O.slab_link);
+          this.list_remove(sp, O.slab_link);
           this.stp(cp + O.cache_complete_slab_count, this.ldp(cp + O.cache_complete_slab_count) - 1);
         } else {
-          this.avlRemove(tree, sp);
+          this.avl_remove(tree, sp);
         }
         this.add64(cp + O.cache_buftotal, -chunks);
         this.add64(cp + O.cache_bufslab, -chunks);
         this.inc64(cp + O.cache_slab_destroy);
-        this.slabDestroy(cp, sp);
+        this.kmem_slab_destroy(cp, sp);
         return;
       }
       if (wasFull) {
-        this.listRemove(sp, O.slab_link);
+        this.list_remove(sp, O.slab_link);
         this.stp(cp + O.cache_complete_slab_count, this.ldp(cp + O.cache_complete_slab_count) - 1);
-        this.avlAdd(cp, tree, sp);
+        this.avl_add(cp, tree, sp);
       } else {
-        this.avlUpdateGt(cp, tree, sp);
+        this.avl_update_gt(cp, tree, sp);
       }
     } finally {
       k.leave();

@@ -330,17 +330,6 @@ export abstract class KmemState {
   };
 
   /* ---- offsets (computed once from the C types) ---- */
-  protected readonly ccOff: number; // offsetof(kmem_cache_t, cache_cpu)
-  protected readonly ccAlloc: number;
-  protected readonly ccFree: number;
-  protected readonly ccLoaded: number;
-  protected readonly ccPloaded: number;
-  protected readonly ccFlags: number;
-  protected readonly ccRounds: number; // rounds (low 16) | prounds (high 16)
-  protected readonly ccMagsize: number;
-  /* word indices of cc_rounds and cc_loaded (cpuReload) */
-  protected readonly iRounds: number;
-  protected readonly iLoaded: number;
   /** Bytes of kmem_maglist_t that the depot touches (all fields 8-aligned under LP64). */
   protected readonly mlSize: number;
   protected readonly cacheSize: number;
@@ -349,11 +338,6 @@ export abstract class KmemState {
   protected readonly bcSize: number;
   protected readonly bcaSize: number;
   protected readonly btSize: number;
-  protected readonly btBufctl: number;
-  protected readonly btBxstat: number;
-  protected readonly btHistory: number;
-  protected readonly bcStack: number;
-  protected readonly lhCpu: number;
 
   /* ---- views of the heap and data segments (remapViews) ---- */
   /** The machine's direct accessors over the heap and data segments (the checked paths). */
@@ -378,8 +362,8 @@ export abstract class KmemState {
   /** hSize when the word-index paths apply, else 0 (one compare checks both). */
   protected hLim = 0;
   /**
-   * Turns allocW made before handing an allocation to allocSlow, whose
-   * loop continues the count (allocW's turns are allocSlow's, one for one),
+   * Turns allocW made before handing an allocation to kmem_cache_alloc_checked, whose
+   * loop continues the count (allocW's turns are kmem_cache_alloc_checked's, one for one),
    * so the deadman fires after the same turns on either path.
    */
   protected spins = 0;
@@ -446,51 +430,22 @@ export abstract class KmemState {
     }
     declareKmemTypes(k.types, k.ncpus);
     const T = k.types;
-    const off = (t: string, m: string) => T.offsetof(t, m);
-    const C = 'kmem_cache_t';
-    this.ccOff = off(C, 'cache_cpu');
-    const CC = 'kmem_cpu_cache_t';
-    this.ccAlloc = off(CC, 'cc_alloc');
-    this.ccFree = off(CC, 'cc_free');
-    this.ccLoaded = off(CC, 'cc_loaded');
-    this.ccPloaded = off(CC, 'cc_ploaded');
-    this.ccFlags = off(CC, 'cc_flags');
-    this.ccRounds = off(CC, 'cc_rounds');
-    this.ccMagsize = off(CC, 'cc_magsize');
-    if (off(CC, 'cc_prounds') !== this.ccRounds + 2 || this.ccRounds % 4 !== 0 || this.ccMagsize % 4 !== 0) {
-      throw new Error('kmem: unexpected kmem_cpu_cache_t layout');
-    }
-    if ((this.ccOff | this.ccFlags | this.ccLoaded | this.ccAlloc | this.ccFree) % 4 !== 0 || (this.ccLoaded % this.P) !== 0) {
-      throw new Error('kmem: unexpected kmem_cpu_cache_t alignment');
-    }
-    this.iRounds = this.ccRounds >> 2;
-    this.iLoaded = this.ccLoaded >> 2;
-    if (this.wordPathsOn && (this.ccOff !== CacheWord.CPU_B || this.ccAlloc !== CpuCacheWord.ALLOC * 4 || this.ccFree !== CpuCacheWord.FREE * 4 || this.ccLoaded !== CpuCacheWord.LOADED * 4 ||
-        this.ccPloaded !== CpuCacheWord.PLOADED * 4 || this.ccFlags !== CpuCacheWord.FLAGS * 4 || this.ccRounds !== CpuCacheWord.ROUNDS * 4 || this.ccMagsize !== CpuCacheWord.MAGSIZE * 4)) {
-      throw new Error('kmem: kmem_cpu_cache_t / kmem_cache_t layout differs from the fast paths\' constants');
-    }
-    this.cacheSize = T.size(C);
     this.O = kmemOffsets(T);
     const O = this.O;
+    this.cacheSize = T.size('kmem_cache_t');
     this.mlSize = T.size('kmem_maglist_t');
-    if (this.lp64 && (O.ml_list | O.ml_total | O.ml_min | O.ml_alloc | this.ccPloaded) % 8 !== 0) throw new Error('kmem: unexpected kmem_maglist_t layout');
     this.slabSize = T.size('kmem_slab_t');
     this.bcSize = T.size('kmem_bufctl_t');
     this.bcaSize = T.size('kmem_bufctl_audit_t');
     this.btSize = T.size('kmem_buftag_t');
-    this.btBufctl = off('kmem_buftag_t', 'bt_bufctl');
-    this.btBxstat = off('kmem_buftag_t', 'bt_bxstat');
-    this.btHistory = off('kmem_buftag_lite_t', 'bt_history');
-    this.bcStack = off('kmem_bufctl_audit_t', 'bc_stack');
-    this.lhCpu = off('kmem_log_header_t', 'lh_cpu');
-    if (this.wordPathsOn && (this.O.cache_constructor !== CacheWord.CTOR * 4 || this.O.cache_destructor !== CacheWord.DTOR * 4 || this.O.cache_flags !== CacheWord.FLAGS * 4 ||
-        this.O.cache_mtbf !== CacheWord.MTBF * 4 || this.O.cache_buftag !== CacheWord.BUFTAG * 4 || this.O.cache_verify !== CacheWord.VERIFY * 4 ||
-        this.O.cache_full !== CacheWord.FULL_B || this.O.cache_empty !== CacheWord.EMPTY_B || this.btBufctl !== BuftagWord.BUFCTL * 4 ||
-        this.btBxstat !== BuftagWord.BXSTAT * 4 || this.btSize !== BuftagWord.SIZE_B || this.O.bc_addr !== BufctlWord.ADDR * 4 ||
-        this.O.cache_contents !== CacheWord.CONTENTS * 4 || this.O.ml_list !== MaglistWord.LIST * 4 || this.O.ml_total !== MaglistWord.TOTAL * 4 ||
-        this.O.ml_min !== MaglistWord.MIN * 4 || this.O.ml_alloc !== MaglistWord.ALLOC * 4 || this.mlSize !== MaglistWord.SIZE_B || CacheWord.EMPTY_B !== CacheWord.FULL_B + MaglistWord.SIZE_B || this.O.bc_lastlog !== BufctlWord.LASTLOG * 4 || this.O.bc_contents !== BufctlWord.CONTENTS_B)) {
-      throw new Error('kmem: kmem_cache_t / buftag layout differs from the fast paths\' constants');
+    if (O.cc_prounds !== O.cc_rounds + 2 || O.cc_rounds % 4 !== 0 || O.cc_magsize % 4 !== 0) {
+      throw new Error('kmem: unexpected kmem_cpu_cache_t layout');
     }
+    if ((O.cache_cpu | O.cc_flags | O.cc_loaded | O.cc_alloc | O.cc_free) % 4 !== 0 || O.cc_loaded % this.P !== 0) {
+      throw new Error('kmem: unexpected kmem_cpu_cache_t alignment');
+    }
+    if (this.lp64 && (O.ml_list | O.ml_total | O.ml_min | O.ml_alloc | O.cc_ploaded) % 8 !== 0) throw new Error('kmem: unexpected kmem_maglist_t layout');
+    if (this.wordPathsOn && !this.layoutIsLp64()) throw new Error("kmem: the C layout differs from the word paths' constants (lp64.ts)");
 
     this.names = opts.names ?? 'kmem';
     this.FN = this.names === 'umem' ? umemFunctions(k) : { ...k.fns(FN_SIZES) };
@@ -603,6 +558,24 @@ export abstract class KmemState {
   /** A cache name of kmem's own in the allocator's names (kmem_alloc_8 or umem_alloc_8). */
   protected ownName(name: string): string {
     return this.names === 'umem' ? name.replace(/^kmem_/, 'umem_') : name;
+  }
+
+  /** The C layout is the one written into the word paths (lp64.ts). */
+  private layoutIsLp64(): boolean {
+    const O = this.O;
+    const words: Array<[number, number]> = [
+      [O.cc_alloc, CpuCacheWord.ALLOC], [O.cc_free, CpuCacheWord.FREE], [O.cc_loaded, CpuCacheWord.LOADED], [O.cc_ploaded, CpuCacheWord.PLOADED],
+      [O.cc_flags, CpuCacheWord.FLAGS], [O.cc_rounds, CpuCacheWord.ROUNDS], [O.cc_magsize, CpuCacheWord.MAGSIZE],
+      [O.cache_constructor, CacheWord.CTOR], [O.cache_destructor, CacheWord.DTOR], [O.cache_flags, CacheWord.FLAGS], [O.cache_mtbf, CacheWord.MTBF],
+      [O.cache_buftag, CacheWord.BUFTAG], [O.cache_verify, CacheWord.VERIFY], [O.cache_contents, CacheWord.CONTENTS],
+      [O.bt_bufctl, BuftagWord.BUFCTL], [O.bt_bxstat, BuftagWord.BXSTAT], [O.bc_addr, BufctlWord.ADDR], [O.bc_lastlog, BufctlWord.LASTLOG],
+      [O.ml_list, MaglistWord.LIST], [O.ml_total, MaglistWord.TOTAL], [O.ml_min, MaglistWord.MIN], [O.ml_alloc, MaglistWord.ALLOC],
+    ];
+    const bytes: Array<[number, number]> = [
+      [O.cache_cpu, CacheWord.CPU_B], [O.cache_full, CacheWord.FULL_B], [O.cache_empty, CacheWord.EMPTY_B], [O.bc_contents, BufctlWord.CONTENTS_B],
+      [this.btSize, BuftagWord.SIZE_B], [this.mlSize, MaglistWord.SIZE_B], [O.cache_empty - O.cache_full, MaglistWord.SIZE_B],
+    ];
+    return words.every(([o, w]) => o === w * 4) && bytes.every(([o, b]) => o === b);
   }
 
   /** Whether the word-index fast paths are in use (LP64 standard layout, not turned off). */

@@ -108,7 +108,7 @@ export abstract class KmemWordPaths extends KmemLists {
    * The debug checks are written inline (a call per operation costs more
    * than the checks): when the cache, the buffer, its buftag, bufctl and
    * verify range are in order on the heap view (no KMF_LITE, no mtbf, no
-   * constructor or destructor to run) they do what allocDebug / freeDebug
+   * constructor or destructor to run) they do what kmem_cache_alloc_debug / kmem_cache_free_debug
    * do; anything wrong or unusual goes to the checked path with nothing
    * changed, which does the work and any reporting exactly as before.
    */
@@ -125,7 +125,7 @@ export abstract class KmemWordPaths extends KmemLists {
     const ci = o >>> 2;
     const cpo = o - (CacheWord.CPU_B + this.cpuOff);
     for (let spins = 0; ; spins++) {
-      // (the turns so far go to allocSlow if it takes over: see spins)
+      // (the turns so far go to kmem_cache_alloc_checked if it takes over: see spins)
       this.spins = spins;
       if (spins >= DEADMAN_SPINS) this.k.deadman();
       if (u[ci + CpuCacheWord.FLAGS]! & CacheFlag.DUMPUNSAFE) return -1;
@@ -291,11 +291,11 @@ export abstract class KmemWordPaths extends KmemLists {
         } else {
           const O = this.O;
           const cp = cpo + HeapLp64.BASE;
-          this.stp(bcp + O.bc_contents, this.logEnter(this.ldp(this.G.kmem_content_log), bo + HeapLp64.BASE, this.ldp(cp + O.cache_contents)));
+          this.stp(bcp + O.bc_contents, this.kmem_log_enter(this.ldp(this.G.kmem_content_log), bo + HeapLp64.BASE, this.ldp(cp + O.cache_contents)));
         }
       }
       if (!(rec && d[this.iTxLog + 1] === HeapLp64.HI && this.auditH(d[this.iTxLog]!, bcLo))) {
-        this.audit(this.ldp(this.G.kmem_transaction_log), cpo + HeapLp64.BASE, bcp);
+        this.kmem_audit(this.ldp(this.G.kmem_transaction_log), cpo + HeapLp64.BASE, bcp);
       }
     } finally {
       k.depth = d0;
@@ -306,7 +306,7 @@ export abstract class KmemWordPaths extends KmemLists {
    * KMEM_AUDIT on the heap view: the record at heap offset bco (8-aligned,
    * inside the heap) into the transaction log whose header is at heap
    * offset lho.  False, with nothing changed, when a page is not writable
-   * or the log needs the checked path (audit() then does it all).
+   * or the log needs the checked path (kmem_audit() then does it all).
    */
   protected auditH(lho: number, bco: number): boolean {
     const size = this.bcaSize;
@@ -426,7 +426,7 @@ export abstract class KmemWordPaths extends KmemLists {
     if (lho < 0 || size <= 0 || this.k.panicking || this.d32[this.iLogging] === 0) return -1;
     const hSize = this.hLim;
     const prot = this.hProt;
-    const c = lho + this.lhCpu + this.cpuOff;
+    const c = lho + this.O.lh_cpu + this.cpuOff;
     if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === HeapLp64.RW && prot[(c + 63) >>> 12] === HeapLp64.RW)) return -1;
     const O = this.O;
     const u = this.h32;
@@ -480,7 +480,7 @@ export abstract class KmemWordPaths extends KmemLists {
     const t = k.cur;
     const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
     const st = t.stack;
-    let si = i + (this.bcStack >>> 2);
+    let si = i + (this.O.bc_stack >>> 2);
     if (this.lp64) {
       // hi:lo of a signed 64-bit value (* 2^-32 is exactly / 2^32).
       let v = t.addr;
@@ -648,8 +648,8 @@ export abstract class KmemWordPaths extends KmemLists {
 
   /* defined in the layers above */
   protected abstract allocDebugFramed(cp: number, buf: number, kmflag: number, construct: boolean, pc: number): number;
-  protected abstract audit(lhp: number, cp: number, bcp: number): void;
+  protected abstract kmem_audit(lhp: number, cp: number, bcp: number): void;
   protected abstract depotContendedAt(cp: number): boolean;
   protected abstract freeMag(cp: number, ccp: number, buf: number, spins?: number): void;
-  protected abstract logEnter(lhp: number, data: number, size: number): number;
+  protected abstract kmem_log_enter(lhp: number, data: number, size: number): number;
 }
