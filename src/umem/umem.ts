@@ -41,7 +41,8 @@ import { KM_NOSLEEP } from '../abi/kmem-impl.js';
 import { VM_NOSLEEP } from '../vmem/api.js';
 import { parseUmemEnv, type UmemConfig, type UmemEnv } from './env.js';
 import { UmemError, type UmemErrorClass } from './errors.js';
-import { bootProcessHeap, type ProcessHeap } from './process.js';
+import { bootProcessHeap, UMEM_HEAP_LIMIT, type ProcessHeap } from './process.js';
+import { ArgumentError, checkInt, checkString } from '../machine/argcheck.js';
 import type { KSymbol } from '../kernel/kernel.js';
 import type { TypeTable } from '../ctf/ctf.js';
 
@@ -437,5 +438,25 @@ function isPow2(n: number): boolean {
 
 /** Create a debugging allocator over a memory (see UmemOptions). */
 export function createUmem(opts: UmemOptions): Umem {
+  checkUmemOptions(opts);
   return new Umem(opts);
+}
+
+/** Bad options are an ArgumentError naming the option (a memory too small for the allocator: a RangeError). */
+function checkUmemOptions(opts: UmemOptions): void {
+  const fn = 'createUmem';
+  if (typeof opts !== 'object' || opts === null) throw new ArgumentError(fn, 'options', 'an object', opts);
+  const m: unknown = opts.memory;
+  const isMemory = m instanceof ArrayBuffer || m instanceof WebAssembly.Memory || (typeof SharedArrayBuffer !== 'undefined' && m instanceof SharedArrayBuffer);
+  if (!isMemory) throw new ArgumentError(fn, 'memory', 'an ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory', m);
+  if (opts.base !== undefined) checkInt(fn, 'base', opts.base, 0, UMEM_HEAP_LIMIT - 1);
+  if (opts.limit !== undefined) checkInt(fn, 'limit', opts.limit, 1, 0x100000000);
+  if (opts.seed !== undefined) checkInt(fn, 'seed', opts.seed, 0, 0xffffffff);
+  for (const k of ['UMEM_DEBUG', 'UMEM_LOGGING', 'UMEM_OPTIONS'] as const) {
+    const v = opts.env?.[k];
+    if (v !== undefined) checkString(fn, `env.${k}`, v);
+  }
+  for (const k of ['captureStack', 'symbolize', 'output'] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== 'function') throw new ArgumentError(fn, k, 'a function', opts[k]);
+  }
 }

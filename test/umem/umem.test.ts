@@ -190,3 +190,15 @@ test('every UMEM_DEBUG and UMEM_OPTIONS item runs a workload cleanly', () => {
     assert.deepEqual(umemVerify(u).flatMap((v) => v.corrupt), [], JSON.stringify(env));
   }
 });
+
+test('a SharedArrayBuffer serves as well; bad options are one clear error', () => {
+  const u = createUmem({ memory: new SharedArrayBuffer(4 << 20) });
+  const p = u.malloc(10);
+  assert.notEqual(p, 0);
+  u.free(p);
+  assert.throws(() => createUmem({ memory: new Uint8Array(10) as unknown as ArrayBuffer }), /createUmem: memory must be an ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory, got an object/);
+  assert.throws(() => createUmem({ memory: new ArrayBuffer(1 << 20), base: -1 }), /createUmem: base must be an integer/);
+  assert.throws(() => createUmem({ memory: new ArrayBuffer(1 << 20), env: { UMEM_DEBUG: 3 as unknown as string } }), /createUmem: env.UMEM_DEBUG must be a string/);
+  assert.throws(() => createUmem({ memory: new ArrayBuffer(32768) }), /process: no room for the data area/);
+  assert.throws(() => u.malloc(-1), /umem: a size must be a non-negative integer, not -1/);
+});
