@@ -132,3 +132,13 @@ test('bad input: one line each', async (t) => {
 function pick(r: { status: number | null; stderr: string }): [number | null, string] {
   return [r.status, r.stderr];
 }
+
+test("unknown UMEM_DEBUG items are reported in libumem's words and the program runs", async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const r = kmemdb(['run', program('wasi')], { env: { ...env, UMEM_DEBUG: 'bogus,audit=x' } });
+  assert.equal(r.status, 0);
+  assert.equal(r.stderr, "UMEM_DEBUG: 'bogus' not recognized\nUMEM_DEBUG: audit: not a number\nto stderr\n");
+  const opt = kmemdb(['run', '--umem-debug=nonsense', program('wasi')], { env });
+  assert.equal(opt.stderr, "UMEM_DEBUG: 'nonsense' not recognized\nto stderr\n");
+});
