@@ -20,6 +20,9 @@ import type { TypeTable } from '../ctf/ctf.js';
 import { declare } from '../ctf/cparse.js';
 
 /* cache_flags / kmem_flags (spec §1.1) */
+/** kmem_error()'s panic when kmem_panic > 0 (its report goes to the console first). */
+export const KMEM_PANIC_MESSAGE = 'kernel heap corruption detected';
+
 export const KMF_AUDIT = 0x1;
 export const KMF_DEADBEEF = 0x2;
 export const KMF_REDZONE = 0x4;

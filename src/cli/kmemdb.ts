@@ -15,7 +15,7 @@
 import * as path from 'node:path';
 import { runScenario, scenarios, ScenarioError } from '../scenarios/index.js';
 import { DumpFormatError } from '../dump/dump-format.js';
-import { hex } from '../machine/addr.js';
+import { KMEM_PANIC_MESSAGE } from '../abi/kmem-impl.js';
 import { OptionError, splitOption, takeSystemOption, type SystemOptions } from './system-options.js';
 import { bootSystem } from '../system.js';
 import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
@@ -91,8 +91,11 @@ function mib(n: number): string {
 /** Run a scenario into dir and report; returns the dump number. */
 function crash(io: KmemdbIO, name: string, dir: string, opts: Omit<CrashArgs, 'list' | 'scenario' | 'dir'>): number {
   const r = runScenario(name, { dir, seed: opts.seed, kmemFlags: opts.kmemFlags, model: opts.model, fixed: opts.fixed, debugChecks: opts.debugChecks });
-  const { k } = r.system;
-  io.stdout(`panic[cpu${k.mem.load32(k.g.panic_cpu) | 0}]/thread=${hex(k.mem.loadPtr(k.g.panic_thread))}: ${r.panicMessage}\n`);
+  const { k, kmem } = r.system;
+  // The console: what the allocator found (kmem_error's report), then the panic and its stack.
+  const found = kmem.errors.at(-1);
+  if (found && r.panicMessage === KMEM_PANIC_MESSAGE) io.stdout(found.text);
+  io.stdout(k.panicText);
   io.stdout(`dumping to ${r.dump.vmcorePath}: ${mib(r.dump.memoryBytes)} in ${r.dump.ranges} ranges\n`);
   io.stdout(`savecore: saved crash dump ${r.dump.index} in ${dir}: ${path.basename(r.dump.unixPath)}, ${path.basename(r.dump.vmcorePath)}\n`);
   return r.dump.index;

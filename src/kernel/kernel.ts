@@ -267,6 +267,8 @@ export class Kernel {
   readonly switchHooks: Array<(t: KThread) => void> = [];
   panicking = false;
   panicMessage: string | undefined;
+  /** What panic() printed on the console: the panic line and the panic stack. */
+  panicText = '';
   /**
    * Code outside the simulation that calls into it (for a process, the
    * program's wasm functions): its call stack, outermost frames last, and
@@ -468,10 +470,7 @@ export class Kernel {
 
   /** `sym+0xoff` for an address, or the hex address. */
   symbolize(a: number): string {
-    let best: KSymbol | undefined;
-    for (const s of this.syms) {
-      if (a >= s.value && a < s.value + Math.max(s.size, 1) && (!best || s.value > best.value)) best = s;
-    }
+    const best = this.symAt(a);
     if (!best) return this.outside?.symbolize(a) ?? hex(a);
     return a === best.value ? best.name : `${best.name}+0x${(a - best.value).toString(16)}`;
   }
@@ -782,8 +781,10 @@ export class Kernel {
       this.writeString(this.g.panicstr, msg, 256);
       this.mem.storePtr(this.g.panic_thread, this.cur.addr);
       this.mem.store32(this.g.panic_cpu, this.cur.cpu);
-      this.printf(`panic[cpu${this.cur.cpu}]/thread=${hex(this.cur.addr)}: ${msg}\n`);
       for (const t of this.threads) this.materialize(t);
+      this.panicText = `panic[cpu${this.cur.cpu}]/thread=${hex(this.cur.addr)}: ${msg}\n`;
+      if (!this.process) this.panicText += `\n${this.panicStack(this.cur)}\n`;
+      this.printf(this.panicText);
       // dumpsys: savecore installs itself here (dump/savecore.ts).
       if (this.onPanic) this.onPanic(this);
     }
@@ -809,9 +810,52 @@ export class Kernel {
     }
   }
 
-  /** Forced crash dump, as `reboot -d`. */
+  /**
+   * The panic stack illumos prints on the console after the panic line
+   * (panic_stack): one `fp module:function+off ()` line per frame, from the
+   * panicking thread's frame chain as materialised in its stack.
+   */
+  private panicStack(t: KThread): string {
+    const T = this.types;
+    const P = this.model.ptrSize;
+    let fp = this.mem.loadPtr(t.addr + T.offsetof('kthread_t', 't_fp'));
+    let pc = this.mem.loadPtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[0]'));
+    let out = '';
+    for (let n = 0; pc !== 0 && n < 64; n++) {
+      const s = this.symAt(pc);
+      const where = s ? `${s.module ?? 'genunix'}:${s.name}${pc === s.value ? '' : '+' + (pc - s.value).toString(16)}` : hex(pc);
+      out += `${hex(fp).padStart(2 * P, '0')} ${where} ()\n`;
+      if (fp === 0) break;
+      pc = this.mem.loadPtr(fp + P);
+      fp = this.mem.loadPtr(fp);
+    }
+    return out;
+  }
+
+  /** The symbol containing a (as symbolize() finds it). */
+  private symAt(a: number): KSymbol | undefined {
+    let best: KSymbol | undefined;
+    for (const s of this.syms) {
+      if (a >= s.value && a < s.value + Math.max(s.size, 1) && (!best || s.value > best.value)) best = s;
+    }
+    return best;
+  }
+
+  /**
+   * Forced crash dump, as `reboot -d`: a user thread's uadmin(A_DUMP)
+   * system call, whose kadmin() panics, so the dump has its stack.
+   */
   forcedDump(): never {
-    this.panic('forced crash dump initiated at user request');
+    const t = this.createThread('reboot');
+    const sysSyscall = this.fn('sys_syscall', 0x300);
+    const uadmin = this.fn('uadmin', 0x600);
+    const kadmin = this.fn('kadmin', 0x600);
+    return this.runAs(t, () => {
+      this.enter(sysSyscall + 0x227);
+      this.enter(uadmin + 0x55c);
+      this.enter(kadmin + 0x517);
+      return this.panic('forced crash dump initiated at user request');
+    });
   }
 }
 

@@ -10,7 +10,7 @@
  */
 
 import { hex, mod } from '../machine/addr.js';
-import { KMEM_ALIGN, KMEM_BUFTAG_FREE, KMEM_FREE_PATTERN32, KMEM_SIZE_DECODE, KMEM_STACK_DEPTH, KMERR_BADADDR, KMERR_BADBASE, KMERR_BADBUFCTL, KMERR_BADBUFTAG, KMERR_BADCACHE, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_MODIFIED, KMERR_NAMES, KMERR_REDZONE, KMF_AUDIT, KMF_BUFTAG, KMF_HASH } from '../abi/kmem-impl.js';
+import { KMEM_ALIGN, KMEM_BUFTAG_FREE, KMEM_FREE_PATTERN32, KMEM_SIZE_DECODE, KMEM_STACK_DEPTH, KMERR_BADADDR, KMERR_BADBASE, KMERR_BADBUFCTL, KMERR_BADBUFTAG, KMERR_BADCACHE, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_MODIFIED, KMERR_NAMES, KMERR_REDZONE, KMF_AUDIT, KMF_BUFTAG, KMF_HASH, KMEM_PANIC_MESSAGE } from '../abi/kmem-impl.js';
 import { KmemSlabs } from './slab.js';
 import type { KmemErrorReport } from './state.js';
 
@@ -118,7 +118,10 @@ export abstract class KmemErrors extends KmemSlabs {
           const bca = btp + this.O.bt_bufctl;
           const lo = (this.ld32(bxa) ^ this.ld32(bca)) >>> 0;
           const hi = this.lp64 ? (this.ld32(bxa + 4) ^ this.ld32(bca + 4)) >>> 0 : 0;
-          text += `bcp ^ bxstat = ${hex64(hi, lo)}, should be ${KMEM_BUFTAG_FREE.toString(16)}\n`;
+          // libumem prints `%lx`; the kernel's line is the MDB guide's, indented and with 0x
+          const bx = hex64(hi, lo);
+          text += this.names === 'umem' ? `bcp ^ bxstat = ${bx}` : `    bcp ^ bxstat = 0x${bx}`;
+          text += `, should be ${KMEM_BUFTAG_FREE.toString(16)}\n`;
           break;
         }
         case KMERR_BADBUFCTL:
@@ -164,7 +167,7 @@ export abstract class KmemErrors extends KmemSlabs {
       this.errors.push(report);
       this.onError?.(report);
       const kp = this.ld32(G.kmem_panic) | 0;
-      if (kp > 0) k.panic('kernel heap corruption detected');
+      if (kp > 0) k.panic(KMEM_PANIC_MESSAGE);
       this.st32(G.kmem_logging, 1);
     } finally {
       k.leave();

@@ -1,0 +1,61 @@
+/*
+ * The console of a crash, in both data models, as `kmemdb crash` prints
+ * it: for a kmem error, what the allocator found (kmem_error's report,
+ * the MDB guide's lines) before the panic; for a forced dump (reboot -d),
+ * the panic from uadmin's path with its panic stack; and what mdb shows
+ * of it in the dump (::status, $c, ::msgbuf).  Goldens under
+ * test/genunix/golden/console-*.txt.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { run } from '../../src/cli/kmemdb.js';
+import { openDump } from '../../src/target/dump-target.js';
+import { goldenIn, transcript } from '../golden.js';
+import '../../src/mdb/modules/genunix.js';
+
+const golden = goldenIn('genunix/golden');
+
+/** `kmemdb crash NAME` into a fresh directory: its console (the directory elided) and the dump, read by mdb. */
+function crash(name: string, model: 'lp64' | 'ilp32', cmds: readonly string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-console-${name}-`));
+  try {
+    let out = '';
+    const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (out += s) };
+    assert.equal(run(['crash', name, '--dir', dir, '--seed', '4', '--model', model], io), 0, out);
+    const t = openDump(path.join(dir, 'unix.0'), path.join(dir, 'vmcore.0'));
+    try {
+      return `$ kmemdb crash ${name} --model ${model}\n${out.split(dir).join('DIR')}${transcript(t, cmds)}`;
+    } finally {
+      t.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const model of ['lp64', 'ilp32'] as const) {
+  const P = model === 'lp64' ? 16 : 8;
+
+  test(`${model}: a forced dump comes from uadmin's path, with its panic stack on the console, in ::msgbuf and in $c`, () => {
+    const text = crash('leak', model, ['::status', '$c', '::msgbuf']);
+    golden(`console-forced-${model}`, text);
+    const stack = `\n[0-9a-f]{${P}} genunix:kadmin\\+517 \\(\\)\n[0-9a-f]{${P}} genunix:uadmin\\+55c \\(\\)\n[0-9a-f]{${P}} genunix:sys_syscall\\+227 \\(\\)\n`;
+    assert.match(text, new RegExp(`^panic\\[cpu\\d\\]/thread=[0-9a-f]+: forced crash dump initiated at user request\n${stack}`, 'm'));
+    assert.match(text, /^panic message: forced crash dump initiated at user request$/m);
+    assert.match(text, /^> \$c\nkadmin\+0x517\(\)\nuadmin\+0x55c\(\)\nsys_syscall\+0x227\(\)\n/m);
+    assert.equal(text.match(new RegExp(stack, 'g'))?.length, 2, 'the console and ::msgbuf both hold the panic stack');
+  });
+
+  test(`${model}: the console says what the allocator found: modified after free, and a corrupt boundary tag in the guide's words`, () => {
+    const maf = crash('modified-after-free', model, ['::status']);
+    golden(`console-modified-${model}`, maf);
+    assert.match(maf, /^kernel memory allocator: buffer modified after being freed\nmodification occurred at offset 0x[0-9a-f]+ \(0xdeadbeefdeadbeef replaced by 0x[0-9a-f]+\)\nbuffer=/m);
+    assert.match(maf, /\npanic\[cpu\d\]\/thread=[0-9a-f]+: kernel heap corruption detected\n\n[0-9a-f]+ genunix:kmem_error\+[0-9a-f]+ \(\)\n/);
+    const bt = crash('buftag', model, []);
+    assert.match(bt, /^kernel memory allocator: boundary tag corrupted\n {4}bcp \^ bxstat = 0xffeef4ee, should be f4eef4ee\n/m);
+  });
+}
