@@ -33,6 +33,7 @@ export { runScenario, scenarios, ScenarioError, type RunOptions, type ScenarioRe
 /* mdb: sessions, with the genunix (kmem/vmem) and netbsd modules registered */
 export { createSession, runMdb, Session, type MdbIO } from './mdb/index.js';
 import './mdb/modules/genunix.js';
+import './mdb/modules/libumem.js';
 import './mdb/modules/netbsd.js';
 
 /* mdb analyses: plain functions over a Target */

@@ -160,7 +160,7 @@ async function openDumpTarget(unix: string, vmcore: string): Promise<Target> {
  */
 async function loadModules(): Promise<void> {
   const here = fileURLToPath(import.meta.url);
-  for (const name of ['genunix', 'netbsd']) {
+  for (const name of ['genunix', 'netbsd', 'libumem']) {
     const file = resolve(here, '..', '..', 'mdb', 'modules', `${name}.js`);
     if (!safeExists(file)) continue;
     try {

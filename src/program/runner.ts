@@ -40,6 +40,7 @@ import type { CoreReasonKind } from '../dump/wasm/core-format.js';
 import { DumpFormatError } from '../dump/dump-format.js';
 import { parseWasmModule, type WasmModuleInfo } from '../dump/wasm/module.js';
 import { runMdb } from '../mdb/index.js';
+import '../mdb/modules/libumem.js'; // ::findleaks of a process heap
 import { createUmem, type Umem } from '../umem/umem.js';
 import { UmemError } from '../umem/errors.js';
 import type { UmemEnv } from '../umem/env.js';

@@ -143,3 +143,12 @@ export interface Target {
   /** Present on live kernels that can be resumed (mdb -k). */
   readonly control?: TargetControl;
 }
+
+/**
+ * A process rather than a kernel: a program core, or a live process heap
+ * (a wasm32 program's).  mdb loads libumem for these, genunix for kernels.
+ */
+export function isProcessTarget(t: Target): boolean {
+  const st = t.status();
+  return st.kind === 'core' || st.osName === 'wasm32-wasi';
+}

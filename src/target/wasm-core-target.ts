@@ -61,7 +61,7 @@ import {
   type CoreStack,
   type CoreSymbols,
 } from '../dump/wasm/core-format.js';
-import { exportedGlobalInit, limits, parseWasmModule, stackPointerGlobal, type WasmModuleInfo } from '../dump/wasm/module.js';
+import { exportedGlobalInit, limits, moduleDataSymbols, parseWasmModule, stackPointerGlobal, type WasmModuleInfo } from '../dump/wasm/module.js';
 
 /** Bytes per cached chunk of memory. */
 export const CORE_CHUNK = 64 * 1024;
@@ -297,11 +297,7 @@ export class WasmCoreTarget implements Target {
     const m = this.module;
     if (!m) return out;
     for (const f of m.functions) out.push({ name: f.name, value: f.addr, size: f.size, kind: 'func' });
-    for (const d of m.data) if (d.addr !== undefined && d.name) out.push({ name: d.name, value: d.addr, size: d.size, kind: 'object' });
-    for (const n of ['__data_end', '__heap_base', '__global_base']) {
-      const v = exportedGlobalInit(m, n);
-      if (v !== undefined) out.push({ name: n, value: v, size: 0, kind: 'object' });
-    }
+    for (const d of moduleDataSymbols(m)) out.push({ ...d, kind: 'object' });
     return out;
   }
 
@@ -338,7 +334,9 @@ export class WasmCoreTarget implements Target {
     if (!this.stack) return [];
     const sp = this.stackPointer() ?? 0;
     const ext = this.stackExtent();
-    return [{ addr: WASM_THREAD_ADDR, name: this.stack.thread, pc: this.framePcs[0] ?? 0, sp, fp: 0, stackBase: ext?.bottom ?? sp, stackTop: ext?.top ?? sp, cpu: 0 }];
+    // the stack's live part, [__stack_pointer, top): what ::findleaks scans
+    const top = ext && ext.top > sp ? ext.top : sp;
+    return [{ addr: WASM_THREAD_ADDR, name: this.stack.thread, pc: this.framePcs[0] ?? 0, sp, fp: 0, stackBase: sp, stackTop: top, cpu: 0 }];
   }
 
   /** Frames of a thread as recorded in the core (innermost first). */

@@ -40,8 +40,8 @@ import {
   type CoreFrame,
   type CoreReasonKind,
   type CoreSymbol,
-} from './core-format.js';
-import { EXPORT_GLOBAL, WASM_TEXT_BASE, exportedGlobalInit, parseWasmModule, type WasmModuleInfo } from './module.js';
+  } from './core-format.js';
+import { EXPORT_GLOBAL, WASM_TEXT_BASE, exportedGlobalInit, moduleDataSymbols, parseWasmModule, type WasmModuleInfo } from './module.js';
 
 export interface WasmCoreInput {
   /** The program's module: its bytes, or parsed once by parseWasmModule. */
@@ -141,17 +141,6 @@ function memorySection(pages: number, max: number | undefined): Uint8Array {
   return w.result();
 }
 
-/** Module-derived object symbols: the named active data segments and the layout exports. */
-function moduleObjects(mod: WasmModuleInfo): CoreSymbol[] {
-  const out: CoreSymbol[] = [];
-  for (const d of mod.data) if (d.addr !== undefined && d.name) out.push({ name: d.name, value: d.addr, size: d.size });
-  for (const n of ['__data_end', '__heap_base', '__global_base']) {
-    const v = exportedGlobalInit(mod, n);
-    if (v !== undefined) out.push({ name: n, value: v, size: 0 });
-  }
-  return out;
-}
-
 function stackTopOf(mod: WasmModuleInfo): number {
   const g = mod.globals.find((x) => x.name === '__stack_pointer');
   return typeof g?.init === 'number' ? g.init >>> 0 : 0;
@@ -192,7 +181,7 @@ function writeCoreFile(fd: number, input: WasmCoreInput, mod: WasmModuleInfo): {
     ...mod.functions.map((f) => ({ index: f.index, name: f.name, value: f.addr, size: f.size })),
     ...given.filter((s) => s.kind === 'func').map((s) => ({ index: HOST_FUNCTION, name: s.name, value: s.value, size: s.size })),
   ];
-  const objects = [...moduleObjects(mod), ...given.filter((s) => s.kind !== 'func').map((s) => ({ name: s.name, value: s.value, size: s.size }))];
+  const objects = [...moduleDataSymbols(mod), ...given.filter((s) => s.kind !== 'func').map((s) => ({ name: s.name, value: s.value, size: s.size }))];
   head.custom(SEC_NAME_SYMBOLS, encodeSymbols({ textBase: WASM_TEXT_BASE, functions, objects }));
   if (input.types) head.custom(SEC_NAME_CTF, input.types.serialize());
   head.section(SEC_MEMORY, memorySection(mem.length / WASM_PAGE, mod.memory?.max));

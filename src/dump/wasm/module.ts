@@ -329,3 +329,26 @@ export function exportedGlobalInit(info: WasmModuleInfo, name: string): number |
 export function stackPointerGlobal(info: WasmModuleInfo): number | undefined {
   return (info.globals.find((g) => g.name === '__stack_pointer') ?? info.globals.find((g) => g.mutable && g.type === 0x7f))?.index;
 }
+
+/**
+ * The module's static data as object symbols: its named active data
+ * segments, `.bss` (from the end of the last segment to __data_end: the
+ * zero-initialised globals no segment holds), and the layout exports
+ * (size 0).  A core's leak search scans the sized ones as roots.
+ */
+export function moduleDataSymbols(mod: WasmModuleInfo): Array<{ name: string; value: number; size: number }> {
+  const out: Array<{ name: string; value: number; size: number }> = [];
+  let end = 0;
+  for (const d of mod.data) {
+    if (d.addr === undefined) continue;
+    if (d.name) out.push({ name: d.name, value: d.addr, size: d.size });
+    end = Math.max(end, d.addr + d.size);
+  }
+  const dataEnd = exportedGlobalInit(mod, '__data_end');
+  if (dataEnd !== undefined && end > 0 && dataEnd > end && !mod.data.some((d) => d.name === '.bss')) out.push({ name: '.bss', value: end, size: dataEnd - end });
+  for (const n of ['__data_end', '__heap_base', '__global_base']) {
+    const v = exportedGlobalInit(mod, n);
+    if (v !== undefined) out.push({ name: n, value: v, size: 0 });
+  }
+  return out;
+}

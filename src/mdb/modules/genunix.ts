@@ -31,7 +31,7 @@ import {
   type WhatisHandler,
   type WhatisState,
 } from '../module.js';
-import type { Target } from '../../target/target.js';
+import { isProcessTarget, type Target } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, printBufctlVerboseHeader } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
@@ -270,7 +270,7 @@ function printKmemHit(ctx: DcmdContext, w: WhatisState, idx: WhatisIndex, ci: Ca
 }
 
 function kmemWhatis(ctx: DcmdContext, w: WhatisState): void {
-  if (!appliesTo(ctx.target)) return;
+  if (!hasKmem(ctx.target)) return;
   const idx = whatisIndexFor(ctx, w);
   if (!idx.kv) return;
   const idspace = w.flags.identifiersOnly;
@@ -303,7 +303,7 @@ function kmemWhatis(ctx: DcmdContext, w: WhatisState): void {
 }
 
 function vmemWhatis(ctx: DcmdContext, w: WhatisState): void {
-  if (!appliesTo(ctx.target)) return;
+  if (!hasKmem(ctx.target)) return;
   const idx = whatisIndexFor(ctx, w);
   const quiet = w.flags.quiet;
   const idspace = w.flags.identifiersOnly;
@@ -603,8 +603,14 @@ symbolic frame per line.`,
   ];
 }
 
-function appliesTo(t: Target): boolean {
+/** Does the target hold kmem (its types and its cache list)?  A kernel's, or a process's heap. */
+export function hasKmem(t: Target): boolean {
   return t.types.find('kmem_cache_t') !== undefined && t.symbolByName('kmem_caches') !== undefined;
+}
+
+/** Kernels with kmem (a process's heap is libumem's: libumem.ts). */
+function appliesTo(t: Target): boolean {
+  return !isProcessTarget(t) && hasKmem(t);
 }
 
 export const genunixModule: MdbModule = {

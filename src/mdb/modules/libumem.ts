@@ -1,0 +1,309 @@
+/*
+ * The libumem mdb module: the dcmds and walkers of illumos'
+ * usr/src/cmd/mdb/common/modules/libumem, for program cores (a wasm32
+ * program whose malloc is kmemdb's allocator: kmem and vmem inside its
+ * linear memory, ILP32).
+ *
+ * Theory
+ * ------
+ * libumem is kmem in a process, and so is this module the genunix module
+ * under libumem's names: the same dcmd and walker functions (tables taken
+ * from genunixModule, not copied), reading the same kmem and vmem
+ * structures through the same analyses, with umem names where illumos
+ * gives them (::umastat, ::umem_cache, ::umem_verify, ::umem_log, ::umalog,
+ * ::umausers, ::ugrep, walkers umem_cache, umem, umem_slab ...) and
+ * illumos' names where they are shared (::bufctl, ::allocdby, ::freedby,
+ * ::vmem, ::vmem_seg, ::findleaks, walkers bufctl, freemem, vmem_seg ...).
+ * What only a process has is here: ::umem_status (the allocator's status
+ * and its message buffer: the last error report) and the malloc layer's
+ * ::umem_malloc_dist and ::umem_malloc_info (libumem's malloc tags).
+ *
+ * The module loads for process targets (a program core, or a live process
+ * heap); genunix loads for kernels only.  On a core whose program did not
+ * use kmemdb's allocator (a core of another runtime, no allocator types
+ * or globals) every umem dcmd and walker says so in one line.
+ */
+
+import {
+  DCMD_ADDRSPEC,
+  DCMD_OK,
+  DCMD_USAGE,
+  DcmdError,
+  WalkError,
+  registerModule,
+  type DcmdContext,
+  type DcmdDef,
+  type DcmdFn,
+  type MdbModule,
+  type WalkerDef,
+  type WhatisHandler,
+} from '../module.js';
+import { isProcessTarget } from '../../target/target.js';
+import { genunixModule, hasKmem } from './genunix.js';
+import { kview } from './genunix-kmem.js';
+
+/** genunix dcmds under libumem's names: [umem name, genunix name, illumos' description]. */
+const DCMD_NAMES: ReadonlyArray<readonly [string, string, string?]> = [
+  ['umastat', 'kmastat', 'umem allocator stats'],
+  ['umem_cache', 'kmem_cache', 'print a umem cache'],
+  ['umem_verify', 'kmem_verify', 'check integrity of umem-managed memory'],
+  ['umem_log', 'kmem_log', 'dump umem transaction log'],
+  ['umalog', 'kmalog', 'display umem transaction log and stack traces'],
+  ['umausers', 'kmausers', 'display current medium and large users of the umem allocator'],
+  ['umem_debug', 'kmem_debug', 'toggle umem dcmd/walk debugging'],
+  ['ugrep', 'kgrep', 'search user address space for a pointer'],
+  ['bufctl', 'bufctl'],
+  ['allocdby', 'allocdby'],
+  ['freedby', 'freedby'],
+  ['vmem', 'vmem'],
+  ['vmem_seg', 'vmem_seg'],
+  ['findleaks', 'findleaks', 'search for potential memory leaks'],
+  ['genunix_macro', 'genunix_macro'],
+];
+
+/** genunix walkers under libumem's names: [umem name, genunix name, description]. */
+const WALKER_NAMES: ReadonlyArray<readonly [string, string, string?]> = [
+  ['umem_cache', 'kmem_cache', 'walk list of umem caches'],
+  ['umem', 'kmem', 'walk a umem cache'],
+  ['freemem', 'freemem', 'walk a umem cache\'s free memory'],
+  ['bufctl', 'bufctl', 'walk a umem cache\'s bufctls'],
+  ['freectl', 'freectl', 'walk a umem cache\'s free bufctls'],
+  ['bufctl_history', 'bufctl_history'],
+  ['umem_cpu_cache', 'kmem_cpu_cache', 'given a umem cache, walk its per-CPU caches'],
+  ['umem_log', 'kmem_log', 'walk the umem transaction log'],
+  ['umem_slab', 'kmem_slab', 'given a umem cache, walk its slabs'],
+  ['umem_slab_partial', 'kmem_slab_partial', 'given a umem cache, walk its partially allocated slabs (min 1)'],
+  ['allocdby', 'allocdby'],
+  ['freedby', 'freedby'],
+  ['vmem', 'vmem'],
+  ['vmem_alloc', 'vmem_alloc'],
+  ['vmem_free', 'vmem_free'],
+  ['vmem_postfix', 'vmem_postfix'],
+  ['vmem_seg', 'vmem_seg'],
+  ['vmem_span', 'vmem_span'],
+  ['leak', 'leak'],
+  ['leakbuf', 'leakbuf'],
+];
+
+/** Does the target hold kmemdb's allocator (its types and its cache list)? */
+const hasUmem = hasKmem;
+
+function notUmem(ctx: DcmdContext): string {
+  const st = ctx.target.status();
+  return `${st.program ?? 'the program'} did not use kmemdb's allocator: ${st.dumpName ?? 'the target'} has no umem state (build it with kmemdb cc)`;
+}
+
+/** A dcmd that first checks the allocator is there. */
+function needsUmem(name: string, fn: DcmdFn): DcmdFn {
+  return (ctx, addr, flags, argv) => {
+    if (!hasUmem(ctx.target)) throw new DcmdError(`${name}: ${notUmem(ctx)}`);
+    return fn(ctx, addr, flags, argv);
+  };
+}
+
+/** Umem words in a genunix help text. */
+function umemWords(s: string | undefined): string | undefined {
+  return s?.replace(/kernel memory allocator/g, 'umem allocator').replace(/\bkmem_(?=cache\b|bufctl|log\b|slab)/g, 'umem_').replace(/\bkmem\b/g, 'umem').replace(/\bkernel\b/g, 'process');
+}
+
+function renamedDcmds(): DcmdDef[] {
+  const byName = new Map(genunixModule.dcmds.map((d) => [d.name, d]));
+  return DCMD_NAMES.map(([name, from, description]) => {
+    const d = byName.get(from);
+    if (!d) throw new Error(`libumem: genunix has no dcmd ${from}`);
+    return { ...d, name, description: description ?? d.description, help: umemWords(d.help), fn: needsUmem(name, d.fn) };
+  });
+}
+
+function renamedWalkers(): WalkerDef[] {
+  const byName = new Map(genunixModule.walkers.map((w) => [w.name, w]));
+  return WALKER_NAMES.map(([name, from, description]) => {
+    const w = byName.get(from);
+    if (!w) throw new Error(`libumem: genunix has no walker ${from}`);
+    return {
+      name,
+      description: description ?? w.description,
+      walk(ctx: DcmdContext, addr: number | undefined) {
+        if (!hasUmem(ctx.target)) throw new WalkError(`${name}: ${notUmem(ctx)}`);
+        return w.walk(ctx, addr);
+      },
+    };
+  });
+}
+
+/* ---------------------------------------------------------------- ::umem_status */
+
+/** The NUL-terminated text of umem_error_buffer (libumem's message buffer). */
+function messageBuffer(ctx: DcmdContext): string {
+  const sym = ctx.symbolByName('umem_error_buffer');
+  if (sym && sym.size > 0) {
+    const text = ctx.readString(sym.value, sym.size);
+    if (text) return text;
+  }
+  return '';
+}
+
+function logSize(ctx: DcmdContext, global: string): number {
+  const kv = kview(ctx);
+  const lh = kv.logHeader(global);
+  if (!lh) return 0;
+  try {
+    return ctx.readMember(lh, 'kmem_log_header_t', 'lh_chunksize') * ctx.readMember(lh, 'kmem_log_header_t', 'lh_nchunks');
+  } catch {
+    return 0;
+  }
+}
+
+function kbytes(n: number): string {
+  return n % 1024 === 0 ? `${n / 1024}k` : `${n}`;
+}
+
+function umemStatusDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: readonly string[]) {
+  if (argv.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
+  const msg = messageBuffer(ctx);
+  ctx.printf('Status:\t\t%s\n', msg ? 'ready and active (an error has been reported)' : 'ready and active');
+  const logs: string[] = [];
+  for (const [name, global] of [
+    ['transaction', 'kmem_transaction_log'],
+    ['content', 'kmem_content_log'],
+    ['fail', 'kmem_failure_log'],
+    ['slab', 'kmem_slab_log'],
+  ] as const) {
+    const n = logSize(ctx, global);
+    if (n > 0) logs.push(`${name}=${kbytes(n)}`);
+  }
+  ctx.printf('Logs:\t\t%s\n', logs.length ? logs.join(' ') : '(inactive)');
+  ctx.out('Message buffer:\n');
+  ctx.out(msg.endsWith('\n') || msg === '' ? msg : msg + '\n');
+  return DCMD_OK;
+}
+
+/* ---------------------------------------------------- the malloc layer */
+
+/** libumem's malloc tag (malloc_data_t: malloc_size, malloc_stat) magic. */
+export const MALLOC_MAGIC = 0x3a10c000;
+export const MALLOC_TAG = 8;
+const UMEM_ALLOC_PREFIX = 'umem_alloc_';
+
+interface MallocCache {
+  readonly addr: number;
+  readonly name: string;
+  readonly bufsize: number;
+  /** Sizes the program asked malloc for, of the cache's allocated buffers. */
+  readonly sizes: number[];
+}
+
+/** The umem_alloc_N caches and the malloc sizes of their allocated buffers (tags checked). */
+function mallocCaches(ctx: DcmdContext): MallocCache[] {
+  const kv = kview(ctx);
+  const out: MallocCache[] = [];
+  for (const c of kv.caches()) {
+    const ci = kv.cache(c);
+    if (!ci.name.startsWith(UMEM_ALLOC_PREFIX)) continue;
+    const sizes: number[] = [];
+    for (const r of kv.allocatedBuffers(ci)) {
+      try {
+        const size = ctx.target.load32(r.buf);
+        if (ctx.target.load32(r.buf + 4) === (MALLOC_MAGIC - size) >>> 0 && size >= MALLOC_TAG && size <= ci.bufsize) sizes.push(size - MALLOC_TAG);
+      } catch {
+        /* an unreadable buffer is not a malloc */
+      }
+    }
+    out.push({ addr: c, name: ci.name, bufsize: ci.bufsize, sizes });
+  }
+  return out;
+}
+
+function umemMallocInfoDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: readonly string[]) {
+  if (argv.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
+  ctx.printf('%8s %6s %6s %8s %8s %10s %10s %6s\n', 'CACHE', 'BUFSZ', 'MAXMAL', 'BUFMALLC', 'AVG_MAL', 'MALLOCED', 'OVERHEAD', '%OVER');
+  for (const c of mallocCaches(ctx)) {
+    const n = c.sizes.length;
+    const malloced = c.sizes.reduce((a, b) => a + b, 0);
+    const overhead = n * c.bufsize - malloced;
+    const max = c.sizes.reduce((a, b) => Math.max(a, b), 0);
+    const over = malloced ? Math.floor((overhead * 1000) / malloced) : 0;
+    ctx.printf('%0?p %6d %6d %8d %8d %10d %10d %3d.%d%%\n', c.addr, c.bufsize, max, n, n ? Math.floor(malloced / n) : 0, malloced, overhead, Math.floor(over / 10), over % 10);
+  }
+  return DCMD_OK;
+}
+
+function umemMallocDistDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: readonly string[]) {
+  if (argv.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
+  const sizes = mallocCaches(ctx).flatMap((c) => c.sizes);
+  ctx.printf('malloc size distribution (%d outstanding malloc()s):\n', sizes.length);
+  ctx.printf('%16s %8s\n', 'SIZE', 'COUNT');
+  const bins = new Map<number, number>();
+  for (const s of sizes) {
+    let lo = 0;
+    while (lo * 2 + 1 <= s && lo < 2 ** 31) lo = lo ? lo * 2 : 1;
+    bins.set(lo, (bins.get(lo) ?? 0) + 1);
+  }
+  for (const lo of [...bins.keys()].sort((a, b) => a - b)) ctx.printf('%7d - %6d %8d\n', lo, lo ? lo * 2 - 1 : 0, bins.get(lo)!);
+  return DCMD_OK;
+}
+
+/* ---------------------------------------------------------------- walkers of a process */
+
+function* umemHashWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> {
+  if (addr === undefined) throw new WalkError('umem_hash doesn\'t support global walks');
+  if (!hasUmem(ctx.target)) throw new WalkError(`umem_hash: ${notUmem(ctx)}`);
+  const kv = kview(ctx);
+  const ci = kv.cache(addr);
+  if (!(ci.flags & 0x200)) throw new WalkError(`cache ${ci.name} does not have a hash table (KMF_HASH is not set)`);
+  for (const r of kv.allocatedBuffers(ci)) if (r.bufctl) yield r.bufctl;
+}
+
+/* ---------------------------------------------------------------- module */
+
+function libumemDcmds(): DcmdDef[] {
+  return [
+    ...renamedDcmds(),
+    {
+      name: 'umem_status',
+      usage: '',
+      description: 'Print umem status and message buffer',
+      help: `Print the allocator's status, the logs UMEM_LOGGING created (with their
+sizes), and its message buffer: the text of the last error report
+("umem allocator: buffer modified after being freed" ...), as libumem
+keeps it in umem_error_buffer.`,
+      fn: needsUmem('umem_status', umemStatusDcmd),
+    },
+    {
+      name: 'umem_malloc_dist',
+      usage: '',
+      description: 'report distribution of outstanding malloc()s',
+      help: `Read the malloc tag of every allocated buffer of the umem_alloc_N caches
+and print how many outstanding malloc()s asked for each range of sizes
+(powers of two).`,
+      fn: needsUmem('umem_malloc_dist', umemMallocDistDcmd),
+    },
+    {
+      name: 'umem_malloc_info',
+      usage: '',
+      description: 'report information about malloc()s by cache',
+      help: `For each umem_alloc_N cache: its buffer size, the largest malloc() it
+holds, the number of outstanding malloc()s, their average and total
+size, and the bytes lost to rounding up and to the malloc tags.`,
+      fn: needsUmem('umem_malloc_info', umemMallocInfoDcmd),
+    },
+  ];
+}
+
+const UMEM_WHATIS: WhatisHandler[] = (genunixModule.whatis ?? [])
+  .filter((h) => h.name === 'kmem' || h.name === 'vmem')
+  .map((h) => ({ ...h, name: h.name === 'kmem' ? 'umem' : h.name }));
+
+export const libumemModule: MdbModule = {
+  name: 'libumem',
+  dcmds: libumemDcmds(),
+  walkers: [...renamedWalkers(), { name: 'umem_hash', description: 'given a umem cache, walk its allocated bufctls (its hash table)', walk: umemHashWalk }],
+  whatis: UMEM_WHATIS,
+  macros: genunixModule.macros,
+  appliesTo: isProcessTarget,
+  init(lc) {
+    if (hasUmem(lc.target)) genunixModule.init?.(lc);
+  },
+};
+
+registerModule(libumemModule);
