@@ -171,24 +171,6 @@ async function loadModules(): Promise<void> {
   }
 }
 
-function completer(s: Session) {
-  return (line: string): [string[], string] => {
-    const m = /(::|\$<|::walk\s+|::help\s+|::print\s+(?:-\w+\s+)*|::sizeof\s+|[\s(+*%-]|^)([A-Za-z0-9_`$.]*)$/.exec(line);
-    if (!m) return [[], line];
-    const lead = m[1] ?? '';
-    const word = m[2] ?? '';
-    let cands: string[];
-    if (lead === '::') cands = [...s.dcmds.keys()].filter((n) => !n.startsWith('$') && !n.startsWith(':'));
-    else if (/^::walk/.test(lead)) cands = [...s.walkers.keys()];
-    else if (/^::help/.test(lead)) cands = [...s.dcmds.keys()];
-    else if (/^::(print|sizeof)/.test(lead)) cands = [...s.target.types.names(), ...s.synth.names()];
-    else if (lead === '$<') cands = [...s.macros.keys()];
-    else cands = s.target.symbols().map((x) => x.name);
-    const hits = [...new Set(cands.filter((c) => c.startsWith(word)))].sort().slice(0, 200);
-    return [hits, word];
-  };
-}
-
 export async function main(argv: string[]): Promise<void> {
   let cmds: string | undefined;
   const rest: string[] = [];
@@ -221,8 +203,9 @@ export async function main(argv: string[]): Promise<void> {
 
   const out = new Writer(1);
   const err = new Writer(2);
+  let pagedOutput: ((x: string) => void) | undefined;
   const io = {
-    stdout: (x: string) => out.write(x),
+    stdout: (x: string) => (pagedOutput ? pagedOutput(x) : out.write(x)),
     stderr: (x: string) => {
       out.flush();
       err.write(x);
@@ -295,21 +278,50 @@ export async function main(argv: string[]): Promise<void> {
   } catch {
     history = [];
   }
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: '> ', completer: completer(s), historySize: 1000, history });
+  // The keyboard thread sees Ctrl-C while a command runs; the pager stops
+  // long output when standard output is a terminal too (terminal.ts).
+  const keyboard = new Keyboard();
+  const pager = process.stdout.isTTY
+    ? new Pager(
+        () => process.stdout.rows ?? 24,
+        (x) => out.write(x),
+        () => out.flush(),
+        () => keyboard.readKey(),
+      )
+    : undefined;
+  if (pager) pagedOutput = (x) => pager.output(x);
+  s.interruptProbe = () => keyboard.interrupted || (pager?.quit ?? false);
+  const rl = readline.createInterface({
+    input: keyboard.input,
+    output: process.stdout,
+    terminal: true,
+    prompt: '> ',
+    completer: mdbCompleter(s),
+    historySize: 1000,
+    history,
+  });
   rl.on('history', (h: string[]) => {
     history = h;
   });
   process.removeAllListeners('SIGINT');
   rl.on('SIGINT', () => {
-    s.interruptedFlag = false;
+    // Ctrl-C at the prompt: drop the line, as illumos mdb does
     process.stdout.write('\n');
+    rl.write(null, { ctrl: true, name: 'e' });
+    rl.write(null, { ctrl: true, name: 'u' });
     rl.prompt();
   });
   rl.prompt();
   rl.on('line', (line) => {
     s.interruptedFlag = false;
-    if (line.trim() === '') s.repeatLast();
-    else s.run(line);
+    pager?.reset();
+    keyboard.beginCommand();
+    try {
+      if (line.trim() === '') s.repeatLast();
+      else s.run(line);
+    } finally {
+      keyboard.endCommand();
+    }
     out.flush();
     if (s.quitRequested) {
       rl.close();
@@ -319,10 +331,12 @@ export async function main(argv: string[]): Promise<void> {
   });
   await new Promise<void>((res) => rl.on('close', () => res()));
   out.flush();
+  keyboard.close();
   try {
     writeFileSync(histFile, [...history].reverse().join('\n') + '\n');
   } catch {
     /* history is a convenience */
   }
-  process.exitCode = 0;
+  // The keyboard thread is blocked reading the terminal: leave without it.
+  process.exit(0);
 }

@@ -129,7 +129,19 @@ export class Session {
   lastFormat: string | undefined;
   /** Did any command fail since the last reset? */
   failed = false;
-  interruptedFlag = false;
+  private interruptRequested = false;
+  /**
+   * An interrupt source outside the session (the terminal's Ctrl-C, read by
+   * another thread while a command runs); polled with interruptedFlag.
+   */
+  interruptProbe: (() => boolean) | undefined;
+  /** True once the user interrupted: long loops stop and the command returns to the prompt. */
+  get interruptedFlag(): boolean {
+    return this.interruptRequested || (this.interruptProbe !== undefined && this.interruptProbe());
+  }
+  set interruptedFlag(v: boolean) {
+    this.interruptRequested = v;
+  }
   /** Largest repeat count accepted (`addr,count`); larger counts are refused. */
   maxRepeat = 1n << 20n;
   private depth = 0;
