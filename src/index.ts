@@ -36,10 +36,10 @@ import './mdb/modules/genunix.js';
 import './mdb/modules/libumem.js';
 import './mdb/modules/netbsd.js';
 
-/* mdb analyses: plain functions over a Target */
-export { findLeaks } from './mdb/analysis/leaks.js';
-export { whatis, formatWhatis } from './mdb/analysis/whatis-index.js';
-export { kmemVerify } from './mdb/analysis/verify.js';
+/* mdb analyses: plain functions over a Target, and their result types */
+export { findLeaks, type LeakReport, type LeakGroup, type LeakMember, type LeakStats, type LeakType } from './mdb/analysis/leaks.js';
+export { whatis, formatWhatis, type WhatisMatch, type WhatisOptions, type WhatisKind } from './mdb/analysis/whatis-index.js';
+export { kmemVerify, type CacheVerify, type Corruption, type CorruptionKind } from './mdb/analysis/verify.js';
 export { kgrep } from './mdb/analysis/kgrep.js';
 export { kmastat } from './mdb/analysis/kmastat.js';
 

@@ -4,6 +4,7 @@
  *   kmemdb crash <scenario> --dir D [--seed N] [--kmem-flags X] [--model lp64|ilp32]
  *   kmemdb crash --list
  *   kmemdb demo
+ *   kmemdb analyze DUMP [--json]         (analyze.ts: the standard checks)
  *   kmemdb cc [clang arguments]          (src/program: wasm32-wasi programs)
  *   kmemdb run [options] prog.wasm [args]
  *
@@ -29,6 +30,7 @@ const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags
        kmemdb mdb -k [-w] [--scenario NAME] [--kmem-flags FLAGS] [--model lp64|ilp32] [--seed N] [--at SECONDS]
        kmemdb mdb [mdb's arguments]
        kmemdb demo
+       ${ANALYZE_USAGE.replace('usage: ', '')}
        ${CC_USAGE.replace('usage: ', '')}
        ${RUN_USAGE.replace('usage: ', '')}
        kmemdb help`;
@@ -50,6 +52,7 @@ interface CrashArgs extends SystemOptions {
   scenario?: string;
   dir?: string;
   list: boolean;
+  help?: boolean;
 }
 
 function parseCrashArgs(argv: readonly string[]): CrashArgs {
@@ -59,6 +62,10 @@ function parseCrashArgs(argv: readonly string[]): CrashArgs {
     const value = () => inline ?? argv[++i];
     if (takeSystemOption(opt, value, a)) continue;
     switch (opt) {
+      case '--help':
+      case '-h':
+        a.help = true;
+        break;
       case '--list':
       case '-l':
         a.list = true;
@@ -108,6 +115,10 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
     switch (cmd) {
       case 'crash': {
         const a = parseCrashArgs(rest);
+        if (a.help) {
+          io.stdout(`${CRASH_USAGE}\n`);
+          return 0;
+        }
         if (a.list) {
           listScenarios(io);
           return 0;
@@ -130,10 +141,16 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
         io.stdout(formatArenaSummary(arenaSummary(k)));
         return 0;
       }
+      case 'analyze':
+        return analyzeCommand(rest, io);
       case 'help':
       case '--help':
       case '-h':
         io.stdout(USAGE + '\n');
+        return 0;
+      case '--version':
+      case '-V':
+        io.stdout(`kmemdb ${packageVersion()}\n`);
         return 0;
       case undefined:
         throw new UsageError('no command');

@@ -19,6 +19,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as readline from 'node:readline';
+import { parseArgs } from 'node:util';
 import type { Target } from '../target/target.js';
 import { createSession } from '../mdb/index.js';
 import type { Session } from '../mdb/session.js';
@@ -31,6 +32,47 @@ function usage(): never {
       '       mdb -k [-w] [--scenario name] [--kmem-flags flags] [--model lp64|ilp32] [--seed n] [--at seconds] [-e commands]\n',
   );
   process.exit(2);
+}
+
+interface MdbArgs {
+  /** The -e command strings, in order. */
+  readonly commands: readonly string[];
+  readonly files: readonly string[];
+}
+
+/** Parse the command line (node:util parseArgs); options we lack are refused by name. */
+function parseMdbArgs(argv: string[]): MdbArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        e: { type: 'string', short: 'e', multiple: true },
+        k: { type: 'boolean', short: 'k' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const unknown = /Unknown option '([^']+)'/.exec(msg);
+    if (unknown) usageError(`${unknown[1]}: not supported`);
+    if (/argument missing/.test(msg)) usageError('-e needs a command string');
+    usageError(msg.split('\n')[0]!);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (v.version) {
+    process.stdout.write(`mdb (kmemdb) ${packageVersion()}\n`);
+    process.exit(0);
+  }
+  if (parsed.positionals.length > 2) usageError('too many operands (give unix.N vmcore.N, vmcore.N, N, or a directory)');
+  return { commands: v.e ?? [], files: parsed.positionals };
 }
 
 class Writer {
@@ -69,7 +111,7 @@ class Writer {
 }
 
 /** Resolve the dump files named on the command line. */
-function dumpFiles(args: string[]): { unix: string; vmcore: string } {
+function dumpFiles(args: readonly string[]): { unix: string; vmcore: string } {
   if (args.length === 2) {
     // `mdb DIR N`: dump N in crash directory DIR (what `kmemdb demo` prints)
     if (/^\d+$/.test(args[1]!) && safeIsDir(args[0]!)) return { unix: join(args[0]!, `unix.${args[1]}`), vmcore: join(args[0]!, `vmcore.${args[1]}`) };
@@ -77,6 +119,9 @@ function dumpFiles(args: string[]): { unix: string; vmcore: string } {
   }
   const a = args[0]!;
   if (/^\d+$/.test(a)) return { unix: `unix.${a}`, vmcore: `vmcore.${a}` };
+  // `mdb DIR/vmcore.N`: its namelist is DIR/unix.N
+  const core = /^(.*?)vmcore\.(\d+)$/.exec(a);
+  if (core) return { unix: `${core[1]}unix.${core[2]}`, vmcore: a };
   let st;
   try {
     st = statSync(a);
@@ -242,7 +287,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   await loadModules();
-  const s = createSession(target, io);
+  const s = createSession(target, io, [], { shellEscapes: true });
   process.on('SIGINT', () => {
     s.interruptedFlag = true;
   });
@@ -262,10 +307,11 @@ export async function main(argv: string[]): Promise<void> {
     const text = Buffer.concat(chunks).toString('utf8');
     s.run(text);
     out.flush();
-    process.exitCode = 0;
+    process.exitCode = s.failed ? 1 : 0;
     return;
   }
 
+  if (!target) process.stderr.write('mdb: no dump given: expressions, formats and types only (mdb unix.N vmcore.N, mdb vmcore.N, mdb N or mdb DIR)\n');
   if (target) {
     const names = [...new Set(s.modules.map((m) => m.name))].filter((n) => n !== 'mdb');
     if (names.length > 0) out.write(`Loading modules: [ ${names.join(' ')} ]\n`);

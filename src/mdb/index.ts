@@ -15,20 +15,32 @@ export { NoTarget } from './notarget.js';
 export { MdbSyntaxError, parseNumber } from './parse.js';
 export { mdbSprintf } from './printf.js';
 
+/** Options of a session. */
+export interface SessionOptions {
+  /** Let `!` run shell commands (default false: scripts cannot reach a shell). */
+  readonly shellEscapes?: boolean;
+}
+
 /** A session over a target (undefined: no target), with the core module and all registered modules. */
-export function createSession(target: Target | undefined, io: MdbIO, extra: readonly MdbModule[] = []): Session {
+export function createSession(target: Target | undefined, io: MdbIO, extra: readonly MdbModule[] = [], options: SessionOptions = {}): Session {
   const s = new Session(target, io, []);
+  s.shellEscapes = options.shellEscapes ?? false;
   s.loadModule(coreModule(s));
   for (const m of [...registeredModules(), ...extra]) s.loadModule(m);
   return s;
 }
 
 /** Run commands against a target and return what mdb printed (for tests and scripts). */
-export function runMdb(target: Target | undefined, commands: string, extra: readonly MdbModule[] = []): { stdout: string; stderr: string; ok: boolean } {
+export function runMdb(
+  target: Target | undefined,
+  commands: string,
+  extra: readonly MdbModule[] = [],
+  options: SessionOptions = {},
+): { stdout: string; stderr: string; ok: boolean } {
   checkString('runMdb', 'commands', commands);
   let stdout = '';
   let stderr = '';
-  const s = createSession(target, { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x) }, extra);
+  const s = createSession(target, { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x) }, extra, options);
   const ok = s.run(commands);
   return { stdout, stderr, ok };
 }

@@ -129,6 +129,12 @@ export class Session {
   lastFormat: string | undefined;
   /** Did any command fail since the last reset? */
   failed = false;
+  /**
+   * Whether `!` runs shell commands.  Off unless the embedder turns it on
+   * (the mdb command does), so that a script of untrusted commands cannot
+   * reach a shell.
+   */
+  shellEscapes = false;
   private interruptRequested = false;
   /**
    * An interrupt source outside the session (the terminal's Ctrl-C, read by
@@ -527,6 +533,10 @@ export class Session {
   }
 
   private runShell(cmd: string, input: string): string | null {
+    if (!this.shellEscapes) {
+      this.warn('shell escapes are disabled (createSession option shellEscapes)');
+      return null;
+    }
     const shell = process.env.SHELL || '/bin/sh';
     if (cmd.includes('\0')) {
       this.warn('shell command contains a NUL character');

@@ -209,8 +209,13 @@ test('::typedef, ::sizeof, ::offsetof without a target', () => {
 });
 
 test('shell escapes and pipelines to the shell', () => {
-  assert.equal(runMdb(undefined, '::echo a b ! tr a-z A-Z').stdout, 'A B \n');
-  assert.equal(runMdb(undefined, "! 'echo 0t42' | ::map .").stdout, '2a\n');
+  assert.equal(runMdb(undefined, '::echo a b ! tr a-z A-Z', [], { shellEscapes: true }).stdout, 'A B \n');
+  assert.equal(runMdb(undefined, "! 'echo 0t42' | ::map .", [], { shellEscapes: true }).stdout, '2a\n');
+  // off by default: a script run through the library cannot reach a shell
+  const off = runMdb(undefined, '::echo a b ! tr a-z A-Z');
+  assert.equal(off.stdout, '');
+  assert.match(off.stderr, /shell escapes are disabled/);
+  assert.equal(off.ok, false);
 });
 
 test('::whatis: threads, stacks, symbols, unknown; pipes searched together', () => {
