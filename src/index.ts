@@ -41,7 +41,14 @@ export { findLeaks, type LeakReport, type LeakGroup, type LeakMember, type LeakS
 export { whatis, formatWhatis, type WhatisMatch, type WhatisOptions, type WhatisKind } from './mdb/analysis/whatis-index.js';
 export { kmemVerify, type CacheVerify, type Corruption, type CorruptionKind } from './mdb/analysis/verify.js';
 export { kgrep } from './mdb/analysis/kgrep.js';
-export { kmastat } from './mdb/analysis/kmastat.js';
+export { kmastat, type Kmastat, type KmastatCache, type KmastatVmem, type KmastatArenaTotal } from './mdb/analysis/kmastat.js';
+export { analyzeDump, DUMP_REPORT_SCHEMA, type DumpReport, type ReportStatus, type ReportLeak, type ReportCorruption, type ReportCache } from './mdb/analysis/dump-report.js';
+/* the readers under the analyses */
+export { KmemView, type CacheInfo, type CpuCacheInfo, type BufctlAudit, type SlabUsage, type BufRef, type WarnFn } from './mdb/analysis/kmem-view.js';
+export { VmemView } from './mdb/analysis/vmem-view.js';
+export { type SessionOptions } from './mdb/index.js';
+/* addresses: 64-bit kernel addresses are signed numbers here; these print and parse them */
+export { hex, hex0x, parseAddr } from './machine/addr.js';
 
 /* umem: the same allocator as the malloc of a process heap (libumem for WebAssembly and ArrayBuffers) */
 export { createUmem, Umem, type UmemOptions, type UmemLayout, MALLOC_MAGIC, MEMALIGN_MAGIC } from './umem/umem.js';
@@ -49,6 +56,4 @@ export { UmemError, type UmemErrorClass } from './umem/errors.js';
 export { parseUmemEnv, defaultUmemConfig, type UmemConfig, type UmemEnv, type UmemLogSizes } from './umem/env.js';
 export { umemVerify, umemFindLeaks, umemTarget, type UmemRoots, type UmemLeakOptions } from './umemcheck/analysis.js';
 export { UMEM_TEXT_BASE, UMEM_HEAP_LIMIT, UMEM_DATA_SIZE, UMEM_ANCHOR_MAGIC } from './umem/process.js';
-export type { LeakReport, LeakGroup, LeakMember } from './mdb/analysis/leaks.js';
-export type { CacheVerify, Corruption } from './mdb/analysis/verify.js';
 export { umemBytesPerBuffer, cacheBytesPerBuffer } from './umem/footprint.js';

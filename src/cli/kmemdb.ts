@@ -6,6 +6,7 @@
  *   kmemdb demo
  *   kmemdb analyze DUMP [--json]         (analyze.ts: the standard checks)
  *   kmemdb cc [clang arguments]          (src/program: wasm32-wasi programs)
+ *   kmemdb --version
  *   kmemdb run [options] prog.wasm [args]
  *
  * Thin: parse arguments, run a scenario (src/scenarios), report where the
@@ -22,6 +23,8 @@ import { bootSystem } from '../system.js';
 import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
 import { runDemo } from '../demo/demo.js';
 import { CC_USAGE, ccCommand, RUN_USAGE, runCommand } from '../program/cli.js';
+import { ANALYZE_USAGE, analyzeCommand } from './analyze.js';
+import { packageVersion } from './version.js';
 
 const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags FLAGS] [--model lp64|ilp32]
                     [--fixed] [--debug-checks]
@@ -33,7 +36,15 @@ const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags
        ${ANALYZE_USAGE.replace('usage: ', '')}
        ${CC_USAGE.replace('usage: ', '')}
        ${RUN_USAGE.replace('usage: ', '')}
-       kmemdb help`;
+       kmemdb help | --help | --version`;
+
+const CRASH_USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags FLAGS] [--model lp64|ilp32] [--fixed] [--debug-checks]
+       kmemdb crash --list
+Runs a scenario until the simulated kernel panics and saves the dump (unix.N,
+vmcore.N) in DIR.  --list names the scenarios; --seed makes another run (same
+seed, same bytes); --kmem-flags sets kmem_flags (default 0xf); --model picks
+the data model; --fixed runs the corrected code path; --debug-checks turns on
+the allocator's extra consistency checks.`;
 
 /** A command-line mistake: printed with the usage, exit status 2. */
 class UsageError extends Error {}

@@ -1,17 +1,19 @@
 /*
  * The mdb command:
  *
- *   mdb [-e CMDS] [unix.N vmcore.N | N | DIR | PROG.wasm core.N | core.N | DIR N]
- *   mdb -k [-w] [--scenario NAME] [--kmem-flags X] [--model M] [--seed N] [--at S] [-e CMDS]
+ *   mdb [-e CMDS]... [unix.N vmcore.N | vmcore.N | N | DIR [N] | PROG.wasm core.N | core.N]
+ *   mdb -k [-w] [--scenario NAME] [--kmem-flags X] [--model M] [--seed N] [--at S] [-e CMDS]...
  *
  * A program core (core.N of a wasm32 program, docs/wasm-core.md) is
  * opened by the program core reader; everything else is a kernel dump.
  * -k opens a live simulated kernel (mdb-live.ts) instead; -w allows
  * writes to it.
- * Without a target, mdb works on expressions, formats and synthetic types.
- * Commands come from -e, from standard input when it is not a terminal, or
- * from an interactive prompt with history and tab completion.  With -e the
- * exit status is non-zero if a command failed.
+ * Without a target, mdb works on expressions, formats and synthetic types
+ * (and says so at the prompt).  Commands come from -e (each in order), from
+ * standard input when it is not a terminal, or from an interactive prompt
+ * with history, completion, Ctrl-C and a pager (terminal.ts).  With -e or
+ * standard input the exit status is non-zero if a command failed.  Options
+ * are parsed by node:util parseArgs; one we lack is refused by name.
  */
 
 import { readFileSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -22,15 +24,24 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Target } from '../target/target.js';
 import { createSession } from '../mdb/index.js';
-import type { Session } from '../mdb/session.js';
+import { Keyboard, Pager, mdbCompleter } from './terminal.js';
+import { packageVersion } from './version.js';
 import { openLiveTarget, takeLiveArgs, type LiveArgs } from './mdb-live.js';
 import { OptionError } from './system-options.js';
 
-function usage(): never {
-  process.stderr.write(
-    'Usage: mdb [-e commands] [unix.N vmcore.N | N | dir | prog.wasm core.N | core.N]\n' +
-      '       mdb -k [-w] [--scenario name] [--kmem-flags flags] [--model lp64|ilp32] [--seed n] [--at seconds] [-e commands]\n',
-  );
+const USAGE = `Usage: mdb [-e commands]... [unix.N vmcore.N | vmcore.N | N | dir [N] | prog.wasm core.N | core.N]
+       mdb -k [-w] [--scenario name] [--kmem-flags flags] [--model lp64|ilp32] [--seed n] [--at seconds] [-e commands]...
+  -e commands   run the commands and exit (repeatable: run in order)
+  -k            a live simulated kernel (-w: writable)
+  --version     print the version
+  --help        print this help
+Without -e, commands are read from standard input, or from a prompt when it
+is a terminal.  Without a dump, mdb works on expressions, formats and types.
+`;
+
+/** A command-line mistake: a one-line message and the usage line, exit status 2. */
+function usageError(msg: string): never {
+  process.stderr.write(`mdb: ${msg}\n${USAGE.split('\n')[0]}\n`);
   process.exit(2);
 }
 
@@ -217,34 +228,21 @@ async function loadModules(): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  let cmds: string | undefined;
-  const rest: string[] = [];
-  let kernel = false;
   let live: LiveArgs = {};
   // -kw is -k -w
   argv = argv.flatMap((a) => (/^-[kwfS]{2,}$/.test(a) ? [...a.slice(1)].map((c) => `-${c}`) : [a]));
-  if (argv.includes('-k')) {
+  const kernel = argv.includes('-k');
+  if (kernel) {
     try {
       ({ live, rest: argv } = takeLiveArgs(argv));
     } catch (e) {
       if (!(e instanceof OptionError)) throw e;
-      process.stderr.write(`mdb: ${e.message}\n`);
-      usage();
+      usageError(e.message);
     }
   }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-e') {
-      if (i + 1 >= argv.length) usage();
-      cmds = argv[++i]!;
-    } else if (a.startsWith('-e') && a.length > 2) cmds = a.slice(2);
-    else if (a === '-k') kernel = true;
-    else if (a === '-w' || a === '-f' || a === '-S') continue;
-    else if (a === '--help' || a === '-h') usage();
-    else if (a.startsWith('-') && a !== '-') usage();
-    else rest.push(a);
-  }
-  if (rest.length > 2) usage();
+  const args = parseMdbArgs(argv);
+  const rest = args.files;
+  const cmds = args.commands.length > 0 ? args.commands.join('\n') : undefined;
 
   const out = new Writer(1);
   const err = new Writer(2);
@@ -260,7 +258,7 @@ export async function main(argv: string[]): Promise<void> {
 
   let target: Target | undefined;
   if (kernel) {
-    if (rest.length > 0) usage();
+    if (rest.length > 0) usageError('-k takes no dump');
     try {
       const r = await openLiveTarget(live);
       target = r.target;
