@@ -79,5 +79,5 @@ export function makeFixture(o: FixtureOptions = {}): Fixture {
 }
 
 export function mdb(t: Target, cmds: string): { stdout: string; stderr: string; ok: boolean } {
-  return runMdb(t, cmds);
+  return runMdb(t, cmds, [], { shellEscapes: true }); // as the mdb command runs them
 }
