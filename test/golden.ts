@@ -32,7 +32,7 @@ export function goldenIn(dir: string): (name: string, text: string) => void {
 /** Run cmds in one mdb session on t: "> cmd", then what mdb printed (stdout and stderr in order). */
 export function transcript(t: Target, cmds: readonly string[]): string {
   let out = '';
-  const s = createSession(t, { stdout: (x) => (out += x), stderr: (x) => (out += x) });
+  const s = createSession(t, { stdout: (x) => (out += x), stderr: (x) => (out += x) }, [], { shellEscapes: true }); // as the mdb command
   for (const c of cmds) {
     out += `> ${c}\n`;
     s.run(c);
