@@ -6,8 +6,15 @@ set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 suite="$(dirname "$root")/shared/conformance/illumos-mdb"
 if [[ ! -x "$suite/run.sh" && ! -f "$suite/run.sh" ]]; then
-	echo "conformance: suite not found at $suite (expected shared/ beside the repository root)" >&2
-	exit 1
+	# The suite is illumos' and is not shipped with kmemdb: a fresh clone
+	# without shared/ beside it skips it, saying so; CI sets
+	# KMEMDB_REQUIRE_CONFORMANCE=1 so that a missing suite fails there.
+	if [[ "${KMEMDB_REQUIRE_CONFORMANCE:-}" == 1 ]]; then
+		echo "conformance: suite not found at $suite (expected shared/ beside the repository root)" >&2
+		exit 1
+	fi
+	echo "conformance: SKIPPED: the illumos mdb suite is not at $suite (it lives in shared/ beside the repository root; it is not part of kmemdb)"
+	exit 0
 fi
 if [[ ! -f "$root/dist/src/cli/mdb.js" ]]; then
 	echo "conformance: $root/dist/src/cli/mdb.js is missing; run 'npm run build' first" >&2
