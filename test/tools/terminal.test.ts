@@ -34,9 +34,10 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /* ---------------------------------------------------------------- tmux */
 
-/** A tmux server of our own (its own socket), one window of 100x20. */
+/** A tmux server of our own (its own socket, one per instance), one window of 100x20. */
+let servers = 0;
 class Tmux {
-  private readonly sock = `kmemdb-test-${process.pid}`;
+  private readonly sock = `kmemdb-test-${process.pid}-${++servers}`;
   constructor(command: string) {
     this.tmux('new-session', '-d', '-x', '100', '-y', '20', '-s', 't', command);
   }

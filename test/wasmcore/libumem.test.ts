@@ -84,7 +84,7 @@ test('libumem on a program core: status, leaks from the program\'s roots, who fr
   const t = openWasmCore(m.core);
   try {
     const run = (cmds: string) => {
-      const r = runMdb(t, cmds);
+      const r = runMdb(t, cmds, [], { shellEscapes: true });
       assert.equal(r.stderr, '', `${cmds}: ${r.stderr}`);
       return r.stdout;
     };
