@@ -48,21 +48,11 @@ export interface UmemLeakOptions {
   exclude?: ReadonlySet<number>;
 }
 
-/**
- * vmem's static pools of segments and arenas sit in the data area, but they
- * are allocator metadata (the boundary tags of spans and of oversize
- * allocations), not references: a buffer is not reachable because vmem
- * describes it.  In a kernel they are used up at boot; in a small process
- * they describe the heap itself.  They are given to the target with size 0,
- * so they are not scanned as roots.
- */
-const STATIC_POOLS = new Set(['vmem_seg0', 'vmem0']);
-
 /** A MemoryTarget over the process heap, with the given roots. */
 export function umemTarget(u: Umem, roots: UmemRoots = {}): MemoryTarget {
   u.memory.current();
   const k = u.heap.k;
-  const symbols: TargetSymbol[] = k.symbols().map((s) => ({ name: s.name, value: s.value, size: STATIC_POOLS.has(s.name) ? 0 : s.size, kind: s.kind }));
+  const symbols: TargetSymbol[] = k.symbols().map((s) => ({ name: s.name, value: s.value, size: s.size, kind: s.kind }));
   (roots.ranges ?? []).forEach((r, i) => {
     if (r.size > 0) symbols.push({ name: r.name ?? `root${i}`, value: r.base, size: r.size, kind: 'object', module: 'a.out' });
   });

@@ -103,6 +103,15 @@ export interface LeakReport {
 /* (umem_*: a process heap's arenas, libumem's names for the same roles) */
 const LEAK_ARENAS = new Set(['kmem_default', 'kmem_firewall', 'static', 'umem_default', 'umem_firewall']);
 const VMEM_LEAK_ARENAS = ['kmem_oversize', 'static_alloc', 'umem_oversize', 'umem_memalign'];
+/**
+ * vmem's static pools of segments and arenas (vmem.c's vmem_seg0 and vmem0)
+ * lie in the data segment but hold boundary tags, not references: a buffer
+ * is not reachable because vmem describes it.  They are not scanned as
+ * roots.  (A kernel uses them up at boot; a small process heap's spans and
+ * oversize allocations are all described there.)
+ */
+const VMEM_STATIC_POOLS = new Set(['vmem_seg0', 'vmem0']);
+
 /** A process heap's malloc layer: frames of the allocator, not of its caller. */
 const MALLOC_LAYER = new Set(['malloc', 'calloc', 'realloc', 'free', 'memalign', 'process_free', 'malloc_usable_size', 'umem_err_recoverable']);
 const EXCLUDED_CACHES = new Set(['sfmmu1_cache', 'sf_hment_cache', 'pa_hment_cache']);
@@ -361,10 +370,11 @@ export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
     }
   };
 
-  // Roots: kernel data (object symbols), loaded modules' data and bss.
+  // Roots: kernel data (object symbols) but vmem's static boundary tags,
+  // loaded modules' data and bss.
   const objs = t
     .symbols()
-    .filter((s) => s.kind === 'object' && s.size > 0)
+    .filter((s) => s.kind === 'object' && s.size > 0 && !VMEM_STATIC_POOLS.has(s.name))
     .map((s) => [s.value, s.value + s.size] as [number, number])
     .sort((a, b) => a[0] - b[0]);
   let cur: [number, number] | undefined;
