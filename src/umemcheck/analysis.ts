@@ -18,9 +18,9 @@
 
 import { MemoryTarget } from '../target/memory-target.js';
 import type { TargetSymbol, TargetThread } from '../target/target.js';
-import { findLeaks, type LeakGroup, type LeakReport } from '../mdb/analysis/leaks.js';
+import { findLeaks, type LeakReport } from '../mdb/analysis/leaks.js';
 import { kmemVerify, type CacheVerify } from '../mdb/analysis/verify.js';
-import { MALLOC_TAG, type Umem } from '../umem/umem.js';
+import type { Umem } from '../umem/umem.js';
 
 /** Where a program keeps pointers: ranges of its data, and its live stack. */
 export interface UmemRoots {
@@ -39,13 +39,6 @@ export interface UmemLeakOptions {
    * `__main_void`, `internal_register_preopened_fd`).
    */
   ignore?: (frames: readonly string[]) => boolean;
-  /**
-   * Leave out these blocks (the pointers malloc returned), whatever their
-   * stack: blocks known not to be the program's leaks, such as the argv
-   * and environment buffers wasi-libc allocates before main and passes to
-   * args_get / environ_get (they are found without auditing too).
-   */
-  exclude?: ReadonlySet<number>;
 }
 
 /** A MemoryTarget over the process heap, with the given roots. */
@@ -80,28 +73,8 @@ export function umemVerify(u: Umem): CacheVerify[] {
 export function umemFindLeaks(u: Umem, roots: UmemRoots = {}, opts: UmemLeakOptions = {}): LeakReport {
   const t = umemTarget(u, roots);
   const r = findLeaks(t);
-  const { ignore, exclude } = opts;
+  const { ignore } = opts;
+  if (!ignore) return r;
   const name = (pc: number) => t.symbolByAddr(pc)?.name ?? '';
-  let groups: LeakGroup[] = r.groups;
-  if (ignore) groups = groups.filter((g) => !ignore(g.stack.map(name)));
-  if (exclude && exclude.size > 0) groups = groups.map((g) => withoutBlocks(g, exclude)).filter((g): g is LeakGroup => g !== undefined);
-  return { groups, stats: r.stats, warnings: r.warnings };
-}
-
-/** A group without the excluded blocks (a malloc pointer is its buffer + the 8-byte tag); undefined when none is left. */
-function withoutBlocks(g: LeakGroup, exclude: ReadonlySet<number>): LeakGroup | undefined {
-  const members = g.members.filter((m) => !exclude.has(m.buf + MALLOC_TAG) && !exclude.has(m.buf));
-  if (members.length === g.members.length) return g;
-  if (members.length === 0) return undefined;
-  const rep = members.reduce((a, b) => (b.timestamp < a.timestamp ? b : a));
-  const sizes = members.map((m) => m.size);
-  return {
-    ...g,
-    rep,
-    members,
-    count: members.length,
-    bytes: sizes.reduce((a, b) => a + b, 0),
-    minSize: Math.min(...sizes),
-    maxSize: Math.max(...sizes),
-  };
+  return { ...r, groups: r.groups.filter((g) => !ignore(g.stack.map(name))) };
 }
