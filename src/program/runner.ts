@@ -249,7 +249,7 @@ class ProgramRun {
       frames: this.code.coreFrames(pcs),
       reason: { kind, message, ...extra },
       types: this.umem.types,
-      symbols: this.umem.symbols().filter((s) => s.kind !== 'func'),
+      symbols: this.umem.symbols(),
       time: this.wasi.now(),
     });
     this.cores.push(core.path);

@@ -61,15 +61,20 @@ function leakCaller(ctx: DcmdContext, g: LeakGroup): string {
   return pc ? ctx.sprintf('%a', pc) : '?';
 }
 
-/* leaky.c keeps lk_verbose across runs: a cached run after a -v run still says it used the cache. */
-let lkVerbose = false;
+/*
+ * leaky.c keeps lk_verbose across runs: a cached run after a -v run still
+ * says it used the cache.  Kept per target, as the cached results are (one
+ * mdb process has one target; this process may hold many sessions).
+ */
+const lkVerboseOf = new WeakMap<Target, boolean>();
 
 function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
   const g = ctx.getopts(argv, { d: 'bool', f: 'bool', v: 'bool' });
   if (!g || g.rest.length) return DCMD_USAGE;
   if (ctx.target.status().kind === 'none') throw new DcmdError('findleaks: can only be run on a system dump or under kmdb; see dumpadm(1M)');
   kview(ctx); // fails cleanly without kmem
-  if (g.opts.v || g.opts.f) lkVerbose = g.opts.v;
+  if (g.opts.v || g.opts.f) lkVerboseOf.set(ctx.target, g.opts.v);
+  const lkVerbose = lkVerboseOf.get(ctx.target) ?? false;
   const { report, fromCache } = findLeaksCached(ctx.target, g.opts.f, (m) => ctx.warn(`findleaks: ${m}`));
   if (fromCache && lkVerbose) ctx.out("findleaks: using cached results (use '-f' to force a full run)\n");
   // damage met on the way (a cut or looping list, an unreadable slab) means buffers were not seen

@@ -1,0 +1,170 @@
+/*
+ * mdb on the cores of the planted-bug programs (test/program/c): for each
+ * error class the program runs under UMEM_DEBUG=default with
+ * UMEM_LOGGING=transaction and a fixed seed, leaves core.0, and one mdb
+ * session on it (the library's session over openWasmCore, as `mdb
+ * prog.wasm core.0` runs it) answers ::status, $c, ::umem_verify, ::whatis
+ * of the damaged or freed buffer (its last transaction names the program's
+ * function that freed it) and ::bufctl -hv (the allocation too); the leak
+ * program's core, written at exit, answers ::findleaks.
+ *
+ * The transcripts are golden files (test/program/golden-mdb) under
+ * Debian's clang-16 only: addresses and code offsets depend on the
+ * compiler.  Under another toolchain the assertions on function names
+ * and counts still apply.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { goldenIn, transcript } from '../golden.js';
+import { toolchain } from '../../src/program/toolchain.js';
+import { openWasmCore } from '../../src/target/wasm-core-target.js';
+import '../../src/mdb/modules/libumem.js';
+import { build, C_DIR, kmemdb, noToolchain, tmpDir } from './helpers.js';
+
+const golden = goldenIn('program/golden-mdb');
+const env = { ...process.env, HOME: '/home/tester', UMEM_DEBUG: 'default', UMEM_LOGGING: 'transaction', UMEM_OPTIONS: '' };
+
+/** Build a planted bug, run it with cores going to a fresh directory; returns the module, core.0 and the run's stderr. */
+function runToCore(name: string, runArgs: readonly string[]): { wasm: string; core: string; stderr: string } {
+  const dir = tmpDir(`core-${name}`);
+  const wasm = path.join(dir, `${name}.wasm`);
+  build(['-O2', '-o', wasm, path.join(C_DIR, `${name}.c`)]);
+  const r = kmemdb(['run', '--seed', '1', '--dir', dir, ...runArgs, wasm], { env });
+  const core = path.join(dir, 'core.0');
+  assert.ok(fs.existsSync(core), `${name}: no core\n${r.stderr}`);
+  return { wasm, core, stderr: r.stderr };
+}
+
+/** The bufctl address of the audit record ::whatis printed (the first row under its ADDR/BUFADDR header). */
+function whatisBufctl(text: string): string {
+  const m = /\n +ADDR +BUFADDR +TIMESTAMP +THREAD\n +CACHE +LASTLOG +CONTENTS\n +([0-9a-f]+) /.exec(text);
+  assert.ok(m, `::whatis printed no audit record:\n${text}`);
+  return m[1]!;
+}
+
+/** The address a report names: `buffer=ADDR` in a umem allocator report, ADDR in `free(ADDR): ...`. */
+function reportedAddress(report: string): string {
+  const m = /\bbuffer=([0-9a-f]+) /.exec(report) ?? /^free\(([0-9a-f]+)\)/m.exec(report);
+  assert.ok(m, `no address in the report:\n${report}`);
+  return m[1]!;
+}
+
+/** Run one heap-error program and its mdb tour: the address the report names, and the transcript (checked against the golden file with clang-16). */
+async function heapErrorTranscript(name: string): Promise<{ addr: string; text: string }> {
+  const { wasm, core, stderr } = runToCore(name, []);
+  const addr = reportedAddress(stderr);
+  const t = openWasmCore(core, { modulePath: wasm });
+  try {
+    const first = transcript(t, ['::status', '$c', '::umem_verify', `${addr}::whatis`]);
+    const text = first + transcript(t, [`${whatisBufctl(first)}::bufctl -hv`]);
+    if ((await toolchain()).kind === 'native') golden(name, text);
+    return { addr, text };
+  } finally {
+    t.close();
+  }
+}
+
+/** The frames of the first audit record from `from` on in a transcript (the stack lines after its CONTENTS row). */
+function stackAfter(text: string, from: number): string[] {
+  const lines = text.slice(from).split('\n');
+  const i = lines.findIndex((l) => /^ +CACHE +LASTLOG +CONTENTS$/.test(l));
+  const out: string[] = [];
+  for (const l of lines.slice(i + 3)) {
+    if (!/^ {17}\S/.test(l)) break;
+    out.push(l.trim());
+  }
+  return out;
+}
+
+function whatisOf(text: string, addr: string): { line: string; stack: string[] } {
+  const at = text.indexOf(`> ${addr}::whatis\n`);
+  assert.ok(at >= 0);
+  const line = text.slice(at).split('\n')[1]!;
+  return { line, stack: stackAfter(text, at) };
+}
+
+test('use after free: ::whatis names the freeing function, ::bufctl -h the allocating one, ::umem_verify the corrupt cache', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { addr, text } = await heapErrorTranscript('use_after_free');
+  assert.match(text, /\nstatus: process terminated by umem error: umem allocator: buffer modified after being freed \(exit status 134\)\n/);
+  assert.match(text, /\n> \$c\nmalloc\+[0-9a-fx]+\(\)\nnew_record\+[0-9a-fx]+\(\)\n__original_main/);
+  assert.match(text, /\numem_alloc_40 +[0-9a-f]+ 1 corrupt buffer\n/);
+  const w = whatisOf(text, addr);
+  assert.match(w.line, /^[0-9a-f]+ is allocated from umem_alloc_40:$/); // libumem marks it allocated before it checks the pattern
+  assert.deepEqual(w.stack.slice(0, 5).map((f) => f.replace(/\+.*/, '')), ['umem_cache_free', 'umem_free', 'process_free', 'free', 'drop_record']);
+  const history = text.slice(text.indexOf('::bufctl -hv'));
+  assert.match(history, /\n {17}free\+[0-9a-fx]+\n {17}drop_record\+[0-9a-fx]+\n[^]*\n {17}malloc\+[0-9a-fx]+\n {17}new_record\+[0-9a-fx]+\n/);
+});
+
+test('overrun: ::whatis of the buffer with the redzone violation names the allocating function', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { addr, text } = await heapErrorTranscript('overrun');
+  assert.match(text, /\nstatus: process terminated by umem error: umem allocator: redzone violation: write past end of buffer \(exit status 134\)\n/);
+  assert.match(text, /\numem_alloc_32 +[0-9a-f]+ 1 corrupt buffer\n/);
+  const w = whatisOf(text, addr);
+  assert.ok(w.stack.some((f) => f.startsWith('copy_name+')), w.stack.join('\n'));
+});
+
+test('double free: ::whatis of the pointer names the first free, by release(); the report named cleanup()', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { addr, text } = await heapErrorTranscript('double_free');
+  assert.match(text, /\nstatus: process terminated by umem error: free\([0-9a-f]+\): double-free or invalid buffer \(exit status 134\)\n/);
+  const w = whatisOf(text, addr);
+  assert.match(w.line, /^[0-9a-f]+ is [0-9a-f]+\+8, freed from umem_alloc_\d+:$/);
+  assert.deepEqual(w.stack.slice(3, 5).map((f) => f.replace(/\+.*/, '')), ['free', 'release']); // the report's stack is cleanup's second free
+});
+
+test('interior free: ::whatis places the pointer inside an allocated buffer', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { addr, text } = await heapErrorTranscript('interior_free');
+  assert.match(text, /\nstatus: process terminated by umem error: free\([0-9a-f]+\): invalid or corrupted buffer \(exit status 134\)\n/);
+  assert.match(whatisOf(text, addr).line, /^[0-9a-f]+ is [0-9a-f]+\+[0-9a-f]+, allocated from umem_alloc_\d+:$/);
+});
+
+test('stale pointer after realloc: ::bufctl -h shows realloc freeing the old block in grow()', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { addr, text } = await heapErrorTranscript('realloc_stale');
+  assert.match(text, /\numem_alloc_24 +[0-9a-f]+ 1 corrupt buffer\n/);
+  const w = whatisOf(text, addr);
+  assert.deepEqual(w.stack.slice(3, 5).map((f) => f.replace(/\+.*/, '')), ['realloc', 'grow']);
+});
+
+test('leaks: ::findleaks on the core at exit finds make_label x2 and make_node x3, with their stacks under -dv', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { wasm, core } = runToCore('leaks', ['--core-at-exit']);
+  const tg = openWasmCore(core, { modulePath: wasm });
+  let text: string;
+  try {
+    text = transcript(tg, ['::status', '::findleaks', '::findleaks -dv']);
+  } finally {
+    tg.close();
+  }
+  if ((await toolchain()).kind === 'native') golden('leaks', text);
+  assert.match(text, /\nstatus: process exited with status 0: exit\(0\)\n/);
+  assert.match(text, /\n> ::findleaks\nCACHE +LEAKED +BUFCTL CALLER\n[0-9a-f]+ +2 [0-9a-f]+ make_label\+[0-9a-fx]+\n[0-9a-f]+ +3 [0-9a-f]+ make_node\+[0-9a-fx]+\n-+\n +Total +5 buffers, 120 bytes\n/);
+  assert.match(text, /\numem_alloc_24 leak: 2 buffers, 24 bytes each, 48 bytes total\n[^]*\n {17}make_label\+[0-9a-fx]+\n {17}lose_labels\+/);
+  assert.match(text, /\numem_alloc_24 leak: 3 buffers, 24 bytes each, 72 bytes total\n[^]*\n {17}make_node\+[0-9a-fx]+\n {17}lose_nodes\+/);
+  assert.doesNotMatch(text, /keep\+/);
+});
+
+test('a block reachable only from the live C stack: ::findleaks on the core finds no leak', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { wasm, core } = runToCore('stack_root', ['--core-at-exit']);
+  const tg = openWasmCore(core, { modulePath: wasm });
+  try {
+    const text = transcript(tg, ['::findleaks']);
+    if ((await toolchain()).kind === 'native') golden('stack_root', text);
+    assert.equal(text, '> ::findleaks\nfindleaks: no memory leaks detected\n');
+  } finally {
+    tg.close();
+  }
+});
