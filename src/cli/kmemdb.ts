@@ -3,7 +3,7 @@
  *
  *   kmemdb crash <scenario> --dir D [--seed N] [--kmem-flags X] [--model lp64|ilp32]
  *   kmemdb crash --list
- *   kmemdb demo
+ *   kmemdb demo [wasm]                   (src/demo: the kernel's, or a C program's)
  *   kmemdb analyze DUMP [--json]         (analyze.ts: the standard checks)
  *   kmemdb cc [clang arguments]          (src/program: wasm32-wasi programs)
  *   kmemdb --version
@@ -22,6 +22,8 @@ import { OptionError, splitOption, takeSystemOption, type SystemOptions } from '
 import { bootSystem } from '../system.js';
 import { arenaSummary, formatArenaSummary } from '../vmem/arenas.js';
 import { runDemo } from '../demo/demo.js';
+import { runWasmDemo } from '../demo/wasm-demo.js';
+import { toolchain, ToolchainError } from '../program/toolchain.js';
 import { CC_USAGE, ccCommand, RUN_USAGE, runCommand } from '../program/cli.js';
 import { ANALYZE_USAGE, analyzeCommand } from './analyze.js';
 import { packageVersion } from './version.js';
@@ -32,7 +34,7 @@ const USAGE = `usage: kmemdb crash <scenario> --dir DIR [--seed N] [--kmem-flags
        kmemdb arenas [--kmem-flags FLAGS] [--model lp64|ilp32] [--seed N]
        kmemdb mdb -k [-w] [--scenario NAME] [--kmem-flags FLAGS] [--model lp64|ilp32] [--seed N] [--at SECONDS]
        kmemdb mdb [mdb's arguments]
-       kmemdb demo
+       kmemdb demo [wasm]
        ${ANALYZE_USAGE.replace('usage: ', '')}
        ${CC_USAGE.replace('usage: ', '')}
        ${RUN_USAGE.replace('usage: ', '')}
@@ -140,8 +142,9 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
         return 0;
       }
       case 'demo': {
-        if (rest.length > 0) throw new UsageError(`demo takes no arguments`);
-        // The guided NetBSD pool-unload tour (src/demo/demo.ts).
+        // The guided NetBSD pool-unload tour (src/demo/demo.ts), or the C program's (wasm-demo.ts).
+        if (rest.length === 1 && rest[0] === 'wasm') return runWasmDemo({ dir: './crash', out: io.stdout }).ok ? 0 : 1;
+        if (rest.length > 0) throw new UsageError(`demo takes no arguments but "wasm" (got ${rest.join(' ')})`);
         return runDemo({ dir: './crash', out: io.stdout }).ok ? 0 : 1;
       }
       case 'arenas': {
@@ -187,11 +190,24 @@ export function run(argv: readonly string[], io: KmemdbIO = processIO): number {
   }
 }
 
+/** Run `then` when a wasm32-wasi toolchain is there; else the toolchain's one-line error, status 1. */
+async function withToolchain(what: string, io: KmemdbIO, then: () => number): Promise<number> {
+  try {
+    await toolchain();
+  } catch (e) {
+    if (!(e instanceof ToolchainError)) throw e;
+    io.stderr(`kmemdb ${what}: ${e.message}\n`);
+    return 1;
+  }
+  return then();
+}
+
 /** The asynchronous commands (programs: src/program/cli.ts); undefined for the others. */
 function runAsync(argv: readonly string[], io: KmemdbIO): Promise<number> | undefined {
   const [cmd, ...rest] = argv;
   if (cmd === 'cc') return ccCommand(rest, io);
   if (cmd === 'run') return runCommand(rest, io);
+  if (cmd === 'demo' && rest[0] === 'wasm') return withToolchain('demo wasm', io, () => run(argv, io));
   return undefined;
 }
 

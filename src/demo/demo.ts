@@ -25,6 +25,7 @@ import '../mdb/modules/netbsd.js';
 import { hex } from '../machine/addr.js';
 import type { Target } from '../target/target.js';
 import { fmtTime, formerModuleAt, formerSymbol } from '../mdb/analysis/netbsd-view.js';
+import { MdbTour, wrap } from './narration.js';
 
 export interface DemoOptions {
   /** Crash directory (savecore writes unix.N, vmcore.N and bounds there). */
@@ -48,23 +49,6 @@ export class DemoError extends ScenarioError {
     super(message);
     this.name = 'DemoError';
   }
-}
-
-const WIDTH = 76;
-
-function wrap(text: string, indent = ''): string {
-  const out: string[] = [];
-  for (const para of text.split('\n')) {
-    let line = '';
-    for (const w of para.split(/ +/)) {
-      if (line && line.length + 1 + w.length > WIDTH - indent.length) {
-        out.push(indent + line);
-        line = w;
-      } else line = line ? `${line} ${w}` : w;
-    }
-    out.push(indent + line);
-  }
-  return out.join('\n') + '\n';
 }
 
 const X = (a: number): string => '0x' + hex(a);
@@ -141,13 +125,8 @@ export function runDemo(opts: DemoOptions): DemoResult {
   let ok = true;
   try {
     const F = facts(t);
-    const s = createSession(t, { stdout: out, stderr: out });
-    const step = (text: string, cmd: string) => {
-      say(text);
-      out(`\n> ${cmd}\n`);
-      if (!s.run(cmd)) ok = false;
-      out('\n');
-    };
+    const tour = new MdbTour(createSession(t, { stdout: out, stderr: out }), out);
+    const step = (text: string, cmd: string) => tour.step(text, cmd);
     const first = F.loads[0];
     const last = F.loads[F.loads.length - 1];
     const loadList = F.loads.map((l) => `${fmtTime(l.load)} to ${l.unload === undefined ? 'now' : fmtTime(l.unload)}`).join(' and ');
@@ -216,6 +195,7 @@ export function runDemo(opts: DemoOptions): DemoResult {
         "pagedaemon's pool_drain faulting on a stale drainpp) has the same cause.",
     );
     out('\n');
+    ok = tour.ok;
   } finally {
     t.close();
   }
