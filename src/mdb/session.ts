@@ -782,29 +782,32 @@ export class Session {
     return new Ctx(this, flags, Number(count), out, vec);
   }
 
-  /** Run a walker; returns false on failure (error printed). */
+  /**
+   * Run a walker; returns false on failure (error printed in illumos'
+   * words: an unknown name is "failed to perform walk: unknown walk name";
+   * a walker that fails says why, and if it failed before reporting
+   * anything (illumos' walk_init) mdb adds "failed to perform walk: failed
+   * to initialize walk").
+   */
   walk(name: string, addr: number | undefined, ctx: DcmdContext, cb: (a: number) => WalkResult | void): boolean {
     const w = this.walkers.get(name);
     if (!w) {
-      this.warn(`failed to walk ${name}: unknown walk name`);
+      this.warn('failed to perform walk: unknown walk name');
       return false;
     }
     let n = 0;
     try {
       for (const a of w.def.walk(ctx, addr)) {
+        n++;
         if (cb(a) === WALK_DONE) break;
-        if ((++n & 0xfff) === 0 && this.interruptedFlag) break;
+        if ((n & 0xfff) === 0 && this.interruptedFlag) break;
       }
     } catch (e) {
-      if (e instanceof TargetReadError) {
-        this.warn(`failed to walk ${name}: failed to read memory at 0x${hexU(toU64(e.addr))}`);
-        return false;
-      }
-      if (e instanceof WalkError) {
-        this.warn(`failed to walk ${name}: ${e.message}`);
-        return false;
-      }
-      throw e;
+      if (e instanceof TargetReadError) this.warn(`${name}: failed to read memory at 0x${hexU(toU64(e.addr))}`);
+      else if (e instanceof WalkError) this.warn(e.message);
+      else throw e;
+      if (n === 0) this.warn('failed to perform walk: failed to initialize walk');
+      return false;
     }
     return true;
   }

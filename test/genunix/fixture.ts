@@ -24,10 +24,11 @@ export interface FixtureOptions {
   flags?: number;
   leaks?: boolean;
   seed?: number;
+  model?: 'lp64' | 'ilp32';
 }
 
 export function makeFixture(o: FixtureOptions = {}): Fixture {
-  const sys = bootSystem({ kmemFlags: o.flags ?? 0xf, seed: o.seed ?? 42, ncpus: 2 });
+  const sys = bootSystem({ kmemFlags: o.flags ?? 0xf, seed: o.seed ?? 42, ncpus: 2, model: o.model });
   const { k, kmem } = sys;
   const fns = {
     test_keep: k.fn('test_keep', 0x200),

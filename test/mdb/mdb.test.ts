@@ -166,7 +166,7 @@ test('walker reading unmapped memory reports the address and stops', () => {
   };
   const r = run('::walk bad', undefined, [m]);
   assert.equal(r.stdout, '1\n');
-  assert.equal(r.stderr, 'mdb: failed to walk bad: failed to read memory at 0x1000\n');
+  assert.equal(r.stderr, 'mdb: bad: failed to read memory at 0x1000\n');
 });
 
 test('writes: /W on a writable target, refused on a read-only one', () => {

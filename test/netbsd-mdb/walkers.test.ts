@@ -181,7 +181,7 @@ test('pa_list from an unmapped allocator fails cleanly', () => {
   const img = image();
   const r = runMdb(img.target(), `${X(MODMAP + 0x5000)}::walk pa_list`);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^mdb: failed to walk pa_list: pool_allocator at 0xffffffff80805000 is unmapped \(no mapping for address\)\n$/);
+  assert.match(r.stderr, /^mdb: pool_allocator at 0xffffffff80805000 is unmapped \(no mapping for address\)\nmdb: failed to perform walk: failed to initialize walk\n$/);
 });
 
 test('addr::pool prints the show-pool shape; -v adds the page lists', () => {

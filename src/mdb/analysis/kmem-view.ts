@@ -42,8 +42,8 @@
  */
 
 import type { Target } from '../../target/target.js';
-import { hex } from '../../machine/addr.js';
-import { KMEM_SLAB_NOMOVE, KMEM_STACK_DEPTH, KMF_BUFTAG, KMF_HASH, KMF_NOMAGAZINE } from '../../abi/kmem-impl.js';
+import { hex, mod } from '../../machine/addr.js';
+import { KMEM_SLAB_NOMOVE, KMEM_STACK_DEPTH, KMF_BUFTAG, KMF_DEADBEEF, KMF_HASH, KMF_LITE, KMF_NOMAGAZINE } from '../../abi/kmem-impl.js';
 import { field, rd, rdString, sizeOf, tryField, trySize, LayoutError, type Field } from './fields.js';
 
 /** Upper bound on any list walk when no better bound is known. */
@@ -319,6 +319,7 @@ export interface CacheInfo {
   readonly constructor_: number;
   readonly hashTable: number;
   readonly hashMask: number;
+  readonly hashShift: number;
   readonly slabCreate: number;
   readonly slabDestroy: number;
   readonly slabAlloc: number;
@@ -581,6 +582,7 @@ export class KmemView {
       constructor_: opt(L.cache_constructor),
       hashTable: r(L.cache_hash_table),
       hashMask: r(L.cache_hash_mask),
+      hashShift: opt(L.cache_hash_shift),
       slabCreate: r(L.cache_slab_create),
       slabDestroy: r(L.cache_slab_destroy),
       slabAlloc: r(L.cache_slab_alloc),
@@ -869,14 +871,55 @@ export class KmemView {
     return out;
   }
 
-  /** Bufctl of a magazine buffer (from its buftag), or 0. */
+  /**
+   * Bufctl of a magazine buffer, or 0: from its buftag when the cache has
+   * one, else (a KMF_HASH cache without buftags) looked up in the hash
+   * table, where a buffer in a magazine still hangs (illumos
+   * kmem_hash_lookup).
+   */
   private magBufctl(ci: CacheInfo, buf: number): number {
-    if (!(ci.flags & KMF_HASH) || !(ci.flags & KMF_BUFTAG)) return 0;
+    if (!(ci.flags & KMF_HASH)) return 0;
+    if (!(ci.flags & KMF_BUFTAG)) return this.hashLookup(ci, buf);
     try {
       return rd(this.t, buf + ci.buftagOff, this.L.bt_bufctl);
     } catch {
+      this.warn(`reading buftag for ${h(buf)} at ${h(buf + ci.buftagOff)}`);
       return 0;
     }
+  }
+
+  /** The bufctl of buf on its hash chain (KMEM_HASH: bucket (buf >> hash_shift) & hash_mask), or 0 with a warning. */
+  hashLookup(ci: CacheInfo, buf: number): number {
+    const bucket = ci.hashTable + mod(Math.floor(buf / 2 ** ci.hashShift), ci.hashMask + 1) * this.ptr;
+    let bcp: number;
+    try {
+      bcp = this.t.loadPtr(bucket);
+    } catch {
+      this.warn(`unable to read hash bucket for ${h(buf)} in cache ${h(ci.addr)}`);
+      return 0;
+    }
+    for (let n = 0; bcp !== 0 && n <= Math.max(ci.buftotal, 0) + 64; n++) {
+      try {
+        if (rd(this.t, bcp, this.L.bc_addr) === buf) return bcp;
+        bcp = rd(this.t, bcp, this.L.bc_next);
+      } catch {
+        this.warn(`unable to read bufctl at ${h(bcp)}`);
+        return 0;
+      }
+    }
+    this.warn(`unable to find bufctl for ${h(buf)} in cache ${h(ci.addr)}`);
+    return 0;
+  }
+
+  /**
+   * Free buffers that are constructed (illumos KM_FREE | KM_CONSTRUCTED):
+   * the magazine rounds, and only when the cache has a constructor and
+   * does not fill free buffers with 0xdeadbeef (KMF_DEADBEEF without
+   * KMF_LITE destroys the constructed state); otherwise none.
+   */
+  constructedBuffers(ci: CacheInfo): BufRef[] {
+    if (ci.constructor_ === 0 || (ci.flags & (KMF_DEADBEEF | KMF_LITE)) === KMF_DEADBEEF) return [];
+    return this.magazineRounds(ci).map((b) => ({ buf: b, bufctl: this.magBufctl(ci, b) }));
   }
 
   /** Free buffers: magazine rounds first, then the partial slabs' freelists. */
@@ -884,6 +927,45 @@ export class KmemView {
     const out: BufRef[] = [];
     for (const b of this.magazineRounds(ci)) out.push({ buf: b, bufctl: this.magBufctl(ci, b) });
     for (const s of this.partialSlabs(ci.addr)) for (const r of this.slabFreelist(ci, s)) out.push(r);
+    return out;
+  }
+
+  /**
+   * Every bufctl on the hash table of a KMF_HASH cache, bucket by bucket and
+   * down each chain (the kmem_hash walker): the buffers the slab layer has
+   * handed out, including those now resting in magazines.  Bounded by the
+   * cache's buffer count (with slack).
+   */
+  hashChains(ci: CacheInfo): BufRef[] {
+    const out: BufRef[] = [];
+    const nb = ci.hashMask + 1;
+    if (ci.hashTable === 0 || nb <= 0 || nb > 1 << 24) {
+      this.warn(`cache ${h(ci.addr)} has a bad hash table (${h(ci.hashTable)}, mask ${h(ci.hashMask)})`);
+      return out;
+    }
+    const limit = Math.max(ci.buftotal, 0) + 64;
+    for (let i = 0; i < nb; i++) {
+      let bcp: number;
+      try {
+        bcp = this.t.loadPtr(ci.hashTable + i * this.ptr);
+      } catch {
+        this.warn(`failed to read hash table of cache ${h(ci.addr)} at ${h(ci.hashTable + i * this.ptr)}`);
+        break;
+      }
+      while (bcp !== 0) {
+        if (out.length >= limit) {
+          this.warn(`hash chains of cache ${h(ci.addr)} hold more bufctls than the cache's ${ci.buftotal} buffers (cycle at ${h(bcp)})`);
+          return out;
+        }
+        try {
+          out.push({ buf: rd(this.t, bcp, this.L.bc_addr), bufctl: bcp });
+          bcp = rd(this.t, bcp, this.L.bc_next);
+        } catch {
+          this.warn(`failed to read bufctl ${h(bcp)} in the hash table of cache ${h(ci.addr)}`);
+          break;
+        }
+      }
+    }
     return out;
   }
 
@@ -897,38 +979,7 @@ export class KmemView {
     const out: BufRef[] = [];
     const L = this.L;
     if (ci.flags & KMF_HASH) {
-      const nb = ci.hashMask + 1;
-      if (ci.hashTable === 0 || nb <= 0 || nb > 1 << 24) {
-        this.warn(`cache ${h(ci.addr)} has a bad hash table (${h(ci.hashTable)}, mask ${h(ci.hashMask)})`);
-        return out;
-      }
-      const limit = Math.max(ci.buftotal, 0) + 64;
-      let n = 0;
-      for (let i = 0; i < nb; i++) {
-        let bcp: number;
-        try {
-          bcp = this.t.loadPtr(ci.hashTable + i * this.ptr);
-        } catch {
-          this.warn(`failed to read hash table of cache ${h(ci.addr)} at ${h(ci.hashTable + i * this.ptr)}`);
-          break;
-        }
-        while (bcp !== 0) {
-          if (++n > limit) {
-            this.warn(`hash chains of cache ${h(ci.addr)} hold more bufctls than the cache's ${ci.buftotal} buffers (cycle at ${h(bcp)})`);
-            bcp = 0;
-            i = nb;
-            break;
-          }
-          try {
-            const buf = rd(this.t, bcp, L.bc_addr);
-            if (!mags.has(buf)) out.push({ buf, bufctl: bcp });
-            bcp = rd(this.t, bcp, L.bc_next);
-          } catch {
-            this.warn(`failed to read bufctl ${h(bcp)} in the hash table of cache ${h(ci.addr)}`);
-            break;
-          }
-        }
-      }
+      for (const r of this.hashChains(ci)) if (!mags.has(r.buf)) out.push(r);
       out.sort((a, b) => a.buf - b.buf);
       return out;
     }

@@ -21,7 +21,7 @@ import {
   type DcmdResult,
   type WalkerDef,
 } from '../module.js';
-import { KmemView, type BufctlAudit, type CacheInfo } from '../analysis/kmem-view.js';
+import { KmemView, type BufctlAudit, type BufRef, type CacheInfo } from '../analysis/kmem-view.js';
 import { KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE } from '../../abi/kmem-impl.js';
 import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
@@ -761,21 +761,50 @@ function cacheList(ctx: DcmdContext, kv: KmemView, addr: number | undefined): Ca
   return out;
 }
 
-function* bufWalk(ctx: DcmdContext, addr: number | undefined, free: boolean, ctl: boolean): Iterable<number> {
+/** Which buffers a kmem walk reports (illumos' KM_ALLOCATED, KM_FREE, KM_FREE | KM_CONSTRUCTED). */
+type BufKind = 'allocated' | 'free' | 'constructed';
+
+function kindRefs(kv: KmemView, ci: CacheInfo, kind: BufKind): BufRef[] {
+  if (kind === 'allocated') return kv.allocatedBuffers(ci);
+  if (kind === 'free') return kv.freeBuffers(ci);
+  return kv.constructedBuffers(ci);
+}
+
+/**
+ * The kmem, freemem, freemem_constructed, bufctl, freectl and
+ * freectl_constructed walks (illumos kmem_walk_init_common): of one cache,
+ * or without an address of every cache but the KMC_NOTOUCH ones.  A
+ * bufctl walk of a cache without KMF_HASH reports nothing (its bufctls
+ * live inside the buffers), as does a constructed walk of a cache with no
+ * constructor or whose free buffers are filled with 0xdeadbeef.
+ */
+function* bufWalk(ctx: DcmdContext, addr: number | undefined, kind: BufKind, ctl: boolean): Iterable<number> {
   const kv = kview(ctx);
   for (const ci of cacheList(ctx, kv, addr)) {
+    if (ci.buftotal === 0) continue;
     if (ctl && !(ci.flags & KMF_HASH)) {
-      if (addr !== undefined) throw new WalkError(`cache ${ci.name} does not have bufctls (KMF_HASH is not set)`);
+      kmemDebug(ctx, `bufctl requested, not KMF_HASH (flags: ${ctx.hex(ci.flags)}) for ${ci.name}`);
       continue;
     }
-    const refs = free ? kv.freeBuffers(ci) : kv.allocatedBuffers(ci);
-    kmemDebug(ctx, `walking ${ctx.hex(ci.addr)} (${ci.name}): ${refs.length} ${free ? 'free' : 'allocated'} ${ctl ? 'bufctls' : 'buffers'}`);
+    const refs = kindRefs(kv, ci, kind);
+    kmemDebug(ctx, `walking ${ctx.hex(ci.addr)} (${ci.name}): ${refs.length} ${kind} ${ctl ? 'bufctls' : 'buffers'}`);
     for (const r of refs) {
       if (ctl) {
         if (r.bufctl) yield r.bufctl;
       } else yield r.buf;
     }
   }
+}
+
+/** The kmem_hash walk: every bufctl on a KMF_HASH cache's hash chains. */
+function hashWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> {
+  const kv = kview(ctx);
+  const ci = kv.cache(walkCacheArg(ctx, kv, addr, 'kmem_hash'));
+  if (!(ci.flags & KMF_HASH)) {
+    ctx.warn(`cache ${ctx.hex(ci.addr)} doesn't have a hash table`);
+    return [];
+  }
+  return kv.hashChains(ci).map((r) => r.bufctl);
 }
 
 /** The log header pointers kmem keeps (an explicit kmem_log address must be one of their values). */
@@ -787,7 +816,7 @@ function* logWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> 
     throw new WalkError(`${ctx.hex(addr)} is not a kmem_log_header_t (the value of ${KMEM_LOGS.join(', ')})`);
   }
   const lh = addr ?? kv.logHeader('kmem_transaction_log');
-  if (lh === 0) throw new WalkError('no kmem transaction log');
+  if (lh === 0) throw new WalkError('log is disabled');
   kmemDebug(ctx, `walking log header ${ctx.hex(lh)}`);
   yield* kv.logEntries(lh);
 }
@@ -804,23 +833,38 @@ export function kmemWalkers(): WalkerDef[] {
     },
     {
       name: 'kmem',
-      description: 'walk a kmem cache (allocated buffers)',
-      walk: (ctx, addr) => bufWalk(ctx, addr, false, false),
+      description: 'walk a kmem cache',
+      walk: (ctx, addr) => bufWalk(ctx, addr, 'allocated', false),
     },
     {
       name: 'freemem',
       description: 'walk a kmem cache\'s free memory',
-      walk: (ctx, addr) => bufWalk(ctx, addr, true, false),
+      walk: (ctx, addr) => bufWalk(ctx, addr, 'free', false),
+    },
+    {
+      name: 'freemem_constructed',
+      description: 'walk a kmem cache\'s constructed free memory',
+      walk: (ctx, addr) => bufWalk(ctx, addr, 'constructed', false),
     },
     {
       name: 'bufctl',
       description: 'walk a kmem cache\'s bufctls',
-      walk: (ctx, addr) => bufWalk(ctx, addr, false, true),
+      walk: (ctx, addr) => bufWalk(ctx, addr, 'allocated', true),
     },
     {
       name: 'freectl',
       description: 'walk a kmem cache\'s free bufctls',
-      walk: (ctx, addr) => bufWalk(ctx, addr, true, true),
+      walk: (ctx, addr) => bufWalk(ctx, addr, 'free', true),
+    },
+    {
+      name: 'freectl_constructed',
+      description: 'walk a kmem cache\'s constructed free bufctls',
+      walk: (ctx, addr) => bufWalk(ctx, addr, 'constructed', true),
+    },
+    {
+      name: 'kmem_hash',
+      description: 'given a kmem cache, walk its allocated hash table',
+      walk: (ctx, addr) => hashWalk(ctx, addr),
     },
     {
       name: 'kmem_cpu_cache',
@@ -858,7 +902,7 @@ export function kmemWalkers(): WalkerDef[] {
       name: 'allocdby',
       description: 'given a thread, walk its allocated bufctls',
       walk(ctx, addr) {
-        if (addr === undefined) throw new WalkError('allocdby requires a thread address');
+        if (addr === undefined) throw new WalkError("allocdby walk doesn't support global walks");
         return byThread(kview(ctx), addr, false).map((a) => a.addr);
       },
     },
@@ -866,7 +910,7 @@ export function kmemWalkers(): WalkerDef[] {
       name: 'freedby',
       description: 'given a thread, walk its freed bufctls',
       walk(ctx, addr) {
-        if (addr === undefined) throw new WalkError('freedby requires a thread address');
+        if (addr === undefined) throw new WalkError("allocdby walk doesn't support global walks");
         return byThread(kview(ctx), addr, true).map((a) => a.addr);
       },
     },
@@ -874,7 +918,7 @@ export function kmemWalkers(): WalkerDef[] {
       name: 'bufctl_history',
       description: 'walk the available history of a bufctl',
       walk(ctx, addr) {
-        if (addr === undefined) throw new WalkError('bufctl_history requires a bufctl address');
+        if (addr === undefined) throw new WalkError("bufctl_history walk doesn't support global walks");
         return bufctlHistory(kview(ctx), addr);
       },
     },
@@ -903,7 +947,7 @@ export function perCacheWalkers(ctx: DcmdContext): WalkerDef[] {
       description: `walk the ${name} cache`,
       walk: (cx, addr) => {
         noAddress(name, addr);
-        return bufWalk(cx, c, false, false);
+        return bufWalk(cx, c, 'allocated', false);
       },
     });
   }

@@ -12,7 +12,6 @@ import {
   DCMD_USAGE,
   DcmdError,
   WalkError,
-  noAddress,
   type DcmdContext,
   type DcmdDef,
   type WalkerDef,
@@ -172,7 +171,7 @@ function segWalker(name: string, mask: number, description: string): WalkerDef {
     name,
     description,
     *walk(ctx, addr) {
-      if (addr === undefined) throw new WalkError(`${name} requires a vmem_t address`);
+      if (addr === undefined) throw new WalkError(`${name} does not support global walks`);
       const vv = vview(ctx);
       if (!vv.preorder().some((p) => p.addr === addr)) throw new WalkError(`${ctx.hex(addr)} is not a vmem_t on vmem_list`);
       for (const a of vv.segs(addr)) {
@@ -188,6 +187,24 @@ function segWalker(name: string, mask: number, description: string): WalkerDef {
       }
     },
   };
+}
+
+/**
+ * The vmem_postfix walk: every arena after the arenas it imports into
+ * (children before their source).  From an arena, as illumos' walk does
+ * from its current node: that arena's subtree in post-fix order, then its
+ * later siblings' and its ancestors' (the tail of the whole walk that
+ * starts at the arena's leftmost descendant).
+ */
+function postfixWalk(ctx: DcmdContext, addr: number | undefined): number[] {
+  const vv = vview(ctx);
+  const post = vv.postorder();
+  if (addr === undefined) return post;
+  const pre = vv.preorder();
+  let i = pre.findIndex((p) => p.addr === addr);
+  if (i < 0) throw new WalkError(`${ctx.hex(addr)} is not a vmem_t on vmem_list`);
+  while (i + 1 < pre.length && pre[i + 1]!.depth === pre[i]!.depth + 1) i++;
+  return post.slice(post.indexOf(pre[i]!.addr));
 }
 
 export function vmemWalkers(): WalkerDef[] {
@@ -208,10 +225,7 @@ export function vmemWalkers(): WalkerDef[] {
     {
       name: 'vmem_postfix',
       description: 'walk vmem structures in post-fix order',
-      walk(ctx, addr) {
-        noAddress('vmem_postfix', addr);
-        return vview(ctx).postorder();
-      },
+      walk: (ctx, addr) => postfixWalk(ctx, addr),
     },
     segWalker('vmem_seg', 0, 'given a vmem_t, walk all of its vmem_segs'),
     segWalker('vmem_alloc', VMEM_ALLOC, 'given a vmem_t, walk its allocated vmem_segs'),

@@ -36,7 +36,7 @@ import { hex } from '../../machine/addr.js';
 import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, printBufctlVerboseHeader } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { liveDcmds } from './genunix-live.js';
-import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup } from '../analysis/leaks.js';
+import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup, type LeakMember } from '../analysis/leaks.js';
 import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis-index.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
 import { kernelWhatisHandlers } from '../whatis-dcmd.js';
@@ -193,6 +193,25 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
   return DCMD_OK;
 }
 
+/**
+ * The group a leak walk starts from (illumos leaky_walk_init): the one whose
+ * representative is addr, else the first that holds addr among its members.
+ */
+function leakGroupOf(groups: readonly LeakGroup[], addr: number): LeakGroup | undefined {
+  return groups.find((g) => g.rep.ctl === addr) ?? groups.find((g) => g.members.some((m) => m.ctl === addr));
+}
+
+/** A group's members, representative first (the head of illumos' dup list). */
+function leakMembers(g: LeakGroup): LeakMember[] {
+  return [g.rep, ...g.members.filter((m) => m !== g.rep)];
+}
+
+/**
+ * The leak and leakbuf walkers over ::findleaks' cached result: without an
+ * address every leak, with one the leaks of the group holding that ctl
+ * (bufctl, vmem_seg, or buffer for a cache without bufctls).  leak yields
+ * the ctl addresses, leakbuf the buffers.
+ */
 function leakWalker(bufs: boolean): WalkerDef {
   const name = bufs ? 'leakbuf' : 'leak';
   return {
@@ -201,9 +220,13 @@ function leakWalker(bufs: boolean): WalkerDef {
     *walk(ctx, addr) {
       const r = cachedLeaks(ctx.target);
       if (!r) throw new WalkError('::findleaks must be run before leaks can be walked');
-      const groups = addr === undefined ? r.groups : r.groups.filter((g) => g.rep.ctl === addr || g.members.some((m) => m.ctl === addr && g.type !== TYPE_CACHE));
-      if (addr !== undefined && groups.length === 0) throw new WalkError(`${ctx.hex(addr)} is not a leaked ctl address`);
-      for (const g of groups) for (const m of g.members) yield bufs ? m.buf : m.ctl;
+      let groups = r.groups;
+      if (addr !== undefined) {
+        const g = leakGroupOf(r.groups, addr);
+        if (!g) throw new WalkError(`${ctx.hex(addr)} is not a leaked ctl address`);
+        groups = [g];
+      }
+      for (const g of groups) for (const m of leakMembers(g)) yield bufs ? m.buf : m.ctl;
     },
   };
 }

@@ -66,8 +66,11 @@ const WALKER_NAMES: ReadonlyArray<readonly [string, string, string?]> = [
   ['umem_cache', 'kmem_cache', 'walk list of umem caches'],
   ['umem', 'kmem', 'walk a umem cache'],
   ['freemem', 'freemem', 'walk a umem cache\'s free memory'],
+  ['freemem_constructed', 'freemem_constructed', 'walk a umem cache\'s constructed free memory'],
   ['bufctl', 'bufctl', 'walk a umem cache\'s bufctls'],
   ['freectl', 'freectl', 'walk a umem cache\'s free bufctls'],
+  ['freectl_constructed', 'freectl_constructed', 'walk a umem cache\'s constructed free bufctls'],
+  ['umem_hash', 'kmem_hash', 'given a umem cache, walk its allocated hash table'],
   ['bufctl_history', 'bufctl_history'],
   ['umem_cpu_cache', 'kmem_cpu_cache', 'given a umem cache, walk its per-CPU caches'],
   ['umem_log', 'kmem_log', 'walk the umem transaction log'],
@@ -243,17 +246,6 @@ function umemMallocDistDcmd(ctx: DcmdContext, _addr: number, flags: number, argv
   return DCMD_OK;
 }
 
-/* ---------------------------------------------------------------- walkers of a process */
-
-function* umemHashWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> {
-  if (addr === undefined) throw new WalkError('umem_hash doesn\'t support global walks');
-  if (!hasUmem(ctx.target)) throw new WalkError(`umem_hash: ${notUmem(ctx)}`);
-  const kv = kview(ctx);
-  const ci = kv.cache(addr);
-  if (!(ci.flags & 0x200)) throw new WalkError(`cache ${ci.name} does not have a hash table (KMF_HASH is not set)`);
-  for (const r of kv.allocatedBuffers(ci)) if (r.bufctl) yield r.bufctl;
-}
-
 /* ---------------------------------------------------------------- module */
 
 function libumemDcmds(): DcmdDef[] {
@@ -297,7 +289,7 @@ const UMEM_WHATIS: WhatisHandler[] = (genunixModule.whatis ?? [])
 export const libumemModule: MdbModule = {
   name: 'libumem',
   dcmds: libumemDcmds(),
-  walkers: [...renamedWalkers(), { name: 'umem_hash', description: 'given a umem cache, walk its allocated bufctls (its hash table)', walk: umemHashWalk }],
+  walkers: renamedWalkers(),
   whatis: UMEM_WHATIS,
   macros: genunixModule.macros,
   appliesTo: isProcessTarget,
