@@ -6,12 +6,14 @@
  * prog.wasm core.0` runs it) answers ::status, $c, ::umem_verify, ::whatis
  * of the damaged or freed buffer (its last transaction names the program's
  * function that freed it) and ::bufctl -hv (the allocation too); the leak
- * program's core, written at exit, answers ::findleaks.
+ * program's core, written at exit, answers ::findleaks; a wasm trap's
+ * core answers ::status, $c and ::umem_status.
  *
  * The transcripts are golden files (test/program/golden-mdb) under
  * Debian's clang-16 only: addresses and code offsets depend on the
  * compiler.  Under another toolchain the assertions on function names
- * and counts still apply.
+ * and counts still apply, and one program is also built with
+ * @yowasp/clang to check them on its core.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,14 +26,24 @@ import '../../src/mdb/modules/libumem.js';
 import { build, C_DIR, kmemdb, noToolchain, tmpDir } from './helpers.js';
 
 const golden = goldenIn('program/golden-mdb');
+
+/** Whether @yowasp/clang can be loaded (the in-process toolchain). */
+async function yowaspClang(): Promise<boolean> {
+  try {
+    await import('@yowasp/clang');
+    return true;
+  } catch {
+    return false;
+  }
+}
 const env = { ...process.env, HOME: '/home/tester', UMEM_DEBUG: 'default', UMEM_LOGGING: 'transaction', UMEM_OPTIONS: '' };
 
-/** Build a planted bug, run it with cores going to a fresh directory; returns the module, core.0 and the run's stderr. */
-function runToCore(name: string, runArgs: readonly string[]): { wasm: string; core: string; stderr: string } {
+/** Build a planted bug (with ccEnv's toolchain), run it with its arguments, cores going to a fresh directory; returns the module, core.0 and the run's stderr. */
+function runToCore(name: string, runArgs: readonly string[], args: readonly string[] = [], ccEnv: NodeJS.ProcessEnv = process.env): { wasm: string; core: string; stderr: string } {
   const dir = tmpDir(`core-${name}`);
   const wasm = path.join(dir, `${name}.wasm`);
-  build(['-O2', '-o', wasm, path.join(C_DIR, `${name}.c`)]);
-  const r = kmemdb(['run', '--seed', '1', '--dir', dir, ...runArgs, wasm], { env });
+  build(['-O2', '-o', wasm, path.join(C_DIR, `${name}.c`)], { env: ccEnv });
+  const r = kmemdb(['run', '--seed', '1', '--dir', dir, ...runArgs, wasm, ...args], { env });
   const core = path.join(dir, 'core.0');
   assert.ok(fs.existsSync(core), `${name}: no core\n${r.stderr}`);
   return { wasm, core, stderr: r.stderr };
@@ -51,15 +63,19 @@ function reportedAddress(report: string): string {
   return m[1]!;
 }
 
-/** Run one heap-error program and its mdb tour: the address the report names, and the transcript (checked against the golden file with clang-16). */
-async function heapErrorTranscript(name: string): Promise<{ addr: string; text: string }> {
-  const { wasm, core, stderr } = runToCore(name, []);
+/**
+ * Run one heap-error program and its mdb tour: the address the report
+ * names, and the transcript (checked against the golden file when built
+ * with clang-16; `yowasp` builds it with @yowasp/clang, not checked).
+ */
+async function heapErrorTranscript(name: string, yowasp = false): Promise<{ addr: string; text: string }> {
+  const { wasm, core, stderr } = runToCore(name, [], [], yowasp ? { ...process.env, KMEMDB_CC: 'yowasp' } : process.env);
   const addr = reportedAddress(stderr);
   const t = openWasmCore(core, { modulePath: wasm });
   try {
     const first = transcript(t, ['::status', '$c', '::umem_verify', `${addr}::whatis`]);
     const text = first + transcript(t, [`${whatisBufctl(first)}::bufctl -hv`]);
-    if ((await toolchain()).kind === 'native') golden(name, text);
+    if (!yowasp && (await toolchain()).kind === 'native') golden(name, text);
     return { addr, text };
   } finally {
     t.close();
@@ -99,6 +115,13 @@ test('use after free: ::whatis names the freeing function, ::bufctl -h the alloc
   assert.match(history, /\n {17}free\+[0-9a-fx]+\n {17}drop_record\+[0-9a-fx]+\n[^]*\n {17}malloc\+[0-9a-fx]+\n {17}new_record\+[0-9a-fx]+\n/);
 });
 
+test('use after free built with @yowasp/clang: the same names in ::whatis and ::bufctl -hv', async (t) => {
+  if (!(await yowaspClang())) return t.skip('the npm package @yowasp/clang is not installed');
+  const { addr, text } = await heapErrorTranscript('use_after_free', true);
+  assert.deepEqual(whatisOf(text, addr).stack.slice(3, 5).map((f) => f.replace(/\+.*/, '')), ['free', 'drop_record']);
+  assert.match(text.slice(text.indexOf('::bufctl -hv')), /\n {17}malloc\+[0-9a-fx]+\n {17}new_record\+[0-9a-fx]+\n/);
+});
+
 test('overrun: ::whatis of the buffer with the redzone violation names the allocating function', async (t) => {
   const skip = await noToolchain();
   if (skip) return t.skip(skip);
@@ -134,6 +157,23 @@ test('stale pointer after realloc: ::bufctl -h shows realloc freeing the old blo
   assert.match(text, /\numem_alloc_24 +[0-9a-f]+ 1 corrupt buffer\n/);
   const w = whatisOf(text, addr);
   assert.deepEqual(w.stack.slice(3, 5).map((f) => f.replace(/\+.*/, '')), ['realloc', 'grow']);
+});
+
+test('a wasm trap: ::status names it, $c prints the trapping frames, ::umem_status says the heap had no error', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const { wasm, core } = runToCore('trap', [], ['oob']);
+  const tg = openWasmCore(core, { modulePath: wasm });
+  let text: string;
+  try {
+    text = transcript(tg, ['::status', '$c', '::umem_status']);
+  } finally {
+    tg.close();
+  }
+  if ((await toolchain()).kind === 'native') golden('trap', text);
+  assert.match(text, /\ninitial argv: trap\.wasm oob\n[^]*\nstatus: process terminated by a wasm trap: (wasm trap: )?memory access out of bounds/);
+  assert.match(text, /\n> \$c\nread_wild\+[0-9a-fx]+\(\)\nparse_record\+[0-9a-fx]+\(\)\nmain\+/);
+  assert.match(text, /\nStatus:\t\tready and active\n/);
 });
 
 test('leaks: ::findleaks on the core at exit finds make_label x2 and make_node x3, with their stacks under -dv', async (t) => {
