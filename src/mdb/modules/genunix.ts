@@ -68,6 +68,11 @@ function leakCaller(ctx: DcmdContext, g: LeakGroup): string {
  */
 const lkVerboseOf = new WeakMap<Target, boolean>();
 
+/** leaky's words for oversize leaks: the kernel's, or libumem's in a process. */
+function oversizeWords(t: Target): { total: string; detail: string } {
+  return isProcessTarget(t) ? { total: 'oversized leak', detail: 'umem_oversize leak' } : { total: 'kmem_oversize leak', detail: 'kmem_oversize leak' };
+}
+
 function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
   const g = ctx.getopts(argv, { d: 'bool', f: 'bool', v: 'bool' });
   if (!g || g.rest.length) return DCMD_USAGE;
@@ -129,6 +134,7 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
     if (incomplete) ctx.warn(`findleaks: ${incomplete}`);
     return DCMD_OK;
   }
+  const words = oversizeWords(ctx.target);
   let firstSection = true;
   for (const type of [TYPE_VMEM, TYPE_CACHE, TYPE_KMEM]) {
     const gs = groups.filter((x) => x.type === type);
@@ -151,7 +157,7 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
     }
     ctx.out('-'.repeat(72) + '\n');
     const w = type === TYPE_VMEM ? 16 : 2 * ctx.ptrSize;
-    ctx.printf('%*s %7ld %s%s, %ld %s\n', w, 'Total', count, type === TYPE_VMEM ? 'kmem_oversize leak' : 'buffer', count === 1 ? '' : 's', bytes, plural(bytes, 'byte'));
+    ctx.printf('%*s %7ld %s%s, %ld %s\n', w, 'Total', count, type === TYPE_VMEM ? words.total : 'buffer', count === 1 ? '' : 's', bytes, plural(bytes, 'byte'));
   }
   if (g.opts.d) {
     // leaky_dump: one blank line, then each representative in detail
@@ -160,10 +166,10 @@ function findleaksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
     ctx.out('\n');
     for (const x of groups) {
       if (x.type === TYPE_VMEM) {
-        if (x.count === 1) ctx.printf('kmem_oversize leak: 1 vmem_seg, %ld bytes\n', x.bytes);
+        if (x.count === 1) ctx.printf('%s: 1 vmem_seg, %ld bytes\n', words.detail, x.bytes);
         else {
           const each = x.minSize === x.maxSize ? String(x.minSize) : `${x.minSize}-${x.maxSize}`;
-          ctx.printf('kmem_oversize leak: %d vmem_segs, %s bytes each, %ld bytes total\n', x.count, each, x.bytes);
+          ctx.printf('%s: %d vmem_segs, %s bytes each, %ld bytes total\n', words.detail, x.count, each, x.bytes);
         }
         try {
           printSegVerbose(ctx, vv.seg(x.rep.ctl), true);

@@ -44,7 +44,6 @@ import { kview } from './genunix-kmem.js';
 
 /** genunix dcmds under libumem's names: [umem name, genunix name, illumos' description]. */
 const DCMD_NAMES: ReadonlyArray<readonly [string, string, string?]> = [
-  ['umastat', 'kmastat', 'umem allocator stats'],
   ['umem_cache', 'kmem_cache', 'print a umem cache'],
   ['umem_verify', 'kmem_verify', 'check integrity of umem-managed memory'],
   ['umem_log', 'kmem_log', 'dump umem transaction log'],
@@ -109,11 +108,15 @@ function umemWords(s: string | undefined): string | undefined {
   return s?.replace(/kernel memory allocator/g, 'umem allocator').replace(/\bkmem_(?=cache\b|bufctl|log\b|slab)/g, 'umem_').replace(/\bkmem\b/g, 'umem').replace(/\bkernel\b/g, 'process');
 }
 
+function genunixDcmd(name: string): DcmdDef {
+  const d = genunixModule.dcmds.find((x) => x.name === name);
+  if (!d) throw new Error(`libumem: genunix has no dcmd ${name}`);
+  return d;
+}
+
 function renamedDcmds(): DcmdDef[] {
-  const byName = new Map(genunixModule.dcmds.map((d) => [d.name, d]));
   return DCMD_NAMES.map(([name, from, description]) => {
-    const d = byName.get(from);
-    if (!d) throw new Error(`libumem: genunix has no dcmd ${from}`);
+    const d = genunixDcmd(from);
     return { ...d, name, description: description ?? d.description, help: umemWords(d.help), fn: needsUmem(name, d.fn) };
   });
 }
@@ -165,6 +168,7 @@ function umemStatusDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: re
   if (argv.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
   const msg = messageBuffer(ctx);
   ctx.printf('Status:\t\t%s\n', msg ? 'ready and active (an error has been reported)' : 'ready and active');
+  ctx.printf('Concurrency:\t%d\n', kview(ctx).ncpus());
   const logs: string[] = [];
   for (const [name, global] of [
     ['transaction', 'kmem_transaction_log'],
@@ -246,6 +250,35 @@ function umemMallocDistDcmd(ctx: DcmdContext, _addr: number, flags: number, argv
   return DCMD_OK;
 }
 
+/* ---------------------------------------------------------------- ::umastat, ::bufctl_audit */
+
+/**
+ * ::umastat: the per-cache and per-arena table of ::kmastat (the same
+ * analysis, and illumos prints both from the same column formats), which
+ * libumem's dcmd prints without options: bytes only.
+ */
+function umastatDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  if (argv.length) return DCMD_USAGE;
+  return genunixDcmd('kmastat').fn(ctx, addr, flags, []);
+}
+
+/** ::bufctl_audit: a bufctl printed whole, as ::bufctl -v prints it. */
+function bufctlAuditDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+  if (!(flags & DCMD_ADDRSPEC) || argv.length) return DCMD_USAGE;
+  return ctx.callDcmd('bufctl', addr, ['-v'], flags);
+}
+
+/* ---------------------------------------------------------------- walkers of a process */
+
+/** umem_cpu: the CPU structures whose per-CPU caches every umem cache holds (cache_cpu[0 .. ncpus)). */
+function* umemCpuWalk(ctx: DcmdContext, addr: number | undefined): Iterable<number> {
+  if (addr !== undefined) throw new WalkError('umem_cpu doesn\'t support local walks');
+  if (!hasUmem(ctx.target)) throw new WalkError(`umem_cpu: ${notUmem(ctx)}`);
+  const cpus = ctx.walkAll('cpu');
+  if (!cpus) throw new WalkError('failed to read \'umem_cpus\'');
+  yield* cpus.slice(0, kview(ctx).ncpus());
+}
+
 /* ---------------------------------------------------------------- module */
 
 function libumemDcmds(): DcmdDef[] {
@@ -260,6 +293,26 @@ sizes), and its message buffer: the text of the last error report
 ("umem allocator: buffer modified after being freed" ...), as libumem
 keeps it in umem_error_buffer.`,
       fn: needsUmem('umem_status', umemStatusDcmd),
+    },
+    {
+      name: 'umastat',
+      usage: '',
+      description: 'umem allocator stats',
+      help: `Print, for each umem cache, its buffer size, the buffers in use and in
+total, the memory its slabs hold, and its allocations that succeeded
+and failed; then a total per arena the caches import from; then each
+vmem arena (indented under its source) with the memory in use, in
+total and imported, and its allocations.  Sizes are in bytes.`,
+      fn: needsUmem('umastat', umastatDcmd),
+    },
+    {
+      name: 'bufctl_audit',
+      usage: ':',
+      description: 'print a bufctl_audit',
+      help: `Print the umem_bufctl_audit_t at addr as ::bufctl -v does: the buffer,
+its cache, the time and thread of the last transaction, the log entry
+and contents log entry, and the transaction's stack.`,
+      fn: needsUmem('bufctl_audit', bufctlAuditDcmd),
     },
     {
       name: 'umem_malloc_dist',
@@ -289,7 +342,7 @@ const UMEM_WHATIS: WhatisHandler[] = (genunixModule.whatis ?? [])
 export const libumemModule: MdbModule = {
   name: 'libumem',
   dcmds: libumemDcmds(),
-  walkers: renamedWalkers(),
+  walkers: [...renamedWalkers(), { name: 'umem_cpu', description: 'walk the umem CPU structures', walk: umemCpuWalk }],
   whatis: UMEM_WHATIS,
   macros: genunixModule.macros,
   appliesTo: isProcessTarget,
