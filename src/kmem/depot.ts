@@ -16,6 +16,7 @@
 
 import { KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMERR_MODIFIED, KMF_DEADBEEF, KMF_LITE, KMF_NOMAGAZINE } from '../abi/kmem-impl.js';
 import { KmemErrors } from './error.js';
+import { DEPOT_LAST_CPU, DEPOT_LAST_T } from './state.js';
 
 export abstract class KmemDepot extends KmemErrors {
   /** Simulated mutex_tryenter failure on the depot lock. */
@@ -31,7 +32,9 @@ export abstract class KmemDepot extends KmemErrors {
     if (last === undefined || this.depotLastCp !== cp) {
       last = this.depotLast.get(cp);
       if (last === undefined) {
-        last = { cpu, t: now };
+        last = new Float64Array(2);
+        last[DEPOT_LAST_CPU] = cpu;
+        last[DEPOT_LAST_T] = now;
         this.depotLast.set(cp, last);
         this.depotLastCp = cp;
         this.depotLastRec = last;
@@ -40,9 +43,9 @@ export abstract class KmemDepot extends KmemErrors {
       this.depotLastCp = cp;
       this.depotLastRec = last;
     }
-    const contended = last.cpu !== cpu && now - last.t < this.depotContentionWindow;
-    last.cpu = cpu;
-    last.t = now;
+    const contended = last[DEPOT_LAST_CPU] !== cpu && now - last[DEPOT_LAST_T]! < this.depotContentionWindow;
+    last[DEPOT_LAST_CPU] = cpu;
+    last[DEPOT_LAST_T] = now;
     return contended;
   }
 
