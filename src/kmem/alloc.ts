@@ -11,7 +11,7 @@
  */
 
 import { KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMEM_REDZONE_BYTE, KMEM_SIZE_ENCODE, KMEM_SIZE_VALID, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_REDZONE, KMF_BUFTAG, KMF_LITE, KM_PANIC, KM_SLEEP, KM_VMFLAGS } from '../abi/kmem-impl.js';
-import { HeapLp64, CpuCacheWord, CacheWord, CacheFlag } from './lp64.js';
+import { HeapLp64, CacheFlag } from './wordlayout.js';
 import { KMEM_MAXBUF_LIMIT } from './state.js';
 import { checkAddr, checkKmflag, checkSize } from './args.js';
 import { KmemCpu } from './cpu.js';
@@ -19,15 +19,18 @@ import { KmemCpu } from './cpu.js';
 export abstract class KmemAlloc extends KmemCpu {
   kmem_alloc(size: number, kmflag: number): number {
     if (typeof size === 'number' && size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
-      // kmem_alloc_table[(size - 1) >> 3] from the data view (a heap pointer: HHI:offset)
-      const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
+      // kmem_alloc_table[(size - 1) >> 3] from the data view (a heap pointer: wordlayout.ts)
+      const W = this.W;
+      const ti = this.iAllocTable + ((size - 1) >> 3) * W.pw;
       const d = this.d32;
-      if (d[ti + 1] === HeapLp64.HI) {
-        const o = d[ti]! + CacheWord.CPU_B + this.cpuOff;
-        if (o < this.hLim) {
+      if (W.pw === 1 || d[ti + 1] === HeapLp64.HI) {
+        const co = (d[ti]! - this.hb) | 0;
+        const o = co + W.cCpuB + this.cpuOff;
+        if (co >= 0 && o < this.hLim) {
           const r = this.popAt(o);
-          if (r >= 0) return r + HeapLp64.BASE;
-          if (r === -1) return this.kmemAllocCache(d[ti]! + HeapLp64.BASE, o, size, kmflag);
+          // (heapAddr written out: see kmem_cache_alloc)
+          if (r >= 0) return this.stdLp64 ? r + HeapLp64.BASE : r + this.hBase;
+          if (r === -1) return this.kmemAllocCache(this.heapAddr(co), o, size, kmflag);
         }
       }
     }
@@ -36,7 +39,7 @@ export abstract class KmemAlloc extends KmemCpu {
 
   /** kmem_alloc from the cache cp whose CPU cache (heap offset o) is usable. */
   protected kmemAllocCache(cp: number, o: number, size: number, kmflag: number): number {
-    if ((this.hi32[(o >>> 2) + CpuCacheWord.FLAGS]! & CacheFlag.BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
+    if ((this.hi32[(o >>> 2) + this.W.ccFlags]! & CacheFlag.BUFTAG) === 0) return this.kmem_cache_alloc(cp, kmflag);
     return this.allocTagged(cp, size, kmflag);
   }
 
@@ -67,7 +70,7 @@ export abstract class KmemAlloc extends KmemCpu {
     k.enter(this.pc.kmem_alloc_tagged);
     try {
       const buf = this.kmem_cache_alloc(cp, kmflag);
-      if (buf !== 0 && !this.taggedW(cp + HeapLp64.NEG, buf + HeapLp64.NEG, size, true)) {
+      if (buf !== 0 && !this.taggedW(this.heapOff(cp), this.heapOff(buf), size, true)) {
         const btp = buf + this.ldp(cp + this.O.cache_buftag);
         this.st8(buf + size, KMEM_REDZONE_BYTE);
         this.st32(btp + 4, KMEM_SIZE_ENCODE(size));
@@ -128,16 +131,18 @@ export abstract class KmemAlloc extends KmemCpu {
 
   kmem_free(buf: number, size: number): void {
     if (typeof size === 'number' && typeof buf === 'number' && size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
-      const ti = this.iAllocTable + (((size - 1) >> 3) << 1);
+      const W = this.W;
+      const ti = this.iAllocTable + ((size - 1) >> 3) * W.pw;
       const d = this.d32;
-      const bo = buf + HeapLp64.NEG;
-      if (d[ti + 1] === HeapLp64.HI && bo >= 0 && bo < this.hLim && (bo | 0) === bo) {
-        const o = d[ti]! + CacheWord.CPU_B + this.cpuOff;
-        if (o < this.hLim) {
+      const bo = this.stdLp64 ? buf + HeapLp64.NEG : buf - this.hBase; // (heapOff written out: see kmem_cache_alloc)
+      if ((W.pw === 1 || d[ti + 1] === HeapLp64.HI) && bo >= 0 && bo < this.hLim && (bo | 0) === bo) {
+        const co = (d[ti]! - this.hb) | 0;
+        const o = co + W.cCpuB + this.cpuOff;
+        if (co >= 0 && o < this.hLim) {
           const r = this.pushAt(o, bo);
           if (r > 0) return;
           if (r === 0) {
-            this.kmemFreeCache(d[ti]! + HeapLp64.BASE, o, buf, size);
+            this.kmemFreeCache(this.heapAddr(co), o, buf, size);
             return;
           }
         }
@@ -148,7 +153,7 @@ export abstract class KmemAlloc extends KmemCpu {
 
   /** kmem_free to the cache cp whose CPU cache (heap offset o) is usable. */
   protected kmemFreeCache(cp: number, o: number, buf: number, size: number): void {
-    if ((this.hi32[(o >>> 2) + CpuCacheWord.FLAGS]! & CacheFlag.BUFTAG) === 0) this.kmem_cache_free(cp, buf);
+    if ((this.hi32[(o >>> 2) + this.W.ccFlags]! & CacheFlag.BUFTAG) === 0) this.kmem_cache_free(cp, buf);
     else this.freeTagged(cp, buf, size);
   }
 
@@ -174,7 +179,7 @@ export abstract class KmemAlloc extends KmemCpu {
     const d0 = k.depth;
     k.enter(this.pc.kmem_free_tagged);
     try {
-      if (this.taggedW(cp + HeapLp64.NEG, buf + HeapLp64.NEG, size, false)) {
+      if (this.taggedW(this.heapOff(cp), this.heapOff(buf), size, false)) {
         k.site(this.pc.kmem_free_cache_free);
         this.kmem_cache_free(cp, buf);
         return;

@@ -16,12 +16,12 @@
 
 import { KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMERR_MODIFIED, KMF_DEADBEEF, KMF_LITE, KMF_NOMAGAZINE } from '../abi/kmem-impl.js';
 import { KmemErrors } from './error.js';
-import { DEPOT_LAST_CPU, DEPOT_LAST_T } from './state.js';
+import { DepotLastField } from './state.js';
 
 export abstract class KmemDepot extends KmemErrors {
   /** Simulated mutex_tryenter failure on the depot lock. */
   protected kmem_depot_contended(cp: number): boolean {
-    return this.depotContendedAt(cp - this.hBase);
+    return this.depotContendedAt(this.heapOff(cp));
   }
 
   /** kmem_depot_contended for the cache at heap offset cpo (the side table's key). */
@@ -33,8 +33,8 @@ export abstract class KmemDepot extends KmemErrors {
       last = this.depotLast.get(cp);
       if (last === undefined) {
         last = new Float64Array(2);
-        last[DEPOT_LAST_CPU] = cpu;
-        last[DEPOT_LAST_T] = now;
+        last[DepotLastField.CPU] = cpu;
+        last[DepotLastField.T] = now;
         this.depotLast.set(cp, last);
         this.depotLastCp = cp;
         this.depotLastRec = last;
@@ -43,9 +43,9 @@ export abstract class KmemDepot extends KmemErrors {
       this.depotLastCp = cp;
       this.depotLastRec = last;
     }
-    const contended = last[DEPOT_LAST_CPU] !== cpu && now - last[DEPOT_LAST_T]! < this.depotContentionWindow;
-    last[DEPOT_LAST_CPU] = cpu;
-    last[DEPOT_LAST_T] = now;
+    const contended = last[DepotLastField.CPU] !== cpu && now - last[DepotLastField.T]! < this.depotContentionWindow;
+    last[DepotLastField.CPU] = cpu;
+    last[DepotLastField.T] = now;
     return contended;
   }
 

@@ -17,7 +17,6 @@
 
 import { mod, p2roundup } from '../machine/addr.js';
 import { KMEM_ALIGN } from '../abi/kmem-impl.js';
-import { HeapLp64 } from './lp64.js';
 import { KmemWordPaths } from './wordpaths.js';
 
 export abstract class KmemLogs extends KmemWordPaths {
@@ -80,10 +79,10 @@ export abstract class KmemLogs extends KmemWordPaths {
 
   /** kmem_log_enter: copy size bytes from data into the log; returns the copy's address. */
   protected override kmem_log_enter(lhp: number, data: number, size: number): number {
-    const s = data + HeapLp64.NEG;
+    const s = this.heapOff(data);
     if (this.wordPathsOn && s >>> 0 === s && s + size <= this.hSize && size > 0 && this.pagesR(s, size)) {
-      const d = this.logEnterHeap(lhp + HeapLp64.NEG, s, size);
-      if (d >= 0) return d + HeapLp64.BASE;
+      const d = this.logEnterHeap(this.heapOff(lhp), s, size);
+      if (d >= 0) return this.heapAddr(d);
     }
     const k = this.k;
     k.enter(this.pc.log_enter);
@@ -112,8 +111,8 @@ export abstract class KmemLogs extends KmemWordPaths {
   protected override kmem_audit(lhp: number, cp: number, bcp: number): void {
     const k = this.k;
     const O = this.O;
-    const o = bcp + HeapLp64.NEG;
-    if (o >= 0 && o + this.bcaSize <= this.hLim && (o & 7) === 0 && this.auditH(lhp + HeapLp64.NEG, o)) return;
+    const o = this.heapOff(bcp);
+    if (o >= 0 && o + this.bcaSize <= this.hLim && (o & 7) === 0 && this.auditH(this.heapOff(lhp), o)) return;
     this.st64(bcp + O.bc_timestamp, k.gethrtime());
     this.stp(bcp + O.bc_thread, k.cur.addr);
     this.st32(bcp + O.bc_depth, k.capturePcs(bcp + this.O.bc_stack, this.stackDepth));
@@ -130,14 +129,14 @@ export abstract class KmemLogs extends KmemWordPaths {
     k.enter(this.pc.log_event);
     try {
       const size = this.bcaSize;
-      const d = this.logReserveHeap(lhp + HeapLp64.NEG, size, -1);
+      const d = this.logReserveHeap(this.heapOff(lhp), size, -1);
       if (d >= 0 && (d & 7) === 0) {
         // writable heap (logReserveHeap checked it): in place, with the
         // stack captured inside this frame, as below
         this.logEventW(d >>> 2, cp, sp, addr);
         return;
       }
-      const e = d >= 0 ? d + HeapLp64.BASE : this.logReserve(lhp, size);
+      const e = d >= 0 ? this.heapAddr(d) : this.logReserve(lhp, size);
       if (e === 0) return;
       this.mem.fill32(e, this.bcaSize, 0);
       this.stp(e + O.bc_addr, addr);

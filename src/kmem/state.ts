@@ -28,7 +28,7 @@ import { DirectMemory, type AddressSpace } from '../machine/memory.js';
 import { TWO32, hex, p2align } from '../machine/addr.js';
 import { type QcacheProvider, type VmemArena } from '../vmem/api.js';
 import { declareKmemTypes, KMEM_STACK_DEPTH, KMEM_ALLOC_TABLE_MAX, KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMEM_MAGTYPES, KMEM_UNINITIALIZED_PATTERN32, KMERR_NAMES } from '../abi/kmem-impl.js';
-import { HeapLp64, CpuCacheWord, CacheWord, BufctlWord, MaglistWord, BuftagWord } from './lp64.js';
+import { HeapLp64, WordLayout } from './wordlayout.js';
 
 export type KmemConstructor = (buf: number, priv: number, kmflag: number) => number;
 export type KmemDestructor = (buf: number, priv: number) => void;
@@ -62,8 +62,9 @@ export interface KmemOptions {
    */
   installQcaches?: (p: QcacheProvider) => void;
   /**
-   * The word-index fast paths (default true; they apply to the standard
-   * LP64 layout).  false sends every operation through the checked paths:
+   * The word-index fast paths (default true; they apply to LP64 at the
+   * standard heap base and to ILP32 heaps below 4 GiB, of at most 2 GiB).
+   * false sends every operation through the checked paths:
    * slower, with the same memory image byte for byte (the tests compare).
    */
   wordPaths?: boolean;
@@ -114,7 +115,7 @@ export interface CacheCreateOptions {
 
 /**
  * The last depot access of a cache (the simulated contention clock):
- * [DEPOT_LAST_CPU] the CPU, [DEPOT_LAST_T] the time.  A typed array, not an
+ * [CPU] the CPU, [T] the time (DepotLastField).  A typed array, not an
  * object: the time outgrows a small integer, and an object field's change
  * of representation (small integer to double) leaves a deprecated map in
  * the feedback of the code that made the record, which V8 then embeds in
@@ -122,8 +123,11 @@ export interface CacheCreateOptions {
  * the depot functions stayed unoptimized, ~1 us per depot exchange).
  */
 export type DepotLast = Float64Array;
-export const DEPOT_LAST_CPU = 0;
-export const DEPOT_LAST_T = 1;
+/** The fields of a DepotLast (a const enum: literals, no module-constant loads on the depot path). */
+export const enum DepotLastField {
+  CPU = 0,
+  T = 1,
+}
 
 export interface Callbacks {
   ctor: KmemConstructor | undefined;
@@ -350,6 +354,10 @@ export abstract class KmemState {
   /** The machine's direct accessors over the heap and data segments (the checked paths). */
   protected dm!: DirectMemory;
   protected hBase = 0;
+  /** The heap base's low 32 bits as a signed word (a pointer word minus hb is a heap offset: wordlayout.ts). */
+  protected hb = 0;
+  /** The heap is at the standard LP64 base (HeapLp64.BASE): heapOff / heapAddr use the constant. */
+  protected stdLp64 = false;
   protected hSize = 0;
   protected h32!: Uint32Array;
   protected h8!: Uint8Array;
@@ -364,7 +372,9 @@ export abstract class KmemState {
   protected readonly pUninit64: number;
   /** The word-index paths are wanted (the wordPaths option). */
   private readonly wordPathsWanted: boolean;
-  /** The word-index paths apply: wanted, LP64, the standard heap base, a heap of at most 2 GiB. */
+  /** kmem's structures as the word paths index them (from the C types). */
+  protected readonly W: WordLayout;
+  /** The word-index paths apply: wanted, a layout that fits, the heap below 4 GiB (ILP32) or at the standard base (LP64), at most 2 GiB of it. */
   protected wordPathsOn = false;
   /** hSize when the word-index paths apply, else 0 (one compare checks both). */
   protected hLim = 0;
@@ -425,7 +435,6 @@ export abstract class KmemState {
     this.pageSize = k.pageSize;
     this.arenas = arenas;
     this.wordPathsWanted = opts.wordPaths !== false;
-    this.remapViews();
     const pat = new Float64Array(1);
     const pat32 = new Uint32Array(pat.buffer);
     pat32[0] = pat32[1] = KMEM_FREE_PATTERN32;
@@ -452,7 +461,8 @@ export abstract class KmemState {
       throw new Error('kmem: unexpected kmem_cpu_cache_t alignment');
     }
     if (this.lp64 && (O.ml_list | O.ml_total | O.ml_min | O.ml_alloc | O.cc_ploaded) % 8 !== 0) throw new Error('kmem: unexpected kmem_maglist_t layout');
-    if (this.wordPathsOn && !this.layoutIsLp64()) throw new Error("kmem: the C layout differs from the word paths' constants (lp64.ts)");
+    this.W = new WordLayout(O, this.P, { maglist: this.mlSize, buftag: this.btSize });
+    this.remapViews();
 
     this.names = opts.names ?? 'kmem';
     this.FN = this.names === 'umem' ? umemFunctions(k) : { ...k.fns(FN_SIZES) };
@@ -556,7 +566,10 @@ export abstract class KmemState {
     this.dBase = ds.base;
     this.dSize = ds.size;
     this.d32 = ds.u32;
-    this.wordPathsOn = this.wordPathsWanted && this.lp64 && hs.base === HeapLp64.BASE && hs.size <= 0x80000000;
+    this.hb = hs.base | 0;
+    this.stdLp64 = this.lp64 && hs.base === HeapLp64.BASE;
+    const placed = this.lp64 ? hs.base === HeapLp64.BASE : hs.base + hs.size <= TWO32;
+    this.wordPathsOn = this.wordPathsWanted && this.W.fits && placed && hs.size <= 0x80000000;
     this.hLim = this.wordPathsOn ? this.hSize : 0;
     this.walkMax = Math.max(DEADMAN_SPINS, Math.floor(this.hSize / 8));
     this.slabWalkMax = Math.floor(this.hSize / 4096) + 1;
@@ -567,25 +580,7 @@ export abstract class KmemState {
     return this.names === 'umem' ? name.replace(/^kmem_/, 'umem_') : name;
   }
 
-  /** The C layout is the one written into the word paths (lp64.ts). */
-  private layoutIsLp64(): boolean {
-    const O = this.O;
-    const words: Array<[number, number]> = [
-      [O.cc_alloc, CpuCacheWord.ALLOC], [O.cc_free, CpuCacheWord.FREE], [O.cc_loaded, CpuCacheWord.LOADED], [O.cc_ploaded, CpuCacheWord.PLOADED],
-      [O.cc_flags, CpuCacheWord.FLAGS], [O.cc_rounds, CpuCacheWord.ROUNDS], [O.cc_magsize, CpuCacheWord.MAGSIZE],
-      [O.cache_constructor, CacheWord.CTOR], [O.cache_destructor, CacheWord.DTOR], [O.cache_flags, CacheWord.FLAGS], [O.cache_mtbf, CacheWord.MTBF],
-      [O.cache_buftag, CacheWord.BUFTAG], [O.cache_verify, CacheWord.VERIFY], [O.cache_contents, CacheWord.CONTENTS],
-      [O.bt_bufctl, BuftagWord.BUFCTL], [O.bt_bxstat, BuftagWord.BXSTAT], [O.bc_addr, BufctlWord.ADDR], [O.bc_lastlog, BufctlWord.LASTLOG],
-      [O.ml_list, MaglistWord.LIST], [O.ml_total, MaglistWord.TOTAL], [O.ml_min, MaglistWord.MIN], [O.ml_alloc, MaglistWord.ALLOC],
-    ];
-    const bytes: Array<[number, number]> = [
-      [O.cache_cpu, CacheWord.CPU_B], [O.cache_full, CacheWord.FULL_B], [O.cache_empty, CacheWord.EMPTY_B], [O.bc_contents, BufctlWord.CONTENTS_B],
-      [this.btSize, BuftagWord.SIZE_B], [this.mlSize, MaglistWord.SIZE_B], [O.cache_empty - O.cache_full, MaglistWord.SIZE_B],
-    ];
-    return words.every(([o, w]) => o === w * 4) && bytes.every(([o, b]) => o === b);
-  }
-
-  /** Whether the word-index fast paths are in use (LP64 standard layout, not turned off). */
+  /** Whether the word-index fast paths are in use (a layout and heap they fit, not turned off). */
   get wordPaths(): boolean {
     return this.wordPathsOn;
   }
@@ -662,6 +657,20 @@ export abstract class KmemState {
     if (!(o >= 0 && len >= 0 && o + len <= this.hLim && (o & 3) === 0)) return -1;
     const m = len > 0 ? len : 1;
     return (write ? this.pagesRW(o, m) : this.pagesR(o, m)) ? o >>> 2 : -1;
+  }
+
+  /**
+   * The heap offset of address a, and the address of heap offset o.  The
+   * standard LP64 base is a constant (hBase there is a double, a boxed
+   * field: measured, a load of it on the magazine path cost ~1.8 ns per
+   * operation).
+   */
+  protected heapOff(a: number): number {
+    return this.stdLp64 ? a + HeapLp64.NEG : a - this.hBase;
+  }
+
+  protected heapAddr(o: number): number {
+    return this.stdLp64 ? o + HeapLp64.BASE : o + this.hBase;
   }
 
   /** 8-bit load / store. */

@@ -8,19 +8,26 @@
  * word paths never report, never fault and never differ;
  * test/kmem/wordpaths.test.ts holds them to that (the same seeded
  * workload, with client mistakes, under 11 kmem_flags settings with the
- * paths on and off: the same memory image byte for byte, the same clock,
- * the same reports).
+ * paths on and off, for LP64 and ILP32 kernels and for a process heap:
+ * the same memory image byte for byte, the same clock, the same reports).
  *
  * They work on the heap segment's typed arrays with heap offsets (small
- * integers) in place of addresses, for the standard LP64 layout written
- * in as const enums (lp64.ts), and check everything they touch first: in
- * the heap, aligned, page readable or writable, pointers with the heap's
- * high word, counts in range, no KMF_LITE, no mtbf, no constructor or
- * destructor to run.  `wordPathsOn` (false under ILP32, another layout, a
- * heap over 2 GiB, or `wordPaths: false`) turns every one of them off:
- * the entry points, and the in-place variants the checked functions try
- * first (depotAllocW, cpuReloadW, verifyAndCopyW, ...), which `hLim` = 0
- * and heapWords = -1 keep from running.
+ * integers) in place of addresses, with the structures' word offsets of
+ * the data model in use (wordlayout.ts: from the C types, LP64 or ILP32),
+ * and check everything they touch first: in the heap, aligned, page
+ * readable or writable, pointers into the heap, counts in range, no
+ * KMF_LITE, no mtbf, no constructor or destructor to run.  `wordPathsOn`
+ * (false for a layout that does not fit, an LP64 heap off the standard
+ * base, a heap over 2 GiB, or `wordPaths: false`) turns every one of them
+ * off: the entry points, and the in-place variants the checked functions
+ * try first (depotAllocW, cpuReloadW, verifyAndCopyW, ...), which `hLim`
+ * = 0 and heapWords = -1 keep from running.
+ *
+ * A pointer at word index i is read as `(u[i] - hb) | 0` (its heap
+ * offset) and is a heap pointer when that is in [0, hLim) and, under LP64
+ * (pw = 2), its high word u[i + 1] is the heap's; it is written back as
+ * offset + hb (and the high word).  The magazine paths test and write the
+ * high word without a branch (WordLayout.hi, hm).
  *
  * The magazine round take and put are written out in popAt / pushAt and
  * again in allocW / freeW on purpose: with a shared helper,
@@ -32,20 +39,14 @@
 
 import { DEADMAN_SPINS } from '../kernel/kernel.js';
 import { KMEM_STACK_DEPTH, KM_NOSLEEP } from '../abi/kmem-impl.js';
-import { HeapLp64, Pattern, CpuCacheWord, CacheWord, BufctlWord, MaglistWord, BuftagWord, CacheFlag } from './lp64.js';
+import { HeapLp64, Pattern, CacheFlag } from './wordlayout.js';
 import { KmemLists } from './list.js';
 
 export abstract class KmemWordPaths extends KmemLists {
   /*
-   * The magazine fast paths, on heap offsets with the layout written in
-   * (signed words: no uint32-to-double conversions).  o is the CPU cache's
-   * heap offset, 0 <= o < hLim.
-   *
-   * The take and put of a round are written out here and again in allocW /
-   * freeW on purpose: with a shared helper, kmem_cache_alloc and
-   * kmem_cache_free together exceed V8's inlining budget (920 bytes of
-   * bytecode per caller) and stop being inlined into their callers (tried:
-   * kmem went from 7.3 to 10.1 ns per operation, lifo64 from 9.6 to 20.4).
+   * The magazine fast paths, on heap offsets (signed words: no
+   * uint32-to-double conversions).  o is the CPU cache's heap offset,
+   * 0 <= o < hLim.
    */
 
   /**
@@ -58,19 +59,23 @@ export abstract class KmemWordPaths extends KmemLists {
   protected popAt(o: number): number {
     if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
     const u = this.hi32;
+    const W = this.W;
+    const hb = this.hb;
     const ci = o >>> 2;
-    const rw = u[ci + CpuCacheWord.ROUNDS]!;
+    const rw = u[ci + W.ccRounds]!;
     const rounds = (rw << 16) >> 16;
-    if (rounds <= 0 || (u[ci + CpuCacheWord.FLAGS]! & CacheFlag.ALLOC_SLOW) !== 0 || u[ci + CpuCacheWord.LOADED + 1] !== HeapLp64.HI_I) return -1;
-    const mo = u[ci + CpuCacheWord.LOADED]! + (rounds << 3);
-    if (mo < 0 || mo >= this.hLim || (mo & 7) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
+    const il = ci + W.ccLoaded;
+    if (rounds <= 0 || (u[ci + W.ccFlags]! & CacheFlag.ALLOC_SLOW) !== 0 || ((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0) return -1;
+    const mo = ((u[il]! - hb) | 0) + (rounds << W.ps);
+    if (mo < 0 || mo >= this.hLim || (mo & W.pmask) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
     const mi = mo >>> 2;
-    const b = u[mi]!;
-    if (u[mi + 1] !== HeapLp64.HI_I || b < 0 || b >= this.hLim) return -1;
-    u[ci + CpuCacheWord.ROUNDS] = rw - 1; // rounds > 0: no borrow into prounds
-    const lo = (u[ci + CpuCacheWord.ALLOC]! + 1) | 0;
-    u[ci + CpuCacheWord.ALLOC] = lo;
-    if (lo === 0) u[ci + CpuCacheWord.ALLOC + 1]++;
+    const b = (u[mi]! - hb) | 0;
+    if (((u[mi + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || b < 0 || b >= this.hLim) return -1;
+    u[ci + W.ccRounds] = rw - 1; // rounds > 0: no borrow into prounds
+    const ai = ci + W.ccAlloc;
+    const lo = (u[ai]! + 1) | 0;
+    u[ai] = lo;
+    if (lo === 0) u[ai + 1]++;
     return b;
   }
 
@@ -82,19 +87,23 @@ export abstract class KmemWordPaths extends KmemLists {
   protected pushAt(o: number, bo: number): number {
     if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
     const u = this.hi32;
+    const W = this.W;
+    const hb = this.hb;
     const ci = o >>> 2;
-    const rw = u[ci + CpuCacheWord.ROUNDS]!;
+    const rw = u[ci + W.ccRounds]!;
     const rounds = (rw << 16) >> 16;
-    if ((u[ci + CpuCacheWord.FLAGS]! & CacheFlag.FREE_SLOW) !== 0 || rounds < 0 || rounds >= (u[ci + CpuCacheWord.MAGSIZE]! & 0xffff) || u[ci + CpuCacheWord.LOADED + 1] !== HeapLp64.HI_I) return 0;
-    const mo = u[ci + CpuCacheWord.LOADED]! + 8 + (rounds << 3);
-    if (mo < 0 || mo >= this.hLim || (mo & 7) !== 0 || this.hProt[mo >>> 12] !== HeapLp64.RW) return 0;
+    const il = ci + W.ccLoaded;
+    if ((u[ci + W.ccFlags]! & CacheFlag.FREE_SLOW) !== 0 || rounds < 0 || rounds >= (u[ci + W.ccMagsize]! & 0xffff) || ((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0) return 0;
+    const mo = ((u[il]! - hb) | 0) + ((rounds + 1) << W.ps);
+    if (mo < 0 || mo >= this.hLim || (mo & W.pmask) !== 0 || this.hProt[mo >>> 12] !== HeapLp64.RW) return 0;
     const mi = mo >>> 2;
-    u[mi] = bo;
-    u[mi + 1] = HeapLp64.HI_I;
-    u[ci + CpuCacheWord.ROUNDS] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
-    const lo = (u[ci + CpuCacheWord.FREE]! + 1) | 0;
-    u[ci + CpuCacheWord.FREE] = lo;
-    if (lo === 0) u[ci + CpuCacheWord.FREE + 1]++;
+    u[mi + W.hi] = HeapLp64.HI_I;
+    u[mi] = bo + hb;
+    u[ci + W.ccRounds] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
+    const fi = ci + W.ccFree;
+    const lo = (u[fi]! + 1) | 0;
+    u[fi] = lo;
+    if (lo === 0) u[fi + 1]++;
     return 1;
   }
 
@@ -122,48 +131,53 @@ export abstract class KmemWordPaths extends KmemLists {
     const u = this.hi32;
     const hp = this.hProt;
     const hs = this.hLim;
+    const W = this.W;
+    const hb = this.hb;
     const ci = o >>> 2;
-    const cpo = o - (CacheWord.CPU_B + this.cpuOff);
+    const il = ci + W.ccLoaded;
+    const cpo = o - (W.cCpuB + this.cpuOff);
     for (let spins = 0; ; spins++) {
       // (the turns so far go to kmem_cache_alloc_checked if it takes over: see spins)
       this.spins = spins;
       if (spins >= DEADMAN_SPINS) this.k.deadman();
-      if (u[ci + CpuCacheWord.FLAGS]! & CacheFlag.DUMPUNSAFE) return -1;
-      const rw = u[ci + CpuCacheWord.ROUNDS]!;
+      if (u[ci + W.ccFlags]! & CacheFlag.DUMPUNSAFE) return -1;
+      const rw = u[ci + W.ccRounds]!;
       const rounds = (rw << 16) >> 16;
       if (rounds <= 0) {
         if (this.magRefill(cpo, o, true) > 0) continue;
         return -1;
       }
-      const mo = u[ci + CpuCacheWord.LOADED]! + (rounds << 3);
-      if (u[ci + CpuCacheWord.LOADED + 1] !== HeapLp64.HI_I || mo < 0 || mo >= hs || (mo & 7) !== 0 || hp[mo >>> 12] === 0) return -1;
+      const mo = ((u[il]! - hb) | 0) + (rounds << W.ps);
+      if (((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || mo < 0 || mo >= hs || (mo & W.pmask) !== 0 || hp[mo >>> 12] === 0) return -1;
       const mi = mo >>> 2;
-      const bo = u[mi]!;
-      if (u[mi + 1] !== HeapLp64.HI_I || bo < 0 || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
-      u[ci + CpuCacheWord.ROUNDS] = rw - 1;
-      const lo = (u[ci + CpuCacheWord.ALLOC]! + 1) | 0;
-      u[ci + CpuCacheWord.ALLOC] = lo;
-      if (lo === 0) u[ci + CpuCacheWord.ALLOC + 1]++;
+      const bo = (u[mi]! - hb) | 0;
+      if (((u[mi + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || bo < 0 || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
+      u[ci + W.ccRounds] = rw - 1;
+      const ai = ci + W.ccAlloc;
+      const lo = (u[ai]! + 1) | 0;
+      u[ai] = lo;
+      if (lo === 0) u[ai + 1]++;
       this.spins = 0;
-      if ((u[ci + CpuCacheWord.FLAGS]! & CacheFlag.BUFTAG) === 0) return bo;
+      if ((u[ci + W.ccFlags]! & CacheFlag.BUFTAG) === 0) return bo;
       // kmem_cache_alloc_debug, when everything is in order (see above)
       fast: {
         const w = this.dbgTag(cpo, bo, true);
         if (w < 0) break fast;
         const ki = cpo >>> 2;
-        const flags = u[ki + CacheWord.FLAGS]!;
-        const n = u[ki + CacheWord.VERIFY]! & ~7;
-        const bcLo = u[w + BuftagWord.BUFCTL]!;
-        const bcHi = u[w + BuftagWord.BUFCTL + 1]!;
-        if (u[w + BuftagWord.BXSTAT] !== (bcLo ^ Pattern.BUFTAG_FREE) || u[w + BuftagWord.BXSTAT + 1] !== bcHi) break fast;
+        const flags = u[ki + W.cFlags]!;
+        const n = u[ki + W.cVerify]! & ~7;
+        const xi = w + W.btBxstat;
+        const bcLo = u[w + W.btBufctl]!;
+        const bcHi = W.pw === 2 ? u[w + W.btBufctl + 1]! : 0;
+        if (u[xi] !== (bcLo ^ Pattern.BUFTAG_FREE) || (W.pw === 2 && u[xi + 1] !== bcHi)) break fast;
         if (flags & CacheFlag.DEADBEEF && this.verifyAndCopyW(bo, n) >= 0) break fast;
-        u[w + BuftagWord.BXSTAT] = bcLo ^ Pattern.BUFTAG_ALLOC;
+        u[xi] = bcLo ^ Pattern.BUFTAG_ALLOC;
         u[w] = Pattern.REDZONE_I;
         u[w + 1] = Pattern.REDZONE_I;
-        if (flags & CacheFlag.AUDIT) this.auditW(cpo, -1, bcLo >>> 0, bcHi >>> 0, flags);
+        if (flags & CacheFlag.AUDIT) this.auditW(cpo, -1, bcLo, bcHi, flags);
         return bo;
       }
-      if (this.allocDebugFramed(cpo + HeapLp64.BASE, bo + HeapLp64.BASE, kmflag, false, this.pc.cache_alloc_debug) === 0) return bo;
+      if (this.allocDebugFramed(this.heapAddr(cpo), this.heapAddr(bo), kmflag, false, this.pc.cache_alloc_debug) === 0) return bo;
       if (kmflag & KM_NOSLEEP) return -2;
     }
   }
@@ -171,9 +185,12 @@ export abstract class KmemWordPaths extends KmemLists {
   /** Free the buffer at heap offset bo: true when done, false for the checked path (nothing changed). */
   protected freeW(o: number, bo: number): boolean {
     const u = this.hi32;
+    const W = this.W;
+    const hb = this.hb;
     const ci = o >>> 2;
-    const cpo = o - (CacheWord.CPU_B + this.cpuOff);
-    const flags = u[ci + CpuCacheWord.FLAGS]!;
+    const il = ci + W.ccLoaded;
+    const cpo = o - (W.cCpuB + this.cpuOff);
+    const flags = u[ci + W.ccFlags]!;
     if (flags & (CacheFlag.DUMPUNSAFE | CacheFlag.DUMPDIVERT)) return false;
     if (flags & CacheFlag.BUFTAG) {
       // kmem_cache_free_debug, when everything is in order (see above);
@@ -181,14 +198,15 @@ export abstract class KmemWordPaths extends KmemLists {
       const w = this.dbgTag(cpo, bo, false);
       if (w < 0) return false;
       const ki = cpo >>> 2;
-      const cf = u[ki + CacheWord.FLAGS]!;
-      const n = u[ki + CacheWord.VERIFY]! & ~7;
-      const bcLo = u[w + BuftagWord.BUFCTL]!;
-      const bcHi = u[w + BuftagWord.BUFCTL + 1]!;
-      if (u[w + BuftagWord.BXSTAT] !== (bcLo ^ Pattern.BUFTAG_ALLOC) || u[w + BuftagWord.BXSTAT + 1] !== bcHi) return false;
+      const cf = u[ki + W.cFlags]!;
+      const n = u[ki + W.cVerify]! & ~7;
+      const xi = w + W.btBxstat;
+      const bcLo = u[w + W.btBufctl]!;
+      const bcHi = W.pw === 2 ? u[w + W.btBufctl + 1]! : 0;
+      if (u[xi] !== (bcLo ^ Pattern.BUFTAG_ALLOC) || (W.pw === 2 && u[xi + 1] !== bcHi)) return false;
       if (u[w] !== Pattern.REDZONE_I || u[w + 1] !== Pattern.REDZONE_I) return false;
-      u[w + BuftagWord.BXSTAT] = bcLo ^ Pattern.BUFTAG_FREE;
-      if (cf & CacheFlag.AUDIT) this.auditW(cpo, bo, bcLo >>> 0, bcHi >>> 0, cf);
+      u[xi] = bcLo ^ Pattern.BUFTAG_FREE;
+      if (cf & CacheFlag.AUDIT) this.auditW(cpo, bo, bcLo, bcHi, cf);
       if (cf & CacheFlag.DEADBEEF) {
         // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
         const f = this.h64;
@@ -198,25 +216,26 @@ export abstract class KmemWordPaths extends KmemLists {
     }
     for (let spins = 0; ; spins++) {
       if (spins >= DEADMAN_SPINS) this.k.deadman();
-      const rw = u[ci + CpuCacheWord.ROUNDS]!;
+      const rw = u[ci + W.ccRounds]!;
       const rounds = (rw << 16) >> 16;
-      if (rounds >= 0 && rounds < (u[ci + CpuCacheWord.MAGSIZE]! & 0xffff)) {
-        const mo = u[ci + CpuCacheWord.LOADED]! + 8 + (rounds << 3);
-        if (u[ci + CpuCacheWord.LOADED + 1] === HeapLp64.HI_I && mo >= 0 && mo < this.hLim && (mo & 7) === 0 && this.hProt[mo >>> 12] === HeapLp64.RW) {
+      if (rounds >= 0 && rounds < (u[ci + W.ccMagsize]! & 0xffff)) {
+        const mo = ((u[il]! - hb) | 0) + ((rounds + 1) << W.ps);
+        if (((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) === 0 && mo >= 0 && mo < this.hLim && (mo & W.pmask) === 0 && this.hProt[mo >>> 12] === HeapLp64.RW) {
           const mi = mo >>> 2;
-          u[mi] = bo;
-          u[mi + 1] = HeapLp64.HI_I;
-          u[ci + CpuCacheWord.ROUNDS] = rw + 1;
-          const lo = (u[ci + CpuCacheWord.FREE]! + 1) | 0;
-          u[ci + CpuCacheWord.FREE] = lo;
-          if (lo === 0) u[ci + CpuCacheWord.FREE + 1]++;
+          u[mi + W.hi] = HeapLp64.HI_I;
+          u[mi] = bo + hb;
+          u[ci + W.ccRounds] = rw + 1;
+          const fi = ci + W.ccFree;
+          const lo = (u[fi]! + 1) | 0;
+          u[fi] = lo;
+          if (lo === 0) u[fi + 1]++;
           return true;
         }
       } else if (this.magRefill(cpo, o, false) > 0) {
         continue;
       }
       // the debug work is done: the checked magazine path takes it from here
-      this.freeMag(cpo + HeapLp64.BASE, o + HeapLp64.BASE, bo + HeapLp64.BASE, spins);
+      this.freeMag(this.heapAddr(cpo), this.heapAddr(o), this.heapAddr(bo), spins);
       return true;
     }
   }
@@ -234,18 +253,20 @@ export abstract class KmemWordPaths extends KmemLists {
     const u = this.hi32;
     const hp = this.hProt;
     const hs = this.hLim;
+    const W = this.W;
     const ce = cpo + this.cacheSize - 1;
-    if (!(cpo >= 0 && ce < hs && (cpo & 7) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return -1;
+    if (!(cpo >= 0 && ce < hs && (cpo & W.pmask) === 0) || hp[cpo >>> 12] === 0 || hp[ce >>> 12] === 0) return -1;
     const ki = cpo >>> 2;
-    const flags = u[ki + CacheWord.FLAGS]!;
-    const bto = u[ki + CacheWord.BUFTAG]!;
-    const n = u[ki + CacheWord.VERIFY]! & ~7;
-    if (flags & (CacheFlag.LITE | CacheFlag.DUMPUNSAFE) || (u[ki + CacheWord.BUFTAG + 1]! | u[ki + CacheWord.VERIFY + 1]! | (bto & 7) | (bo & 7)) !== 0) return -1;
-    const cb = ki + (alloc ? CacheWord.CTOR : CacheWord.DTOR);
-    if (flags & CacheFlag.DEADBEEF && (u[cb]! | u[cb + 1]!) !== 0) return -1;
-    if (alloc && (this.d32[this.iMtbf]! | u[ki + CacheWord.MTBF]!) !== 0) return -1;
+    const flags = u[ki + W.cFlags]!;
+    const bto = u[ki + W.cBuftag]!;
+    const n = u[ki + W.cVerify]! & ~7;
+    const highs = W.pw === 2 ? u[ki + W.cBuftag + 1]! | u[ki + W.cVerify + 1]! : 0;
+    if (flags & (CacheFlag.LITE | CacheFlag.DUMPUNSAFE) || (highs | (bto & 7) | (bo & 7)) !== 0 || bto < 0 || n < 0) return -1;
+    const cb = ki + (alloc ? W.cCtor : W.cDtor);
+    if (flags & CacheFlag.DEADBEEF && (u[cb]! | (W.pw === 2 ? u[cb + 1]! : 0)) !== 0) return -1;
+    if (alloc && (this.d32[this.iMtbf]! | u[ki + W.cMtbf]!) !== 0) return -1;
     const bt = bo + bto;
-    if (!(bt + BuftagWord.SIZE_B <= hs && bo + n <= hs) || hp[bt >>> 12] !== HeapLp64.RW || hp[(bt + BuftagWord.SIZE_B - 1) >>> 12] !== HeapLp64.RW) return -1;
+    if (!(bt + W.btSizeB <= hs && bo + n <= hs) || hp[bt >>> 12] !== HeapLp64.RW || hp[(bt + W.btSizeB - 1) >>> 12] !== HeapLp64.RW) return -1;
     const w = bt >>> 2;
     if (flags & CacheFlag.HASH && !this.bufctlAddrIs(w, bo)) return -1;
     if (flags & CacheFlag.DEADBEEF && n > 0 && !this.pagesRW(bo, n)) return -1;
@@ -255,51 +276,79 @@ export abstract class KmemWordPaths extends KmemLists {
   /** KMF_HASH: the bufctl in the buftag at word w is heap whose bc_addr names the buffer at heap offset bo. */
   protected bufctlAddrIs(w: number, bo: number): boolean {
     const u = this.hi32;
-    const a = u[w + BuftagWord.BUFCTL]! + BufctlWord.ADDR * 4;
-    return u[w + BuftagWord.BUFCTL + 1] === HeapLp64.HI_I && a >= 0 && a + 8 <= this.hLim && (a & 7) === 0 && this.hProt[a >>> 12] !== 0 && u[a >>> 2] === bo && u[(a >>> 2) + 1] === HeapLp64.HI_I;
+    const W = this.W;
+    const hb = this.hb;
+    const bi = w + W.btBufctl;
+    if (W.pw === 2 && u[bi + 1] !== HeapLp64.HI_I) return false;
+    const a = ((u[bi]! - hb) | 0) + W.bcAddr * 4;
+    if (!(a >= 0 && a + 4 * W.pw <= this.hLim && (a & W.pmask) === 0 && this.hProt[a >>> 12] !== 0)) return false;
+    const ai = a >>> 2;
+    return ((u[ai]! - hb) | 0) === bo && (W.pw === 1 || u[ai + 1] === HeapLp64.HI_I);
+  }
+
+  /** The address a pointer's words hold (lo, and hi under LP64): what ldp would read. */
+  protected wordsAddr(lo: number, hi: number): number {
+    return this.W.pw === 2 ? (hi | 0) * HeapLp64.TWO32 + (lo >>> 0) : lo >>> 0;
   }
 
   /**
    * KMEM_AUDIT for allocW's debug checks (bo < 0) and freeW's (bo = the buffer's
    * heap offset: under KMF_CONTENTS its contents go to the content log
    * first), inside the kmem_cache_alloc / kmem_cache_free frame whose pc
-   * the checked path records.
+   * the checked path records.  bcLo, bcHi: the words of the buftag's
+   * bt_bufctl.
    */
   protected auditW(cpo: number, bo: number, bcLo: number, bcHi: number, flags: number): void {
     const k = this.k;
     const d0 = k.depth;
     k.enter(bo < 0 ? this.pc.cache_alloc_debug : this.pc.cache_free_debug);
     try {
-      const d = this.d32;
-      const bcp = (bcHi | 0) * HeapLp64.TWO32 + bcLo;
-      const rec = bcHi === HeapLp64.HI && bcLo + this.bcaSize <= this.hLim && (bcLo & 7) === 0 && this.bcaSize <= 4096;
+      const W = this.W;
+      const bcp = this.wordsAddr(bcLo, bcHi);
+      const bco = this.heapOff(bcp);
+      const rec = bco >= 0 && bco + this.bcaSize <= this.hLim && (bco & 7) === 0 && this.bcaSize <= 4096;
       if (bo >= 0 && flags & CacheFlag.CONTENTS) {
         // KMF_CONTENTS: the buffer's first cache_contents bytes to the content log
         const u = this.h32;
         const ci = cpo >>> 2;
-        const n = u[ci + CacheWord.CONTENTS]!;
+        const n = u[ci + W.cContents]!;
         const hp = this.hProt;
+        const lho = this.dataHeapPtr(this.iContentLog);
         let c = -1;
-        if (rec && d[this.iContentLog + 1] === HeapLp64.HI && u[ci + CacheWord.CONTENTS + 1] === 0 && n > 0 && bo + n <= this.hLim &&
-            this.pagesR(bo, n) && hp[(bcLo + BufctlWord.CONTENTS_B) >>> 12] === HeapLp64.RW) {
-          c = this.logEnterHeap(d[this.iContentLog]!, bo, n);
+        if (rec && lho >= 0 && (W.pw === 1 || u[ci + W.cContents + 1] === 0) && n > 0 && bo + n <= this.hLim &&
+            this.pagesR(bo, n) && hp[(bco + W.bcContentsB) >>> 12] === HeapLp64.RW) {
+          c = this.logEnterHeap(lho, bo, n);
         }
         if (c >= 0) {
-          const w = (bcLo + BufctlWord.CONTENTS_B) >>> 2;
-          u[w] = c;
-          u[w + 1] = HeapLp64.HI;
+          this.setHeapPtr((bco + W.bcContentsB) >>> 2, c);
         } else {
           const O = this.O;
-          const cp = cpo + HeapLp64.BASE;
-          this.stp(bcp + O.bc_contents, this.kmem_log_enter(this.ldp(this.G.kmem_content_log), bo + HeapLp64.BASE, this.ldp(cp + O.cache_contents)));
+          const cp = this.heapAddr(cpo);
+          this.stp(bcp + O.bc_contents, this.kmem_log_enter(this.ldp(this.G.kmem_content_log), this.heapAddr(bo), this.ldp(cp + O.cache_contents)));
         }
       }
-      if (!(rec && d[this.iTxLog + 1] === HeapLp64.HI && this.auditH(d[this.iTxLog]!, bcLo))) {
-        this.kmem_audit(this.ldp(this.G.kmem_transaction_log), cpo + HeapLp64.BASE, bcp);
+      const txo = rec ? this.dataHeapPtr(this.iTxLog) : -1;
+      if (!(txo >= 0 && this.auditH(txo, bco))) {
+        this.kmem_audit(this.ldp(this.G.kmem_transaction_log), this.heapAddr(cpo), bcp);
       }
     } finally {
       k.depth = d0;
     }
+  }
+
+  /** The heap offset a pointer in the data segment (at word index i) holds, or -1 when it is not a heap pointer. */
+  protected dataHeapPtr(i: number): number {
+    const d = this.d32;
+    if (this.W.pw === 2 && d[i + 1] !== HeapLp64.HI) return -1;
+    const o = (d[i]! - this.hb) | 0;
+    return o >= 0 && o < this.hLim ? o : -1;
+  }
+
+  /** Store the heap offset o as a pointer at heap word index i (writable: the caller has checked). */
+  protected setHeapPtr(i: number, o: number): void {
+    const u = this.h32;
+    u[i] = o + this.hb;
+    if (this.W.pw === 2) u[i + 1] = HeapLp64.HI;
   }
 
   /**
@@ -319,106 +368,116 @@ export abstract class KmemWordPaths extends KmemLists {
     this.auditFill(i);
     const u = this.h32;
     u.copyWithin(dst >>> 2, i, i + (size >>> 2));
-    const li = i + BufctlWord.LASTLOG;
-    u[li] = dst;
-    u[li + 1] = HeapLp64.HI;
+    this.setHeapPtr(i + this.W.bcLastlog, dst);
     return true;
   }
 
   /**
-   * The magazine layer's refill on the word-index path (LP64): the CPU
-   * cache at heap offset o has no rounds to give (or no room to take).
-   * Swap in the previous magazine if it can serve, else exchange with the
-   * depot (kmem_depot_alloc of a full / empty magazine, kmem_depot_free of
-   * the previous one, kmem_cpu_reload).  Returns 1 when the loaded
-   * magazine can now serve, 0 when the slab layer must (no magazines, or
-   * the depot has none), -1 when something is unusual (a pointer outside
-   * the heap, a page that is not writable): the caller takes the checked
-   * path, which redoes the same steps with the same result.
+   * The magazine layer's refill on the word-index path: the CPU cache at
+   * heap offset o has no rounds to give (or no room to take).  Swap in the
+   * previous magazine if it can serve, else exchange with the depot
+   * (kmem_depot_alloc of a full / empty magazine, kmem_depot_free of the
+   * previous one, kmem_cpu_reload).  Returns 1 when the loaded magazine can
+   * now serve, 0 when the slab layer must (no magazines, or the depot has
+   * none), -1 when something is unusual (a pointer outside the heap, a page
+   * that is not writable): the caller takes the checked path, which redoes
+   * the same steps with the same result.
    */
   protected magRefill(cpo: number, o: number, forAlloc: boolean): number {
     const u = this.hi32;
+    const W = this.W;
+    const two = W.pw === 2;
+    const hb = this.hb;
     const ci = o >>> 2;
-    const rw = u[ci + CpuCacheWord.ROUNDS]!;
+    const rw = u[ci + W.ccRounds]!;
     const rounds = (rw << 16) >> 16;
     const prounds = rw >> 16;
-    const il = ci + CpuCacheWord.LOADED;
-    const ip = ci + CpuCacheWord.PLOADED;
+    const il = ci + W.ccLoaded;
+    const ip = ci + W.ccPloaded;
     // the previous magazine serves: full for an alloc, empty for a free
     if (forAlloc ? prounds > 0 : prounds === 0) {
       const l0 = u[il]!;
-      const l1 = u[il + 1]!;
       u[il] = u[ip]!;
-      u[il + 1] = u[ip + 1]!;
       u[ip] = l0;
-      u[ip + 1] = l1;
-      u[ci + CpuCacheWord.ROUNDS] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
+      if (two) {
+        const l1 = u[il + 1]!;
+        u[il + 1] = u[ip + 1]!;
+        u[ip + 1] = l1;
+      }
+      u[ci + W.ccRounds] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
       return 1;
     }
-    const magsize = u[ci + CpuCacheWord.MAGSIZE]! & 0xffff;
+    const magsize = u[ci + W.ccMagsize]! & 0xffff;
     if (magsize === 0) return 0;
-    // cache_full and cache_empty: 80 contiguous bytes, writable
+    // cache_full and cache_empty: contiguous, writable
     const hp = this.hProt;
-    const ml = cpo + CacheWord.FULL_B;
-    if (hp[ml >>> 12] !== HeapLp64.RW || hp[(ml + 2 * MaglistWord.SIZE_B - 1) >>> 12] !== HeapLp64.RW) return -1;
-    const t = (cpo + (forAlloc ? CacheWord.FULL_B : CacheWord.EMPTY_B)) >>> 2;
-    const g = (cpo + (forAlloc ? CacheWord.EMPTY_B : CacheWord.FULL_B)) >>> 2;
+    const ml = cpo + W.cFullB;
+    if (hp[ml >>> 12] !== HeapLp64.RW || hp[(ml + 2 * W.mlSizeB - 1) >>> 12] !== HeapLp64.RW) return -1;
+    const t = (cpo + (forAlloc ? W.cFullB : W.cEmptyB)) >>> 2;
+    const g = (cpo + (forAlloc ? W.cEmptyB : W.cFullB)) >>> 2;
     const hs = this.hLim;
     // everything checked before anything changes: the magazines are heap
     // words, the counts small non-negative longs (else the checked path)
-    const mp = u[t + MaglistWord.LIST]!;
-    const mpNull = (mp | u[t + MaglistWord.LIST + 1]!) === 0;
-    if (!mpNull && (u[t + MaglistWord.LIST + 1] !== HeapLp64.HI_I || mp < 0 || mp >= hs || (mp & 7) !== 0 || hp[mp >>> 12] !== HeapLp64.RW)) return -1;
-    const pl = u[ip]!;
-    const plNull = (pl | u[ip + 1]!) === 0;
-    if (!mpNull && !plNull && (u[ip + 1] !== HeapLp64.HI_I || pl < 0 || pl >= hs || (pl & 7) !== 0 || hp[pl >>> 12] !== HeapLp64.RW)) return -1;
-    const total = u[t + MaglistWord.TOTAL]!;
-    const gtotal = u[g + MaglistWord.TOTAL]!;
-    if (u[t + MaglistWord.TOTAL + 1] !== 0 || u[g + MaglistWord.TOTAL + 1] !== 0 || total < 0 || gtotal < 0 || gtotal === 0x7fffffff) return -1;
-    const min = u[t + MaglistWord.MIN]!;
-    const minHi = u[t + MaglistWord.MIN + 1]!;
-    if (!((minHi === 0 && min >= 0) || (minHi === -1 && min < 0))) return -1;
+    const tl = t + W.mlList;
+    const mpNull = (u[tl]! | (two ? u[tl + 1]! : 0)) === 0;
+    const mp = (u[tl]! - hb) | 0;
+    if (!mpNull && ((two && u[tl + 1] !== HeapLp64.HI_I) || mp < 0 || mp >= hs || (mp & W.pmask) !== 0 || hp[mp >>> 12] !== HeapLp64.RW)) return -1;
+    const plNull = (u[ip]! | (two ? u[ip + 1]! : 0)) === 0;
+    const pl = (u[ip]! - hb) | 0;
+    if (!mpNull && !plNull && ((two && u[ip + 1] !== HeapLp64.HI_I) || pl < 0 || pl >= hs || (pl & W.pmask) !== 0 || hp[pl >>> 12] !== HeapLp64.RW)) return -1;
+    const tt = t + W.mlTotal;
+    const gt = g + W.mlTotal;
+    const total = u[tt]!;
+    const gtotal = u[gt]!;
+    if ((two && (u[tt + 1] !== 0 || u[gt + 1] !== 0)) || total < 0 || gtotal < 0 || gtotal === 0x7fffffff) return -1;
+    const tm = t + W.mlMin;
+    const min = u[tm]!;
+    if (two && !((u[tm + 1] === 0 && min >= 0) || (u[tm + 1] === -1 && min < 0))) return -1;
     // kmem_depot_alloc(cp, take)
-    if (this.depotContendedAt(cpo)) this.inc64(cpo + HeapLp64.BASE + this.O.cache_depot_contention);
+    if (this.depotContendedAt(cpo)) this.inc64(this.heapAddr(cpo) + this.O.cache_depot_contention);
     if (mpNull) return 0;
     const mi = mp >>> 2;
-    u[t + MaglistWord.LIST] = u[mi]!;
-    u[t + MaglistWord.LIST + 1] = u[mi + 1]!;
-    u[t + MaglistWord.TOTAL] = total - 1;
-    if (total - 1 < 0) u[t + MaglistWord.TOTAL + 1] = -1;
+    u[tl] = u[mi]!;
+    if (two) u[tl + 1] = u[mi + 1]!;
+    u[tt] = total - 1;
+    if (two && total - 1 < 0) u[tt + 1] = -1;
     if (total - 1 < min) {
-      u[t + MaglistWord.MIN] = total - 1;
-      u[t + MaglistWord.MIN + 1] = total - 1 < 0 ? -1 : 0;
+      u[tm] = total - 1;
+      if (two) u[tm + 1] = total - 1 < 0 ? -1 : 0;
     }
-    const a = (u[t + MaglistWord.ALLOC]! + 1) | 0;
-    u[t + MaglistWord.ALLOC] = a;
-    if (a === 0) u[t + MaglistWord.ALLOC + 1]++;
+    const ta = t + W.mlAlloc;
+    const a = (u[ta]! + 1) | 0;
+    u[ta] = a;
+    if (a === 0) u[ta + 1]++;
     // kmem_depot_free(cp, give, ploaded)
     if (!plNull) {
-      if (this.depotContendedAt(cpo)) this.inc64(cpo + HeapLp64.BASE + this.O.cache_depot_contention);
+      if (this.depotContendedAt(cpo)) this.inc64(this.heapAddr(cpo) + this.O.cache_depot_contention);
       const pi = pl >>> 2;
-      u[pi] = u[g + MaglistWord.LIST]!;
-      u[pi + 1] = u[g + MaglistWord.LIST + 1]!;
-      u[g + MaglistWord.LIST] = pl;
-      u[g + MaglistWord.LIST + 1] = HeapLp64.HI_I;
-      u[g + MaglistWord.TOTAL] = gtotal + 1;
+      const gl = g + W.mlList;
+      u[pi] = u[gl]!;
+      u[gl] = pl + hb;
+      if (two) {
+        u[pi + 1] = u[gl + 1]!;
+        u[gl + 1] = HeapLp64.HI_I;
+      }
+      u[gt] = gtotal + 1;
     }
     // kmem_cpu_reload(ccp, mp, forAlloc ? magsize : 0)
     u[ip] = u[il]!;
-    u[ip + 1] = u[il + 1]!;
-    u[ci + CpuCacheWord.ROUNDS] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
-    u[il] = mp;
-    u[il + 1] = HeapLp64.HI_I;
+    if (two) u[ip + 1] = u[il + 1]!;
+    u[ci + W.ccRounds] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
+    u[il] = mp + hb;
+    if (two) u[il + 1] = HeapLp64.HI_I;
     return 1;
   }
 
   /**
-   * logReserve on the heap view, all checks first: LP64 heap words, the log
-   * on, no panic, the CPU's header and the reserved bytes in the heap and
-   * writable, no chunk to rotate, and (s >= 0) no overlap with the heap
-   * bytes [s, s + size).  Then nothing can fault: it counts the hit,
-   * advances clh_current / clh_avail (their high words stay: the heap does
-   * not cross 4 GiB) and returns the reservation's heap byte offset.
+   * logReserve on the heap view, all checks first: the log on, no panic,
+   * the CPU's header and the reserved bytes in the heap and writable, no
+   * chunk to rotate, and (s >= 0) no overlap with the heap bytes
+   * [s, s + size).  Then nothing can fault: it counts the hit, advances
+   * clh_current / clh_avail (an LP64 high word stays: the heap does not
+   * cross 4 GiB) and returns the reservation's heap byte offset.
    * Otherwise it changes nothing and returns -1 (the caller takes the
    * checked path).
    */
@@ -426,22 +485,23 @@ export abstract class KmemWordPaths extends KmemLists {
     if (lho < 0 || size <= 0 || this.k.panicking || this.d32[this.iLogging] === 0) return -1;
     const hSize = this.hLim;
     const prot = this.hProt;
+    const W = this.W;
     const c = lho + this.O.lh_cpu + this.cpuOff;
-    if (!(c >>> 0 === c && c + 64 <= hSize && (c & 7) === 0 && prot[c >>> 12] === HeapLp64.RW && prot[(c + 63) >>> 12] === HeapLp64.RW)) return -1;
+    if (!(c >>> 0 === c && c + 64 <= hSize && (c & W.pmask) === 0 && prot[c >>> 12] === HeapLp64.RW && prot[(c + 63) >>> 12] === HeapLp64.RW)) return -1;
     const O = this.O;
     const u = this.h32;
     const ci = c >>> 2;
     const ai = ci + (O.clh_avail >>> 2);
     const avail = u[ai]!;
-    if (u[ai + 1] !== 0 || size > avail) return -1;
+    if ((W.pw === 2 && u[ai + 1] !== 0) || size > avail) return -1;
     const pi = ci + (O.clh_current >>> 2);
-    const d = u[pi]!; // (wordPathsOn: the heap base's low word is 0)
-    if (u[pi + 1] !== HeapLp64.HI || d + size > hSize || d + size > 0xffffffff) return -1;
+    const d = (u[pi]! - this.hb) | 0;
+    if ((W.pw === 2 && u[pi + 1] !== HeapLp64.HI) || d < 0 || d + size > hSize) return -1;
     if (s >= 0 && !(s + size <= d || d + size <= s)) return -1;
     if (!this.pagesRW(d, size)) return -1;
     const hi = ci + (O.clh_hits >>> 2);
     u[hi] = u[hi]! + 1;
-    u[pi] = d + size;
+    u[pi] = d + size + this.hb;
     u[ai] = avail - size;
     return d;
   }
@@ -512,16 +572,16 @@ export abstract class KmemWordPaths extends KmemLists {
     const hs = this.hLim;
     const csz = this.cacheSize;
     const hp = this.hProt;
-    if (!(bo >= 0 && (bo & 7) === 0 && bo + size < hs && cpo >= 0 && cpo + csz <= hs && (cpo & 7) === 0)) return false;
+    const W = this.W;
+    if (!(bo >= 0 && (bo & 7) === 0 && bo + size < hs && cpo >= 0 && cpo + csz <= hs && (cpo & W.pmask) === 0)) return false;
     if (hp[cpo >>> 12] === 0 || hp[(cpo + csz - 1) >>> 12] === 0) return false;
     const u = this.h32;
-    const O = this.O;
     const ci = cpo >>> 2;
-    if (u[ci + (O.cache_flags >>> 2)]! & CacheFlag.LITE) return false;
-    const bti = ci + (O.cache_buftag >>> 2);
+    if (u[ci + W.cFlags]! & CacheFlag.LITE) return false;
+    const bti = ci + W.cBuftag;
     const bt = bo + u[bti]!;
     const bi = bo + size;
-    if (u[bti + 1] !== 0 || (bt & 7) !== 0 || bt + 8 > hs || hp[bt >>> 12] !== HeapLp64.RW || hp[bi >>> 12] !== HeapLp64.RW) return false;
+    if ((W.pw === 2 && u[bti + 1] !== 0) || (bt & 7) !== 0 || bt + 8 > hs || hp[bt >>> 12] !== HeapLp64.RW || hp[bi >>> 12] !== HeapLp64.RW) return false;
     const w = bt >>> 2;
     const enc = (251 * size + 1) >>> 0;
     if (alloc) {
@@ -534,7 +594,6 @@ export abstract class KmemWordPaths extends KmemLists {
     u[w + 1] = Pattern.REDZONE;
     return true;
   }
-
 
   /**
    * verify_and_copy_pattern on the heap view: the heap bytes [bo, bo + n)
@@ -560,6 +619,25 @@ export abstract class KmemWordPaths extends KmemLists {
     return -1;
   }
 
+  /** A pointer or long of the data model at heap word index i, as a number (a long signed, a pointer as ldp reads it). */
+  protected heapWordsValue(i: number, signed: boolean): number {
+    const u = this.h32;
+    if (this.W.pw === 2) return (u[i + 1]! | 0) * HeapLp64.TWO32 + u[i]!;
+    return signed ? u[i]! | 0 : u[i]!;
+  }
+
+  /** Store v (|v| < 2^53) as a pointer or long of the data model at heap word index i. */
+  protected setHeapWordsValue(i: number, v: number): void {
+    const u = this.h32;
+    if (this.W.pw === 2) {
+      const hi = Math.floor(v / HeapLp64.TWO32);
+      u[i] = v - hi * HeapLp64.TWO32;
+      u[i + 1] = hi;
+    } else {
+      u[i] = v;
+    }
+  }
+
   /**
    * kmem_depot_alloc's list work on the kmem_maglist_t at heap word index i
    * (writable: heapWords checked it): the magazine taken from the list, 0
@@ -567,25 +645,18 @@ export abstract class KmemWordPaths extends KmemLists {
    * link word) is the checked load, made before anything changes.
    */
   protected depotAllocW(i: number): number {
-    const u = this.h32;
-    const li = i + MaglistWord.LIST;
-    const mp = (u[li + 1]! | 0) * HeapLp64.TWO32 + u[li]!;
+    const W = this.W;
+    const li = i + W.mlList;
+    const mp = this.heapWordsValue(li, false);
     if (mp === 0) return 0;
-    const next = this.ldp(mp);
-    const nh = Math.floor(next / HeapLp64.TWO32);
-    u[li] = next - nh * HeapLp64.TWO32;
-    u[li + 1] = nh;
-    const ti = i + MaglistWord.TOTAL;
-    const total = (u[ti + 1]! | 0) * HeapLp64.TWO32 + u[ti]! - 1;
-    const th = Math.floor(total / HeapLp64.TWO32);
-    u[ti] = total - th * HeapLp64.TWO32;
-    u[ti + 1] = th;
-    const ni = i + MaglistWord.MIN;
-    if (total < (u[ni + 1]! | 0) * HeapLp64.TWO32 + u[ni]!) {
-      u[ni] = u[ti]!;
-      u[ni + 1] = u[ti + 1]!;
-    }
-    const ai = i + MaglistWord.ALLOC;
+    this.setHeapWordsValue(li, this.ldp(mp));
+    const ti = i + W.mlTotal;
+    const total = this.heapWordsValue(ti, true) - 1;
+    this.setHeapWordsValue(ti, total);
+    const ni = i + W.mlMin;
+    if (total < this.heapWordsValue(ni, true)) this.setHeapWordsValue(ni, total);
+    const u = this.h32;
+    const ai = i + W.mlAlloc;
     const lo = u[ai]! + 1;
     u[ai] = lo;
     if (lo === HeapLp64.TWO32) u[ai + 1]++;
@@ -594,17 +665,12 @@ export abstract class KmemWordPaths extends KmemLists {
 
   /** kmem_depot_free's list work on the kmem_maglist_t at heap word index i (as depotAllocW): mp goes on the list. */
   protected depotFreeW(i: number, mp: number): void {
-    const u = this.h32;
-    const li = i + MaglistWord.LIST;
-    this.stp(mp, (u[li + 1]! | 0) * HeapLp64.TWO32 + u[li]!);
-    const mh = Math.floor(mp / HeapLp64.TWO32);
-    u[li] = mp - mh * HeapLp64.TWO32;
-    u[li + 1] = mh;
-    const ti = i + MaglistWord.TOTAL;
-    const total = (u[ti + 1]! | 0) * HeapLp64.TWO32 + u[ti]! + 1;
-    const th = Math.floor(total / HeapLp64.TWO32);
-    u[ti] = total - th * HeapLp64.TWO32;
-    u[ti + 1] = th;
+    const W = this.W;
+    const li = i + W.mlList;
+    this.stp(mp, this.heapWordsValue(li, false));
+    this.setHeapWordsValue(li, mp);
+    const ti = i + W.mlTotal;
+    this.setHeapWordsValue(ti, this.heapWordsValue(ti, true) + 1);
   }
 
   /**
@@ -614,18 +680,18 @@ export abstract class KmemWordPaths extends KmemLists {
    * otherwise.
    */
   protected cpuReloadW(ccp: number, mp: number, rounds: number): boolean {
-    const o = ccp + HeapLp64.NEG;
+    const o = this.heapOff(ccp);
     if (!(o >= 0 && o < this.hLim && (o & 63) === 0 && this.hProt[o >>> 12] === HeapLp64.RW)) return false;
     const u = this.h32;
+    const W = this.W;
     const ci = o >>> 2;
-    const il = ci + CpuCacheWord.LOADED;
-    u[ci + CpuCacheWord.PLOADED] = u[il]!;
-    u[ci + CpuCacheWord.PLOADED + 1] = u[il + 1]!;
-    const ir = ci + CpuCacheWord.ROUNDS;
+    const il = ci + W.ccLoaded;
+    const ip = ci + W.ccPloaded;
+    u[ip] = u[il]!;
+    if (W.pw === 2) u[ip + 1] = u[il + 1]!;
+    const ir = ci + W.ccRounds;
     u[ir] = ((u[ir]! & 0xffff) << 16) | (rounds & 0xffff);
-    const mh = Math.floor(mp / HeapLp64.TWO32);
-    u[il] = mp - mh * HeapLp64.TWO32;
-    u[il + 1] = mh;
+    this.setHeapWordsValue(il, mp);
     return true;
   }
 
@@ -635,14 +701,11 @@ export abstract class KmemWordPaths extends KmemLists {
    * bc_addr, bc_slab, bc_cache and the audit fields.
    */
   protected logEventW(i: number, cp: number, sp: number, addr: number): void {
-    const u = this.h32;
-    u.fill(0, i, i + (this.bcaSize >>> 2));
+    this.h32.fill(0, i, i + (this.bcaSize >>> 2));
     const O = this.O;
-    for (const [f, v] of [[O.bc_addr, addr], [O.bc_slab, sp], [O.bc_cache, cp]] as const) {
-      const hi = Math.floor(v / HeapLp64.TWO32);
-      u[i + (f >>> 2)] = v - hi * HeapLp64.TWO32;
-      u[i + (f >>> 2) + 1] = hi;
-    }
+    this.setHeapWordsValue(i + (O.bc_addr >>> 2), addr);
+    this.setHeapWordsValue(i + (O.bc_slab >>> 2), sp);
+    this.setHeapWordsValue(i + (O.bc_cache >>> 2), cp);
     this.auditFill(i);
   }
 

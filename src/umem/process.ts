@@ -93,6 +93,8 @@ export interface ProcessHeapOptions {
   outside?: OutsideCode;
   /** Called with each kmem_error report (see KmemOptions.onError). */
   onError?: (r: KmemErrorReport) => void;
+  /** kmem's word-index fast paths (default on; see KmemOptions.wordPaths). */
+  wordPaths?: boolean;
 }
 
 /** The booted allocator of one process. */
@@ -132,6 +134,7 @@ export function bootProcessHeap(o: ProcessHeapOptions): ProcessHeap {
     logSizes: o.logSizes,
     stackDepth: o.stackDepth,
     onError: o.onError,
+    wordPaths: o.wordPaths,
     installQcaches: (p) => vmem.setQcacheProvider(p),
   });
   kmem.init();

@@ -98,6 +98,8 @@ export interface UmemOptions {
   symbolize?: (pc: number) => string | undefined;
   /** Where reports and environment messages go when UMEM_DEBUG asks for output (verbose). */
   output?: (text: string) => void;
+  /** kmem's word-index fast paths (default true); false: the checked paths only, slower, the same memory byte for byte. */
+  wordPaths?: boolean;
 }
 
 /** A buffer's place, for the allocator's users (the runner, tests). */
@@ -146,6 +148,7 @@ export class Umem {
       stackDepth: c.stackDepth,
       outside: opts.captureStack ? { stack: opts.captureStack, symbolize: opts.symbolize ?? (() => undefined) } : undefined,
       onError: (r) => this.kmemError(r),
+      wordPaths: opts.wordPaths,
     });
     this.FN = this.heap.k.fns(MALLOC_FUNCTIONS);
     this.heapBase = this.heap.k.layout.heapBase;
@@ -456,6 +459,7 @@ function checkUmemOptions(opts: UmemOptions): void {
     const v = opts.env?.[k];
     if (v !== undefined) checkString(fn, `env.${k}`, v);
   }
+  if (opts.wordPaths !== undefined && typeof opts.wordPaths !== 'boolean') throw new ArgumentError(fn, 'wordPaths', 'a boolean', opts.wordPaths);
   for (const k of ['captureStack', 'symbolize', 'output'] as const) {
     if (opts[k] !== undefined && typeof opts[k] !== 'function') throw new ArgumentError(fn, k, 'a function', opts[k]);
   }

@@ -189,30 +189,36 @@ function run(model: ModelName, flags: number, wordPaths: boolean, seed: number, 
 }
 
 const FLAGS = [0, 0x2, 0x4, 0x6, 0x1, 0x9, 0xf, 0x10f, 0x206, 0x20, 0x4f];
+/** LP64 (heap pointers are word pairs) and ILP32 (one word, the heap base's low word not 0). */
+const MODELS: readonly ModelName[] = ['lp64', 'ilp32'];
 
 test('word-index paths and checked paths agree on corrupt kmem metadata (CPU caches, depot lists, magazines)', () => {
-  for (const flags of [0, 0x6, 0xf]) {
-    for (const seed of [11, 4242]) {
-      const a = run('lp64', flags, true, seed, true);
-      const b = run('lp64', flags, false, seed, true);
-      const what = `kmem_flags 0x${flags.toString(16)}, seed ${seed}`;
-      assert.deepEqual(a.errors, b.errors, `${what}: reports and faults`);
-      assert.equal(a.hrtime, b.hrtime, `${what}: clock`);
-      assert.equal(a.image, b.image, `${what}: memory image`);
+  for (const model of MODELS) {
+    for (const flags of [0, 0x6, 0xf]) {
+      for (const seed of [11, 4242]) {
+        const a = run(model, flags, true, seed, true);
+        const b = run(model, flags, false, seed, true);
+        const what = `${model}, kmem_flags 0x${flags.toString(16)}, seed ${seed}`;
+        assert.deepEqual(a.errors, b.errors, `${what}: reports and faults`);
+        assert.equal(a.hrtime, b.hrtime, `${what}: clock`);
+        assert.equal(a.image, b.image, `${what}: memory image`);
+      }
     }
   }
 });
 
 test('word-index paths leave the same memory as the checked paths', () => {
-  for (const flags of FLAGS) {
-    for (const seed of [7, 1234567]) {
-      const a = run('lp64', flags, true, seed);
-      const b = run('lp64', flags, false, seed);
-      const what = `kmem_flags 0x${flags.toString(16)}, seed ${seed}`;
-      assert.deepEqual(a.errors, b.errors, `${what}: kmem_error reports and faults`);
-      assert.equal(a.hrtime, b.hrtime, `${what}: clock`);
-      assert.equal(a.image, b.image, `${what}: memory image`);
-      if (flags & 0x6) assert.ok(a.errors.length > 0, `${what}: the workload provokes reports`);
+  for (const model of MODELS) {
+    for (const flags of FLAGS) {
+      for (const seed of [7, 1234567]) {
+        const a = run(model, flags, true, seed);
+        const b = run(model, flags, false, seed);
+        const what = `${model}, kmem_flags 0x${flags.toString(16)}, seed ${seed}`;
+        assert.deepEqual(a.errors, b.errors, `${what}: kmem_error reports and faults`);
+        assert.equal(a.hrtime, b.hrtime, `${what}: clock`);
+        assert.equal(a.image, b.image, `${what}: memory image`);
+        if (flags & 0x6) assert.ok(a.errors.length > 0, `${what}: the workload provokes reports`);
+      }
     }
   }
 });
