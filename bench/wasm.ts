@@ -2,16 +2,19 @@
  * kmem as the malloc of real wasm32-wasi programs, against wasi-libc's own
  * dlmalloc, in the same run (docs/program.md):
  *
- *   wasm.alloc.{dlmalloc,kmem,guards}.{lifo64,rand64,mixed}   ns per operation
+ *   wasm.alloc.{dlmalloc,kmem,guards,floor}.{lifo64,rand64,mixed}   ns per operation
  *       bench/wasm/alloc.c (the patterns of bench/kmem.ts), linked once
  *       with dlmalloc and once with kmemdb's shim (kmem without debugging,
- *       and with UMEM_DEBUG=guards); timed inside the program
+ *       and with UMEM_DEBUG=guards; floor: the shim's imports served by a
+ *       trivial JavaScript allocator, so the cost of the wasm-to-JavaScript
+ *       calls themselves); timed inside the program
  *   wasm.sqlite.{dlmalloc,kmem,default,noaudit}_ms   the SQLite workload
  *       (scripts/sqlite-workload.ts), best of 3 runs; noaudit is default
  *       without auditing (UMEM_DEBUG=contents,guards), so default - noaudit
  *       is the cost of the audit records and their stack capture
  *   wasm.sqlite.{kmem,default}_ratio   over dlmalloc
- *   wasm.alloc.{kmem,guards}_ratio.<p>   kmem over dlmalloc, guards over kmem
+ *   wasm.alloc.{kmem,guards,floor}_ratio.<p>   kmem over dlmalloc, guards over
+ *       kmem, floor over dlmalloc
  *   wasm.bytes_per_buf   allocator metadata per live 64-byte buffer under
  *       UMEM_DEBUG=default (ILP32)
  *
@@ -38,12 +41,15 @@ const CHILD = path.join(HERE, 'wasm-child.js');
 const PATTERNS = ['lifo64', 'rand64', 'mixed'] as const;
 const SQLITE_RUNS = 3;
 
+/** How wasm-child.ts runs the program (its header says). */
+type ChildMode = 'plain' | 'kmem' | 'floor';
+
 interface ChildRun {
   stdout: string;
   ms: number;
 }
 
-function runChild(mode: 'plain' | 'kmem', wasm: string, args: string[], umemDebug: string, input = ''): ChildRun {
+function runChild(mode: ChildMode, wasm: string, args: string[], umemDebug: string, input = ''): ChildRun {
   const r = spawnSync(process.execPath, ['--no-turbo-fast-api-calls', '--disable-warning=ExperimentalWarning', CHILD, mode, wasm, ...args], {
     encoding: 'utf8',
     input,
@@ -67,7 +73,7 @@ async function allocProgram(malloc: 'kmem' | 'libc'): Promise<string> {
   return out;
 }
 
-function allocRun(mode: 'plain' | 'kmem', wasm: string, pattern: string, umemDebug = ''): { ns: number; checksum: string } {
+function allocRun(mode: ChildMode, wasm: string, pattern: string, umemDebug = ''): { ns: number; checksum: string } {
   const line = runChild(mode, wasm, [pattern], umemDebug).stdout.trim();
   const m = /^(\w+) ns_per_op=([\d.]+) checksum=(\d+)$/.exec(line);
   if (!m || m[1] !== pattern) throw new Error(`bench wasm: alloc ${pattern}: unexpected output "${line}"`);
@@ -81,12 +87,15 @@ async function benchAlloc(out: Record<string, number>): Promise<void> {
     const d = allocRun('plain', libc, p);
     const k = allocRun('kmem', kmem, p);
     const g = allocRun('kmem', kmem, p, 'guards');
-    if (k.checksum !== d.checksum || g.checksum !== d.checksum) throw new Error(`bench wasm: alloc ${p}: checksums differ (${d.checksum}, ${k.checksum}, ${g.checksum})`);
+    const f = allocRun('floor', kmem, p);
+    if ([k, g, f].some((r) => r.checksum !== d.checksum)) throw new Error(`bench wasm: alloc ${p}: checksums differ (${d.checksum}, ${k.checksum}, ${g.checksum}, ${f.checksum})`);
     out[`wasm.alloc.dlmalloc.${p}`] = d.ns;
     out[`wasm.alloc.kmem.${p}`] = k.ns;
     out[`wasm.alloc.guards.${p}`] = g.ns;
+    out[`wasm.alloc.floor.${p}`] = f.ns;
     out[`wasm.alloc.kmem_ratio.${p}`] = k.ns / d.ns;
     out[`wasm.alloc.guards_ratio.${p}`] = g.ns / k.ns;
+    out[`wasm.alloc.floor_ratio.${p}`] = f.ns / d.ns;
   }
 }
 

@@ -38,7 +38,7 @@
  */
 
 import { DEADMAN_SPINS } from '../kernel/kernel.js';
-import { KMEM_STACK_DEPTH, KM_NOSLEEP } from '../abi/kmem-impl.js';
+import { KM_NOSLEEP } from '../abi/kmem-impl.js';
 import { HeapLp64, Pattern, CacheFlag } from './wordlayout.js';
 import { KmemLists } from './list.js';
 
@@ -525,8 +525,9 @@ export abstract class KmemWordPaths extends KmemLists {
   /**
    * The audit fields of the record at heap word index i (writable; the
    * fields 4-aligned): bc_timestamp = gethrtime(), bc_thread = curthread,
-   * bc_stack / bc_depth = the current thread's pcs, innermost first.  What
-   * the checked stores and k.capturePcs write, on the heap view.
+   * bc_stack / bc_depth = the current thread's pcs, innermost first, then
+   * the outside caller's (a program's).  What the checked stores and
+   * k.capturePcs write, on the heap view.
    */
   protected auditFill(i: number): void {
     const k = this.k;
@@ -538,7 +539,8 @@ export abstract class KmemWordPaths extends KmemLists {
     u[ti] = now - th * HeapLp64.TWO32;
     u[ti + 1] = th;
     const t = k.cur;
-    const n = t.depth < KMEM_STACK_DEPTH ? t.depth : KMEM_STACK_DEPTH;
+    const max = this.stackDepth;
+    const n = t.depth < max ? t.depth : max;
     const st = t.stack;
     let si = i + (this.O.bc_stack >>> 2);
     if (this.lp64) {
@@ -558,7 +560,15 @@ export abstract class KmemWordPaths extends KmemLists {
       u[i + (O.bc_thread >>> 2)] = t.addr;
       for (let d = t.depth - 1, j = 0; j < n; j++, d--, si++) u[si] = st[d]!;
     }
-    u[i + (O.bc_depth >>> 2)] = n;
+    let depth = n;
+    if (n < max && k.outside) {
+      // the outside caller's frames (a program's) below the simulated ones, as k.capturePcs does
+      const pcs = k.outside.stack(max - n);
+      const m = Math.min(pcs.length, max - n);
+      for (let j = 0; j < m; j++, si += this.W.pw) this.setHeapWordsValue(si, pcs[j]!);
+      depth += m;
+    }
+    u[i + (O.bc_depth >>> 2)] = depth;
   }
 
   /**
