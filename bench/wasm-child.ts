@@ -69,10 +69,10 @@ function floorHeap(memory: () => WebAssembly.Memory, heapBase: () => number): We
 async function runFloor(wasm: string, args: string[]): Promise<number> {
   const wasi = new WASI({ version: 'preview1', args: ['prog', ...args], env: {}, returnOnExit: true });
   const module = await WebAssembly.compile(fs.readFileSync(wasm));
-  let instance: WebAssembly.Instance | undefined;
-  const memory = (): WebAssembly.Memory => instance!.exports.memory as WebAssembly.Memory;
-  const heapBase = (): number => (instance!.exports.__heap_base as WebAssembly.Global).value as number;
-  instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi.wasiImport, kmemdb: floorHeap(memory, heapBase) });
+  // (the imports are called once the instance exists)
+  const memory = (): WebAssembly.Memory => instance.exports.memory as WebAssembly.Memory;
+  const heapBase = (): number => (instance.exports.__heap_base as WebAssembly.Global).value as number;
+  const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi.wasiImport, kmemdb: floorHeap(memory, heapBase) });
   return wasi.start(instance);
 }
 
