@@ -7,7 +7,8 @@
  *       with dlmalloc and once with kmemdb's shim (kmem without debugging,
  *       and with UMEM_DEBUG=guards; floor: the shim's imports served by a
  *       trivial JavaScript allocator, so the cost of the wasm-to-JavaScript
- *       calls themselves); timed inside the program
+ *       calls themselves); timed inside the program in CPU time (figures
+ *       that hold on a machine shared with other work)
  *   wasm.sqlite.{dlmalloc,kmem,default,noaudit}_ms   the SQLite workload
  *       (scripts/sqlite-workload.ts), best of 3 runs; noaudit is default
  *       without auditing (UMEM_DEBUG=contents,guards), so default - noaudit
