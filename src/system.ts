@@ -3,7 +3,10 @@
  * in illumos order (vmem_init and the kernel heap arenas; kmem_init with the
  * metadata caches first, then the kmem_alloc caches and the logs; then
  * kmem_mp_init: the magazine layer, vmem's quantum caches and the 15-second
- * kmem_update).
+ * kmem_update).  Between the two, thread_init, cred_init and pid_init
+ * create the kmem caches of kernel objects (thread_cache, lwp_cache,
+ * turnstile_cache, cred_cache, process_cache: src/kernel/proc.ts); after
+ * them main() starts init, pageout and fsflush.
  */
 
 import { Kernel, checkKernelOptions, type KernelOptions } from './kernel/kernel.js';
@@ -12,6 +15,7 @@ import type { ModelName } from './machine/memory.js';
 import { createKernelArenas, type KernelArenas } from './vmem/arenas.js';
 import { Kmem } from './kmem/index.js';
 import { KMF_AUDIT } from './abi/kmem-impl.js';
+import { KERNEL_OBJECT_CACHES, type KernelObjectCache } from './kernel/proc.js';
 
 export interface BootOptions {
   model?: ModelName;
@@ -67,6 +71,31 @@ export function bootSystem(opts: BootOptions = {}): System {
     installQcaches: (p) => arenas.vmem.setQcacheProvider(p),
   });
   kmem.init();
+  installKernelObjectCaches(k, kmem);
   kmem.ready();
+  k.procs?.startSystemProcesses();
   return { k, arenas, kmem };
+}
+
+/** The C type each kernel object cache holds, and its alignment (illumos: thread_cache is PTR24_ALIGN). */
+const OBJECT_CACHE_TYPES: Record<KernelObjectCache, { type: string; align: number }> = {
+  thread_cache: { type: 'kthread_t', align: 32 },
+  lwp_cache: { type: 'klwp_t', align: 0 },
+  turnstile_cache: { type: 'turnstile_t', align: 0 },
+  cred_cache: { type: 'cred_t', align: 0 },
+  process_cache: { type: 'proc_t', align: 0 },
+};
+
+/** thread_init, cred_init, pid_init: the kmem caches of kernel objects, handed to the kernel's process table. */
+function installKernelObjectCaches(k: Kernel, kmem: Kmem): void {
+  if (!k.procs) return;
+  const caches = new Map<KernelObjectCache, ReturnType<Kmem['cacheCreate']>>();
+  for (const name of KERNEL_OBJECT_CACHES) {
+    const { type, align } = OBJECT_CACHE_TYPES[name];
+    caches.set(name, kmem.cacheCreate(name, k.types.size(type), align ? { align } : {}));
+  }
+  k.procs.attach({
+    cacheAlloc: (name) => caches.get(name)!.alloc(),
+    zalloc: (size) => kmem.kmemZalloc(size),
+  });
 }

@@ -138,6 +138,8 @@ interface ThreadState {
   addr: number;
   name: string;
   tid: number;
+  /** The thread's number in the dump (1, 2, ...): gdb's LWP id, unique where t_tid is not (every one-LWP process's thread is LWP 1). */
+  seq: number;
   state: number;
   pc: number;
   sp: number;
@@ -159,12 +161,13 @@ function threadStates(k: Kernel): ThreadState[] {
   const oTop = o('t_stk');
   const oState = o('t_state');
   const oTid = o('t_tid');
-  return k.threads.map((t) => {
+  return k.threads.map((t, i) => {
     const state = m.load16(t.addr + oState);
     return {
       addr: t.addr,
       name: t.name,
       tid: m.load32(t.addr + oTid),
+      seq: i + 1,
       state,
       pc: m.loadPtr(t.addr + oPc),
       sp: m.loadPtr(t.addr + oSp),
@@ -189,12 +192,12 @@ function prstatus(is64: boolean, t: ThreadState, panicking: boolean): Uint8Array
   if (panicking) at(0).u32(11); // si_signo, and pr_cursig below: SIGSEGV-like
   if (panicking) at(12).u16(11);
   if (is64) {
-    at(32).u32(t.tid);
+    at(32).u32(t.seq);
     at(112 + 4 * 8).u64(t.fp); // rbp
     at(112 + 16 * 8).u64(t.pc); // rip
     at(112 + 19 * 8).u64(t.sp); // rsp
   } else {
-    at(24).u32(t.tid);
+    at(24).u32(t.seq);
     at(72 + 5 * 4).word(t.fp, false); // ebp
     at(72 + 12 * 4).word(t.pc, false); // eip
     at(72 + 15 * 4).word(t.sp, false); // esp

@@ -37,6 +37,7 @@ import { TypeTable } from '../ctf/ctf.js';
 import { declare } from '../ctf/cparse.js';
 import { Rand } from './rand.js';
 import { KERNEL_CORE_TYPES, TS_ONPROC, TS_RUN, TS_SLEEP } from '../abi/kernel-core.js';
+import { ProcessTable, type KProc } from './proc.js';
 
 export interface KernelOptions {
   model?: ModelName;
@@ -192,6 +193,10 @@ export class KernelPanic extends Error {
 
 export class KThread {
   depth = 0;
+  /** Where the thread waits for work, outermost first (thread_start and its start function): its frames while idle. */
+  idleFrames: readonly number[] = [];
+  /** Frames pushed by switchOut (the idle frames, cv_timedwait, swtch) while the thread is off its CPU. */
+  sleepFrames = 0;
   readonly stack = new Float64Array(256);
   constructor(
     readonly addr: number,
@@ -201,6 +206,19 @@ export class KThread {
     readonly stackTop: number,
     public cpu: number,
   ) {}
+}
+
+/** How a thread is created (see Kernel.createThread). */
+export interface ThreadOptions {
+  /** The process it belongs to (default p0: a kernel thread). */
+  proc?: KProc;
+  /** The function a kernel thread starts in and waits for work in (t_startpc): idle, its stack reads thread_start, start. */
+  start?: string;
+  /** The system call an LWP waits in: idle, its stack reads sys_syscall, syscall. */
+  syscall?: string;
+  cpu?: number;
+  /** t_tid (default: the next kernel thread id; an LWP's id within its process). */
+  tid?: number;
 }
 
 interface Callout {
@@ -275,6 +293,8 @@ export class Kernel {
    * names for its addresses.  Captured stacks continue into it.
    */
   outside: OutsideCode | undefined;
+  /** Processes (p0 and, once kmem is up, those newproc() creates); undefined for a process-mode core. */
+  readonly procs: ProcessTable | undefined;
   /** Called once by panic() once the panic state is in memory (crash dump hook). */
   onPanic: ((k: Kernel) => void) | undefined;
 
@@ -362,6 +382,7 @@ export class Kernel {
     this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'version'), OS_VERSION, 65);
     this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'machine'), this.model.ptrSize === 8 ? 'amd64' : 'i386', 65);
     this.initCpus();
+    this.procs = proc ? undefined : new ProcessTable(this);
     this.cur = this.createThread('thread0', 0);
     this.setState(this.cur, TS_ONPROC);
   }
@@ -528,12 +549,22 @@ export class Kernel {
 
   /* -------------------------------------------------------------- threads */
 
-  /** Create a kernel thread: kthread_t and stack in segkp. */
-  createThread(name: string, cpu?: number): KThread {
+  /** Create a kernel thread of p0: kthread_t at the top of its segkp chunk, as illumos' thread_create. */
+  createThread(name: string, cpu?: number, opts: Omit<ThreadOptions, 'cpu' | 'proc'> = {}): KThread {
+    const { taddr, stackBase, stackTop } = this.process ? this.processThreadSpace(name) : this.segkpThreadSpace(true);
+    return this.setUpThread(taddr, name, stackBase, stackTop, { ...opts, cpu });
+  }
+
+  /** Create a thread whose kthread_t the caller allocated (an LWP's, from thread_cache); its stack comes from segkp. */
+  createThreadAt(taddr: number, name: string, opts: ThreadOptions): KThread {
+    const { stackBase, stackTop } = this.segkpThreadSpace(false);
+    return this.setUpThread(taddr, name, stackBase, stackTop, opts);
+  }
+
+  private setUpThread(taddr: number, name: string, stackBase: number, stackTop: number, opts: ThreadOptions): KThread {
     const T = this.types;
-    const { taddr, stackBase, stackTop } = this.process ? this.processThreadSpace(name) : this.segkpThreadSpace();
-    const tid = this.threads.length + 1;
-    const c = cpu ?? (this.threads.length % this.ncpus);
+    const tid = opts.tid ?? this.threads.length + 1;
+    const c = opts.cpu ?? (this.threads.length % this.ncpus);
     const t = new KThread(taddr, tid, name, stackBase, stackTop, c);
     const off = (m: string) => taddr + T.offsetof('kthread_t', m);
     this.mem.storePtr(off('t_stk'), stackTop);
@@ -556,18 +587,30 @@ export class Kernel {
       this.mem.storePtr(head + T.offsetof('kthread_t', 't_prev'), taddr);
     }
     this.threads.push(t);
+    // (a process's threads have no stacks in memory: nothing to wait in)
+    if (opts.start !== undefined && !this.process) this.idleIn(t, ['thread_start', 0x8], [opts.start, 0x6e]);
+    if (opts.syscall !== undefined && !this.process) this.idleIn(t, ['sys_syscall', 0x1e4], [opts.syscall, 0x9c]);
+    if (this.procs) this.procs.threadJoined(t, opts.proc ?? this.procs.p0);
+    if (t.idleFrames.length > 0) this.switchOut(t); // it runs to its first wait
     return t;
   }
 
-  /** A kernel thread's kthread_t and stack in segkp, with a guard page below the stack. */
-  private segkpThreadSpace(): { taddr: number; stackBase: number; stackTop: number } {
-    const tsize = p2roundup(this.types.size('kthread_t'), 64);
+  /** Where an idle thread waits (outermost frame first); the second function is its t_startpc. */
+  private idleIn(t: KThread, outer: [string, number], start: [string, number]): void {
+    const startFn = this.fn(start[0], 0x200);
+    this.mem.storePtr(t.addr + this.types.offsetof('kthread_t', 't_startpc'), startFn);
+    t.idleFrames = [this.fn(outer[0], 0x300) + outer[1], startFn + start[1]];
+  }
+
+  /** A thread's kthread_t (withThread) and stack in segkp, with a guard page below the stack. */
+  private segkpThreadSpace(withThread: boolean): { taddr: number; stackBase: number; stackTop: number } {
+    const tsize = withThread ? p2roundup(this.types.size('kthread_t'), 64) : 0;
     const chunk = p2roundup(tsize, this.pageSize) + STACK_SIZE + this.pageSize;
     const base = this.segkpNext;
     if (base + chunk > this.layout.segkpBase + this.layout.segkpSize) throw new Error('segkp exhausted');
     this.segkpNext += chunk;
     const stackBase = base + p2roundup(tsize, this.pageSize) + this.pageSize;
-    this.mem.map(base, p2roundup(tsize, this.pageSize), PROT_RW);
+    if (tsize > 0) this.mem.map(base, p2roundup(tsize, this.pageSize), PROT_RW);
     this.mem.map(stackBase, STACK_SIZE, PROT_RW);
     return { taddr: base, stackBase, stackTop: stackBase + STACK_SIZE };
   }
@@ -602,13 +645,43 @@ export class Kernel {
   }
 
   private switchIn(t: KThread): void {
+    t.depth -= t.sleepFrames;
+    t.sleepFrames = 0;
     this.setState(t, TS_ONPROC);
+    this.setSleep(t, 0, 0);
     this.mem.storePtr(this.cpuAddr(t.cpu) + this.types.offsetof('struct cpu', 'cpu_thread'), t.addr);
   }
 
+  /**
+   * A thread leaves its CPU.  One that is in the middle of work, or idle
+   * where it waits for work (its idle frames), waits for time to pass
+   * (delay(), its next callout): it sleeps on its t_delay_cv in
+   * cv_timedwait, so its stack ends in cv_timedwait and swtch, as a
+   * sleeping illumos thread's does.  A thread with nothing on its stack
+   * and nowhere to idle is merely runnable.
+   */
   private switchOut(t: KThread): void {
-    this.setState(t, t.depth > 0 ? TS_SLEEP : TS_RUN);
+    const idle = t.depth === 0 ? t.idleFrames : [];
+    if ((t.depth > 0 || idle.length > 0) && this.procs) {
+      const d0 = t.depth;
+      for (const pc of idle) t.stack[t.depth++] = pc;
+      t.stack[t.depth++] = this.fn('cv_timedwait', 0x180) + 0xea;
+      t.stack[t.depth++] = this.fn('swtch', 0x200) + 0x141;
+      t.sleepFrames = t.depth - d0;
+      this.setState(t, TS_SLEEP);
+      this.setSleep(t, t.addr + this.types.offsetof('kthread_t', 't_delay_cv'), this.procs.cvSobjOps);
+    } else {
+      this.setState(t, t.depth > 0 ? TS_SLEEP : TS_RUN);
+    }
+    this.mem.storePtr(t.addr + this.types.offsetof('kthread_t', 't_disp_time'), Math.floor(this.hrtime / 1e7));
     this.materialize(t);
+  }
+
+  /** What a thread sleeps on (t_wchan) and its type (t_sobj_ops); zeros when it runs. */
+  private setSleep(t: KThread, wchan: number, sobjOps: number): void {
+    const T = this.types;
+    this.mem.storePtr(t.addr + T.offsetof('kthread_t', 't_wchan'), wchan);
+    this.mem.storePtr(t.addr + T.offsetof('kthread_t', 't_sobj_ops'), sobjOps);
   }
 
   /* -------------------------------------------------------------- stacks */
@@ -846,7 +919,9 @@ export class Kernel {
    * system call, whose kadmin() panics, so the dump has its stack.
    */
   forcedDump(): never {
-    const t = this.createThread('reboot');
+    const procs = this.procs;
+    // uadmin is called below by hand: the LWP starts with an empty stack
+    const t = procs?.attached ? procs.lwpCreate(procs.newproc('reboot', { psargs: 'reboot -d' }), 'reboot', {}) : this.createThread('reboot');
     const sysSyscall = this.fn('sys_syscall', 0x300);
     const uadmin = this.fn('uadmin', 0x600);
     const kadmin = this.fn('kadmin', 0x600);

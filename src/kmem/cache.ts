@@ -167,7 +167,7 @@ export class Kmem extends KmemAlloc {
     const k = this.k;
     this.st32(this.G.kmem_ready, 1);
     for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) this.kmem_cache_magazine_enable(cp);
-    this.taskThread = k.createThread('kmem_taskq');
+    this.taskThread = k.createThread('kmem_taskq', undefined, { start: 'taskq_thread' });
     this.scheduleUpdate();
   }
 

@@ -168,7 +168,7 @@ export class Modules {
     nb.q.tailqInit(this.g.module_builtins);
     nb.mem.store32(this.g.module_autotime, 10);
     nb.mem.store8(this.g.module_autoload_on, 1);
-    this.thread = k.createThread('modunload');
+    this.thread = k.createThread('modunload', undefined, { start: 'module_thread' });
   }
 
   /* --------------------------------------------------------- the registry */

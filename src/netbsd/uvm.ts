@@ -57,7 +57,7 @@ export class Uvm {
     mem.store32(u + this.o.free, npages);
     mem.store32(u + this.o.freemin, Math.max(16, Math.floor(npages / 32)));
     mem.store32(u + this.o.freetarg, Math.max(24, Math.floor(npages / 24)));
-    this.thread = k.createThread('pgdaemon');
+    this.thread = k.createThread('pgdaemon', undefined, { start: 'uvm_pageout' });
     nb.uvm = this;
   }
 

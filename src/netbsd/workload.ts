@@ -40,7 +40,9 @@ export class Builder {
 
   constructor(private readonly os: NetbsdOS) {
     const k = os.k;
-    this.thread = k.createThread('make');
+    // make(1) is a user process (a child of init) waiting for its children: its LWP sits in wait4
+    const procs = k.procs;
+    this.thread = procs?.attached ? procs.lwpCreate(procs.newproc('make', { psargs: 'make package', uid: 1000 }), 'make', { syscall: 'sys_wait4' }) : k.createThread('make');
     this.fn = k.fn('make_build', 0x300);
     this.runFn = k.fn('sh_run', 0x200);
   }

@@ -227,7 +227,7 @@ export function* leakActivity(s: System): Workload<{ leaked: number }> {
   const nodes = kmem.cacheCreate('memtest_node_cache', 56);
   const fns = k.fns({ memtest_main: 0x200, memtest_ioctl: 0x400, memtest_req_alloc: 0x120, memtest_attach: 0x200, memtest_node_create: 0x100, memtest_node_remove: 0xc0, memtest_timer: 0x100, memtest_stats_update: 0x140 });
   let leaked = 0;
-  const timerThread = k.createThread('memtest_timer');
+  const timerThread = k.createThread('memtest_timer', undefined, { start: 'memtest_timer' });
   k.enter(fns.memtest_main + 0x64);
   for (let i = 0; i < 400; i++) {
     const what = r.below(3);
@@ -298,7 +298,7 @@ export function* cleanActivity(s: System, ops: number): Workload {
   const sizes = k.global('memtest_live_size', `uint32_t [${N}]`);
   const caches = [kmem.cacheCreate('memtest_small', 24), kmem.cacheCreate('memtest_obj', 200), kmem.cacheCreate('memtest_page', 4096)];
   const fns = k.fns({ memtest_main: 0x200, memtest_work: 0x300, memtest_get: 0x100, memtest_put: 0x100 });
-  const worker = k.createThread('memtest_worker');
+  const worker = k.createThread('memtest_worker', undefined, { start: 'memtest_work' });
   k.enter(fns.memtest_main + 0x64);
   const step = () => {
     k.enter(fns.memtest_work + 0x90);

@@ -328,7 +328,8 @@ test('::whatthread prints each thread holding the value as 0x-prefixed %#lr', ()
   assert.match(X(t1!.addr), /^0xfffffe10/);
   assert.equal(
     mdb(f.t, `${X(v)}::whatthread -v`).stdout,
-    `${hex(t1!.stackBase + 0x80)} in thread ${hex(t1!.addr)}'s stack\n${hex(t1!.stackBase + 0x88)} in thread ${hex(t1!.addr)}'s stack\n`,
+    // t1 (kmem_taskq) sleeps: its saved sp is above the words written at the stack's base
+    `${hex(t1!.stackBase + 0x80)} in thread ${hex(t1!.addr)}'s stack (below sp)\n${hex(t1!.stackBase + 0x88)} in thread ${hex(t1!.addr)}'s stack (below sp)\n`,
   );
   f.sys.k.mem.storePtr(t0!.stackBase, v);
   assert.equal(mdb(f.t, `${X(v)}::whatthread`).stdout, `${X(t0!.addr)}\n${X(t1!.addr)}\n`);

@@ -14,7 +14,7 @@
  *    oversize allocations (TYPE_VMEM).  The table is sorted by base; an
  *    overlap means the walks disagree, and is reported.
  * 2. Roots are scanned: the kernel's data (every object symbol of the
- *    kernel), loaded modules' data, every thread's stack, and the contents
+ *    kernel), loaded modules' data, every thread's stack and kthread_t, and the contents
  *    of free constructed buffers sitting in magazines.  Every pointer-aligned
  *    word that falls inside a table entry (interior pointers count) marks
  *    that entry, which is then scanned in turn (an explicit stack: no
@@ -390,9 +390,12 @@ export function findLeaks(t: Target, opts: { warn?: WarnFn } = {}): LeakReport {
     if (m.unloadTime !== undefined) continue;
     scan(m.base + m.textSize, m.size - m.textSize);
   }
-  // Thread stacks.
+  // Thread stacks, and the thread structures (a kernel thread's lives in its segkp chunk, in no cache).
+  const kthreadId = t.types.find('kthread_t');
+  const kthreadSize = kthreadId === undefined ? 0 : t.types.sizeof(kthreadId);
   for (const th of t.threads()) {
     if (th.stackTop > th.stackBase) scan(th.stackBase, th.stackTop - th.stackBase);
+    if (kthreadSize > 0) scan(th.addr, kthreadSize);
   }
   // Constructed buffers in magazines (and, for LITE caches, the first word saved in the redzone).
   for (const m of mags) {
