@@ -34,7 +34,8 @@
  * the program's are reached through Kernel.outside.
  */
 
-import { Kernel, type OutsideCode } from '../kernel/kernel.js';
+import { Kernel, processLayout, type OutsideCode, type ProcessSpace } from '../kernel/kernel.js';
+import { hex0x } from '../machine/addr.js';
 import type { FlatMemory } from '../machine/memory.js';
 import { vmemInit, type Vmem } from '../vmem/vmem.js';
 import { VM_SLEEP, VMC_NO_QCACHE, type VmemArena } from '../vmem/api.js';
@@ -110,19 +111,21 @@ export interface ProcessHeap {
 /** Boot the kernel core as a process, vmem with libumem's arenas, and kmem (umem). */
 export function bootProcessHeap(o: ProcessHeapOptions): ProcessHeap {
   const limit = Math.min(o.limit ?? UMEM_HEAP_LIMIT, UMEM_HEAP_LIMIT);
-  const k = new Kernel({
-    seed: o.seed,
-    hostname: 'wasm32',
-    process: {
-      memory: o.memory,
-      base: o.base,
-      dataSize: UMEM_DATA_SIZE,
-      limit,
-      textBase: UMEM_TEXT_BASE,
-      msgbuf: { name: 'umem_error_buffer', size: UMEM_ERROR_BUFFER_SIZE },
-      header: { name: 'umem_anchor', decl: UMEM_ANCHOR_TYPE, type: 'struct umem_anchor' },
-    },
-  });
+  const space: ProcessSpace = {
+    memory: o.memory,
+    base: o.base,
+    dataSize: UMEM_DATA_SIZE,
+    limit,
+    textBase: UMEM_TEXT_BASE,
+    msgbuf: { name: 'umem_error_buffer', size: UMEM_ERROR_BUFFER_SIZE },
+    header: { name: 'umem_anchor', decl: UMEM_ANCHOR_TYPE, type: 'struct umem_anchor' },
+  };
+  // the data area and the heap's first byte must exist (a WebAssembly.Memory grows to hold them)
+  const heapBase = processLayout(space).heapBase;
+  if (!o.memory.map(0, heapBase + 1)) {
+    throw new RangeError(`umem: a memory of ${o.memory.byteLength} bytes cannot hold the allocator's data area and heap (from ${hex0x(o.base)} to beyond ${hex0x(heapBase)})`);
+  }
+  const k = new Kernel({ seed: o.seed, hostname: 'wasm32', process: space });
   k.outside = o.outside;
   const anchor = k.addr('umem_anchor');
   const vmem = vmemInit(k, { audit: (o.flags & KMF_AUDIT) !== 0 });

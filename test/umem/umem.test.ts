@@ -79,6 +79,16 @@ test('a WebAssembly.Memory grows as the heap needs, and the views follow', () =>
   assert.deepEqual(umemVerify(u).flatMap((v) => v.corrupt), []);
 });
 
+test('a WebAssembly.Memory that ends where the heap would begin grows to hold it', () => {
+  const mem = new WebAssembly.Memory({ initial: 2, maximum: 100 });
+  const u = createUmem({ memory: mem, base: 65536 });
+  assert.ok(mem.buffer.byteLength > 0x20000);
+  const p = u.malloc(100);
+  assert.ok(p >= 0x20000);
+  u.free(p);
+  assert.equal(u.reports.length, 0);
+});
+
 test('out of memory: malloc returns NULL, logged in the failure log', () => {
   const u = createUmem({ memory: new ArrayBuffer(2 << 20), env: { UMEM_LOGGING: 'fail' } });
   let n = 0;
@@ -196,6 +206,7 @@ test('a SharedArrayBuffer serves as well; bad options are one clear error', () =
   assert.throws(() => createUmem({ memory: new Uint8Array(10) as unknown as ArrayBuffer }), /createUmem: memory must be an ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory, got an object/);
   assert.throws(() => createUmem({ memory: new ArrayBuffer(1 << 20), base: -1 }), /createUmem: base must be an integer/);
   assert.throws(() => createUmem({ memory: new ArrayBuffer(1 << 20), env: { UMEM_DEBUG: 3 as unknown as string } }), /createUmem: env.UMEM_DEBUG must be a string/);
-  assert.throws(() => createUmem({ memory: new ArrayBuffer(32768) }), /process: no room for the data area/);
+  assert.throws(() => createUmem({ memory: new ArrayBuffer(32768) }), /^RangeError: umem: a memory of 32768 bytes cannot hold the allocator's data area and heap \(from 0x1000 to beyond 0x11000\)$/);
+  assert.throws(() => createUmem({ memory: new ArrayBuffer(1 << 20), wordPaths: 1 as unknown as boolean }), /createUmem: wordPaths must be a boolean/);
   assert.throws(() => u.malloc(-1), /umem: a size must be a non-negative integer, not -1/);
 });
