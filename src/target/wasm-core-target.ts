@@ -478,10 +478,12 @@ export class WasmCoreTarget implements Target {
   }
 
   bytes(base: number, size: number): Uint8Array {
-    const off = base - this.cBase;
-    if (size > 0 && off >= 0 && off + size <= CORE_CHUNK && this.cChunk) {
-      this.cChunk.exposed = true;
-      return this.cU8.subarray(off, off + size);
+    // a piece inside one chunk is a view of the cached chunk (paged in if need be), not a copy
+    if (size > 0 && base >= 0 && base + size <= this.memorySize && Math.floor(base / CORE_CHUNK) === Math.floor((base + size - 1) / CORE_CHUNK)) {
+      const off = base - this.cBase;
+      if (!(off >= 0 && off + size <= CORE_CHUNK && this.cChunk)) this.chunkAt(base);
+      this.cChunk!.exposed = true;
+      return this.cU8.subarray(base - this.cBase, base - this.cBase + size);
     }
     return this.read(base, size);
   }

@@ -4,12 +4,19 @@
  * The target's mapped ranges are read as large views (`Target.bytes`) in
  * windows of at most WINDOW bytes, looked at as Uint32Array so that a
  * pointer is compared as two 32-bit halves: no BigInt, no object per word.
- * A window is cached while consecutive reads fall in it.
+ * A window is cached while consecutive reads fall in it.  Small pieces (a
+ * buffer findleaks follows a pointer into) get a SMALL_WINDOW around them
+ * instead: a target that reads a file (a dump, a program core) gives that
+ * as a view of one cached chunk, where a WINDOW would be copied out of
+ * hundreds, for every jump of the marking from one part of memory to
+ * another.
  */
 
 import type { Target, TargetRange } from '../../target/target.js';
 
 export const WINDOW = 16 << 20;
+/** The window of a piece of at most this size (a chunk of the file-backed targets). */
+export const SMALL_WINDOW = 64 << 10;
 
 export interface Window {
   readonly base: number;
@@ -28,7 +35,9 @@ export function u32View(u8: Uint8Array): Uint32Array {
 /** Random access to mapped memory by windows. */
 export class WindowReader {
   readonly ranges: readonly TargetRange[];
+  /** The last window of each span: a scan of a large range keeps its window while the buffers it marks are followed. */
   private last: Window | undefined;
+  private lastSmall: Window | undefined;
 
   constructor(readonly t: Target) {
     this.ranges = [...t.ranges()].sort((a, b) => a.base - b.base);
@@ -49,15 +58,17 @@ export class WindowReader {
     return -1;
   }
 
-  /** The window containing a, or undefined if a is not mapped. */
-  window(a: number): Window | undefined {
+  /** The window containing a (of `span` bytes at most: WINDOW or SMALL_WINDOW), or undefined if a is not mapped. */
+  window(a: number, span = WINDOW): Window | undefined {
     const l = this.last;
     if (l && a >= l.base && a < l.base + l.size) return l;
+    const sm = this.lastSmall;
+    if (sm && a >= sm.base && a < sm.base + sm.size) return sm;
     const i = this.rangeIndex(a);
     if (i < 0) return undefined;
     const r = this.ranges[i]!;
-    const wb = r.base + Math.floor((a - r.base) / WINDOW) * WINDOW;
-    const ws = Math.min(WINDOW, r.base + r.size - wb);
+    const wb = r.base + Math.floor((a - r.base) / span) * span;
+    const ws = Math.min(span, r.base + r.size - wb);
     let u8: Uint8Array;
     try {
       u8 = this.t.bytes(wb, ws);
@@ -65,7 +76,8 @@ export class WindowReader {
       return undefined;
     }
     const w = { base: wb, size: ws, u8, u32: u32View(u8) };
-    this.last = w;
+    if (span === WINDOW) this.last = w;
+    else this.lastSmall = w;
     return w;
   }
 
@@ -79,8 +91,9 @@ export class WindowReader {
     const r = a % align;
     if (r !== 0) a += r < 0 ? -r : align - r;
     const end = base + size;
+    const span = size <= SMALL_WINDOW ? SMALL_WINDOW : WINDOW;
     while (a + align <= end) {
-      const w = this.window(a);
+      const w = this.window(a, span);
       if (!w) {
         // skip to the next mapped range
         const nexts = this.ranges.find((x) => x.base > a);
