@@ -23,9 +23,10 @@
  *
  * wasi-libc allocates a few blocks before main and never frees them (the
  * argv strings and array, the environment, the preopen table).  With
- * findLeaks the runner notes the blocks allocated before main is on the
- * stack, and frees those still live at exit before looking for leaks, so
- * that the report names only the program's own.
+ * findLeaks or coreAtExit the runner notes the blocks allocated before main
+ * is on the stack, and frees those still live at exit before looking for
+ * leaks and before writing the exit core, so that the report, and
+ * ::findleaks on the core, name only the program's own.
  *
  * V8 must run with --no-turbo-fast-api-calls (measured: a program making a
  * million heap calls through imports, with about a thousand memory grows,
@@ -154,7 +155,7 @@ class ProgramRun {
   private memory!: WebAssembly.Memory;
   private umem!: Umem;
   private stackTop = 0;
-  /** With findLeaks: the blocks allocated before main that are still live. */
+  /** With findLeaks or coreAtExit: the blocks allocated before main that are still live. */
   private readonly startup: Set<number> | undefined;
   /** No allocation has yet been made with main on the stack. */
   private beforeMain = true;
@@ -164,11 +165,11 @@ class ProgramRun {
     readonly program: LoadedProgram,
   ) {
     this.code = new ProgramCode(program.info);
-    this.startup = o.findLeaks ? new Set() : undefined;
+    this.startup = o.findLeaks || o.coreAtExit ? new Set() : undefined;
     this.wasi = createProgramWasi({ args: [path.basename(o.wasm), ...o.args], env: o.env, preopens: o.preopens, seed: o.seed });
   }
 
-  /** Note a block allocated while main is not yet on the stack (findLeaks only; see the file comment). */
+  /** Note a block allocated while main is not yet on the stack (findLeaks or coreAtExit; see the file comment). */
   private noteStartup(p: number): number {
     if (!this.beforeMain || p === 0) return p;
     if (inMain(this.code.captureStack(MAIN_DEPTH).map((pc) => this.code.functionAt(pc)?.name ?? ''))) this.beforeMain = false;
@@ -292,10 +293,14 @@ class ProgramRun {
     };
   }
 
-  /** findleaks at exit, after wasi-libc's start-up blocks are released. */
-  private findLeaks(): { text: string; buffers: number } {
+  /** At exit: free wasi-libc's start-up blocks that are still live (see the file comment). */
+  private releaseStartup(): void {
     for (const p of this.startup ?? []) this.umem.free(p);
     this.startup?.clear();
+  }
+
+  /** findleaks at exit, after wasi-libc's start-up blocks are released. */
+  private findLeaks(): { text: string; buffers: number } {
     const roots = this.roots();
     const buffers = umemFindLeaks(this.umem, roots).groups.reduce((n, g) => n + g.count, 0);
     const r = runMdb(umemTarget(this.umem, roots), '::findleaks -d\n');
@@ -305,6 +310,7 @@ class ProgramRun {
   private exited(status: number): RunResult {
     let leaks: { text: string; buffers: number } | undefined;
     let final = status;
+    this.releaseStartup();
     if (this.o.findLeaks) {
       leaks = this.findLeaks();
       this.o.stderr(leaks.text);

@@ -1,7 +1,9 @@
 /*
- * The standard checks of a kernel dump in one report: status, findleaks,
- * kmem_verify and kmastat, as data that serialises to JSON (`kmemdb
- * analyze --json`, docs/api.md "Analysis report").
+ * The standard checks of a dump in one report: status, findleaks,
+ * kmem_verify and kmastat for a kernel dump, and their libumem equivalents
+ * (status with the allocator's last error report, findleaks, umem_verify,
+ * umastat) for a wasm32 program's core, as data that serialises to JSON
+ * (`kmemdb analyze --json`, docs/api.md "Analysis report").
  *
  * Theory
  * ------
@@ -9,15 +11,19 @@
  * kmemVerify, kmastat over a Target), so the report and mdb cannot
  * disagree.  The report is plain data with addresses as hex strings
  * (64-bit addresses do not fit a JSON number) and pcs as `symbol+0xoff`,
- * and ends in a verdict a CI job can gate on: clean means no leaked buffer
- * and no corrupt buffer.
+ * and ends in a verdict a CI job can gate on: clean means no leaked buffer,
+ * no corrupt buffer, and for a program no error report from its allocator
+ * (a double free leaves no corrupt buffer behind, but umem reported it).
+ * A program's heap is kmem under libumem's names, so the same functions
+ * check it; only the status differs.
  */
 
-import type { Target, TargetStatus } from '../../target/target.js';
+import { isProcessTarget, type Target, type TargetStatus } from '../../target/target.js';
 import { hex } from '../../machine/addr.js';
 import { findLeaks, TYPE_CACHE, TYPE_KMEM, type LeakGroup } from './leaks.js';
 import { kmemVerify } from './verify.js';
 import { kmastat } from './kmastat.js';
+import { umemErrorReport } from './umem-messages.js';
 
 /** The report's schema name and version (the `schema` field). */
 export const DUMP_REPORT_SCHEMA = 'kmemdb-analyze/1';
@@ -32,6 +38,14 @@ export interface ReportStatus {
   readonly panicMessage?: string;
   readonly panicThread?: string;
   readonly panicCpu?: number;
+  /** 'kernel': a crash dump; 'program': a wasm32 program's core. */
+  readonly target: 'kernel' | 'program';
+  /** Program cores: the program, its arguments, what ended it (as ::status says). */
+  readonly program?: string;
+  readonly argv?: readonly string[];
+  readonly processStatus?: string;
+  /** Program cores: the allocator's last error report (umem_error_buffer, as ::umem_status prints it), or "". */
+  readonly errorReport?: string;
 }
 
 export interface ReportLeak {
@@ -79,8 +93,19 @@ export interface DumpReport {
   readonly kmastat: readonly ReportCache[];
   /** Warnings the checks printed (unreadable memory, incomplete walks). */
   readonly warnings: readonly string[];
-  readonly verdict: { readonly clean: boolean; readonly leakedBuffers: number; readonly leakedBytes: number; readonly corruptBuffers: number };
+  readonly verdict: ReportVerdict;
 }
+
+export interface ReportVerdict {
+  /** No leaked buffer, no corrupt buffer, no allocator error report. */
+  readonly clean: boolean;
+  readonly leakedBuffers: number;
+  readonly leakedBytes: number;
+  readonly corruptBuffers: number;
+  /** Program cores whose allocator reported an error: the report's first line ("umem allocator: ..."). */
+  readonly allocatorError?: string;
+}
+
 
 /** `0x`-prefixed hex of an address. */
 function addr(a: number): string {
@@ -95,8 +120,9 @@ function pcName(t: Target, pc: number): string {
 }
 
 function status(t: Target, st: TargetStatus): ReportStatus {
+  const program = isProcessTarget(t);
   return {
-    os: `${st.osName} ${st.osRelease} ${st.osVersion}`,
+    os: [st.osName, st.osRelease, st.osVersion].filter((w) => w !== '').join(' '),
     hostname: st.hostname,
     model: t.model.name,
     dump: st.dumpName,
@@ -105,6 +131,8 @@ function status(t: Target, st: TargetStatus): ReportStatus {
     panicMessage: st.panicMessage,
     panicThread: st.panicThread !== undefined ? addr(st.panicThread) : undefined,
     panicCpu: st.panicCpu,
+    target: program ? 'program' : 'kernel',
+    ...(program ? { program: st.program, argv: st.argv, processStatus: st.processStatus, errorReport: umemErrorReport(t) } : {}),
   };
 }
 
@@ -122,7 +150,7 @@ function leak(t: Target, g: LeakGroup): ReportLeak {
   };
 }
 
-/** Run the standard checks on a kernel target. */
+/** Run the standard checks on a kernel dump or a program core. */
 export function analyzeDump(t: Target): DumpReport {
   const warnings: string[] = [];
   const warn = (m: string) => warnings.push(m);
@@ -135,19 +163,22 @@ export function analyzeDump(t: Target): DumpReport {
   );
   const leaked = leaks.groups.map((g) => leak(t, g));
   const leakedBuffers = leaked.reduce((n, l) => n + l.count, 0);
+  const st = status(t, t.status());
+  const allocatorError = st.errorReport ? st.errorReport.split('\n')[0] : undefined;
   return {
     schema: DUMP_REPORT_SCHEMA,
-    status: status(t, t.status()),
+    status: st,
     leaks: leaked,
     corruption,
     unchecked: verify.filter((v) => !v.checked).map((v) => v.name),
     kmastat: usage.caches.map((c) => ({ cache: addr(c.addr), name: c.name, bufsize: c.bufsize, inuse: c.inuse, total: c.total, memory: c.memory, alloc: c.alloc, fail: c.fail })),
     warnings,
     verdict: {
-      clean: leakedBuffers === 0 && corruption.length === 0,
+      clean: leakedBuffers === 0 && corruption.length === 0 && allocatorError === undefined,
       leakedBuffers,
       leakedBytes: leaked.reduce((n, l) => n + l.bytes, 0),
       corruptBuffers: corruption.length,
+      ...(allocatorError !== undefined ? { allocatorError } : {}),
     },
   };
 }

@@ -41,6 +41,7 @@ import {
 import { isProcessTarget } from '../../target/target.js';
 import { genunixModule, hasKmem } from './genunix.js';
 import { kview } from './genunix-kmem.js';
+import { umemErrorReport } from '../analysis/umem-messages.js';
 
 /** genunix dcmds under libumem's names: [umem name, genunix name, illumos' description]. */
 const DCMD_NAMES: ReadonlyArray<readonly [string, string, string?]> = [
@@ -139,16 +140,6 @@ function renamedWalkers(): WalkerDef[] {
 
 /* ---------------------------------------------------------------- ::umem_status */
 
-/** The NUL-terminated text of umem_error_buffer (libumem's message buffer). */
-function messageBuffer(ctx: DcmdContext): string {
-  const sym = ctx.symbolByName('umem_error_buffer');
-  if (sym && sym.size > 0) {
-    const text = ctx.readString(sym.value, sym.size);
-    if (text) return text;
-  }
-  return '';
-}
-
 function logSize(ctx: DcmdContext, global: string): number {
   const kv = kview(ctx);
   const lh = kv.logHeader(global);
@@ -166,7 +157,7 @@ function kbytes(n: number): string {
 
 function umemStatusDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: readonly string[]) {
   if (argv.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
-  const msg = messageBuffer(ctx);
+  const msg = umemErrorReport(ctx.target);
   ctx.printf('Status:\t\t%s\n', msg ? 'ready and active (an error has been reported)' : 'ready and active');
   ctx.printf('Concurrency:\t%d\n', kview(ctx).ncpus());
   const logs: string[] = [];
