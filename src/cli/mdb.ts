@@ -24,7 +24,7 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Target } from '../target/target.js';
 import { createSession } from '../mdb/index.js';
-import { Keyboard, Pager, mdbCompleter } from './terminal.js';
+import { Keyboard, Pager, mdbCompleter, terminalRows } from './terminal.js';
 import { packageVersion } from './version.js';
 import { openLiveTarget, takeLiveArgs, type LiveArgs } from './mdb-live.js';
 import { OptionError } from './system-options.js';
@@ -327,7 +327,7 @@ export async function main(argv: string[]): Promise<void> {
   const keyboard = new Keyboard();
   const pager = process.stdout.isTTY
     ? new Pager(
-        () => process.stdout.rows ?? 24,
+        () => terminalRows(process.stdout),
         (x) => out.write(x),
         () => out.flush(),
         () => keyboard.readKey(),

@@ -24,7 +24,11 @@
  * waits: space shows another page, return or n one more line, c the rest
  * without stopping, q (or Ctrl-C) and a drop the rest of the output and
  * stop the command.  It counts lines per command and is used only when
- * standard output is a terminal.
+ * standard output is a terminal.  A page is as long as the terminal is
+ * when the pager counts it: the terminal may be resized while a command
+ * runs or while the pager waits, and Node learns of it (SIGWINCH, the
+ * 'resize' event) only on the event loop, which does not turn until the
+ * command ends; terminalRows asks the terminal itself.
  */
 
 import { writeSync } from 'node:fs';
@@ -75,6 +79,24 @@ export class Keyboard {
   close(): void {
     process.stdin.setRawMode(false);
   }
+}
+
+/** What a tty stream's handle offers: the terminal's size now ([columns, rows]; 0 on success). */
+interface TtyHandle {
+  getWindowSize?(size: number[]): number;
+}
+
+/**
+ * The terminal's rows now: asked of the tty through the stream's handle
+ * (TIOCGWINSZ, as Node's own SIGWINCH handler does, but without emitting
+ * 'resize' in the middle of a command, on which readline would redraw its
+ * prompt), else the size Node last knew, else 24.
+ */
+export function terminalRows(out: NodeJS.WriteStream): number {
+  const handle = (out as NodeJS.WriteStream & { _handle?: TtyHandle })._handle;
+  const size = [0, 0];
+  if (handle?.getWindowSize && handle.getWindowSize(size) === 0 && size[1]! > 0) return size[1]!;
+  return out.rows || 24;
 }
 
 const PROMPT = '>> More [<space>, <cr>, q, n, c, a] ? ';

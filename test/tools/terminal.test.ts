@@ -45,6 +45,17 @@ class Tmux {
     const r = spawnSync('tmux', ['-L', this.sock, ...args], { encoding: 'utf8' });
     return r.stdout;
   }
+  /**
+   * Resize the window (the terminal mdb runs in) and wait until its pane has
+   * the new height, then a second: tmux passes a pane's new size on to its
+   * terminal (TIOCSWINSZ, SIGWINCH) from a timer, not at once.
+   */
+  resize(cols: number, rows: number): boolean {
+    this.tmux('resize-window', '-t', 't', '-x', String(cols), '-y', String(rows));
+    const ok = this.waitFor(() => this.tmux('display-message', '-p', '-t', 't', '#{pane_height}').trim() === String(rows));
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    return ok;
+  }
   keys(...keys: string[]): void {
     this.tmux('send-keys', '-t', 't', ...keys);
   }
@@ -113,6 +124,48 @@ test('long output pages with the illumos prompt: space, return, q', { skip: TMUX
     t.keys('q');
     assert.ok(t.prompt(), 'q returns to the prompt');
     assert.ok(!t.screen().some((l) => l.includes('>> More')), 'the pager prompt is erased');
+  } finally {
+    t.kill();
+  }
+});
+
+test('the pager follows a resize of the terminal: the next page fills the new height', { skip: TMUX }, () => {
+  const caches = (() => {
+    const t = openDump(unix, vmcore);
+    try {
+      let out = '';
+      createSession(t, { stdout: (x) => (out += x), stderr: () => undefined }).run('::walk kmem_cache\n');
+      return out.split('\n').filter((l) => l.startsWith('0x'));
+    } finally {
+      t.close();
+    }
+  })();
+  const t = new Tmux(`node ${MDB} ${unix} ${vmcore}`);
+  try {
+    assert.ok(t.prompt());
+    t.keys('::walk kmem_cache', 'Enter');
+    assert.ok(t.waitFor((s) => s[s.length - 1] === PROMPT), 'the pager stops the output');
+    const shown = t.screen().filter((l) => l.startsWith('0x'));
+    assert.equal(shown.length, 19, 'a page of 20 rows');
+    // the terminal shrinks while the pager waits: the next page is 9 lines and the prompt
+    assert.ok(t.resize(100, 10));
+    t.keys('Space');
+    const next = caches.indexOf(shown[shown.length - 1]!) + 1;
+    const page = caches.slice(next, next + 9);
+    assert.ok(
+      t.waitFor((s) => s[s.length - 1] === PROMPT && s.filter((l) => l.startsWith('0x')).join() === page.join()),
+      `the second page is the next 9 caches: ${t.screen().join('\n')}`,
+    );
+    // and grows again: 14 lines
+    assert.ok(t.resize(100, 15));
+    t.keys('Space');
+    const third = caches.slice(next + 9, next + 9 + 14);
+    assert.ok(
+      t.waitFor((s) => s[s.length - 1] === PROMPT && s.filter((l) => l.startsWith('0x')).slice(-14).join() === third.join()),
+      `the third page is the next 14 caches: ${t.screen().join('\n')}`,
+    );
+    t.keys('q');
+    assert.ok(t.prompt());
   } finally {
     t.kill();
   }
