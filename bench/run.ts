@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     ['mdb', () => optional('./mdb.js', 'benchMdb')],
     ['scan', () => optional('./scan.js', 'benchScan')],
     ['wasm', () => optional('./wasm.js', 'benchWasm')],
+    ['wasmcore', () => optional('./wasmcore.js', 'benchWasmcore')],
   ];
   const all: Record<string, number> = {};
   for (const [name, load] of benches) {
