@@ -8,6 +8,9 @@
  *   wasmcore.findleaks.s     openWasmCore (with the program's module) and
  *                            ::findleaks on it, best of 3 (a fresh open each)
  *   wasmcore.findleaks.ratio findleaks / floor
+ *   wasmcore.findleaks.cpu_s the CPU time of one open and ::findleaks (the
+ *                            mean of the 3), a figure that holds on a
+ *                            shared machine
  *   wasmcore.memory_mib      the linear memory at the dump, in MiB
  *   wasmcore.core_ratio      core file bytes / linear memory bytes
  *
@@ -29,6 +32,7 @@ import { haveToolchain } from '../src/program/toolchain.js';
 import { openWasmCore } from '../src/target/wasm-core-target.js';
 import { runMdb } from '../src/mdb/index.js';
 import '../src/mdb/modules/libumem.js';
+import { bestOf } from './timing.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -42,17 +46,6 @@ function kmemdb(args: readonly string[]): string {
   const r = spawnSync(process.execPath, [KMEMDB, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`bench: kmemdb ${args[0]}: status ${r.status}: ${r.stderr.trim()}`);
   return r.stdout;
-}
-
-function best<T>(n: number, fn: () => T): { s: number; v: T } {
-  let s = Infinity;
-  let v!: T;
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    v = fn();
-    s = Math.min(s, Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  return { s, v };
 }
 
 /**
@@ -80,6 +73,18 @@ function floorScan(file: string, value: number): { bytes: number; hits: number }
     fs.closeSync(fd);
   }
   return { bytes, hits };
+}
+
+/** What ::findleaks prints on the core, opened afresh with the program's module. */
+function openAndFindleaks(core: string, wasm: string): string {
+  const t = openWasmCore(core, { modulePath: wasm });
+  try {
+    const r = runMdb(t, '::findleaks\n');
+    if (r.stderr !== '') throw new Error(`bench: wasmcore: ::findleaks: ${r.stderr.trim()}`);
+    return r.stdout;
+  } finally {
+    t.close();
+  }
 }
 
 /** The leaked buffers ::findleaks reports (the sum of its Total lines) and the callers it names. */
@@ -110,29 +115,31 @@ export async function benchWasmcore(): Promise<Record<string, number>> {
     const memory = probe.ranges().reduce((n, r) => n + r.size, 0);
     probe.close();
 
-    const fl = best(RUNS, () => floorScan(core, value));
-    const lk = best(RUNS, () => {
-      const t = openWasmCore(core, { modulePath: wasm });
-      try {
-        const r = runMdb(t, '::findleaks\n');
-        if (r.stderr !== '') throw new Error(`bench: wasmcore: ::findleaks: ${r.stderr.trim()}`);
-        return r.stdout;
-      } finally {
-        t.close();
-      }
-    });
-    const found = leaksOf(lk.v);
+    let floor = { bytes: 0, hits: 0 };
+    const floorNs = bestOf(() => {
+      floor = floorScan(core, value);
+      return floor.hits;
+    }, RUNS);
+    let leaks = '';
+    const cpu0 = process.cpuUsage();
+    const findleaksNs = bestOf(() => {
+      leaks = openAndFindleaks(core, wasm);
+      return leaks.length;
+    }, RUNS);
+    const cpu = process.cpuUsage(cpu0);
+    const found = leaksOf(leaks);
     if (found.buffers !== planted) throw new Error(`bench: wasmcore: ::findleaks found ${found.buffers} leaked buffers, heap.c dropped ${planted}`);
     const stray = [...found.callers].filter((c) => c !== '__original_main' && c !== 'main');
     if (stray.length > 0) throw new Error(`bench: wasmcore: ::findleaks blames ${stray.join(', ')}, not heap.c's main`);
-    if (fl.v.hits < 1) throw new Error(`bench: wasmcore: the raw scan did not find the list head ${value.toString(16)}`);
-    if (fl.v.bytes !== fs.statSync(core).size) throw new Error(`bench: wasmcore: the raw scan read ${fl.v.bytes} bytes of ${fs.statSync(core).size}`);
+    if (floor.hits < 1) throw new Error(`bench: wasmcore: the raw scan did not find the list head ${value.toString(16)}`);
+    if (floor.bytes !== fs.statSync(core).size) throw new Error(`bench: wasmcore: the raw scan read ${floor.bytes} bytes of ${fs.statSync(core).size}`);
     return {
-      'wasmcore.floor.s': fl.s,
-      'wasmcore.findleaks.s': lk.s,
-      'wasmcore.findleaks.ratio': lk.s / fl.s,
+      'wasmcore.floor.s': floorNs / 1e9,
+      'wasmcore.findleaks.s': findleaksNs / 1e9,
+      'wasmcore.findleaks.ratio': findleaksNs / floorNs,
+      'wasmcore.findleaks.cpu_s': (cpu.user + cpu.system) / 1e6 / RUNS,
       'wasmcore.memory_mib': memory / (1 << 20),
-      'wasmcore.core_ratio': fl.v.bytes / memory,
+      'wasmcore.core_ratio': floor.bytes / memory,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
