@@ -54,10 +54,17 @@ export function badOutput(text: string): string | undefined {
   return m ? m[0].trim().slice(0, 300) : undefined;
 }
 
+/**
+ * Most characters one fuzzed command line may write (the session's output
+ * bound): a line that multiplies output ends in the bound's one-line message
+ * in well under the time bound instead of being reported as a hang.
+ */
+export const FUZZ_MAX_OUTPUT = 1 << 22;
+
 /** Run commands on a target in a fresh session; stdout is counted, not kept. */
 function runOn(t: DumpTarget, cmd: string): { stderr: string; ok: boolean; threw?: string } {
   let stderr = '';
-  const s = createSession(t, { stdout: () => {}, stderr: (x) => (stderr += x.length > 4096 ? x.slice(0, 4096) : x) });
+  const s = createSession(t, { stdout: () => {}, stderr: (x) => (stderr += x.length > 4096 ? x.slice(0, 4096) : x) }, [], { maxOutput: FUZZ_MAX_OUTPUT });
   try {
     const ok = s.run(cmd);
     return { stderr, ok };

@@ -1,7 +1,7 @@
 /*
  * The mdb command:
  *
- *   mdb [-e CMDS]... [unix.N vmcore.N | vmcore.N | N | DIR [N] | PROG.wasm core.N | core.N]
+ *   mdb [-e CMDS]... [--max-output N] [unix.N vmcore.N | vmcore.N | N | DIR [N] | PROG.wasm core.N | core.N]
  *   mdb -k [-w] [--scenario NAME] [--kmem-flags X] [--model M] [--seed N] [--at S] [-e CMDS]...
  *
  * A program core (core.N of a wasm32 program, docs/wasm-core.md) is
@@ -12,7 +12,9 @@
  * (and says so at the prompt).  Commands come from -e (each in order), from
  * standard input when it is not a terminal, or from an interactive prompt
  * with history, completion, Ctrl-C and a pager (terminal.ts).  With -e or
- * standard input the exit status is non-zero if a command failed.  Options
+ * standard input the exit status is non-zero if a command failed.
+ * --max-output bounds what one command line may print (the session's output
+ * bound, session.ts; 0: no bound).  Options
  * are parsed by node:util parseArgs; one we lack is refused by name.
  */
 
@@ -23,16 +25,18 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Target } from '../target/target.js';
-import { createSession } from '../mdb/index.js';
+import { createSession, DEFAULT_OUTPUT_BOUND } from '../mdb/index.js';
 import { Keyboard, Pager, mdbCompleter, terminalRows } from './terminal.js';
 import { packageVersion } from './version.js';
 import { openLiveTarget, takeLiveArgs, type LiveArgs } from './mdb-live.js';
 import { OptionError } from './system-options.js';
 
-const USAGE = `Usage: mdb [-e commands]... [unix.N vmcore.N | vmcore.N | N | dir [N] | prog.wasm core.N | core.N]
+const USAGE = `Usage: mdb [-e commands]... [--max-output n] [unix.N vmcore.N | vmcore.N | N | dir [N] | prog.wasm core.N | core.N]
        mdb -k [-w] [--scenario name] [--kmem-flags flags] [--model lp64|ilp32] [--seed n] [--at seconds] [-e commands]...
   -e commands   run the commands and exit (repeatable: run in order)
   -k            a live simulated kernel (-w: writable)
+  --max-output n  stop a command line that prints more than n characters
+                (default ${DEFAULT_OUTPUT_BOUND}; 0: no limit)
   --version     print the version
   --help        print this help
 Without -e, commands are read from standard input, or from a prompt when it
@@ -49,6 +53,8 @@ interface MdbArgs {
   /** The -e command strings, in order. */
   readonly commands: readonly string[];
   readonly files: readonly string[];
+  /** --max-output: the session's output bound (undefined: the default). */
+  readonly maxOutput?: number;
 }
 
 /** Parse the command line (node:util parseArgs); options we lack are refused by name. */
@@ -62,6 +68,7 @@ function parseMdbArgs(argv: string[]): MdbArgs {
         k: { type: 'boolean', short: 'k' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
+        'max-output': { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -70,7 +77,7 @@ function parseMdbArgs(argv: string[]): MdbArgs {
     const msg = e instanceof Error ? e.message : String(e);
     const unknown = /Unknown option '([^']+)'/.exec(msg);
     if (unknown) usageError(`${unknown[1]}: not supported`);
-    if (/argument missing/.test(msg)) usageError('-e needs a command string');
+    if (/argument missing/.test(msg)) usageError(/max-output/.test(msg) ? '--max-output needs a number' : '-e needs a command string');
     usageError(msg.split('\n')[0]!);
   }
   const v = parsed.values;
@@ -83,7 +90,9 @@ function parseMdbArgs(argv: string[]): MdbArgs {
     process.exit(0);
   }
   if (parsed.positionals.length > 2) usageError('too many operands (give unix.N vmcore.N, vmcore.N, N, or a directory)');
-  return { commands: v.e ?? [], files: parsed.positionals };
+  const mo = v['max-output'];
+  if (mo !== undefined && !/^\d{1,15}$/.test(mo)) usageError(`--max-output needs a number of characters (0: no limit), not '${mo.slice(0, 40)}'`);
+  return { commands: v.e ?? [], files: parsed.positionals, ...(mo !== undefined ? { maxOutput: Number(mo) } : {}) };
 }
 
 class Writer {
@@ -285,7 +294,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   await loadModules();
-  const s = createSession(target, io, [], { shellEscapes: true });
+  const s = createSession(target, io, [], { shellEscapes: true, ...(args.maxOutput !== undefined ? { maxOutput: args.maxOutput } : {}) });
   process.on('SIGINT', () => {
     s.interruptedFlag = true;
   });

@@ -7,10 +7,10 @@ import type { Target } from '../target/target.js';
 import { Session, type MdbIO } from './session.js';
 import { coreModule } from './modules/core.js';
 import { registeredModules, type MdbModule } from './module.js';
-import { checkString } from '../machine/argcheck.js';
+import { checkInt, checkString } from '../machine/argcheck.js';
 
 export * from './module.js';
-export { Session, MdbError, type MdbIO } from './session.js';
+export { Session, MdbError, DEFAULT_OUTPUT_BOUND, type MdbIO } from './session.js';
 export { NoTarget } from './notarget.js';
 export { MdbSyntaxError, parseNumber } from './parse.js';
 export { mdbSprintf } from './printf.js';
@@ -19,12 +19,22 @@ export { mdbSprintf } from './printf.js';
 export interface SessionOptions {
   /** Let `!` run shell commands (default false: scripts cannot reach a shell). */
   readonly shellEscapes?: boolean;
+  /**
+   * Most characters one command line may write: output, warnings and what
+   * its pipes pass on (default DEFAULT_OUTPUT_BOUND, 64 Mi; 0: no bound).
+   * Past it the command stops with one line saying so.
+   */
+  readonly maxOutput?: number;
 }
 
 /** A session over a target (undefined: no target), with the core module and all registered modules. */
 export function createSession(target: Target | undefined, io: MdbIO, extra: readonly MdbModule[] = [], options: SessionOptions = {}): Session {
   const s = new Session(target, io, []);
   s.shellEscapes = options.shellEscapes ?? false;
+  if (options.maxOutput !== undefined) {
+    checkInt('createSession', 'options.maxOutput', options.maxOutput, 0, Number.MAX_SAFE_INTEGER);
+    s.outputBound = options.maxOutput;
+  }
   s.loadModule(coreModule(s));
   for (const m of [...registeredModules(), ...extra]) s.loadModule(m);
   return s;

@@ -16,24 +16,28 @@ export class Out {
     this.sink = sink;
   }
 
+  /** Write text: line by line, each non-empty line started at column 0 gets the indent margin. */
   write(s: string): void {
     if (s === '') return;
-    let buf = '';
-    for (let i = 0; i < s.length; i++) {
-      const c = s[i]!;
-      if (c === '\n') {
-        buf += c;
-        this.col = 0;
-        continue;
+    const parts: string[] = [];
+    let from = 0;
+    while (from < s.length) {
+      const nl = s.indexOf('\n', from);
+      const end = nl < 0 ? s.length : nl;
+      if (end > from) {
+        if (this.col === 0 && this.indent > 0) {
+          parts.push(' '.repeat(this.indent));
+          this.col = this.indent;
+        }
+        parts.push(from === 0 && end === s.length ? s : s.slice(from, end));
+        this.col += end - from;
       }
-      if (this.col === 0 && this.indent > 0) {
-        buf += ' '.repeat(this.indent);
-        this.col = this.indent;
-      }
-      buf += c;
-      this.col++;
+      if (nl < 0) break;
+      parts.push('\n');
+      this.col = 0;
+      from = nl + 1;
     }
-    this.sink(buf);
+    this.sink(parts.length === 1 ? parts[0]! : parts.join(''));
   }
 
   /** Column the next character would be written at (counting a pending indent). */

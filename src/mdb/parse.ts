@@ -29,12 +29,10 @@
  * Messages quote at most QUOTE_MAX characters of the input.
  */
 
-export class MdbSyntaxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MdbSyntaxError';
-  }
-}
+import { MessageError } from '../machine/message-error.js';
+
+/** A syntax error in mdb input (reported by message). */
+export class MdbSyntaxError extends MessageError {}
 
 export type Expr =
   | { k: 'num'; v: bigint }

@@ -14,12 +14,23 @@
  * call only, and never if the vector is empty.  `x ! cmd` feeds x's text
  * output to `$SHELL -c cmd`; `! cmd | b` parses the shell's output as
  * addresses for b; `!< cmd` runs the shell's output as mdb commands.
+ * As in illumos' mdb_call(), a stage fed by a pipe runs with a count of 1
+ * whatever the length of its input (a count is `addr,count` only).
+ *
+ * Output bound: one command line (up to the newline or `;`, with the
+ * macros and ::eval it runs) may write at most `outputBound` characters,
+ * counting its output, its warnings, and the text and addresses passed down
+ * its pipes.  Past the bound the command stops, as an interrupt stops it,
+ * and one line says so; the next command starts with a fresh budget.
+ * Scripts (-e, standard input, runMdb) and the fuzzers rely on it where a
+ * terminal user would press Ctrl-C.
  */
 
 import { spawnSync } from 'node:child_process';
 import { fromU64, toU64 } from '../machine/addr.js';
 import { TargetReadError, type Target, type TargetSymbol } from '../target/target.js';
 import { CtfError, TypeTable } from '../ctf/ctf.js';
+import { MessageError } from '../machine/message-error.js';
 import type { DataModel } from '../machine/memory.js';
 import {
   DCMD_ABORT,
@@ -61,6 +72,8 @@ const WARN_MAX = 400;
 /** Most addresses and text one pipeline stage may pass on (memory stays bounded). */
 const PIPE_ADDRS_MAX = 1 << 22;
 const PIPE_TEXT_MAX = 1 << 26;
+/** Default output bound of one command line, characters (createSession option maxOutput). */
+export const DEFAULT_OUTPUT_BOUND = 1 << 26;
 
 export interface MdbIO {
   stdout(s: string): void;
@@ -86,15 +99,22 @@ export interface WhatisEntry {
 }
 
 /** An error with an mdb message (printed as `mdb: <message>`). */
-export class MdbError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MdbError';
-  }
-}
+export class MdbError extends MessageError {}
 
 /** Abort the rest of the current line (DCMD_ABORT, syntax errors). */
 class AbortLine extends Error {}
+
+/**
+ * Thrown by a write past the output bound; it unwinds the command (dcmds
+ * never see it as their own failure) and the session reports it once.
+ */
+class OutputBoundError extends Error {}
+
+/** The input of a pipe-fed stage: the addresses and the next one to run (getPipe() takes the rest). */
+interface PipeInput {
+  readonly addrs: readonly bigint[];
+  next: number;
+}
 
 export function hexU(v: bigint): string {
   return (v & M64).toString(16);
@@ -120,8 +140,8 @@ export class Session {
    */
   readonly whatisHandlers: WhatisEntry[] = [];
   private whatisIndex = 0;
-  /** Remaining pipe input for getPipe() (set while a consumer stage runs). */
-  pipeRest: bigint[] | null = null;
+  /** Pipe input for getPipe() (set while a consumer stage runs). */
+  pipeIn: PipeInput | null = null;
   /** Synthetic types from ::typedef. */
   synth: TypeTable;
   quitRequested = false;
@@ -141,15 +161,21 @@ export class Session {
    * another thread while a command runs); polled with interruptedFlag.
    */
   interruptProbe: (() => boolean) | undefined;
-  /** True once the user interrupted: long loops stop and the command returns to the prompt. */
+  /** True once the user interrupted (or the output bound was reached): long loops stop and the command returns to the prompt. */
   get interruptedFlag(): boolean {
-    return this.interruptRequested || (this.interruptProbe !== undefined && this.interruptProbe());
+    return this.interruptRequested || this.outputStopped || (this.interruptProbe !== undefined && this.interruptProbe());
   }
   set interruptedFlag(v: boolean) {
     this.interruptRequested = v;
   }
   /** Largest repeat count accepted (`addr,count`); larger counts are refused. */
   maxRepeat = 1n << 20n;
+  /** Most characters one command line may write (0: no bound); see the header comment. */
+  outputBound = DEFAULT_OUTPUT_BOUND;
+  /** Characters the current command line has written. */
+  private lineOutput = 0;
+  /** The current command line went past the output bound and is being stopped. */
+  private outputStopped = false;
   private depth = 0;
   readonly stdout: Out;
   private curOut: Out;
@@ -158,7 +184,10 @@ export class Session {
     this.noTarget = target === undefined;
     this.target = target ?? new NoTarget();
     this.io = io;
-    this.stdout = new Out((s) => io.stdout(s));
+    this.stdout = new Out((s) => {
+      this.charge(s.length);
+      io.stdout(s);
+    });
     this.curOut = this.stdout;
     this.synth = new TypeTable(this.target.model);
     for (const m of modules ?? registeredModules()) this.loadModule(m);
@@ -221,15 +250,55 @@ export class Session {
 
   /* ---------- messages ---------- */
 
-  /** `mdb: msg` on stderr; a message longer than WARN_MAX (one quoting huge input) is cut. */
+  /**
+   * `mdb: msg` on stderr; a message longer than WARN_MAX (one quoting huge
+   * input) is cut.  Warnings count towards the output bound; once a command
+   * is stopped by it, its further warnings are dropped (the bound's own
+   * message says the command was cut short).
+   */
   warn(msg: string): void {
     const line = msg.endsWith('\n') ? msg.slice(0, -1) : msg;
-    this.io.stderr('mdb: ' + (line.length > WARN_MAX ? line.slice(0, WARN_MAX) + '...' : line) + '\n');
+    const text = 'mdb: ' + (line.length > WARN_MAX ? line.slice(0, WARN_MAX) + '...' : line) + '\n';
+    if (this.outputStopped) return;
+    if (this.outputBound > 0 && this.lineOutput + text.length > this.outputBound) {
+      this.outputStopped = true;
+      return;
+    }
+    this.lineOutput += text.length;
+    this.io.stderr(text);
+  }
+
+  /**
+   * Count n characters of the current command line's output against the
+   * bound; past it, stop the command (OutputBoundError, and interruptedFlag
+   * for loops that catch errors themselves).
+   */
+  charge(n: number): void {
+    if (this.outputStopped) throw new OutputBoundError();
+    this.lineOutput += n;
+    if (this.outputBound > 0 && this.lineOutput > this.outputBound) {
+      this.outputStopped = true;
+      throw new OutputBoundError();
+    }
+  }
+
+  /** Start a command line's output budget. */
+  private startBudget(): void {
+    this.lineOutput = 0;
+    this.outputStopped = false;
+  }
+
+  /** Say that the output bound stopped the command line; true if it did. */
+  private reportOutputBound(): boolean {
+    if (!this.outputStopped) return false;
+    this.outputStopped = false;
+    this.io.stderr(`mdb: output limit of ${this.outputBound} characters reached: command stopped, the rest of its output is lost (option maxOutput, mdb --max-output)\n`);
+    return true;
   }
 
   /** Print an exception as an mdb message. */
   report(e: unknown): void {
-    if (e instanceof AbortLine) return;
+    if (e instanceof AbortLine || e instanceof OutputBoundError) return;
     if (e instanceof TargetReadError) this.warn(e.message.startsWith('failed') ? e.message : `failed to read memory at 0x${hexU(toU64(e.addr))}`);
     else if (e instanceof MdbSyntaxError || e instanceof MdbError || e instanceof DcmdError || e instanceof WalkError || e instanceof FormatError) this.warn(e.message);
     else if (e instanceof CtfError) this.warn(e.message);
@@ -387,7 +456,7 @@ export class Session {
     try {
       const p = new Parser(text, this.radix);
       for (;;) {
-        if (this.quitRequested) break;
+        if (this.quitRequested || this.outputStopped) break;
         let cmd: Command | undefined;
         try {
           p.radix = this.radix;
@@ -400,17 +469,28 @@ export class Session {
           continue;
         }
         if (!cmd) break;
+        const top = this.depth === 1;
+        if (top) this.startBudget();
         let r: boolean;
         try {
           r = this.execCommand(cmd);
         } catch (e) {
+          // a nested run (::eval, $<) passes the bound up to the command that ran it
+          if (e instanceof OutputBoundError && !top) throw e;
           this.report(e);
           r = false;
           if (e instanceof AbortLine) p.skipLine();
         }
         this.curOut = outer;
         outer.indent = 0;
-        outer.endLine();
+        if (!this.outputStopped) {
+          try {
+            outer.endLine();
+          } catch (e) {
+            if (!(e instanceof OutputBoundError) || !top) throw e;
+          }
+        }
+        if (top && this.reportOutputBound()) r = false;
         if (!r) {
           ok = false;
           this.failed = true;
@@ -466,6 +546,7 @@ export class Session {
       let captured = '';
       const out = capture
         ? new Out((s) => {
+            this.charge(s.length);
             captured += s;
             if (captured.length > PIPE_TEXT_MAX) throw new MdbError(`pipeline stage output exceeds ${PIPE_TEXT_MAX} characters`);
           })
@@ -489,24 +570,22 @@ export class Session {
           if (this.interruptedFlag) break;
         }
       } else {
-        let first = true;
-        for (let k = 0; k < addrs.length; k++) {
-          const a = addrs[k]!;
+        const input: PipeInput = { addrs, next: 0 };
+        while (input.next < addrs.length) {
+          const a = addrs[input.next]!;
+          const flags = DCMD_ADDRSPEC | DCMD_LOOP | DCMD_PIPE | (input.next === 0 ? DCMD_LOOPFIRST : 0) | pipeFlag;
           this.dot = a;
-          const flags = DCMD_ADDRSPEC | DCMD_LOOP | DCMD_PIPE | (first ? DCMD_LOOPFIRST : 0) | pipeFlag;
-          first = false;
-          const rest = addrs.slice(k);
-          this.pipeRest = rest;
+          this.pipeIn = input;
           let r: DcmdResult;
           try {
-            r = this.callStage(st, a, flags, out, pipeFlag ? vec : null, BigInt(addrs.length));
+            r = this.callStage(st, a, flags, out, pipeFlag ? vec : null, 1n);
           } finally {
-            this.pipeRest = null;
+            this.pipeIn = null;
           }
+          if (input.next < addrs.length) input.next++; // else getPipe() took the rest
           if (r === DCMD_ABORT) return false;
           if (r !== DCMD_OK) ok = false;
           if (this.interruptedFlag) break;
-          if (rest.length === 0) break; // consumed by getPipe()
         }
       }
       if (capture) {
@@ -601,6 +680,7 @@ export class Session {
     try {
       r = ent.def.fn(ctx, fromU64(addr), flags, argv);
     } catch (e) {
+      if (e instanceof OutputBoundError) throw e;
       this.report(e);
       // a syntax error in an argument is the same for every pipeline input: stop the line
       return e instanceof MdbSyntaxError ? DCMD_ABORT : DCMD_ERR;
@@ -889,7 +969,9 @@ class Ctx implements DcmdContext {
   pipeOut(addr: number): void {
     if (this.vec && (this.flags & DCMD_PIPE_OUT)) {
       if (this.vec.length >= PIPE_ADDRS_MAX) throw new MdbError(`pipeline holds more than ${PIPE_ADDRS_MAX} addresses`);
-      this.vec.push(toU64(addr));
+      const a = toU64(addr);
+      this.s.charge(hexU(a).length + 1); // what the address would print as (mdb's %#lr\n)
+      this.vec.push(a);
     }
     else this.o.write(hexU(toU64(addr)) + '\n');
   }
@@ -1012,10 +1094,10 @@ class Ctx implements DcmdContext {
     return this.s.interruptedFlag;
   }
   getPipe(): number[] {
-    const r = this.s.pipeRest;
-    if (!r) return [];
-    const out = r.map((x) => fromU64(x));
-    r.length = 0;
+    const p = this.s.pipeIn;
+    if (!p) return [];
+    const out = p.addrs.slice(p.next).map((x) => fromU64(x));
+    p.next = p.addrs.length;
     return out;
   }
 }

@@ -12,13 +12,13 @@
 
 import type { DataModel } from '../machine/memory.js';
 import type { TypeTable } from '../ctf/ctf.js';
+import { MessageError } from '../machine/message-error.js';
 
-/** A read of an address that is not in the target. */
-export class TargetReadError extends Error {
+/** A read of an address that is not in the target (reported by message: no stack is captured). */
+export class TargetReadError extends MessageError {
   readonly addr: number;
   constructor(addr: number, message?: string) {
     super(message ?? `failed to read memory at 0x${addr < 0 ? (BigInt(addr) + (1n << 64n)).toString(16) : addr.toString(16)}`);
-    this.name = 'TargetReadError';
     this.addr = addr;
   }
 }

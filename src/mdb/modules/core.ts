@@ -16,7 +16,10 @@ import {
   DCMD_ADDRSPEC,
   DCMD_ERR,
   DCMD_HDRSPEC,
+  DCMD_LOOP,
+  DCMD_LOOPFIRST,
   DCMD_OK,
+  DCMD_PIPE,
   DCMD_PIPE_OUT,
   DCMD_USAGE,
   DcmdError,
@@ -422,9 +425,11 @@ function cpuinfoDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readon
 }
 
 /** ::dump: dump memory from specified address */
-function dumpDcmd(ctx: DcmdContext, addr: number, _flags: number, argv: readonly string[]): DcmdResult {
+function dumpDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult {
   const g = ctx.getopts(argv, { q: 'bool', w: 'uint' });
   if (!g) return DCMD_USAGE;
+  // `addr,count::dump` dumps count bytes once (illumos ends the loop after the first call)
+  if ((flags & (DCMD_LOOP | DCMD_PIPE | DCMD_LOOPFIRST)) === DCMD_LOOP) return DCMD_OK;
   const len = Math.max(1, ctx.count > 1 ? ctx.count : 16);
   const start = addr - (((addr % 16) + 16) % 16);
   ctx.printf('%?s  0 1 2 3  4 5 6 7 \\/ 9 a b c d e f  01234567v9abcdef\n', '');
