@@ -3,7 +3,8 @@
  * that is not a cache checks the bytes and fails in one line; lists that
  * loop or are cut are walked to the first repeat or the cut with one
  * warning, and analyses that depend on them say their answer is
- * incomplete; an address a walker does not expect is an error; a dump file
+ * incomplete (a vmem_seg list too, when its loop misses vm_seg0); an
+ * address a walker does not expect is an error; a dump file
  * that is not a regular file is refused by name.
  */
 import { test } from 'node:test';
@@ -12,6 +13,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { editedDump, mdb, mdbOn, noInternals, offsetOf, scenarioDump, tmpDir } from './helpers.js';
+import { runMdb } from '../../src/mdb/index.js';
+import '../../src/mdb/modules/genunix.js';
+import { parseAddr } from '../../src/machine/addr.js';
 
 const LK = scenarioDump('leak');
 const LP = scenarioDump('pool-unload');
@@ -133,4 +137,25 @@ test('a FIFO or a directory as a dump file is refused by name, without opening i
   assert.equal(dd.stderr, `mdb: failed to open ${sub}: is a directory, not a regular file\n`);
   const du = mdb([sub, LK.vmcore]);
   assert.equal(du.stderr, `mdb: failed to open ${sub}: is a directory, not a regular file\n`);
+});
+
+test('a vmem_seg list that loops without reaching vm_seg0 stops at its first repeat with one warning', () => {
+  let arena = '';
+  let from = '';
+  let to = '';
+  const d = editedDump(LK, (img, t) => {
+    // the first arena with a few segments: its 4th segment links back to its 2nd
+    for (const a of runMdb(t, '::walk vmem').stdout.trim().split('\n')) {
+      const segs = runMdb(t, `${a}::walk vmem_seg`).stdout.trim().split('\n');
+      if (segs.length < 6) continue;
+      [arena, from, to] = [a, segs[3]!, segs[1]!].map((x) => x.replace(/^0x/, '')) as [string, string, string];
+      break;
+    }
+    img.writePtr(parseAddr('0x' + from) + offsetOf(t, 'vmem_seg_t', 'vs_anext'), parseAddr('0x' + to));
+  });
+  const w = mdbOn(d, `${arena}::walk vmem_seg`);
+  assert.ok(noInternals(w));
+  const warns = w.stderr.trim().split('\n');
+  assert.equal(warns.length, 1, w.stderr);
+  assert.match(warns[0]!, new RegExp(`vmem_seg list of arena ${arena} is circular: segment ${from} links back to ${to}; stopped after 4 segments`));
 });

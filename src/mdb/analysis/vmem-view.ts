@@ -249,16 +249,25 @@ export class VmemView {
       return out;
     }
     const limit = 1 << 23;
+    // a cycle that misses vm_seg0 stops at its first repeat (not after `limit` laps of it)
+    const seen = new Set<number>(out);
+    let prev = first;
     while (s !== first) {
       if (s === 0) {
         this.warn(`vmem_seg list of arena ${hex(arena)} ends with a NULL link`);
         break;
       }
+      if (seen.has(s)) {
+        this.warn(`vmem_seg list of arena ${hex(arena)} is circular: segment ${hex(prev)} links back to ${hex(s)}; stopped after ${out.length} segments`);
+        break;
+      }
       if (out.length > limit) {
-        this.warn(`vmem_seg list of arena ${hex(arena)} is too long or circular; stopped at ${hex(s)}`);
+        this.warn(`vmem_seg list of arena ${hex(arena)} is too long; stopped at ${hex(s)}`);
         break;
       }
       out.push(s);
+      seen.add(s);
+      prev = s;
       try {
         s = rd(this.t, s, L.vs_anext);
       } catch {
