@@ -15,7 +15,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScenario } from '../src/scenarios/index.js';
-import { targetRunner, type BaseDump, type TargetName, type TargetRunner } from './inputs.js';
+import { cc, parseCc } from '../src/program/cc.js';
+import { runProgram } from '../src/program/runner.js';
+import { PACKAGE_ROOT } from '../src/program/cache.js';
+import { targetRunner, type BaseCore, type BaseDump, type Bases, type TargetName, type TargetRunner } from './inputs.js';
 
 export interface CampaignOptions {
   readonly target: TargetName;
@@ -23,7 +26,7 @@ export interface CampaignOptions {
   readonly count: number;
   /** First input number (default 0). */
   readonly from?: number;
-  readonly bases: readonly BaseDump[];
+  readonly bases: Bases;
   /** Time bound per input, ms. */
   readonly timeMs: number;
   /** Memory bound per worker process, bytes (resident set). */
@@ -69,6 +72,42 @@ export function makeBaseDumps(dir: string): BaseDump[] {
     out.push({ name: `${name}/${model}`, unix: r.dump.unixPath, vmcore: r.dump.vmcorePath });
   }
   return out;
+}
+
+/** The fuzzer's C program (fuzz/programs/heap.c): a heap with something in every libumem structure. */
+const HEAP_PROGRAM = path.join(PACKAGE_ROOT, 'fuzz', 'programs', 'heap.c');
+
+/**
+ * The base program cores: heap.c built with kmemdb cc and run to its end
+ * with a core written at exit, once under UMEM_DEBUG=default with the
+ * transaction log (audit bufctls, redzones, the log) and once without
+ * debugging.  Needs a wasm32 C toolchain (docs/program.md); rejects with
+ * its ToolchainError when there is none.
+ */
+export async function makeBaseCores(dir: string): Promise<BaseCore[]> {
+  fs.mkdirSync(dir, { recursive: true });
+  const wasm = path.join(dir, 'heap.wasm');
+  await cc(parseCc(['-O2', '-o', wasm, HEAP_PROGRAM]));
+  const out: BaseCore[] = [];
+  for (const [name, umemEnv] of [
+    ['heap/debug', { UMEM_DEBUG: 'default', UMEM_LOGGING: 'transaction' }],
+    ['heap/plain', {}],
+  ] as const) {
+    const coreDir = path.join(dir, name.replace('/', '-'));
+    fs.mkdirSync(coreDir, { recursive: true });
+    let log = '';
+    const r = await runProgram({ wasm, args: [], env: {}, umemEnv, preopens: {}, coreDir, coreAtExit: true, seed: 1, stderr: (x) => (log += x) });
+    if (r.cores.length === 0) throw new Error(`fuzz: ${name}: the heap program left no core (status ${r.status}): ${log.trim()}`);
+    out.push({ name, wasm, core: r.cores[0]! });
+  }
+  return out;
+}
+
+/** The base inputs the targets need: dumps for mdb and dumps, program cores for cores. */
+export async function makeBases(dir: string, targets: readonly TargetName[]): Promise<Bases> {
+  const dumps = targets.some((t) => t === 'mdb' || t === 'dumps') ? makeBaseDumps(path.join(dir, 'dumps')) : [];
+  const cores = targets.includes('cores') ? await makeBaseCores(path.join(dir, 'cores')) : [];
+  return { dumps, cores };
 }
 
 /** A scratch directory in memory when there is one (mutated dumps are written per input). */

@@ -7,6 +7,10 @@
  *   dumps  a random mutation (dump-mutations.ts) of one of the base dumps,
  *          opened and examined by a few analysis commands, plus the command
  *          the mutation's oracle names, which must warn.
+ *   cores  a random mutation (core-mutations.ts) of one of the base program
+ *          cores (a wasm32 program's heap under kmemdb's libumem), opened
+ *          by the program core reader, which must read it or refuse it with
+ *          one DumpFormatError, and examined by a few of libumem's dcmds.
  *
  * Judging: an exception out of the session, an `internal error`, a
  * JavaScript stack trace or a V8 message in what mdb printed is a failure;
@@ -18,14 +22,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rand } from '../src/kernel/rand.js';
 import { openDump, DumpFormatError, type DumpTarget } from '../src/target/dump-target.js';
-import { createSession } from '../src/mdb/index.js';
+import { openWasmCore, type WasmCoreTarget } from '../src/target/wasm-core-target.js';
+import type { Target } from '../src/target/target.js';
+import { createSession, runMdb } from '../src/mdb/index.js';
 import '../src/mdb/modules/genunix.js';
 import '../src/mdb/modules/netbsd.js';
+import '../src/mdb/modules/libumem.js';
 import { commandLine, vocabulary, type LineVocabulary } from './mdb-lines.js';
 import { applyMutation, dumpFacts, mutate, type DumpFacts, type Mutation } from './dump-mutations.js';
 import { DumpImage } from './dumpedit.js';
+import { applyCoreMutation, mutateCore, sectionSizeOffsets, type CoreFacts, type CoreMutation, type CoreObject } from './core-mutations.js';
 
-export const TARGETS = ['mdb', 'dumps'] as const;
+export const TARGETS = ['mdb', 'dumps', 'cores'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /** A base dump: the files a scenario left. */
@@ -35,8 +43,23 @@ export interface BaseDump {
   readonly vmcore: string;
 }
 
+/** A base program core: the program's module and the core its run left. */
+export interface BaseCore {
+  readonly name: string;
+  readonly wasm: string;
+  readonly core: string;
+}
+
+/** The intact inputs campaigns mutate or examine (only those their targets need). */
+export interface Bases {
+  readonly dumps: readonly BaseDump[];
+  readonly cores: readonly BaseCore[];
+}
+
 /** What one input was, for a reproducer. */
-export type InputDescription = { readonly base: string; readonly line: string } | { readonly base: string; readonly mutation: Mutation; readonly commands: readonly string[] };
+export type InputDescription =
+  | { readonly base: string; readonly line: string }
+  | { readonly base: string; readonly mutation: Mutation | CoreMutation; readonly commands: readonly string[] };
 
 export interface Verdict {
   readonly ok: boolean;
@@ -62,7 +85,7 @@ export function badOutput(text: string): string | undefined {
 export const FUZZ_MAX_OUTPUT = 1 << 22;
 
 /** Run commands on a target in a fresh session; stdout is counted, not kept. */
-function runOn(t: DumpTarget, cmd: string): { stderr: string; ok: boolean; threw?: string } {
+function runOn(t: Target, cmd: string): { stderr: string; ok: boolean; threw?: string } {
   let stderr = '';
   const s = createSession(t, { stdout: () => {}, stderr: (x) => (stderr += x.length > 4096 ? x.slice(0, 4096) : x) }, [], { maxOutput: FUZZ_MAX_OUTPUT });
   try {
@@ -97,6 +120,18 @@ const DUMP_COMMANDS = [
 export interface TargetRunner {
   describe(i: number): InputDescription;
   run(i: number): Verdict;
+}
+
+/** Run each command in its own session: the first exception, bad output or silent oracle is the verdict. */
+function judgeCommands(t: Target, commands: readonly string[], mustWarn: string | undefined, note: string): Verdict {
+  for (const cmd of commands) {
+    const res = runOn(t, cmd);
+    if (res.threw) return { ok: false, reason: `${cmd}: exception out of the session: ${res.threw}` };
+    const bad = badOutput(res.stderr);
+    if (bad) return { ok: false, reason: `${cmd}: ${bad}` };
+    if (cmd === mustWarn && res.stderr === '') return { ok: false, reason: `silent wrong answer: ${cmd} printed no warning after "${note}"` };
+  }
+  return { ok: true };
 }
 
 /** mdb command lines against the (intact) base dumps. */
@@ -171,14 +206,7 @@ function dumpsRunner(seed: number, bases: readonly BaseDump[], scratch: string):
         return { ok: false, reason: `openDump threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` };
       }
       try {
-        for (const cmd of commands) {
-          const res = runOn(t, cmd);
-          if (res.threw) return { ok: false, reason: `${cmd}: exception out of the session: ${res.threw}` };
-          const bad = badOutput(res.stderr);
-          if (bad) return { ok: false, reason: `${cmd}: ${bad}` };
-          if (cmd === mutation.mustWarn && res.stderr === '') return { ok: false, reason: `silent wrong answer: ${cmd} printed no warning after "${mutation.note}"` };
-        }
-        return { ok: true };
+        return judgeCommands(t, commands, mutation.mustWarn, mutation.note);
       } finally {
         t.close();
       }
@@ -186,6 +214,110 @@ function dumpsRunner(seed: number, bases: readonly BaseDump[], scratch: string):
   };
 }
 
-export function targetRunner(target: TargetName, seed: number, bases: readonly BaseDump[], scratch: string): TargetRunner {
-  return target === 'mdb' ? mdbRunner(seed, bases) : dumpsRunner(seed, bases, scratch);
+/** libumem's dcmds and walks a mutated program core is examined with (a few per input). */
+const CORE_COMMANDS = [
+  '::status',
+  '$c',
+  '::umastat',
+  '::umem_verify',
+  '::findleaks',
+  '::findleaks -dv',
+  '::walk umem_cache | ::walk umem',
+  '::walk umem_cache | ::walk freemem',
+  '::walk umem_cache | ::walk umem_slab',
+  '::walk umem_cache | ::walk bufctl',
+  '::walk umem_cpu | ::print -a',
+  '::umem_log',
+  '::umalog',
+  '::umausers',
+  '::umem_status',
+  '::umem_malloc_dist',
+  '::umem_malloc_info',
+  '::umem_debug',
+  '::vmem',
+  '::walk vmem | ::walk vmem_seg',
+  '::nm',
+];
+
+/** Allocator structures of an intact core, found by walking it, that lie whole in the file. */
+export function coreFacts(bytes: Uint8Array, t: WasmCoreTarget): CoreFacts {
+  const objects: CoreObject[] = [];
+  const size = (type: string, dflt: number): number => {
+    const id = t.types.find(type);
+    return id === undefined ? dflt : t.types.sizeof(id);
+  };
+  const kinds: ReadonlyArray<[string, string, number, number]> = [
+    ['cache', '::walk umem_cache', size('kmem_cache_t', 64), 200],
+    ['slab', '::walk umem_cache | ::walk umem_slab', size('kmem_slab_t', 32), 200],
+    ['bufctl', '::walk umem_cache | ::walk bufctl', size('kmem_bufctl_audit_t', 32), 200],
+    ['buffer', '::walk umem_cache | ::walk umem', 32, 300],
+    ['vmem', '::walk vmem', size('vmem_t', 64), 50],
+    ['vmem_seg', '::walk vmem | ::walk vmem_seg', size('vmem_seg_t', 32), 200],
+  ];
+  for (const [what, cmd, len, most] of kinds) {
+    const addrs = runMdb(t, cmd).stdout.split('\n').filter(Boolean).slice(0, most);
+    for (const a of addrs) {
+      const addr = parseInt(a, 16);
+      const off = t.fileOffset(addr);
+      if (off === undefined || t.fileOffset(addr + len - 1) !== off + len - 1) continue;
+      objects.push({ what, addr, size: len, fileOff: off });
+    }
+  }
+  return { sizeOffsets: sectionSizeOffsets(bytes), objects };
+}
+
+/** Mutated program cores, read by the core reader and examined by libumem's dcmds. */
+function coresRunner(seed: number, bases: readonly BaseCore[], scratch: string): TargetRunner {
+  const images = bases.map((b) => new Uint8Array(fs.readFileSync(b.core)));
+  const facts: CoreFacts[] = bases.map((b, k) => {
+    const t = openWasmCore(b.core, { modulePath: b.wasm });
+    try {
+      return coreFacts(images[k]!, t);
+    } finally {
+      t.close();
+    }
+  });
+  const make = (i: number) => {
+    const r = inputRand(seed, i);
+    const b = r.below(bases.length);
+    const mutation = mutateCore(r, facts[b]!, images[b]!.length);
+    const commands: string[] = [];
+    for (let n = 0; n < 3; n++) commands.push(CORE_COMMANDS[r.below(CORE_COMMANDS.length)]!);
+    const objs = facts[b]!.objects;
+    if (objs.length) {
+      const o = objs[r.below(objs.length)]!;
+      commands.push(`${o.addr.toString(16)}::whatis`);
+      if (o.what === 'bufctl') commands.push(`${o.addr.toString(16)}::bufctl -v`);
+    }
+    return { b, mutation, commands };
+  };
+  const file = path.join(scratch, `core.${process.pid}`);
+  return {
+    describe(i) {
+      const { b, mutation, commands } = make(i);
+      return { base: bases[b]!.name, mutation, commands };
+    },
+    run(i) {
+      const { b, mutation, commands } = make(i);
+      fs.writeFileSync(file, applyCoreMutation(images[b]!, mutation));
+      let t: WasmCoreTarget;
+      try {
+        t = openWasmCore(file, { modulePath: bases[b]!.wasm, cacheBytes: 1 << 20 });
+      } catch (e) {
+        if (e instanceof DumpFormatError) return e.message.includes('\n') ? { ok: false, reason: `a refusal of more than one line: ${e.message}` } : { ok: true };
+        return { ok: false, reason: `openWasmCore threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` };
+      }
+      try {
+        return judgeCommands(t, commands, undefined, '');
+      } finally {
+        t.close();
+      }
+    },
+  };
+}
+
+export function targetRunner(target: TargetName, seed: number, bases: Bases, scratch: string): TargetRunner {
+  if (target === 'mdb') return mdbRunner(seed, bases.dumps);
+  if (target === 'dumps') return dumpsRunner(seed, bases.dumps, scratch);
+  return coresRunner(seed, bases.cores, scratch);
 }

@@ -1,5 +1,5 @@
 /*
- * npm run fuzz -- [--target mdb|dumps|all] [--count N] [--seed S] [--jobs J]
+ * npm run fuzz -- [--target mdb|dumps|cores|all] [--count N] [--seed S] [--jobs J]
  *                 [--time-ms T] [--mem-mb M] [--nice N] [--out DIR]
  * npm run fuzz -- --replay FILE
  *
@@ -7,14 +7,16 @@
  * the exit status is 1 if any input failed.  Reproducers are written to
  * --out (default fuzz-failures/ in the current directory).  --replay runs
  * the input of a reproducer file again in this process and prints its
- * verdict.
+ * verdict.  The cores target builds its program with kmemdb cc and so
+ * needs a wasm32 C toolchain (docs/program.md).
  */
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeBaseDumps, runCampaign, scratchDir, summaryLine } from './campaign.js';
+import { makeBases, runCampaign, scratchDir, summaryLine } from './campaign.js';
 import { TARGETS, targetRunner, type TargetName } from './inputs.js';
+import { ToolchainError } from '../src/program/toolchain.js';
 
 interface Args {
   targets: TargetName[];
@@ -29,7 +31,7 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`fuzz: ${msg}\nusage: npm run fuzz -- [--target mdb|dumps|all] [--count N] [--seed S] [--jobs J] [--time-ms T] [--mem-mb M] [--nice N] [--out DIR] | --replay FILE\n`);
+  process.stderr.write(`fuzz: ${msg}\nusage: npm run fuzz -- [--target mdb|dumps|cores|all] [--count N] [--seed S] [--jobs J] [--time-ms T] [--mem-mb M] [--nice N] [--out DIR] | --replay FILE\n`);
   process.exit(2);
 }
 
@@ -96,9 +98,15 @@ async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kmemdb-fuzz-base-'));
   const scratch = scratchDir();
   try {
-    const bases = makeBaseDumps(work);
-    if (a.replay) {
-      const rec = JSON.parse(fs.readFileSync(a.replay, 'utf8')) as { target: TargetName; seed: number; index: number };
+    const rec = a.replay ? (JSON.parse(fs.readFileSync(a.replay, 'utf8')) as { target: TargetName; seed: number; index: number }) : undefined;
+    let bases;
+    try {
+      bases = await makeBases(work, rec ? [rec.target] : a.targets);
+    } catch (e) {
+      if (!(e instanceof ToolchainError)) throw e;
+      usage(`the cores target needs a wasm32 C toolchain: ${e.message}`);
+    }
+    if (rec) {
       process.env.SHELL = '/bin/true';
       const runner = targetRunner(rec.target, rec.seed, bases, scratch);
       process.stdout.write(JSON.stringify(runner.describe(rec.index), null, 2) + '\n');

@@ -15,7 +15,7 @@
  */
 
 import { writeSync } from 'node:fs';
-import { targetRunner, type BaseDump, type TargetName } from './inputs.js';
+import { targetRunner, type Bases, type TargetName } from './inputs.js';
 
 function say(line: string): void {
   writeSync(1, line + '\n');
@@ -24,7 +24,7 @@ function say(line: string): void {
 function main(argv: readonly string[]): void {
   const [target, seed, from, to, basesJson, scratch, maxRss] = argv;
   process.env.SHELL = '/bin/true'; // a random `!` must not run random commands
-  const bases = JSON.parse(basesJson!) as BaseDump[];
+  const bases = JSON.parse(basesJson!) as Bases;
   const runner = targetRunner(target as TargetName, Number(seed), bases, scratch!);
   for (let i = Number(from); i < Number(to); i++) {
     say(`S ${i}`);

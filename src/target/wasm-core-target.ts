@@ -376,6 +376,18 @@ export class WasmCoreTarget implements Target {
     return best;
   }
 
+  /**
+   * Where in the core file the byte at linear address a is stored, or
+   * undefined for a byte the core leaves out (it reads as zero).  For tools
+   * that edit cores (the fuzzer's mutations of allocator structures).
+   */
+  fileOffset(a: number): number | undefined {
+    const i = this.segAtOrBelow(a);
+    if (i < 0) return undefined;
+    const s = this.segs[i]!;
+    return a < s.addr + s.size ? s.fileOff + (a - s.addr) : undefined;
+  }
+
   /** Zero the chunk and copy in the segments overlapping it. */
   private fillChunk(u8: Uint8Array, base: number): void {
     if (this.fd < 0) throw new TargetReadError(base, `failed to read memory at ${hex0x(base)}: core is closed`);

@@ -1,6 +1,7 @@
 /*
  * The fixed-seed slice of the fuzz campaigns that CI runs: a couple of
- * thousand mdb command lines and a couple of hundred mutated dumps, each
+ * thousand mdb command lines, a couple of hundred mutated dumps and a
+ * hundred mutated program cores (with a wasm32 C toolchain), each
  * input under the campaign's time and memory bounds.  Any failure names
  * its reproducer file.  (`npm run fuzz` runs the long campaigns.)  The
  * oracle for silent wrong answers is itself checked: each list or count
@@ -10,7 +11,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeBaseDumps, runCampaign, scratchDir, summaryLine } from '../../fuzz/campaign.js';
+import { makeBaseCores, makeBaseDumps, runCampaign, scratchDir, summaryLine } from '../../fuzz/campaign.js';
+import { haveToolchain } from '../../src/program/toolchain.js';
 import { badOutput, inputRand, type TargetName } from '../../fuzz/inputs.js';
 import { applyMutation, dumpFacts, mutate } from '../../fuzz/dump-mutations.js';
 import { DumpImage } from '../../fuzz/dumpedit.js';
@@ -23,14 +25,17 @@ import { tmpDir } from './helpers.js';
 const SLICES: ReadonlyArray<[TargetName, number]> = [
   ['mdb', 2000],
   ['dumps', 150],
+  ['cores', 120],
 ];
 
 test('fuzz slices: no hang, crash, internal error, stack trace, memory over bound or silent wrong answer', async () => {
   const work = tmpDir('rob-fuzz');
   const scratch = scratchDir();
   try {
-    const bases = makeBaseDumps(work);
+    const withCores = await haveToolchain();
+    const bases = { dumps: makeBaseDumps(work), cores: withCores ? await makeBaseCores(path.join(work, 'cores')) : [] };
     for (const [target, count] of SLICES) {
+      if (target === 'cores' && !withCores) continue; // no wasm32 C toolchain: test/wasmcore still fuzzes the core reader
       const outDir = path.join(work, 'failures');
       const r = await runCampaign({ target, seed: 18, count, bases, timeMs: 20_000, maxRss: 1024 * 1048576, jobs: 1, outDir, scratch });
       assert.equal(r.inputs, count, summaryLine(r));

@@ -1,6 +1,7 @@
 /*
  * Fuzzing program cores and modules: 10,000+ mutations per run (byte flips,
- * truncations, section length changes, LEB128 overflows, inserted bytes).
+ * truncations, section length changes, LEB128 overflows, inserted bytes,
+ * the container mutations of fuzz/core-mutations.ts).
  * Each mutated core either opens and reads consistently, mdb included, or
  * fails with one DumpFormatError; never another exception, a hang or a
  * runaway allocation.
@@ -20,62 +21,14 @@ import { ILP32 } from '../../src/machine/memory.js';
 import { Rand } from '../../src/kernel/rand.js';
 import { runMdb } from '../../src/mdb/index.js';
 import { buildTestModule, tmpDir, STACK_TOP } from './helpers.js';
+import { applyCoreMutation, mutateCore, sectionSizeOffsets, type CoreFacts } from '../../fuzz/core-mutations.js';
+
+/** The container mutations of the fuzzer's cores target (no allocator structures to aim at here). */
+function mutate(base: Uint8Array, facts: CoreFacts, r: Rand): Uint8Array {
+  return applyCoreMutation(base, mutateCore(r, facts, base.length));
+}
 
 const MUTATIONS = 10_000;
-
-/** File offsets of every section's size LEB128 (id byte + 1). */
-function sectionSizeOffsets(b: Uint8Array): number[] {
-  const out: number[] = [];
-  let off = 8;
-  while (off < b.length) {
-    out.push(off + 1);
-    let size = 0;
-    let mul = 1;
-    let p = off + 1;
-    for (;;) {
-      const byte = b[p++]!;
-      size += (byte & 0x7f) * mul;
-      mul *= 128;
-      if (!(byte & 0x80)) break;
-    }
-    off = p + size;
-  }
-  return out;
-}
-
-function mutate(base: Uint8Array, sizes: readonly number[], r: Rand): Uint8Array {
-  const kind = r.below(6);
-  if (kind === 0) {
-    const b = base.slice();
-    for (let n = 1 + r.below(4); n > 0; n--) b[r.below(b.length)] ^= 1 << r.below(8);
-    return b;
-  }
-  if (kind === 1) return base.slice(0, r.below(base.length));
-  if (kind === 2 || kind === 3) {
-    // a section size rewritten: a random value (kind 2) or an overlong / overflowing LEB128 (kind 3)
-    const at = sizes[r.below(sizes.length)]!;
-    let end = at;
-    while (base[end]! & 0x80) end++;
-    end++;
-    const leb: number[] = [];
-    if (kind === 2) {
-      let v = [0, 1, 0x7f, 0x80, 0xffff, 0x7fffffff, 0xffffffff, r.below(1 << 20)][r.below(8)]!;
-      do {
-        leb.push((v % 128) | (v >= 128 ? 0x80 : 0));
-        v = Math.floor(v / 128);
-      } while (v > 0);
-    } else leb.push(...[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f].slice(0, 5 + r.below(3)));
-    return new Uint8Array([...base.subarray(0, at), ...leb, ...base.subarray(end)]);
-  }
-  if (kind === 4) {
-    const at = r.below(base.length);
-    return new Uint8Array([...base.subarray(0, at), ...Array.from({ length: 1 + r.below(8) }, () => r.below(256)), ...base.subarray(at)]);
-  }
-  const b = base.slice();
-  const at = r.below(b.length - 4);
-  new DataView(b.buffer).setUint32(at, [0, 0xffffffff, 0x7fffffff, 0x80808080][r.below(4)]!, true);
-  return b;
-}
 
 function exercise(t: WasmCoreTarget, r: Rand, withMdb: boolean): void {
   t.status();
@@ -119,14 +72,14 @@ test(`fuzzed program cores: ${MUTATIONS} mutations, DumpFormatError or consisten
     symbols: [{ name: 'umem_probe_global', value: 0x400, size: 8 }],
   });
   const base = new Uint8Array(fs.readFileSync(core));
-  const sizes = sectionSizeOffsets(base);
+  const facts: CoreFacts = { sizeOffsets: sectionSizeOffsets(base), objects: [] };
   const file = path.join(dir, 'mutant.core');
   const r = new Rand(20261206);
   const heap0 = process.memoryUsage().heapUsed;
   let opened = 0;
   let refused = 0;
   for (let i = 0; i < MUTATIONS; i++) {
-    fs.writeFileSync(file, mutate(base, sizes, r));
+    fs.writeFileSync(file, mutate(base, facts, r));
     let t: WasmCoreTarget;
     try {
       t = openWasmCore(file, { cacheBytes: 1 << 18 });
@@ -150,10 +103,10 @@ test(`fuzzed program cores: ${MUTATIONS} mutations, DumpFormatError or consisten
 
 test('fuzzed modules: parseWasmModule throws only DumpFormatError', { timeout: 60_000 }, () => {
   const base = buildTestModule();
-  const sizes = sectionSizeOffsets(base);
+  const facts: CoreFacts = { sizeOffsets: sectionSizeOffsets(base), objects: [] };
   const r = new Rand(7);
   for (let i = 0; i < 5000; i++) {
-    const m = mutate(base, sizes, r);
+    const m = mutate(base, facts, r);
     try {
       parseWasmModule(m, 'mutant.wasm');
     } catch (e) {
