@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rand } from '../src/kernel/rand.js';
-import { openDump, DumpFormatError, type DumpTarget } from '../src/target/dump-target.js';
+import { openDump, DumpFormatError } from '../src/target/dump-target.js';
 import { openWasmCore, type WasmCoreTarget } from '../src/target/wasm-core-target.js';
 import type { Target } from '../src/target/target.js';
 import { createSession, runMdb } from '../src/mdb/index.js';
@@ -167,6 +167,50 @@ function mdbRunner(seed: number, bases: readonly BaseDump[]): TargetRunner {
   };
 }
 
+/** What a mutation target supplies to mutationRunner(). */
+interface MutationTarget<M extends Mutation | CoreMutation> {
+  /** The base inputs' names. */
+  readonly names: readonly string[];
+  /** Input i: which base, the mutation, the commands to examine it with. */
+  make(i: number): { b: number; mutation: M; commands: string[] };
+  /** The name of the opening function (for a failure's reason). */
+  readonly opener: string;
+  /** Write base b with the mutation and open it; throws DumpFormatError to refuse it. */
+  open(b: number, mutation: M): Target & { close(): void };
+  /** The command that must warn after this mutation (if any), and what the mutation did. */
+  oracle(mutation: M): { mustWarn: string | undefined; note: string };
+}
+
+/**
+ * A runner of mutated files: a refusal in one DumpFormatError line passes;
+ * any other exception from the opener fails; an opened file is judged by
+ * its commands (judgeCommands).
+ */
+function mutationRunner<M extends Mutation | CoreMutation>(mt: MutationTarget<M>): TargetRunner {
+  return {
+    describe(i) {
+      const { b, mutation, commands } = mt.make(i);
+      return { base: mt.names[b]!, mutation, commands };
+    },
+    run(i) {
+      const { b, mutation, commands } = mt.make(i);
+      let t: Target & { close(): void };
+      try {
+        t = mt.open(b, mutation);
+      } catch (e) {
+        if (e instanceof DumpFormatError) return e.message.includes('\n') ? { ok: false, reason: `a refusal of more than one line: ${e.message}` } : { ok: true };
+        return { ok: false, reason: `${mt.opener} threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` };
+      }
+      try {
+        const o = mt.oracle(mutation);
+        return judgeCommands(t, commands, o.mustWarn, o.note);
+      } finally {
+        t.close();
+      }
+    },
+  };
+}
+
 /** Mutated dumps, each examined by a few commands; oracle commands must warn. */
 function dumpsRunner(seed: number, bases: readonly BaseDump[], scratch: string): TargetRunner {
   const images = bases.map((b) => DumpImage.read(b.vmcore));
@@ -190,28 +234,16 @@ function dumpsRunner(seed: number, bases: readonly BaseDump[], scratch: string):
     return { b, mutation, commands };
   };
   const vmcore = path.join(scratch, `vmcore.${process.pid}`);
-  return {
-    describe(i) {
-      const { b, mutation, commands } = make(i);
-      return { base: bases[b]!.name, mutation, commands };
-    },
-    run(i) {
-      const { b, mutation, commands } = make(i);
+  return mutationRunner({
+    names: bases.map((x) => x.name),
+    make,
+    opener: 'openDump',
+    open(b, mutation) {
       fs.writeFileSync(vmcore, applyMutation(images[b]!.bytes, mutation));
-      let t: DumpTarget;
-      try {
-        t = openDump(bases[b]!.unix, vmcore, { cacheBytes: 4 << 20 });
-      } catch (e) {
-        if (e instanceof DumpFormatError) return { ok: true }; // refused in one line: fine
-        return { ok: false, reason: `openDump threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` };
-      }
-      try {
-        return judgeCommands(t, commands, mutation.mustWarn, mutation.note);
-      } finally {
-        t.close();
-      }
+      return openDump(bases[b]!.unix, vmcore, { cacheBytes: 4 << 20 });
     },
-  };
+    oracle: (m) => ({ mustWarn: m.mustWarn, note: m.note }),
+  });
 }
 
 /** libumem's dcmds and walks a mutated program core is examined with (a few per input). */
@@ -292,28 +324,16 @@ function coresRunner(seed: number, bases: readonly BaseCore[], scratch: string):
     return { b, mutation, commands };
   };
   const file = path.join(scratch, `core.${process.pid}`);
-  return {
-    describe(i) {
-      const { b, mutation, commands } = make(i);
-      return { base: bases[b]!.name, mutation, commands };
-    },
-    run(i) {
-      const { b, mutation, commands } = make(i);
+  return mutationRunner({
+    names: bases.map((x) => x.name),
+    make,
+    opener: 'openWasmCore',
+    open(b, mutation) {
       fs.writeFileSync(file, applyCoreMutation(images[b]!, mutation));
-      let t: WasmCoreTarget;
-      try {
-        t = openWasmCore(file, { modulePath: bases[b]!.wasm, cacheBytes: 1 << 20 });
-      } catch (e) {
-        if (e instanceof DumpFormatError) return e.message.includes('\n') ? { ok: false, reason: `a refusal of more than one line: ${e.message}` } : { ok: true };
-        return { ok: false, reason: `openWasmCore threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` };
-      }
-      try {
-        return judgeCommands(t, commands, undefined, '');
-      } finally {
-        t.close();
-      }
+      return openWasmCore(file, { modulePath: bases[b]!.wasm, cacheBytes: 1 << 20 });
     },
-  };
+    oracle: () => ({ mustWarn: undefined, note: '' }),
+  });
 }
 
 export function targetRunner(target: TargetName, seed: number, bases: Bases, scratch: string): TargetRunner {

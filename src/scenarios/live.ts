@@ -42,7 +42,7 @@ export interface LiveOptions {
   readonly at?: number;
 }
 
-/** What letting the kernel run did. */
+/** What letting the kernel run did (the shape of TargetRunResult in src/target/target.ts, which explains why there are two). */
 export interface LiveRun {
   /** Simulated seconds that passed. */
   readonly seconds: number;

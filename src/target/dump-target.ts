@@ -33,7 +33,8 @@
  * the bytes, then ask for the next piece); copy it (slice()) to keep it.
  */
 
-import { findContaining, sortSymbols } from './symbols.js';
+import { SymbolIndex } from './symbols.js';
+import { FileTarget } from './file-target.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TypeTable, CtfError } from '../ctf/ctf.js';
@@ -500,11 +501,11 @@ function parseModulesNote(d: ByteCursor, bits: 32 | 64): TargetModuleRecord[] {
 
 /* ---------------------------------------------------------------- target */
 
-export class DumpTarget implements Target {
+export class DumpTarget extends FileTarget implements Target {
   readonly model: DataModel;
   readonly pageSize: number;
   readonly types: TypeTable;
-  readonly writable = false;
+  protected readonly fileKind = 'a crash dump';
   readonly unixPath: string;
   readonly vmcorePath: string;
   /** The kernel's version string (from unix.N). */
@@ -521,9 +522,7 @@ export class DumpTarget implements Target {
   private readonly ring: Array<{ id: number; u8: Uint8Array }> = [];
   private ringNext = 0;
   private readonly cacheMax: number;
-  private readonly syms: TargetSymbol[];
-  private readonly sortedSyms: TargetSymbol[];
-  private readonly symByName = new Map<string, TargetSymbol>();
+  protected readonly syms: SymbolIndex;
   private readonly hdr: Header;
   private readonly thr: readonly TargetThread[];
   private readonly mods: readonly TargetModuleRecord[];
@@ -540,6 +539,7 @@ export class DumpTarget implements Target {
   chunkReads = 0;
 
   constructor(unixPath: string, vmcorePath: string, opts: OpenDumpOptions = {}) {
+    super();
     this.unixPath = unixPath;
     this.vmcorePath = vmcorePath;
     const unix = parseUnix(unixPath);
@@ -547,7 +547,7 @@ export class DumpTarget implements Target {
     this.pageSize = unix.pageSize;
     this.types = unix.types;
     this.version = unix.version;
-    this.syms = unix.symbols;
+    this.syms = new SymbolIndex(unix.symbols); // kernel and loaded modules from unix.N
     this.cacheMax = Math.max(2, Math.floor((opts.cacheBytes ?? DEFAULT_CACHE_BYTES) / DUMP_CHUNK_SIZE));
 
     const what = path.basename(vmcorePath);
@@ -661,9 +661,6 @@ export class DumpTarget implements Target {
       this.fd = -1;
       throw e;
     }
-    // symbols: kernel and loaded modules from unix.N
-    for (const s of this.syms) if (!this.symByName.has(s.name)) this.symByName.set(s.name, s);
-    this.sortedSyms = sortSymbols(this.syms);
   }
 
   /** Release the file descriptor and the cache. */
@@ -844,24 +841,6 @@ export class DumpTarget implements Target {
       }
     }
     return this.read(base, size);
-  }
-
-  write(a: number, bytes: Uint8Array): void {
-    throw new TargetReadError(a, `failed to write ${bytes.length} bytes at ${hex0x(a)}: a crash dump is read-only`);
-  }
-
-  /* ------------------------------------------------------------ symbols */
-
-  symbolByName(name: string): TargetSymbol | undefined {
-    return this.symByName.get(name);
-  }
-
-  symbolByAddr(addr: number): TargetSymbol | undefined {
-    return findContaining(this.sortedSyms, addr);
-  }
-
-  symbols(): readonly TargetSymbol[] {
-    return this.syms;
   }
 
   /* ------------------------------------------------------------ facts */

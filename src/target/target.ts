@@ -83,7 +83,14 @@ export interface TargetRange {
   readonly size: number;
 }
 
-/** What letting a live kernel run did (TargetControl.run). */
+/**
+ * What letting a live kernel run did (TargetControl.run).  The live kernel
+ * (src/scenarios/live.ts) declares the same shape as LiveRun and
+ * LiveControl: scenarios come before target in the layers, and mdb, which
+ * imports this file, may not reach scenario code, so neither file can
+ * import the other.  src/cli/mdb-live.ts passes a LiveControl where a
+ * TargetControl is wanted, which makes the compiler check that they agree.
+ */
 export interface TargetRunResult {
   /** Simulated seconds that passed. */
   readonly seconds: number;

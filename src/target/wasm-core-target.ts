@@ -33,6 +33,7 @@ import { CtfError, TypeTable } from '../ctf/ctf.js';
 import { hex0x } from '../machine/addr.js';
 import { ILP32, type DataModel } from '../machine/memory.js';
 import { SymbolIndex } from './symbols.js';
+import { FileTarget } from './file-target.js';
 import {
   TargetReadError,
   type Target,
@@ -126,11 +127,11 @@ function parseGlobals(c: WasmCursor): Array<number | bigint> {
   return out;
 }
 
-export class WasmCoreTarget implements Target {
+export class WasmCoreTarget extends FileTarget implements Target {
   readonly model: DataModel = ILP32;
   readonly pageSize = WASM_PAGE;
   readonly types: TypeTable;
-  readonly writable = false;
+  protected readonly fileKind = 'a core file';
   readonly corePath: string;
   /** The program's name (core section). */
   readonly program: string;
@@ -153,7 +154,7 @@ export class WasmCoreTarget implements Target {
   private readonly cache = new Map<number, Chunk>();
   private readonly free: Chunk[] = [];
   private readonly cacheMax: number;
-  private readonly syms: SymbolIndex;
+  protected readonly syms: SymbolIndex;
   private readonly thr: TargetThread[];
   private readonly framePcs: number[];
 
@@ -165,6 +166,7 @@ export class WasmCoreTarget implements Target {
   private cChunk: Chunk | undefined;
 
   constructor(corePath: string, opts: OpenWasmCoreOptions = {}) {
+    super();
     this.corePath = corePath;
     const what = path.basename(corePath);
     this.cacheMax = Math.max(2, Math.floor((opts.cacheBytes ?? DEFAULT_CACHE_BYTES) / CORE_CHUNK));
@@ -498,24 +500,6 @@ export class WasmCoreTarget implements Target {
       return this.cU8.subarray(base - this.cBase, base - this.cBase + size);
     }
     return this.read(base, size);
-  }
-
-  write(a: number, bytes: Uint8Array): void {
-    throw new TargetReadError(a, `failed to write ${bytes.length} bytes at ${hex0x(a)}: a core file is read-only`);
-  }
-
-  /* ------------------------------------------------------------ symbols */
-
-  symbolByName(name: string): TargetSymbol | undefined {
-    return this.syms.named(name);
-  }
-
-  symbolByAddr(addr: number): TargetSymbol | undefined {
-    return this.syms.containing(addr);
-  }
-
-  symbols(): readonly TargetSymbol[] {
-    return this.syms.all;
   }
 
   /* ------------------------------------------------------------ facts */
