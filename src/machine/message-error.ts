@@ -8,7 +8,7 @@
  * throwing: a MessageError captures none.
  */
 
-/** An error whose message is all there is to report: thrown without a stack trace. */
+/** An error whose message is all there is to report: thrown without a stack trace; mdb prints its message as `mdb: <message>`. */
 export class MessageError extends Error {
   constructor(message: string) {
     const limit = Error.stackTraceLimit;

@@ -300,7 +300,7 @@ export class Session {
   report(e: unknown): void {
     if (e instanceof AbortLine || e instanceof OutputBoundError) return;
     if (e instanceof TargetReadError) this.warn(e.message.startsWith('failed') ? e.message : `failed to read memory at 0x${hexU(toU64(e.addr))}`);
-    else if (e instanceof MdbSyntaxError || e instanceof MdbError || e instanceof DcmdError || e instanceof WalkError || e instanceof FormatError) this.warn(e.message);
+    else if (e instanceof MessageError || e instanceof DcmdError || e instanceof WalkError || e instanceof FormatError) this.warn(e.message);
     else if (e instanceof CtfError) this.warn(e.message);
     else if (e instanceof RangeError && /call stack/i.test(e.message)) this.warn('recursion too deep');
     else if (e instanceof Error) this.warn(`internal error: ${e.message}`);

@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runMdb } from '../../src/mdb/index.js';
+import { runMdb, type MdbModule } from '../../src/mdb/index.js';
+import { LayoutError } from '../../src/mdb/analysis/fields.js';
 import '../../src/mdb/modules/genunix.js';
 import { ArgumentError } from '../../src/machine/argcheck.js';
 import { Rand } from '../../src/kernel/rand.js';
@@ -67,4 +68,25 @@ test('error messages quote a bounded part of a huge input', () => {
 
 test('runMdb checks its arguments', () => {
   assert.throws(() => runMdb(undefined, 42 as unknown as string), (e: unknown) => e instanceof ArgumentError && e.message === 'runMdb: commands must be a string, got 42');
+});
+
+test('a type an analysis needs missing from a damaged core is one mdb line, not an internal error', () => {
+  // a fuzzed program core whose kmemdb.ctf lost kmem_buftag_t made ::umem_verify print "internal error: ..."
+  const mod: MdbModule = {
+    name: 'layout',
+    walkers: [],
+    dcmds: [
+      {
+        name: 'needs_buftag',
+        usage: '',
+        description: 'an analysis whose layout is incomplete',
+        fn() {
+          throw new LayoutError("type kmem_buftag_t is not in the target's types");
+        },
+      },
+    ],
+  };
+  const r = runMdb(undefined, '::needs_buftag', [mod]);
+  assert.equal(r.ok, false);
+  assert.equal(r.stderr, "mdb: type kmem_buftag_t is not in the target's types\n");
 });

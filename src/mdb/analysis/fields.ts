@@ -10,6 +10,7 @@
 
 import type { Target } from '../../target/target.js';
 import type { TypeTable, TypeId } from '../../ctf/ctf.js';
+import { MessageError } from '../../machine/message-error.js';
 
 export interface Field {
   readonly off: number;
@@ -21,13 +22,8 @@ export interface Field {
   readonly count: number;
 }
 
-/** A needed member is absent from the target's types. */
-export class LayoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LayoutError';
-  }
-}
+/** A needed type or member is absent from the target's types (reported by message: a damaged core can lack any). */
+export class LayoutError extends MessageError {}
 
 function describe(tt: TypeTable, id: TypeId, off: number): Field {
   const rid = tt.resolve(id);
