@@ -57,7 +57,7 @@ test('walkers that take a cache check it; an explicit address a walker does not 
     ['0::walk kmem_log', /0 is not a kmem_log_header_t/],
     ['0::walk kmem_alloc_8', /kmem_alloc_8 is a global walk/],
     ['0::walk vmem_postfix', /0 is not a vmem_t on vmem_list/],
-    ['0::walk thread', /thread is a global walk/],
+    ['0::walk thread', /0 is not a proc_t on the process tree/],
     ['0::walk cpu', /cpu is a global walk/],
     ['0::walk symbols', /symbols is a global walk/],
   ];

@@ -36,6 +36,7 @@ import { hex } from '../../machine/addr.js';
 import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, printBufctlVerboseHeader } from './genunix-kmem.js';
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { liveDcmds } from './genunix-live.js';
+import { procDcmds, procWalkers } from './genunix-proc.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup, type LeakMember } from '../analysis/leaks.js';
 import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis-index.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
@@ -578,6 +579,7 @@ function genunixDcmds(): DcmdDef[] {
     ...kmemDcmds(),
     ...vmemDcmds(),
     ...liveDcmds(),
+    ...procDcmds(),
     {
       name: 'findleaks',
       usage: '?[-dfv]',
@@ -650,7 +652,7 @@ function appliesTo(t: Target): boolean {
 export const genunixModule: MdbModule = {
   name: 'genunix',
   dcmds: genunixDcmds(),
-  walkers: [...kmemWalkers(), ...vmemWalkers(), leakWalker(false), leakWalker(true)],
+  walkers: [...kmemWalkers(), ...vmemWalkers(), ...procWalkers(), leakWalker(false), leakWalker(true)],
   whatis: genunixWhatisHandlers,
   macros: Object.fromEntries(Object.keys(MACROS).map((k) => [k, `.::genunix_macro ${k}`])),
   appliesTo,
