@@ -13,11 +13,17 @@
  * counters, pushed by `enter(pc)` as a simulated function starts and popped
  * by `leave()`.  A pc is `function base + offset` (see `fn()`), so a capture
  * reads like `pool_destroy+0x1b4` in mdb.  Capturing 15 frames copies 15
- * numbers: no `new Error()`, no allocation.  When a thread is switched out
- * or the kernel panics, the shadow stack is *materialised* into the
- * thread's stack in simulated memory as an amd64-style frame-pointer chain
- * ([fp] = caller's fp, [fp + ptrsize] = return pc), and `t_pcb` holds the
- * pc and sp, so mdb's `$c` walks real bytes.
+ * numbers: no `new Error()`, no allocation.  Alongside each pc a frame keeps
+ * the words the C function would keep on its stack: its arguments
+ * (`args()`, up to FRAME_ARGS) and the locals that hold pointers
+ * (`local()`, up to FRAME_LOCALS), in typed arrays; `enter()` clears the
+ * frame's counts with one store.  When a thread is switched out or the
+ * kernel panics, the shadow stack is *materialised* into the thread's stack
+ * in simulated memory as a frame-pointer chain ([fp] = caller's fp,
+ * [fp + ptrsize] = return pc), with each frame's words where a compiler
+ * keeps them (see materialize()), and `t_pcb` holds the pc and sp, so mdb's
+ * `$c` walks real bytes, `::findstack -v` shows arguments, and `::kgrep`,
+ * `::whatis` and `::findleaks` find the pointers a sleeping thread holds.
  *
  * Time.  `hrtime` (ns) advances by a fixed small step on every
  * `gethrtime()` and explicitly through `advance(ns)`, which also runs due
@@ -191,13 +197,26 @@ export class KernelPanic extends Error {
   }
 }
 
+/** Deepest shadow stack a thread can have. */
+const MAX_FRAMES = 256;
+/** Arguments a frame keeps (amd64 passes six in registers; saveargs spills them). */
+export const FRAME_ARGS = 6;
+/** Locals a frame keeps. */
+export const FRAME_LOCALS = 4;
+
 export class KThread {
   depth = 0;
   /** Where the thread waits for work, outermost first (thread_start and its start function): its frames while idle. */
   idleFrames: readonly number[] = [];
   /** Frames pushed by switchOut (the idle frames, cv_timedwait, swtch) while the thread is off its CPU. */
   sleepFrames = 0;
-  readonly stack = new Float64Array(256);
+  readonly stack = new Float64Array(MAX_FRAMES);
+  /** Each frame's arguments, FRAME_ARGS slots per frame. */
+  readonly args = new Float64Array(MAX_FRAMES * FRAME_ARGS);
+  /** Each frame's locals, FRAME_LOCALS slots per frame. */
+  readonly locals = new Float64Array(MAX_FRAMES * FRAME_LOCALS);
+  /** Per frame: argument count (low nibble) and local count (high nibble); enter() clears it. */
+  readonly shape = new Uint8Array(MAX_FRAMES);
   constructor(
     readonly addr: number,
     readonly tid: number,
@@ -231,7 +250,6 @@ interface Callout {
 const STACK_SIZE = 16384;
 /** illumos' default deadman_seconds (snoop_interval / MICROSEC). */
 const DEADMAN_SECONDS = 50;
-/** Turns of a kernel loop without progress after which the simulated deadman fires (see deadman()). */
 /**
  * The first bytes of every simulated function: the frame-pointer prologue
  * a compiler emits (amd64 `push %rbp; mov %rsp,%rbp`, i386 `push %ebp;
@@ -244,6 +262,19 @@ export function functionPrologue(model: DataModel): Uint8Array {
   return model.ptrSize === 8 ? new Uint8Array([0x55, 0x48, 0x89, 0xe5]) : new Uint8Array([0x55, 0x89, 0xe5]);
 }
 
+/** amd64 saveargs pushes: %rdi, %rsi, %rdx, %rcx, %r8, %r9, in order. */
+const SAVEARGS_PUSHES = new Uint8Array([0x57, 0x56, 0x52, 0x51, 0x41, 0x50, 0x41, 0x51]);
+/** Bytes of SAVEARGS_PUSHES that push the first n arguments. */
+const SAVEARGS_OFFSETS = [0, 1, 2, 3, 4, 6, 8];
+/** The argument pushes of n arguments, padded with int3 to the longest (so fewer overwrite more). */
+const SAVEARGS_TEXT = SAVEARGS_OFFSETS.map((len) => {
+  const b = new Uint8Array(SAVEARGS_PUSHES.length).fill(0xcc);
+  b.set(SAVEARGS_PUSHES.subarray(0, len));
+  return b;
+});
+const NOPS3 = new Uint8Array([0x90, 0x90, 0x90]);
+
+/** Turns of a kernel loop without progress after which the simulated deadman fires (see deadman()). */
 export const DEADMAN_SPINS = 100_000;
 const MSGBUF_SIZE = 65536;
 export const OS_NAME = 'kmemdb';
@@ -462,6 +493,7 @@ export class Kernel {
       this.syms.push(full);
       this.symByName.set(s.name, full);
     }
+    this.forgetText();
   }
 
   removeModuleSymbols(module: string): void {
@@ -472,6 +504,13 @@ export class Kernel {
         if (this.symByName.get(s.name) === s) this.symByName.delete(s.name);
       }
     }
+    this.forgetText();
+  }
+
+  /** Module text came or went: what frameText() knew about text addresses no longer holds. */
+  private forgetText(): void {
+    this.funcByPc.clear();
+    this.textArgs.clear();
   }
 
   symbols(): readonly KSymbol[] {
@@ -664,9 +703,9 @@ export class Kernel {
     const idle = t.depth === 0 ? t.idleFrames : [];
     if ((t.depth > 0 || idle.length > 0) && this.procs) {
       const d0 = t.depth;
-      for (const pc of idle) t.stack[t.depth++] = pc;
-      t.stack[t.depth++] = this.fn('cv_timedwait', 0x180) + 0xea;
-      t.stack[t.depth++] = this.fn('swtch', 0x200) + 0x141;
+      for (const pc of idle) this.pushFrame(t, pc);
+      this.pushFrame(t, this.fn('cv_timedwait', 0x180) + 0xea);
+      this.pushFrame(t, this.fn('swtch', 0x200) + 0x141);
       t.sleepFrames = t.depth - d0;
       this.setState(t, TS_SLEEP);
       this.setSleep(t, t.addr + this.types.offsetof('kthread_t', 't_delay_cv'), this.procs.cvSobjOps);
@@ -675,6 +714,12 @@ export class Kernel {
     }
     this.mem.storePtr(t.addr + this.types.offsetof('kthread_t', 't_disp_time'), Math.floor(this.hrtime / 1e7));
     this.materialize(t);
+  }
+
+  /** Push a frame that keeps no words onto a thread that is not running (see switchOut). */
+  private pushFrame(t: KThread, pc: number): void {
+    t.shape[t.depth] = 0;
+    t.stack[t.depth++] = pc;
   }
 
   /** What a thread sleeps on (t_wchan) and its type (t_sobj_ops); zeros when it runs. */
@@ -689,7 +734,37 @@ export class Kernel {
   /** Push a frame: pc = function address + offset. */
   enter(pc: number): void {
     const t = this.cur;
+    t.shape[t.depth] = 0;
     t.stack[t.depth++] = pc;
+  }
+
+  /**
+   * The current frame's arguments, as the C function received them (the
+   * words a debugger shows as `fn+off(a0, a1, ...)`); call once, right
+   * after enter().  Trailing undefined arguments are not passed.
+   */
+  args(a0: number, a1?: number, a2?: number, a3?: number, a4?: number, a5?: number): void {
+    const t = this.cur;
+    const d = t.depth - 1;
+    const w = t.args;
+    const o = d * FRAME_ARGS;
+    w[o] = a0;
+    w[o + 1] = a1 ?? 0;
+    w[o + 2] = a2 ?? 0;
+    w[o + 3] = a3 ?? 0;
+    w[o + 4] = a4 ?? 0;
+    w[o + 5] = a5 ?? 0;
+    const n = a5 !== undefined ? 6 : a4 !== undefined ? 5 : a3 !== undefined ? 4 : a2 !== undefined ? 3 : a1 !== undefined ? 2 : 1;
+    t.shape[d] = (t.shape[d]! & 0xf0) | n;
+  }
+
+  /** Set local slot i (0 to FRAME_LOCALS - 1) of the current frame: a pointer the function holds. */
+  local(i: number, v: number): void {
+    const t = this.cur;
+    const d = t.depth - 1;
+    t.locals[d * FRAME_LOCALS + i] = v;
+    const sh = t.shape[d]!;
+    if (i >= sh >>> 4) t.shape[d] = ((i + 1) << 4) | (sh & 0xf);
   }
 
   leave(): void {
@@ -744,27 +819,118 @@ export class Kernel {
     return out;
   }
 
-  /** Write thread t's shadow stack into its stack memory as a frame chain. */
+  /**
+   * Write thread t's shadow stack into its stack memory as a frame chain,
+   * outermost frame at the top.  Every function but the outermost has a
+   * frame record ([fp] = caller's fp, [fp + P] = return pc); the chain ends
+   * with a saved fp of 0, where unwinders stop, so the outermost function
+   * (the thread's entry point) keeps its words at the top of the stack
+   * with no record to find them by.  The words a frame keeps go where a
+   * compiler keeps them:
+   *
+   *   amd64 (illumos' -msave-args)      i386 (cdecl)
+   *   [fp + 8]   return pc              [fp + 8 + 4i]  argument i (pushed by the caller)
+   *   [fp]       caller's fp            [fp + 4]       return pc
+   *   [fp - 8i - 8]  argument i         [fp]           caller's fp
+   *   below them: locals                [fp - 4 ...]   locals
+   *
+   * and the function's text says how many arguments there are, as
+   * debuggers read it (see frameText()): on amd64 its prologue pushes the
+   * argument registers after `push %rbp; mov %rsp,%rbp`; on i386 the
+   * instruction at the return address pops the pushed arguments
+   * (`add $4n,%esp`).  Frames that do not fit in the stack are left out
+   * (innermost ones: the chain still ends at a valid outermost frame).
+   */
   materialize(t: KThread): void {
     if (t.stackTop === 0) return; // a process's thread: no stack in memory
     const P = this.model.ptrSize;
+    const amd64 = P === 8;
     const T = this.types;
     const mem = this.mem;
+    const limit = t.stackBase + 16 * P; // headroom below the innermost frame
     let fp = 0;
     let a = t.stackTop - 4 * P;
-    // frames for outer functions, outermost first (highest address)
-    const frames = Math.min(t.depth - 1, Math.floor((t.stackTop - t.stackBase) / (6 * P)) - 2);
-    for (let j = 0; j < frames; j++) {
-      a -= 4 * P; // a little room for "locals"
-      mem.storePtr(a, fp);
-      mem.storePtr(a + P, t.stack[j]!);
-      fp = a;
+    let pc = 0;
+    for (let j = 0; j < t.depth; j++) {
+      const sh = t.shape[j]!;
+      const nargs = sh & 0xf;
+      const nlocals = sh >>> 4;
+      if (a - (2 + nargs + nlocals) * P - 16 < limit) break;
+      const ao = j * FRAME_ARGS;
+      if (!amd64) {
+        a -= nargs * P;
+        for (let i = 0; i < nargs; i++) mem.storePtr(a + i * P, t.args[ao + i]!);
+      }
+      if (j > 0) {
+        a -= 2 * P;
+        mem.storePtr(a, fp);
+        mem.storePtr(a + P, t.stack[j - 1]!);
+        fp = a;
+      }
+      if (amd64) {
+        a -= nargs * P;
+        for (let i = 0; i < nargs; i++) mem.storePtr(a + (nargs - 1 - i) * P, t.args[ao + i]!);
+      }
+      a -= nlocals * P;
+      const lo = j * FRAME_LOCALS;
+      for (let i = 0; i < nlocals; i++) mem.storePtr(a + i * P, t.locals[lo + i]!);
+      a = p2align(a, 16);
+      pc = t.stack[j]!;
+      if (j > 0) this.frameText(pc, t.stack[j - 1]!, nargs);
     }
-    const pc = t.depth > 0 ? t.stack[t.depth - 1]! : 0;
-    const sp = fp ? fp - 4 * P : t.stackTop - 4 * P;
     mem.storePtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[0]'), pc);
-    mem.storePtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[1]'), sp);
+    mem.storePtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[1]'), a);
     mem.storePtr(t.addr + T.offsetof('kthread_t', 't_fp'), fp);
+  }
+
+  /** Argument count each text address was last made to say (see frameText()). */
+  private readonly textArgs = new Map<number, number>();
+
+  /**
+   * Make the text say how many arguments a frame at `pc` (returning to
+   * `ret`) has, as a compiler's code would: amd64, the function's prologue
+   * pushes that many argument registers (%rdi, %rsi, %rdx, %rcx, %r8, %r9)
+   * after `push %rbp; mov %rsp,%rbp`; i386, the caller's instruction at the
+   * return address is `add $4n,%esp` (nops when n is 0).  Text is
+   * read-only to kernel code, so this patches the bytes below the page
+   * protection, as a kernel's own text patching does.  Return addresses
+   * inside a prologue are left alone (gdb reads prologues).
+   */
+  private frameText(pc: number, ret: number, nargs: number): void {
+    if (this.process) return;
+    if (this.model.ptrSize === 8) {
+      const f = this.funcAt(pc);
+      if (f === undefined) return;
+      const at = f.value + functionPrologue(this.model).length;
+      if (this.textArgs.get(at) === nargs) return;
+      this.textArgs.set(at, nargs);
+      this.patchText(f, at, SAVEARGS_TEXT[nargs]!);
+      return;
+    }
+    if (ret === 0 || this.textArgs.get(ret) === nargs) return;
+    const f = this.funcAt(ret);
+    if (f === undefined || ret < f.value + functionPrologue(this.model).length) return;
+    this.textArgs.set(ret, nargs);
+    this.patchText(f, ret, nargs === 0 ? NOPS3 : new Uint8Array([0x83, 0xc4, 4 * nargs]));
+  }
+
+  /** Functions by pc, for frameText() (switch-outs materialise the same pcs again and again). */
+  private readonly funcByPc = new Map<number, KSymbol | undefined>();
+
+  private funcAt(pc: number): KSymbol | undefined {
+    if (this.funcByPc.has(pc)) return this.funcByPc.get(pc);
+    const s = this.symAt(pc);
+    const f = s && s.kind === 'func' ? s : undefined;
+    this.funcByPc.set(pc, f);
+    return f;
+  }
+
+  /** Write bytes into function f's mapped text, below its read-only protection. */
+  private patchText(f: KSymbol, a: number, bytes: Uint8Array): void {
+    const end = a + bytes.length;
+    if (end > f.value + f.size || !this.mem.isMapped(a) || !this.mem.isMapped(end - 1)) return;
+    const seg = this.mem.segmentOf(a);
+    if (seg) seg.u8.set(bytes, a - seg.base);
   }
 
   /* ---------------------------------------------------------------- time */

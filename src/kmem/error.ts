@@ -17,6 +17,7 @@ import type { KmemErrorReport } from './state.js';
 export abstract class KmemErrors extends KmemSlabs {
   protected override errorFrom(pc: number, error: number, cp: number, buf: number): void {
     this.k.enter(pc);
+    this.k.args(cp, buf);
     try {
       this.kmem_error(error, cp, buf);
     } finally {
@@ -35,6 +36,7 @@ export abstract class KmemErrors extends KmemSlabs {
     const G = this.G;
     let error = errorIn;
     k.enter(this.pc.error);
+    k.args(errorIn, cparg, bufarg);
     try {
       this.st32(G.kmem_logging, 0);
       const ts = k.gethrtime();

@@ -498,6 +498,7 @@ export class Modules {
     }
     k.site(FN.module_do_load + 0x1a8);
     const mod = nb.kmemZalloc(this.modSize);
+    k.local(0, mod);
     mem.store32(mod + o.mod_source, MODULE_SOURCE_FILESYS);
     const l = this.kobjLoad(spec, mod);
     if (!l) {
@@ -578,6 +579,7 @@ export class Modules {
     const P = nb.P;
     k.enter(this.FN.module_do_unload);
     const mod = this.lookup(name);
+    k.local(0, mod);
     if (mod === 0) {
       this.error(`module \`${name}' not found`);
       k.leave();
@@ -643,6 +645,7 @@ export class Modules {
       let mod = mem.loadPtr(this.g.module_list);
       while (mod !== 0) {
         const next = mem.loadPtr(mod + o.mod_list);
+        k.local(0, mod);
         const skip =
           mem.load32(mod + o.mod_source) === MODULE_SOURCE_KERNEL || (mem.load32(mod + o.mod_flags) & MODFLG_AUTO_LOADED) === 0;
         if (!skip) {

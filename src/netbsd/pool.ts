@@ -241,6 +241,7 @@ export class Pools {
     const P = nb.P;
     const FN = this.FN;
     k.enter(FN.pool_init);
+    k.args(pp, size, align, ioff, flags, wchan);
     if ((nb.debug & DEBUG_POOL_INIT) !== 0) this.checkNotInitialised(pp, wchan);
     if (palloc === 0) palloc = this.g.pool_allocator_kmem;
 
@@ -366,6 +367,7 @@ export class Pools {
     const P = nb.P;
     const FN = this.FN;
     k.enter(FN.pool_destroy);
+    k.args(pp);
 
     // Remove from the global pool list; forget it as the drain cursor.
     k.site(FN.pool_destroy + 0x4a);
@@ -412,6 +414,7 @@ export class Pools {
     const mem = nb.mem;
     const o = this.o;
     k.enter(this.FN.pool_get);
+    k.args(pp, flags);
     let ph = mem.loadPtr(pp + o.pr_curpage);
     if (ph === 0) {
       k.site(this.FN.pool_get + 0x98);
@@ -458,7 +461,9 @@ export class Pools {
     const mem = nb.mem;
     const o = this.o;
     k.enter(this.FN.pool_put + 0x5c);
+    k.args(pp, v);
     k.enter(this.FN.pool_do_put);
+    k.args(pp, v);
     const wchan = () => nb.str(mem.loadPtr(pp + o.pr_wchan));
     if (mem.load32(pp + o.pr_nout) === 0) k.panic(`pool_put: pool ${wchan()}: putting with none out`);
     const ph = this.findPage(pp, v);
@@ -512,6 +517,7 @@ export class Pools {
     const mem = nb.mem;
     const o = this.o;
     k.enter(this.FN.pool_grow + 0x3e);
+    k.args(pp, flags);
     const pa = mem.loadPtr(pp + o.pr_alloc);
     const storage = nb.call(mem.loadPtr(pa + o.pa_alloc), pp, flags);
     if (storage === 0) {
@@ -539,6 +545,7 @@ export class Pools {
     const mem = nb.mem;
     const o = this.o;
     k.enter(this.FN.pool_prime_page);
+    k.args(pp, storage, ph);
     nb.q.listInsertHead(pp + o.pr_emptypages, ph, o.ph_next);
     mem.storePtr(ph + o.ph_itemlist, 0);
     mem.store16(ph + o.ph_nmissing, 0);
@@ -572,6 +579,7 @@ export class Pools {
     const mem = nb.mem;
     const o = this.o;
     k.enter(this.FN.pr_rmpage);
+    k.args(pp, ph);
     if (mem.load16(ph + o.ph_nmissing) !== 0) k.panic(`pr_rmpage: ${nb.str(mem.loadPtr(pp + o.pr_wchan))}: page in use`);
     mem.store32(pp + o.pr_nitems, mem.load32(pp + o.pr_nitems) - mem.load32(pp + o.pr_itemsperpage));
     nb.q.listRemove(ph, o.ph_next);
@@ -649,6 +657,7 @@ export class Pools {
     const mem = nb.mem;
     const o = this.o;
     k.enter(this.FN.pool_reclaim);
+    k.args(pp);
     const hook = mem.loadPtr(pp + o.pr_drain_hook);
     if (hook !== 0) {
       k.site(this.FN.pool_reclaim + 0x2e);
@@ -780,6 +789,7 @@ export class Pools {
   cacheDestroy(pc: number): void {
     const k = this.nb.k;
     k.enter(this.FN.pool_cache_destroy + 0x1d);
+    k.args(pc);
     this.cacheBootstrapDestroy(pc);
     k.site(this.FN.pool_cache_destroy + 0x28);
     this.put(this.g.cache_pool, pc);
@@ -794,6 +804,7 @@ export class Pools {
     const P = nb.P;
     const FN = this.FN;
     k.enter(FN.pool_cache_bootstrap_destroy + 0x2c);
+    k.args(pc);
     if (mem.load32(pc + o.pc_refcnt) !== 0) k.panic('pool_cache_bootstrap_destroy: cache busy');
     nb.q.tailqRemove(this.g.pool_cache_head, pc, o.pc_cachelist);
     k.site(FN.pool_cache_bootstrap_destroy + 0x4e);
@@ -834,6 +845,7 @@ export class Pools {
     const mem = nb.mem;
     const o = this.o;
     nb.k.enter(this.FN.pool_cache_invalidate);
+    nb.k.args(pc);
     for (const list of [o.pc_fullgroups, o.pc_partgroups, o.pc_emptygroups]) {
       let pcg = mem.loadPtr(pc + list);
       mem.storePtr(pc + list, 0);
@@ -853,6 +865,7 @@ export class Pools {
     const mem = this.nb.mem;
     const o = this.o;
     this.nb.k.enter(this.FN.pool_cache_invalidate_cpu);
+    this.nb.k.args(pc, cc);
     for (const f of [o.cc_current, o.cc_previous]) {
       const pcg = mem.loadPtr(cc + f);
       if (pcg !== 0 && pcg !== this.g.pcg_dummy) {
@@ -875,6 +888,7 @@ export class Pools {
     const o = this.o;
     const P = nb.P;
     nb.k.enter(this.FN.pool_cache_get_paddr);
+    nb.k.args(pc, flags);
     const cc = this.ccOf(pc);
     for (let pass = 0; pass < 2; pass++) {
       const cur = mem.loadPtr(cc + o.cc_current);
@@ -928,6 +942,7 @@ export class Pools {
     const o = this.o;
     const P = nb.P;
     nb.k.enter(this.FN.pool_cache_put_paddr);
+    nb.k.args(pc, obj);
     const cc = this.ccOf(pc);
     for (let pass = 0; pass < 3; pass++) {
       const cur = mem.loadPtr(cc + o.cc_current);

@@ -156,6 +156,7 @@ export class Sysctl {
     const mem = nb.mem;
     const o = this.o;
     nb.k.enter(this.FN.sysctl_alloc);
+    nb.k.args(pnode);
     const a = nb.kmemZalloc(SYSCTL_DEFSIZE * this.nodeSize);
     mem.storePtr(pnode + o.sysctl_child, a);
     mem.store32(pnode + o.sysctl_csize, SYSCTL_DEFSIZE);
@@ -170,6 +171,7 @@ export class Sysctl {
     const o = this.o;
     const ns = this.nodeSize;
     nb.k.enter(this.FN.sysctl_realloc);
+    nb.k.args(pnode);
     const old = mem.loadPtr(pnode + o.sysctl_child);
     const ocsize = mem.load32(pnode + o.sysctl_csize);
     const clen = mem.load32(pnode + o.sysctl_clen);
@@ -203,6 +205,7 @@ export class Sysctl {
     const mem = nb.mem;
     const o = this.o;
     nb.k.enter(this.FN.sysctl_locate);
+    nb.k.args(rnode);
     let node = rnode;
     for (const n of mib) {
       if (this.type(node) !== CTLTYPE_NODE) {
@@ -239,6 +242,7 @@ export class Sysctl {
     const o = this.o;
     const ns = this.nodeSize;
     k.enter(this.FN.sysctl_create);
+    k.args(pnode, num);
     const leave = (e: number, n: number): [number, number] => {
       k.leave();
       return [e, n];
@@ -330,6 +334,7 @@ export class Sysctl {
     const mem = nb.mem;
     const o = this.o;
     k.enter(this.FN.sysctl_createv);
+    k.args(logp, 0, rnodep, cnodep, spec.flags ?? 0, spec.type);
     let flags = spec.flags ?? 0;
     if (logp !== 0) flags &= ~CTLFLAG_PERMANENT;
     const s: NodeSpec = { ...spec, flags };
@@ -388,6 +393,7 @@ export class Sysctl {
     const o = this.o;
     const ns = this.nodeSize;
     k.enter(this.FN.sysctl_destroy);
+    k.args(rnode, num);
     const child = mem.loadPtr(rnode + o.sysctl_child);
     const clen0 = mem.load32(rnode + o.sysctl_clen);
     let ni = 0;
@@ -458,6 +464,7 @@ export class Sysctl {
     const lo = this.lo;
     if (mem.load32(node + o.sysctl_flags) & CTLFLAG_PERMANENT) return;
     k.enter(this.FN.sysctl_log_add);
+    k.args(logp, node);
     let log = mem.loadPtr(logp);
     if (log === 0) {
       log = nb.kmemZalloc(nb.size('struct sysctllog'));
@@ -529,6 +536,7 @@ export class Sysctl {
     const log = mem.loadPtr(logp);
     if (log === 0) return;
     k.enter(this.FN.sysctl_teardown);
+    k.args(logp);
     const root = mem.loadPtr(log + lo.log_root);
     for (const e of this.logEntries(log)) {
       k.site(this.FN.sysctl_teardown + 0xa8);

@@ -11,7 +11,7 @@
  */
 
 import type { System } from '../system.js';
-import type { Kernel } from '../kernel/kernel.js';
+import type { Kernel, KThread } from '../kernel/kernel.js';
 import { KM_SLEEP } from '../abi/kmem-impl.js';
 import type { Scenario, Workload } from './types.js';
 import { runWorkload } from './workload.js';
@@ -228,6 +228,7 @@ export function* leakActivity(s: System): Workload<{ leaked: number }> {
   const fns = k.fns({ memtest_main: 0x200, memtest_ioctl: 0x400, memtest_req_alloc: 0x120, memtest_attach: 0x200, memtest_node_create: 0x100, memtest_node_remove: 0xc0, memtest_timer: 0x100, memtest_stats_update: 0x140 });
   let leaked = 0;
   const timerThread = k.createThread('memtest_timer', undefined, { start: 'memtest_timer' });
+  memtestWaiter(s);
   k.enter(fns.memtest_main + 0x64);
   for (let i = 0; i < 400; i++) {
     const what = r.below(3);
@@ -281,6 +282,34 @@ export function* leakActivity(s: System): Workload<{ leaked: number }> {
   }
   k.leave();
   return { leaked };
+}
+
+/** Bytes of a memtest I/O request. */
+const MEMTEST_REQ_SIZE = 128;
+
+/**
+ * A thread that allocates an I/O request and waits for its completion,
+ * which never comes: the request is referenced from nowhere but its stack
+ * (memtest_waiter's local, and memtest_wait_io's argument).  A debugger
+ * must see it as in use: ::findleaks scans thread stacks, ::whatis names
+ * the stack, ::findstack -v shows it as memtest_wait_io's argument.
+ */
+export function memtestWaiter(s: System): { thread: KThread; req: number } {
+  const { k, kmem } = s;
+  const fns = k.fns({ memtest_waiter: 0x100, memtest_wait_io: 0x180 });
+  const dev = k.global('memtest_dev', 'uintptr_t [4]');
+  const thread = k.createThread('memtest_waiter');
+  const req = k.runAs(thread, () => {
+    k.enter(fns.memtest_waiter + 0x3c);
+    k.args(dev);
+    const r = kmem.kmemAlloc(MEMTEST_REQ_SIZE, KM_SLEEP);
+    k.local(0, r);
+    k.site(fns.memtest_waiter + 0x58);
+    k.enter(fns.memtest_wait_io + 0xe8);
+    k.args(dev, r);
+    return r; // it waits: its frames stay while it is off its CPU
+  });
+  return { thread, req };
 }
 
 /** A long correct workload: every buffer it keeps is in memtest_live[]. */

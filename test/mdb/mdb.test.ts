@@ -121,7 +121,7 @@ test('$c follows the frame-pointer chain of the panic thread', () => {
 test('::findstack and ::stacks', () => {
   const f = makeTarget();
   const r = runMdb(f.target, `${hex(f.threads[1]!.addr)}::findstack`);
-  assert.match(r.stdout, /^stack pointer for thread [0-9a-f]+: [0-9a-f]+\n\[ [0-9a-f]{16} \] kmem_alloc\+4\(\)\n/);
+  assert.match(r.stdout, /^stack pointer for thread [0-9a-f]+: ([0-9a-f]{16})\n\[ \1 kmem_alloc\+4\(\) \]\n {2}[0-9a-f]{16} worker\+0x10\(\)\n/);
   const s = runMdb(f.target, '::stacks');
   assert.match(s.stdout, /THREAD\s+STATE\s+SOBJ\s+COUNT/);
 });

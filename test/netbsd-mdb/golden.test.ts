@@ -60,7 +60,8 @@ for (const model of ['lp64', 'ilp32'] as const) {
       '::modstat -h',
     ]);
     golden(`pool-unload${sfx}`, text);
-    assert.match(text, /pool_destroy\+0xb1\(\)\npool_cache_bootstrap_destroy\+0x[0-9a-f]+\(\)\npool_cache_destroy\+0x[0-9a-f]+\(\)\nmqueue_modcmd\+0x[0-9a-f]+\(\)\nmodule_do_unload/);
+    // each pool frame shows the pool_cache (whose first member is its pool) it is destroying
+    assert.match(text, /pool_destroy\+0xb1\(([0-9a-f]+)\)\npool_cache_bootstrap_destroy\+0x[0-9a-f]+\(\1\)\npool_cache_destroy\+0x[0-9a-f]+\(\1\)\nmqueue_modcmd\+0x[0-9a-f]+\(\)\nmodule_do_unload/);
     assert.match(text, new RegExp(`tqh_last = ${X(stale)}\n`));
     assert.match(text, new RegExp(`tqe_prev = ${X(stale)}\n`));
     assert.match(text, /mdb: pa_list: element at 0x[0-9a-f]+ is unmapped \(culprit_pool in unloaded module culprit's former data/);

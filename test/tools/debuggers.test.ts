@@ -75,10 +75,10 @@ function drgn(d: Dump, script: string): unknown {
 /** A frame as `name@pc` (pc in hex), the form every side is reduced to. */
 type Frame = string;
 
-/** mdb's `func+0xoff()` lines (from $c or ::findstack) as frames (an offset below 10 prints without 0x: `thread_start+8()`). */
+/** mdb's `func+0xoff(args)` lines (from $c or ::findstack) as frames (an offset below 10 prints without 0x: `thread_start+8()`). */
 function mdbFrames(d: Dump, out: string): Frame[] {
   const frames: Frame[] = [];
-  for (const m of out.matchAll(/([A-Za-z_][\w.]*)(?:\+(?:0x)?([0-9a-f]+))?\(\)/g)) {
+  for (const m of out.matchAll(/([A-Za-z_][\w.]*)(?:\+(?:0x)?([0-9a-f]+))?\([0-9a-f, ]*\)/g)) {
     const sym = d.t.symbolByName(m[1]!);
     assert.ok(sym, `mdb frame ${m[0]} names a symbol`);
     frames.push(`${m[1]}@${hex(sym.value + parseInt(m[2] ?? '0', 16))}`);

@@ -34,14 +34,16 @@ import type { Session } from '../session.js';
 import { formatsTable } from '../fmt.js';
 import { makeTypeDcmds } from '../ctfprint.js';
 import { whatisDcmd, coreWhatisHandlers, belowSp } from '../whatis-dcmd.js';
+import { frameArgs } from '../frames.js';
 
-/** Frames of a thread: its pc, then the return pcs along the frame-pointer chain. */
-export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; error?: string } {
-  if (t.pc === 0) return { pcs: [], fps: [] };
+/** Frames of a thread: its pc, then the return pcs along the frame-pointer chain, each frame's fp and arguments. */
+export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; args: number[][]; error?: string } {
+  if (t.pc === 0) return { pcs: [], fps: [], args: [] };
   const pcs: number[] = [t.pc];
   const fps: number[] = [t.fp];
   let fp = t.fp;
   const P = ctx.ptrSize;
+  let error: string | undefined;
   while (pcs.length < max) {
     if (!(fp >= t.stackBase && fp + 2 * P <= t.stackTop)) break;
     let next: number;
@@ -50,7 +52,8 @@ export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs:
       next = ctx.target.loadPtr(fp);
       pc = ctx.target.loadPtr(fp + P);
     } catch {
-      return { pcs, fps, error: `failed to read frame at ${ctx.hex(fp)}` };
+      error = `failed to read frame at ${ctx.hex(fp)}`;
+      break;
     }
     if (pc === 0) break;
     pcs.push(pc);
@@ -58,7 +61,13 @@ export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs:
     if (next <= fp) break;
     fp = next;
   }
-  return { pcs, fps };
+  const args = pcs.map((pc, i) => frameArgs(ctx.target, pc, fps[i]!, pcs[i + 1] ?? 0));
+  return error === undefined ? { pcs, fps, args } : { pcs, fps, args, error };
+}
+
+/** A frame as mdb prints it: `func+off(arg0, arg1, ...)`, arguments in hex. */
+function frameText(ctx: DcmdContext, pc: number, args: readonly number[] | undefined): string {
+  return `${ctx.symbolize(pc)}(${(args ?? []).map((a) => ctx.hex(a)).join(', ')})`;
 }
 
 function findThread(ctx: DcmdContext, addr: number): TargetThread | undefined {
@@ -350,7 +359,12 @@ function threadlistDcmd(ctx: DcmdContext, addr: number, flags: number, argv: rea
   return DCMD_OK;
 }
 
-/** ::findstack: find kernel thread stack */
+/**
+ * ::findstack: find kernel thread stack.  As illumos prints it: the saved
+ * stack pointer, the frame the thread stopped in as `[ sp func+off() ]`,
+ * then, indented, one `fp func+off()` line per caller ($C); with -v each
+ * frame with its arguments (the stopped frame's too).
+ */
 function findstackDcmd(ctx: DcmdContext, addr: number, _flags: number, argv: readonly string[]): DcmdResult {
   const g = ctx.getopts(argv, { v: 'bool' });
   if (!g) return DCMD_USAGE;
@@ -358,7 +372,11 @@ function findstackDcmd(ctx: DcmdContext, addr: number, _flags: number, argv: rea
   if (!t) throw new DcmdError(`${ctx.hex(addr)} is not a thread`);
   ctx.printf('stack pointer for thread %p: %p\n', t.addr, t.sp);
   const st = threadStack(ctx, t);
-  st.pcs.forEach((pc, i) => ctx.printf('[ %0?p ] %a()\n', st.fps[i] ?? 0, pc));
+  const shown = (i: number) => (g.opts.v ? st.args[i] : undefined);
+  st.pcs.forEach((pc, i) => {
+    if (i === 0) ctx.printf('[ %0?p %s ]\n', t.sp, frameText(ctx, pc, shown(i)));
+    else ctx.printf('  %0?p %s\n', st.fps[i] ?? 0, frameText(ctx, pc, shown(i)));
+  });
   if (st.error) ctx.warn(st.error);
   return DCMD_OK;
 }
@@ -552,7 +570,7 @@ export function coreModule(s: Session): MdbModule {
       name: '$c',
       usage: '?[cnt]',
       description: 'print stack backtrace',
-      help: 'Print the stack of the thread at addr (default: the panic thread, or\nthe first thread), one frame per line as sym+off(), following the frame\npointer chain within the thread\'s stack.',
+      help: 'Print the stack of the thread at addr (default: the panic thread, or\nthe first thread), one frame per line as sym+off(arg0, arg1, ...), following\nthe frame pointer chain within the thread\'s stack.  Arguments are read as\nillumos reads them: on amd64 the ones the function\'s prologue saves below\nits frame pointer (-msave-args), on i386 the ones its caller pushed, counted\nfrom the `add $n,%esp` at the return address.',
       fn: backtraceDcmd,
     },
     {
@@ -692,7 +710,7 @@ export function coreModule(s: Session): MdbModule {
       name: 'findstack',
       usage: ':[-v]',
       description: 'find kernel thread stack',
-      help: 'Print the stack of the thread at addr: its saved stack pointer, then one\nline per frame ([ frame pointer ] function).',
+      help: 'Print the stack of the thread at addr: its saved stack pointer, the frame\nthe thread stopped in as [ sp func+off() ], then one line per caller\n(frame pointer, func+off()).\n  -v  show each frame\'s arguments, func+off(arg0, arg1, ...)',
       fn: findstackDcmd,
     },
     {
@@ -855,10 +873,10 @@ function stackCmd(ctx: DcmdContext, addr: number, flags: number, _argv: readonly
     throw new DcmdError(flags & DCMD_ADDRSPEC ? `${ctx.hex(addr)} is not a known thread` : 'no threads in target');
   }
   const recorded = ctx.target.threadFrames?.(t);
-  const st = recorded ? { pcs: [...recorded], fps: recorded.map(() => 0), error: undefined } : threadStack(ctx, t);
+  const st = recorded ? { pcs: [...recorded], fps: recorded.map(() => 0), args: [], error: undefined } : threadStack(ctx, t);
   st.pcs.forEach((pc, i) => {
-    if (withFp) ctx.printf('%0?p %a()\n', st.fps[i] ?? 0, pc);
-    else ctx.printf('%a()\n', pc);
+    if (withFp) ctx.printf('%0?p %s\n', st.fps[i] ?? 0, frameText(ctx, pc, st.args[i]));
+    else ctx.printf('%s\n', frameText(ctx, pc, st.args[i]));
   });
   if (st.error) ctx.warn(st.error);
   return DCMD_OK;
