@@ -257,6 +257,16 @@ function buildIdNote(parts: readonly Section[]): Uint8Array {
 
 /* ---------------------------------------------------------------- the image */
 
+/**
+ * The C types of the object symbols that have one (mdb's `SYMBOL::print`
+ * takes the type from the symbol, as illumos' does from CTF's object
+ * section): one line per symbol, "INDEX<TAB>TYPE", INDEX its .symtab index.
+ */
+function symbolTypes(syms: readonly KSymbol[]): Uint8Array {
+  const lines = syms.flatMap((s, i) => (s.kind === 'object' && s.type !== undefined ? [`${i + 1}\t${s.type}\n`] : []));
+  return new TextEncoder().encode(lines.join(''));
+}
+
 /** Build the bytes of unix.N. */
 export function buildUnix(k: Kernel, index: number, id: number): Uint8Array {
   const is64 = k.model.ptrSize === 8;
@@ -274,6 +284,7 @@ export function buildUnix(k: Kernel, index: number, id: number): Uint8Array {
     { name: '.strtab', type: SHT_STRTAB, flags: 0, addr: 0, data: strtab, size: strtab.length, align: 1 },
     ...dwarfSections(k, syms),
     { name: '.kmemdb_ctf', type: SHT_PROGBITS, flags: 0, addr: 0, data: k.types.serialize(), size: 0, align: 8 },
+    { name: '.kmemdb_symtypes', type: SHT_PROGBITS, flags: 0, addr: 0, data: symbolTypes(syms), size: 0, align: 1 },
     { name: '.comment', type: SHT_PROGBITS, flags: SHF_MERGE | SHF_STRINGS, addr: 0, data: comment, size: comment.length, align: 1, entsize: 1 },
     { name: '.note.kmemdb', type: SHT_NOTE, flags: 0, addr: 0, data: kmemdbNotes(k, index, id, groups), size: 0, align: 4 },
   ];

@@ -266,6 +266,46 @@ function escChar(c: number): string {
   return String.fromCharCode(c);
 }
 
+/**
+ * The type ::print prints (illumos cmd_print): the type named by the
+ * arguments; else, with an address, the type of the object symbol that
+ * starts there (`kmem_flags::print`, `kmem_caches::print list_head`: the
+ * first argument is then a member); no type and no address is a usage
+ * error (undefined).
+ */
+function printType(s: Session, ctx: DcmdContext, addr: number | undefined, rest: readonly string[]): { tt: TypeTable; id: TypeId; used: number } | undefined {
+  if (rest.length > 0) {
+    if (/^[+-]/.test(rest[0]!)) return undefined;
+    const [tname, used] = argsToTypeName(rest);
+    try {
+      return { ...resolveType(s, tname), used };
+    } catch (e) {
+      if (addr === undefined) throw e;
+      const sym = symbolType(s, ctx, addr);
+      if (!sym) throw e;
+      return { ...sym, used: 0 };
+    }
+  }
+  if (addr === undefined) return undefined;
+  const syms = ctx.target.symbols();
+  const i = syms.findIndex((x) => x.value === addr);
+  if (i < 0) throw new DcmdError(`no symbol information for ${ctx.sprintf('%a', addr)}`);
+  const sym = symbolType(s, ctx, addr);
+  if (!sym) throw new DcmdError(`no type data available for ${ctx.sprintf('%a', addr)} [${i + 1}]`);
+  return { ...sym, used: 0 };
+}
+
+/** The C type of the object symbol at exactly addr, if the target knows it. */
+function symbolType(s: Session, ctx: DcmdContext, addr: number): { tt: TypeTable; id: TypeId } | undefined {
+  const sym = ctx.target.symbols().find((x) => x.value === addr && x.type !== undefined);
+  if (!sym?.type) return undefined;
+  try {
+    return resolveType(s, sym.type);
+  } catch {
+    return undefined;
+  }
+}
+
 export function makeTypeDcmds(s: Session): DcmdDef[] {
   const print: DcmdDef = {
     name: 'print',
@@ -287,11 +327,11 @@ export function makeTypeDcmds(s: Session): DcmdDef[] {
     fn(ctx, addr, flags, argv) {
       const g = ctx.getopts(argv, { a: 'bool', t: 'bool', d: 'bool', x: 'bool', C: 'bool', h: 'bool', i: 'bool', L: 'bool', p: 'bool', c: 'uint', l: 'uint' });
       if (!g) return DCMD_USAGE;
-      if (g.rest.length === 0) return DCMD_USAGE;
-      const [tname, used] = argsToTypeName(g.rest);
-      const { tt, id } = resolveType(s, tname);
-      const members = g.rest.slice(used);
       const haveAddr = (flags & DCMD_ADDRSPEC) !== 0;
+      const chosen = printType(s, ctx, haveAddr ? addr : undefined, g.rest);
+      if (!chosen) return DCMD_USAGE;
+      const { tt, id, used } = chosen;
+      const members = g.rest.slice(used);
       const a = haveAddr ? addr : 0;
       const opts: PrintOpts = { showAddr: g.opts.a, showType: g.opts.t, showVal: haveAddr, dec: g.opts.d, hex: g.opts.x, arrLimit: g.opts.l ?? 0x7fffffff };
       const p = new Printer(ctx, tt, opts);

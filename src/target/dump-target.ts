@@ -164,6 +164,18 @@ interface Section {
 }
 
 /** NUL-terminated string at off in a string table (bounded). */
+/** .kmemdb_symtypes: the C type of object symbols, by .symtab index ("INDEX<TAB>TYPE" lines); empty when absent. */
+function symbolTypes(sec: Section | undefined, data: (s: Section) => Uint8Array): Map<number, string> {
+  const out = new Map<number, string>();
+  if (!sec || sec.type === SHT_NOBITS) return out;
+  for (const line of new TextDecoder().decode(data(sec)).split('\n')) {
+    const tab = line.indexOf('\t');
+    const index = Number(line.slice(0, tab));
+    if (tab > 0 && Number.isInteger(index) && index > 0) out.set(index, line.slice(tab + 1));
+  }
+  return out;
+}
+
 function cstr(tab: Uint8Array, off: number, c: ByteCursor, field: string): string {
   if (!(off >= 0 && off < tab.length)) c.fail(`${field} ${off} outside its string table`);
   let end = tab.indexOf(0, off);
@@ -268,16 +280,17 @@ function parseUnix(file: string): UnixInfo {
     if (g.first < 1 || g.first + g.count > nsym) c.fail(`module ${g.module} symbol range ${g.first}+${g.count} outside .symtab`);
     for (let i = g.first; i < g.first + g.count; i++) modOf[i] = g.module;
   }
+  const symTypes = symbolTypes(byName('.kmemdb_symtypes'), data);
   const symbols: TargetSymbol[] = [];
   const sc = new ByteCursor(data(symSec), `${what} .symtab`);
   for (let i = 1; i < nsym; i++) {
     sc.pos = i * h.Z.sym;
-    let nameOff: number, value: number, size: number, info: number;
+    let nameOff: number, value: number, size: number, info: number, other: number, shndx: number;
     if (h.is64) {
       nameOff = sc.u32('st_name');
       info = sc.u8('st_info');
-      sc.u8('st_other');
-      sc.u16('st_shndx');
+      other = sc.u8('st_other');
+      shndx = sc.u16('st_shndx');
       value = sc.word('st_value', true);
       size = sc.u64('st_size');
     } else {
@@ -285,12 +298,16 @@ function parseUnix(file: string): UnixInfo {
       value = sc.u32('st_value');
       size = sc.u32('st_size');
       info = sc.u8('st_info');
+      other = sc.u8('st_other');
+      shndx = sc.u16('st_shndx');
     }
     const t = info & 0xf;
     if (t !== STT_FUNC && t !== STT_OBJECT) continue;
     const name = cstr(strtab, nameOff, sc, `symbol ${i} name`);
     const m = modOf[i];
-    symbols.push(m === undefined ? { name, value, size, kind: t === STT_FUNC ? 'func' : 'object' } : { name, value, size, kind: t === STT_FUNC ? 'func' : 'object', module: m });
+    const type = symTypes.get(i);
+    const elf = { bind: info >> 4, other, shndx };
+    symbols.push({ name, value, size, kind: t === STT_FUNC ? 'func' : 'object', elf, ...(m !== undefined ? { module: m } : {}), ...(type !== undefined ? { type } : {}) });
   }
 
   // types

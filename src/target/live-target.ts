@@ -18,7 +18,8 @@ import { OS_NAME, OS_RELEASE, OS_VERSION, type Kernel, type KSymbol } from '../k
 import { TS_ONPROC } from '../abi/kernel-core.js';
 
 function toTargetSymbol(s: KSymbol): TargetSymbol {
-  return s.module === undefined ? { name: s.name, value: s.value, size: s.size, kind: s.kind } : { name: s.name, value: s.value, size: s.size, kind: s.kind, module: s.module };
+  const sym: TargetSymbol = { name: s.name, value: s.value, size: s.size, kind: s.kind };
+  return { ...sym, ...(s.module !== undefined ? { module: s.module } : {}), ...(s.type !== undefined ? { type: s.type } : {}) };
 }
 
 /** Threads of k with their saved registers as memory holds them. */

@@ -31,6 +31,10 @@ export interface TargetSymbol {
   readonly kind: 'func' | 'object';
   /** Module name, or undefined for the kernel itself ("unix"/"genunix"). */
   readonly module?: string;
+  /** C type name of an object symbol ("list_t", "void *[64]"), when the target knows it (illumos: CTF's object section). */
+  readonly type?: string;
+  /** ELF symbol table entry fields, for targets read from an ELF namelist (unix.N): STB_* binding, st_other, st_shndx. */
+  readonly elf?: { readonly bind: number; readonly other: number; readonly shndx: number };
 }
 
 export interface TargetStatus {

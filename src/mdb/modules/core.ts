@@ -35,6 +35,7 @@ import { formatsTable } from '../fmt.js';
 import { makeTypeDcmds } from '../ctfprint.js';
 import { whatisDcmd, coreWhatisHandlers, belowSp } from '../whatis-dcmd.js';
 import { frameArgs } from '../frames.js';
+import { nmDcmdDef } from '../nm-dcmd.js';
 
 /** Frames of a thread: its pc, then the return pcs along the frame-pointer chain, each frame's fp and arguments. */
 export function threadStack(ctx: DcmdContext, t: TargetThread, max = 64): { pcs: number[]; fps: number[]; args: number[][]; error?: string } {
@@ -317,30 +318,6 @@ function msgbufDcmd(ctx: DcmdContext): DcmdResult {
   return DCMD_OK;
 }
 
-/** ::nm: print symbol table */
-function nmDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult {
-  const g = ctx.getopts(argv, { f: 'bool', n: 'bool', o: 'bool', p: 'bool', u: 'bool', v: 'bool', t: 'string' });
-  if (!g) return DCMD_USAGE;
-  let syms = [...ctx.target.symbols()];
-  if (flags & DCMD_ADDRSPEC) {
-    const sy = ctx.target.symbolByAddr(addr);
-    syms = sy ? [sy] : [];
-  }
-  if (g.opts.f) syms = syms.filter((x) => x.kind === 'func');
-  if (g.opts.o) syms = syms.filter((x) => x.kind === 'object');
-  syms.sort(g.opts.n ? (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : (a, b) => a.value - b.value);
-  if (flags & DCMD_PIPE_OUT) {
-    for (const x of syms) ctx.pipeOut(x.value);
-    return DCMD_OK;
-  }
-  const w = ctx.ptrSize * 2 + 2;
-  ctx.printf('%-*s %-*s %-5s %s\n', w, 'Value', w, 'Size', 'Type', 'Name');
-  for (const x of syms) {
-    ctx.printf('0x%0?p|0x%0?lx|%-5s|%s%s\n', x.value, x.size, x.kind === 'func' ? 'FUNC' : 'OBJT', x.module ? x.module + '`' : '', x.name);
-  }
-  return DCMD_OK;
-}
-
 /** ::threadlist: display threads and associated C stack traces */
 function threadlistDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult {
   const g = ctx.getopts(argv, { v: 'bool' });
@@ -478,9 +455,58 @@ function dumpDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly 
   return DCMD_OK;
 }
 
-/** ::vars: print listing of variables */
-function varsDcmd(s: Session, ctx: DcmdContext): DcmdResult {
-  for (const n of [...s.vars.keys()].sort()) ctx.out(`${n} = 0x${s.vars.get(n)!.toString(16)}\n`);
+/** Variables ::typeset -t has tagged (illumos MDB_NV_TAGGED), per session. */
+const taggedVars = new WeakMap<Session, Set<string>>();
+function tagsOf(s: Session): Set<string> {
+  let t = taggedVars.get(s);
+  if (!t) {
+    t = new Set();
+    taggedVars.set(s, t);
+  }
+  return t;
+}
+
+/** ::vars: print listing of variables (-n non-zero only, -p as NAME>value assignments, -t tagged only) */
+function varsDcmd(s: Session, ctx: DcmdContext, flags: number, argv: readonly string[]): DcmdResult {
+  const g = ctx.getopts(argv, { n: 'bool', p: 'bool', t: 'bool' });
+  if (!g || g.rest.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
+  const tags = tagsOf(s);
+  for (const n of [...s.vars.keys()].sort()) {
+    const v = s.vars.get(n)!;
+    if ((g.opts.t && !tags.has(n)) || (g.opts.n && v === 0n)) continue;
+    if (g.opts.p) ctx.printf('%#llr>%s\n', v, n);
+    else ctx.printf('%s = %llr\n', n, v);
+  }
+  return DCMD_OK;
+}
+
+/**
+ * ::typeset [-t|+t] name ...: create variables (0, or addr when one is
+ * given; an existing variable keeps its value unless addr is given), and
+ * tag (-t) or untag (+t) them; without names, ::vars.
+ */
+function typesetDcmd(s: Session, ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult {
+  if (argv.length === 0) return varsDcmd(s, ctx, 0, []);
+  let names = argv;
+  let tag: boolean | undefined;
+  if (/^[-+]/.test(argv[0]!)) {
+    if (argv[0]!.slice(1) !== 't') return DCMD_USAGE;
+    tag = argv[0]![0] === '-';
+    names = argv.slice(1);
+  }
+  const tags = tagsOf(s);
+  for (const n of names) {
+    if (/^[-+]/.test(n)) {
+      ctx.warn(`ignored bad option -- ${n}`);
+      continue;
+    }
+    const bad = /[^A-Za-z0-9_.]/.exec(n) ?? (/^[0-9]/.test(n) ? { 0: n[0]! } : null);
+    if (bad) throw new DcmdError(`'${bad[0]}' may not be used in a variable name`);
+    if (!s.vars.has(n)) s.vars.set(n, flags & DCMD_ADDRSPEC ? toU64(addr) : 0n);
+    else if (flags & DCMD_ADDRSPEC) s.vars.set(n, toU64(addr));
+    if (tag === true) tags.add(n);
+    else if (tag === false) tags.delete(n);
+  }
   return DCMD_OK;
 }
 
@@ -692,13 +718,7 @@ export function coreModule(s: Session): MdbModule {
       help: 'Print the kernel message buffer: the NUL-terminated text of the global\nchar array msgbuf.',
       fn: msgbufDcmd,
     },
-    {
-      name: 'nm',
-      usage: '?[-fnopuv] [-t types]',
-      description: 'print symbol table',
-      help: 'Print the target symbol table.  With an address, only the symbol\ncontaining it.\n  -n  sort by name\n  -f  functions only\n  -o  objects only',
-      fn: nmDcmd,
-    },
+    nmDcmdDef,
     {
       name: 'threadlist',
       usage: '?[-v]',
@@ -735,11 +755,18 @@ export function coreModule(s: Session): MdbModule {
       fn: dumpDcmd,
     },
     {
+      name: 'typeset',
+      usage: '[+/-t] var ...',
+      description: 'set variable attributes',
+      help: 'Create the named variables (set to 0, or to addr when one is given; an\nexisting variable keeps its value unless addr is given).  -t tags them,\n+t removes the tag (::vars -t lists the tagged ones).  Without names,\nlist the variables as ::vars does.',
+      fn: (ctx, addr, flags, argv) => typesetDcmd(s, ctx, addr, flags, argv),
+    },
+    {
       name: 'vars',
       usage: '[-npt]',
       description: 'print listing of variables',
-      help: 'Print every variable set with >name (or ::walk ... name) with its value in hex.',
-      fn: (ctx) => varsDcmd(s, ctx),
+      help: 'Print every variable and its value in the output radix.\n  -n  only variables whose value is not zero\n  -p  print them as assignments (value>name)\n  -t  only tagged variables (::typeset -t)',
+      fn: (ctx, _addr, flags, argv) => varsDcmd(s, ctx, flags, argv),
     },
     {
       name: 'whatthread',

@@ -472,23 +472,100 @@ function kgrepDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly
 const ALIASES: Record<string, string> = { depth: 'stackdepth' };
 
 /**
+ * The adb macros' value formats (Solaris' kmem_cache.adb and the guide's
+ * transcripts): pointers in hex ("X"), function pointers symbolically
+ * ("p"), sizes, counts, offsets and shifts in decimal ("D", signed), and in
+ * hex the integers that are bit sets or addresses: flags, masks, and
+ * uintptr_t / hrtime_t values (vs_start, bc_timestamp).
+ */
+type MacroFormat = 'X' | 'D' | 'p';
+const HEX_INT_FIELDS = /^(flags|cflags|hash_mask|mask)$/;
+const HEX_INT_TYPEDEFS = new Set(['uintptr_t', 'hrtime_t', 'pc_t']);
+
+/** Does the member's type name (through its typedefs) say it holds an address or a time? */
+function hexTypedef(tt: DcmdContext['types'], id: number): boolean {
+  for (let cur = id, n = 0; n < 16; n++) {
+    const t = tt.get(cur);
+    if (t.kind !== 'typedef') return false;
+    if (HEX_INT_TYPEDEFS.has(t.name)) return true;
+    cur = t.ref;
+  }
+  return false;
+}
+
+function macroFormat(tt: DcmdContext['types'], short: string, type: number): MacroFormat {
+  const t = tt.get(tt.resolve(type));
+  if (t.kind === 'ptr') return tt.get(tt.resolve(t.ref)).kind === 'func' ? 'p' : 'X';
+  return HEX_INT_FIELDS.test(short) || hexTypedef(tt, type) ? 'X' : 'D';
+}
+
+/** An integer member's value as the macro prints it. */
+function macroValue(ctx: DcmdContext, a: number, size: number, signed: boolean, f: MacroFormat): string {
+  let v: bigint;
+  if (size === 8) v = BigInt.asUintN(64, ctx.target.load64(a));
+  else if (size === 4) v = BigInt(ctx.target.load32(a));
+  else if (size === 2) v = BigInt(ctx.target.load16(a));
+  else v = BigInt(ctx.target.load8(a));
+  if (f === 'p') return v === 0n ? '0' : ctx.symbolize(Number(BigInt.asIntN(64, v)));
+  if (f === 'X') return v.toString(16);
+  return (signed ? BigInt.asIntN(size * 8, v) : v).toString(10);
+}
+
+/**
+ * Values a macro shows that the structure holds one pointer away: the
+ * guide's `magazine_size` is the cache's magazine type's mt_magsize (as
+ * illumos' kmem_get_magsize reads it), printed after `magtype`.
+ */
+const DERIVED: Record<string, { after: string; name: string; read: (ctx: DcmdContext, member: number) => number | undefined }> = {
+  kmem_cache_t: {
+    after: 'magtype',
+    name: 'magazine_size',
+    read(ctx, member) {
+      const mt = ctx.target.loadPtr(member);
+      if (mt === 0 || ctx.types.find('kmem_magtype_t') === undefined) return undefined;
+      try {
+        return ctx.readMember(mt, 'kmem_magtype_t', 'mt_magsize');
+      } catch {
+        return undefined;
+      }
+    },
+  },
+};
+
+interface MacroRow {
+  off: number;
+  names: string[];
+  values: string[];
+}
+
+/**
  * Print a structure the way an adb macro does: fields three to a row, a
- * line of names prefixed by the address of the first, then a line of hex
- * values; strings on a line of their own; aggregates as a name alone;
- * pc stacks one symbolic frame per line (up to the depth field).
+ * line of names prefixed by the address of the first, then a line of
+ * values in the field's format (macroFormat); strings on a line of their
+ * own; aggregates as a name alone; pc stacks one symbolic frame per line
+ * (up to the depth field).
  */
 function printMacro(ctx: DcmdContext, addr: number, type: string, prefix: string): void {
   const tt = ctx.types;
   const id = tt.find(type);
   if (id === undefined) throw new DcmdError(`type ${type} is not in the target`);
-  const rows: Array<{ off: number; names: string[]; values: string[] }> = [];
-  let cur: { off: number; names: string[]; values: string[] } | undefined;
+  const rows: MacroRow[] = [];
+  let cur: MacroRow | undefined;
   const flush = () => {
     if (cur) rows.push(cur);
     cur = undefined;
   };
+  const addValue = (off: number, nm: string, v: string) => {
+    if (!cur || cur.names.length === 3) {
+      flush();
+      cur = { off, names: [], values: [] };
+    }
+    cur.names.push(nm);
+    cur.values.push(v);
+  };
   let depth = -1;
   const pad = (s: string) => s.padEnd(Math.max(16, s.length + 1));
+  const derived = Object.hasOwn(DERIVED, type) ? DERIVED[type] : undefined;
   for (const m of tt.members(id)) {
     const off = Math.floor(m.bitOffset / 8);
     const short = m.name.startsWith(prefix) ? m.name.slice(prefix.length) : m.name;
@@ -522,23 +599,14 @@ function printMacro(ctx: DcmdContext, addr: number, type: string, prefix: string
       continue;
     }
     if (t.kind !== 'int' && t.kind !== 'ptr' && t.kind !== 'enum') continue;
-    const size = tt.sizeof(m.type);
-    let v: string;
-    if (size === 8) v = BigInt.asUintN(64, ctx.target.load64(a)).toString(16);
-    else if (size === 4) v = ctx.target.load32(a).toString(16);
-    else if (size === 2) v = ctx.target.load16(a).toString(16);
-    else v = ctx.target.load8(a).toString(16);
-    if (t.kind === 'int' && t.signed) {
-      const sv = BigInt.asIntN(size * 8, BigInt('0x' + v));
-      if (sv < 0n) v = '-' + (-sv).toString(16);
+    const f = macroFormat(tt, short, m.type);
+    const v = macroValue(ctx, a, tt.sizeof(m.type), t.kind === 'int' && t.signed, f);
+    if (short === 'depth') depth = Number(v);
+    addValue(off, nm, v);
+    if (derived && short === derived.after) {
+      const dv = derived.read(ctx, a);
+      if (dv !== undefined) addValue(off, derived.name, String(dv));
     }
-    if (short === 'depth') depth = Number(BigInt('0x' + v.replace('-', '')));
-    if (!cur || cur.names.length === 3) {
-      flush();
-      cur = { off, names: [], values: [] };
-    }
-    cur.names.push(nm);
-    cur.values.push(v);
   }
   flush();
   for (const r of rows) {
@@ -631,9 +699,10 @@ Options:
       description: 'print a structure as its adb macro does ($<bufctl_audit, $<kmem_cache, $<vmem_seg)',
       help: `The genunix macros $<bufctl_audit, $<bufctl, $<kmem_cache, $<kmem_slab,
 $<vmem_seg and $<vmem run this dcmd.  It prints the structure at addr
-from the target's types: fields three to a row (names, then values in
-hex), strings and aggregates on lines of their own, and stacks as one
-symbolic frame per line.`,
+from the target's types: fields three to a row (names, then values in the
+macro's formats: sizes and counts in decimal, pointers and flags in hex,
+function pointers symbolically), strings and aggregates on lines of their
+own, and stacks as one symbolic frame per line.`,
       fn: macroDcmd,
     },
   ];
