@@ -144,13 +144,14 @@ test('mdb on a kmemdb core: ::status, $c, memory, ::nm, ::whatis', () => {
   const { path: core } = writeTestCore(dir);
   const t = openWasmCore(core);
   try {
-    const r = runMdb(t, '::status\n$c\n0x400=X\n0x9000/X\n::nm -f\n0x404::whatis\n');
+    const r = runMdb(t, '::status\n$c\n0x400=X\n0x9000/X\n::nm -t func\n0x404::whatis\n');
     assert.equal(r.stderr, '');
     const helper = INFO.functions[1]!;
     assert.match(r.stdout, /^debugging core file of test\.wasm \(32-bit\) from localhost\ncore file: core\.0\ninitial argv: test\.wasm -v input\.txt\nthreading model: native threads\nstatus: process terminated by a wasm trap: unreachable \(exit status 134\)\n/);
     assert.match(r.stdout, /\ncrash\+1\(\)\nhelper\+7\(\)\nmain\+1\(\)\n/);
     assert.match(r.stdout, /0x9000:\s+deadbeef/);
-    assert.match(r.stdout, new RegExp(`0x${helper.addr.toString(16)}\\|0x0*${helper.size.toString(16)}\\|FUNC \\|helper`));
+    // a program core's symbols have no ELF section: Shndx "?"
+    assert.match(r.stdout, new RegExp(`0x0*${helper.addr.toString(16)}\\|0x0*${helper.size.toString(16)}\\|FUNC \\|GLOB \\|0x0  \\|\\? +\\|helper`));
     assert.match(r.stdout, /404 is \.data\+4, in test\.wasm's data segment\n/);
     const w = runMdb(t, `${(helper.addr + 7).toString(16)}::whatis\n`);
     assert.match(w.stdout, /is helper\+7, in test\.wasm's text segment\n/);
@@ -170,12 +171,12 @@ test('mdb on a core of another runtime: with the module for names; umem dcmds de
   try {
     assert.equal(t.info, undefined);
     assert.equal(t.stackPointer(), STACK_TOP - 48);
-    const r = runMdb(t, '::status\n$c\n0x9000/X\n::nm -o\n0x410::whatis\n');
+    const r = runMdb(t, '::status\n$c\n0x9000/X\n::nm -t objt\n0x410::whatis\n');
     assert.equal(r.stderr, '');
     assert.match(r.stdout, /^debugging core file of test\.wasm \(32-bit\)/);
     assert.match(r.stdout, /crash\+1\(\)\nhelper\+7\(\)\nmain\+1\(\)\n/);
     assert.match(r.stdout, /deadbeef/);
-    assert.match(r.stdout, /\|OBJT \|\.data\n/);
+    assert.match(r.stdout, /\|OBJT \|GLOB \|0x0  \|\? +\|\.data\n/);
     assert.match(r.stdout, /410 is \.data\+0x10, in test\.wasm's data segment|410 is \.data\+10, in test\.wasm's data segment/);
   } finally {
     t.close();
