@@ -208,6 +208,7 @@ export function runWasmDemo(opts: WasmDemoOptions): WasmDemoResult {
   const out = opts.out;
   const say = (text: string) => out(wrap(text));
   const seed = String(opts.seed ?? 1);
+  ensureDir(opts.dir);
   out('kmemdb demo wasm: a use-after-free in a C program, from the report to the writer\n');
   out('='.repeat(77) + '\n\n');
   say(
@@ -219,7 +220,6 @@ export function runWasmDemo(opts: WasmDemoOptions): WasmDemoResult {
       'dcmds.  The program below, visits.c, counts visits to pages; it has a planted use-after-free.',
   );
 
-  ensureDir(opts.dir);
   const wasm = claimModulePath(opts.dir);
   out(`\n[1/3] Building ${path.basename(WASM_DEMO_SOURCE)} for wasm32-wasi\n\n`);
   out(`$ kmemdb cc -O2 -o ${shown(opts.dir, wasm)} ${path.basename(WASM_DEMO_SOURCE)}\n`);

@@ -63,3 +63,15 @@ test('kmemdb demo takes no argument but wasm', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^kmemdb: demo takes no arguments but "wasm" \(got wasm32\)\n/);
 });
+
+test('kmemdb demo wasm where ./crash is a file: one line, nothing printed before it', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const cwd = tmpDir('demo-wasm-file');
+  fs.writeFileSync(path.join(cwd, 'crash'), 'not a directory\n');
+  const r = kmemdb(['demo', 'wasm'], { cwd });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, 'kmemdb: savecore: ./crash exists and is not a directory\n');
+  assert.equal(fs.readFileSync(path.join(cwd, 'crash'), 'utf8'), 'not a directory\n');
+});
