@@ -5,7 +5,7 @@
  * session on it (the library's session over openWasmCore, as `mdb
  * prog.wasm core.0` runs it) answers ::status, $c, ::umem_verify, ::whatis
  * of the damaged or freed buffer (its last transaction names the program's
- * function that freed it) and ::bufctl -hv (the allocation too); the leak
+ * function that freed it) and ::bufctl -h and -hv (the allocation too); the leak
  * program's core, written at exit, answers ::findleaks; a wasm trap's
  * core answers ::status, $c and ::umem_status.
  *
@@ -74,7 +74,8 @@ async function heapErrorTranscript(name: string, yowasp = false): Promise<{ addr
   const t = openWasmCore(core, { modulePath: wasm });
   try {
     const first = transcript(t, ['::status', '$c', '::umem_verify', `${addr}::whatis`]);
-    const text = first + transcript(t, [`${whatisBufctl(first)}::bufctl -hv`]);
+    const bufctl = whatisBufctl(first);
+    const text = first + transcript(t, [`${bufctl}::bufctl -h`, `${bufctl}::bufctl -hv`]);
     if (!yowasp && (await toolchain()).kind === 'native') golden(name, text);
     return { addr, text };
   } finally {
@@ -111,6 +112,8 @@ test('use after free: ::whatis names the freeing function, ::bufctl -h the alloc
   const w = whatisOf(text, addr);
   assert.match(w.line, /^[0-9a-f]+ is allocated from umem_alloc_40:$/); // libumem marks it allocated before it checks the pattern
   assert.deepEqual(w.stack.slice(0, 5).map((f) => f.replace(/\+.*/, '')), ['umem_cache_free', 'umem_free', 'process_free', 'free', 'drop_record']);
+  // CALLER: the first frame outside libumem's umem_* functions
+  assert.match(text, /::bufctl -h\nADDR +BUFADDR +TIMESTAMP +THREAD +CALLER\n[0-9a-f]+ [0-9a-f]+ +[0-9a-f]+ [0-9a-f]+ process_free\+0x[0-9a-f]+\n[0-9a-f]+ [0-9a-f]+ +[0-9a-f]+ [0-9a-f]+ malloc\+0x[0-9a-f]+\n/);
   const history = text.slice(text.indexOf('::bufctl -hv'));
   assert.match(history, /\n {17}free\+[0-9a-fx]+\n {17}drop_record\+[0-9a-fx]+\n[^]*\n {17}malloc\+[0-9a-fx]+\n {17}new_record\+[0-9a-fx]+\n/);
 });

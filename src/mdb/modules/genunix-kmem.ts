@@ -26,7 +26,7 @@ import { KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE } from '../../abi/kmem-im
 import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
 import { kmemVerify } from '../analysis/verify.js';
-import type { Target } from '../../target/target.js';
+import { isProcessTarget, type Target } from '../../target/target.js';
 
 /**
  * ::kmem_debug's switch, per target (illumos keeps one mdb_debug_level for
@@ -70,9 +70,14 @@ function walkCacheArg(ctx: DcmdContext, kv: KmemView, addr: number | undefined, 
   return addr;
 }
 
-/** `%a` of the first frame not in the allocator, or "" */
+/**
+ * The first frame not in the allocator (0 if none): genunix skips kmem_*,
+ * libumem its own umem_* functions (a process's audit stacks start in
+ * umem_cache_alloc / umem_cache_free, as illumos' libumem module skips
+ * libumem`umem_*), so CALLER is process_free, malloc or the program's.
+ */
 export function callerOf(ctx: DcmdContext, kv: KmemView, stack: readonly number[]): number {
-  return kv.caller(stack, ['kmem_'], true);
+  return kv.caller(stack, isProcessTarget(ctx.target) ? ['umem_'] : ['kmem_'], true);
 }
 
 /** Function+offset as Solaris 10 prints callers ("%s+0x%lx"). */
@@ -971,7 +976,8 @@ Options:
         filter out bufctls not involving thread
 
 In a pipeline the matching bufctl addresses are passed on.  The CALLER
-column is the first stack frame outside the allocator (kmem_*).`;
+column is the first stack frame outside the allocator (kmem_* functions;
+libumem's umem_* on a process).`;
 
 export function kmemDcmds(): DcmdDef[] {
   return [
