@@ -9,32 +9,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { run } from '../../src/cli/kmemdb.js';
-import { openDump } from '../../src/target/dump-target.js';
 import { goldenIn, transcript } from '../golden.js';
+import { withCrash } from '../crash.js';
 import '../../src/mdb/modules/genunix.js';
 
 const golden = goldenIn('genunix/golden');
 
 /** `kmemdb crash NAME` into a fresh directory: its console (the directory elided) and the dump, read by mdb. */
 function crash(name: string, model: 'lp64' | 'ilp32', cmds: readonly string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-console-${name}-`));
-  try {
-    let out = '';
-    const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (out += s) };
-    assert.equal(run(['crash', name, '--dir', dir, '--seed', '4', '--model', model], io), 0, out);
-    const t = openDump(path.join(dir, 'unix.0'), path.join(dir, 'vmcore.0'));
-    try {
-      return `$ kmemdb crash ${name} --model ${model}\n${out.split(dir).join('DIR')}${transcript(t, cmds)}`;
-    } finally {
-      t.close();
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return withCrash(name, model, (t, console) => `$ kmemdb crash ${name} --model ${model}\n${console}${transcript(t, cmds)}`);
 }
 
 for (const model of ['lp64', 'ilp32'] as const) {

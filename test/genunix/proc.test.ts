@@ -8,12 +8,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { run } from '../../src/cli/kmemdb.js';
-import { openDump, type DumpTarget } from '../../src/target/dump-target.js';
 import { goldenIn, transcript } from '../golden.js';
+import { withCrash } from '../crash.js';
 import { runMdb } from '../../src/mdb/index.js';
 import { makeFixture } from './fixture.js';
 import '../../src/mdb/modules/genunix.js';
@@ -21,23 +17,6 @@ import '../../src/mdb/modules/netbsd.js';
 
 const golden = goldenIn('genunix/golden');
 
-/** Crash a scenario into a fresh directory and run fn on its dump. */
-function withDump<R>(name: string, model: 'lp64' | 'ilp32', fn: (t: DumpTarget) => R): R {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-proc-${name}-`));
-  try {
-    let out = '';
-    const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (out += s) };
-    assert.equal(run(['crash', name, '--dir', dir, '--seed', '4', '--model', model], io), 0, out);
-    const t = openDump(path.join(dir, 'unix.0'), path.join(dir, 'vmcore.0'));
-    try {
-      return fn(t);
-    } finally {
-      t.close();
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const CMDS = [
   '::ps',
@@ -60,7 +39,7 @@ const CMDS = [
 
 for (const model of ['lp64', 'ilp32'] as const) {
   test(`${model}: ::ps, ::ptree, ::pgrep, ::thread, ::stacks and ::panicinfo on a NetBSD scenario's dump`, () => {
-    const text = withDump('pool-unload', model, (t) => transcript(t, CMDS));
+    const text = withCrash('pool-unload', model, (t) => transcript(t, CMDS));
     golden(`proc-${model}`, text);
     // p0 first, then its children youngest first; make (pid 4) is init's child
     assert.match(text, /^> ::ps\nS +PID +PPID +PGID +SID +UID +FLAGS +ADDR NAME\nR +0 +0 +0 +0 +0 0x00000001 [0-9a-f]+ sched\nR +3 +0 +0 +0 +0 0x00020001 [0-9a-f]+ fsflush\n/m);

@@ -8,32 +8,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { run } from '../../src/cli/kmemdb.js';
-import { openDump } from '../../src/target/dump-target.js';
 import { goldenIn, transcript } from '../golden.js';
+import { withCrash } from '../crash.js';
 import { makeFixture, mdb } from '../genunix/fixture.js';
 
 const golden = goldenIn('mdb/golden');
 
 /** The mdb transcript of cmds on the dump of `kmemdb crash leak`. */
 function onDump(model: 'lp64' | 'ilp32', cmds: readonly string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-symbols-${model}-`));
-  try {
-    let out = '';
-    const io = { stdout: (s: string) => void (out += s), stderr: (s: string) => void (out += s) };
-    assert.equal(run(['crash', 'leak', '--dir', dir, '--seed', '4', '--model', model], io), 0, out);
-    const t = openDump(path.join(dir, 'unix.0'), path.join(dir, 'vmcore.0'));
-    try {
-      return transcript(t, cmds);
-    } finally {
-      t.close();
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return withCrash('leak', model, (t) => transcript(t, cmds));
 }
 
 const CMDS = [
