@@ -274,9 +274,11 @@ class ProgramRun {
     if (!trap) throw e;
     const top = this.code.functionAt(pcs[0] ?? 0);
     const isAbort = top?.name === 'abort';
-    const message = isAbort ? 'abort()' : `wasm trap: ${e instanceof RangeError ? 'call stack exhausted' : e.message}`;
+    const trapMessage = e instanceof RangeError ? 'call stack exhausted' : e.message;
+    const message = isAbort ? 'abort()' : `wasm trap: ${trapMessage}`;
     this.o.stderr(`${path.basename(this.o.wasm)}: ${message}\n${pcs.map((pc) => `    ${this.code.describe(pc)}\n`).join('')}`);
-    this.coreLine(isAbort ? 'abort' : 'trap', message, pcs, { exitStatus: ABORT_STATUS });
+    // the core's reason says it was a trap; its message is the trap's own
+    this.coreLine(isAbort ? 'abort' : 'trap', isAbort ? message : trapMessage, pcs, { exitStatus: ABORT_STATUS });
     return { status: ABORT_STATUS, end: isAbort ? 'abort' : 'trap', message, cores: this.cores };
   }
 

@@ -174,7 +174,7 @@ test('a wasm trap: ::status names it, $c prints the trapping frames, ::umem_stat
     tg.close();
   }
   if ((await toolchain()).kind === 'native') golden('trap', text);
-  assert.match(text, /\ninitial argv: trap\.wasm oob\n[^]*\nstatus: process terminated by a wasm trap: (wasm trap: )?memory access out of bounds/);
+  assert.match(text, /\ninitial argv: trap\.wasm oob\n[^]*\nstatus: process terminated by a wasm trap: memory access out of bounds/);
   assert.match(text, /\n> \$c\nread_wild\+[0-9a-fx]+\(\)\nparse_record\+[0-9a-fx]+\(\)\nmain\+/);
   assert.match(text, /\nStatus:\t\tready and active\n/);
 });
