@@ -340,7 +340,7 @@ function threadlistDcmd(ctx: DcmdContext, addr: number, flags: number, argv: rea
  * ::findstack: find kernel thread stack.  As illumos prints it: the saved
  * stack pointer, the frame the thread stopped in as `[ sp func+off() ]`,
  * then, indented, one `fp func+off()` line per caller ($C); with -v each
- * frame with its arguments (the stopped frame's too).
+ * caller with its arguments (the stopped frame's line never has them).
  */
 function findstackDcmd(ctx: DcmdContext, addr: number, _flags: number, argv: readonly string[]): DcmdResult {
   const g = ctx.getopts(argv, { v: 'bool' });
@@ -351,7 +351,7 @@ function findstackDcmd(ctx: DcmdContext, addr: number, _flags: number, argv: rea
   const st = threadStack(ctx, t);
   const shown = (i: number) => (g.opts.v ? st.args[i] : undefined);
   st.pcs.forEach((pc, i) => {
-    if (i === 0) ctx.printf('[ %0?p %s ]\n', t.sp, frameText(ctx, pc, shown(i)));
+    if (i === 0) ctx.printf('[ %0?p %s ]\n', t.sp, frameText(ctx, pc, undefined));
     else ctx.printf('  %0?p %s\n', st.fps[i] ?? 0, frameText(ctx, pc, shown(i)));
   });
   if (st.error) ctx.warn(st.error);
@@ -730,7 +730,7 @@ export function coreModule(s: Session): MdbModule {
       name: 'findstack',
       usage: ':[-v]',
       description: 'find kernel thread stack',
-      help: 'Print the stack of the thread at addr: its saved stack pointer, the frame\nthe thread stopped in as [ sp func+off() ], then one line per caller\n(frame pointer, func+off()).\n  -v  show each frame\'s arguments, func+off(arg0, arg1, ...)',
+      help: 'Print the stack of the thread at addr: its saved stack pointer, the frame\nthe thread stopped in as [ sp func+off() ], then one line per caller\n(frame pointer, func+off()).\n  -v  show each caller\'s arguments, func+off(arg0, arg1, ...)',
       fn: findstackDcmd,
     },
     {
