@@ -118,12 +118,10 @@ test('$c follows the frame-pointer chain of the panic thread', () => {
   assert.equal(runMdb(f.target, '0t10$d\n$c').stdout, 'radix = 10 base ten\nkmem_alloc+4()\nworker+0t16()\nmain+0t32()\n');
 });
 
-test('::findstack and ::stacks', () => {
+test('::findstack', () => {
   const f = makeTarget();
   const r = runMdb(f.target, `${hex(f.threads[1]!.addr)}::findstack`);
   assert.match(r.stdout, /^stack pointer for thread [0-9a-f]+: ([0-9a-f]{16})\n\[ \1 kmem_alloc\+4\(\) \]\n {2}[0-9a-f]{16} worker\+0x10\(\)\n/);
-  const s = runMdb(f.target, '::stacks');
-  assert.match(s.stdout, /THREAD\s+STATE\s+SOBJ\s+COUNT/);
 });
 
 test('::cpuinfo follows cpu_list along cpu_next', () => {

@@ -358,40 +358,6 @@ function findstackDcmd(ctx: DcmdContext, addr: number, _flags: number, argv: rea
   return DCMD_OK;
 }
 
-/** ::stacks: print unique kernel thread stacks */
-function stacksDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult {
-  const g = ctx.getopts(argv, { a: 'bool', c: 'string', m: 'string', v: 'bool' });
-  if (!g) return DCMD_USAGE;
-  let ths = ctx.target.threads();
-  if (flags & DCMD_ADDRSPEC) ths = ths.filter((t) => t.addr === addr);
-  const groups = new Map<string, { threads: TargetThread[]; pcs: number[] }>();
-  for (const t of ths) {
-    const st = threadStack(ctx, t);
-    const key = st.pcs.map((p) => ctx.symbolize(p)).join(',');
-    const gr = groups.get(key) ?? { threads: [], pcs: st.pcs };
-    gr.threads.push(t);
-    groups.set(key, gr);
-  }
-  const keep = [...groups.values()].filter((gr) => {
-    if (g.opts.c && !gr.pcs.some((p) => ctx.symbolize(p).split('+')[0] === g.opts.c)) return false;
-    if (g.opts.m && !gr.pcs.some((p) => ctx.target.symbolByAddr(p)?.module === g.opts.m)) return false;
-    return true;
-  });
-  keep.sort((a, b) => b.threads.length - a.threads.length || a.threads[0]!.addr - b.threads[0]!.addr);
-  if (flags & DCMD_PIPE_OUT) {
-    for (const gr of keep) for (const t of gr.threads) ctx.pipeOut(t.addr);
-    return DCMD_OK;
-  }
-  ctx.printf('%<u>%-?s %-8s %-19s %5s%</u>\n', 'THREAD', 'STATE', 'SOBJ', 'COUNT');
-  for (const gr of keep) {
-    const list = g.opts.a ? gr.threads : [gr.threads[0]!];
-    for (const t of list) ctx.printf('%-?p %-8s %-19s %5d\n', t.addr, t.cpu >= 0 ? 'ONPROC' : 'SLEEP', '<unknown>', gr.threads.length);
-    for (const pc of gr.pcs) ctx.printf('%?s %a\n', '', pc);
-    ctx.out('\n');
-  }
-  return DCMD_OK;
-}
-
 /** ::cpuinfo: print CPU information */
 function cpuinfoDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]): DcmdResult {
   const g = ctx.getopts(argv, { v: 'bool' });
@@ -732,13 +698,6 @@ export function coreModule(s: Session): MdbModule {
       description: 'find kernel thread stack',
       help: 'Print the stack of the thread at addr: its saved stack pointer, the frame\nthe thread stopped in as [ sp func+off() ], then one line per caller\n(frame pointer, func+off()).\n  -v  show each caller\'s arguments, func+off(arg0, arg1, ...)',
       fn: findstackDcmd,
-    },
-    {
-      name: 'stacks',
-      usage: '?[-a] [-c func] [-m module]',
-      description: 'print unique kernel thread stacks',
-      help: 'Group the threads by identical stacks and print each stack once, with the\nnumber of threads sharing it.  With an address, only that thread.\n  -a  print every thread of each group\n  -c func  only stacks containing func\n  -m module  only stacks with a frame in module',
-      fn: stacksDcmd,
     },
     {
       name: 'cpuinfo',
