@@ -1,7 +1,7 @@
 /*
  * The mdb command:
  *
- *   mdb [-e CMDS]... [--max-output N] [unix.N vmcore.N | vmcore.N | N | DIR [N] | PROG.wasm core.N | core.N]
+ *   mdb [-e CMDS]... [--max-output N] [--max-work N] [unix.N vmcore.N | vmcore.N | N | DIR [N] | PROG.wasm core.N | core.N]
  *   mdb -k [-w] [--scenario NAME] [--kmem-flags X] [--model M] [--seed N] [--at S] [-e CMDS]...
  *
  * A program core (core.N of a wasm32 program, docs/wasm-core.md) is
@@ -13,8 +13,8 @@
  * standard input when it is not a terminal, or from an interactive prompt
  * with history, completion, Ctrl-C and a pager (terminal.ts).  With -e or
  * standard input the exit status is non-zero if a command failed.
- * --max-output bounds what one command line may print (the session's output
- * bound, session.ts; 0: no bound).  Options
+ * --max-output bounds what one command line may print, --max-work the bytes
+ * of memory it may scan (the session's bounds, session.ts; 0: no bound).  Options
  * are parsed by node:util parseArgs; one we lack is refused by name.
  */
 
@@ -25,18 +25,20 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Target } from '../target/target.js';
-import { createSession, DEFAULT_OUTPUT_BOUND } from '../mdb/index.js';
+import { createSession, DEFAULT_OUTPUT_BOUND, DEFAULT_WORK_BOUND, type SessionOptions } from '../mdb/index.js';
 import { Keyboard, Pager, mdbCompleter, terminalRows } from './terminal.js';
 import { packageVersion } from './version.js';
 import { openLiveTarget, takeLiveArgs, type LiveArgs } from './mdb-live.js';
 import { OptionError } from './system-options.js';
 
-const USAGE = `Usage: mdb [-e commands]... [--max-output n] [unix.N vmcore.N | vmcore.N | N | dir [N] | prog.wasm core.N | core.N]
+const USAGE = `Usage: mdb [-e commands]... [--max-output n] [--max-work n] [unix.N vmcore.N | vmcore.N | N | dir [N] | prog.wasm core.N | core.N]
        mdb -k [-w] [--scenario name] [--kmem-flags flags] [--model lp64|ilp32] [--seed n] [--at seconds] [-e commands]...
   -e commands   run the commands and exit (repeatable: run in order)
   -k            a live simulated kernel (-w: writable)
   --max-output n  stop a command line that prints more than n characters
                 (default ${DEFAULT_OUTPUT_BOUND}; 0: no limit)
+  --max-work n  stop a command line that scans more than n bytes of memory
+                (::kgrep, ::ugrep; default ${DEFAULT_WORK_BOUND}; 0: no limit)
   --version     print the version
   --help        print this help
 Without -e, commands are read from standard input, or from a prompt when it
@@ -53,8 +55,8 @@ interface MdbArgs {
   /** The -e command strings, in order. */
   readonly commands: readonly string[];
   readonly files: readonly string[];
-  /** --max-output: the session's output bound (undefined: the default). */
-  readonly maxOutput?: number;
+  /** --max-output and --max-work: the session's bounds (absent: the defaults). */
+  readonly bounds: Pick<SessionOptions, 'maxOutput' | 'maxWork'>;
 }
 
 /** Parse the command line (node:util parseArgs); options we lack are refused by name. */
@@ -69,6 +71,7 @@ function parseMdbArgs(argv: string[]): MdbArgs {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
         'max-output': { type: 'string' },
+        'max-work': { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -77,7 +80,8 @@ function parseMdbArgs(argv: string[]): MdbArgs {
     const msg = e instanceof Error ? e.message : String(e);
     const unknown = /Unknown option '([^']+)'/.exec(msg);
     if (unknown) usageError(`${unknown[1]}: not supported`);
-    if (/argument missing/.test(msg)) usageError(/max-output/.test(msg) ? '--max-output needs a number' : '-e needs a command string');
+    const bound = /--max-(output|work)/.exec(msg);
+    if (/argument missing/.test(msg)) usageError(bound ? `${bound[0]} needs a number` : '-e needs a command string');
     usageError(msg.split('\n')[0]!);
   }
   const v = parsed.values;
@@ -90,9 +94,20 @@ function parseMdbArgs(argv: string[]): MdbArgs {
     process.exit(0);
   }
   if (parsed.positionals.length > 2) usageError('too many operands (give unix.N vmcore.N, vmcore.N, N, or a directory)');
-  const mo = v['max-output'];
-  if (mo !== undefined && !/^\d{1,15}$/.test(mo)) usageError(`--max-output needs a number of characters (0: no limit), not '${mo.slice(0, 40)}'`);
-  return { commands: v.e ?? [], files: parsed.positionals, ...(mo !== undefined ? { maxOutput: Number(mo) } : {}) };
+  const maxOutput = boundArg('--max-output', 'characters', v['max-output']);
+  const maxWork = boundArg('--max-work', 'bytes', v['max-work']);
+  return {
+    commands: v.e ?? [],
+    files: parsed.positionals,
+    bounds: { ...(maxOutput !== undefined ? { maxOutput } : {}), ...(maxWork !== undefined ? { maxWork } : {}) },
+  };
+}
+
+/** The number a bound option gives (undefined when absent). */
+function boundArg(option: string, unit: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(text)) usageError(`${option} needs a number of ${unit} (0: no limit), not '${text.slice(0, 40)}'`);
+  return Number(text);
 }
 
 class Writer {
@@ -294,7 +309,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   await loadModules();
-  const s = createSession(target, io, [], { shellEscapes: true, ...(args.maxOutput !== undefined ? { maxOutput: args.maxOutput } : {}) });
+  const s = createSession(target, io, [], { shellEscapes: true, ...args.bounds });
   process.on('SIGINT', () => {
     s.interruptedFlag = true;
   });

@@ -10,7 +10,7 @@ import { registeredModules, type MdbModule } from './module.js';
 import { checkInt, checkString } from '../machine/argcheck.js';
 
 export * from './module.js';
-export { Session, MdbError, DEFAULT_OUTPUT_BOUND, type MdbIO } from './session.js';
+export { Session, MdbError, DEFAULT_OUTPUT_BOUND, DEFAULT_WORK_BOUND, type MdbIO } from './session.js';
 export { NoTarget } from './notarget.js';
 export { MdbSyntaxError, parseNumber } from './parse.js';
 export { mdbSprintf } from './printf.js';
@@ -25,6 +25,12 @@ export interface SessionOptions {
    * Past it the command stops with one line saying so.
    */
   readonly maxOutput?: number;
+  /**
+   * Most bytes of target memory one command line may scan in whole-memory
+   * scans (::kgrep, ::ugrep; default DEFAULT_WORK_BOUND, 16 GiB; 0: no
+   * bound).  Past it the command stops with one line saying so.
+   */
+  readonly maxWork?: number;
 }
 
 /** A session over a target (undefined: no target), with the core module and all registered modules. */
@@ -34,6 +40,10 @@ export function createSession(target: Target | undefined, io: MdbIO, extra: read
   if (options.maxOutput !== undefined) {
     checkInt('createSession', 'options.maxOutput', options.maxOutput, 0, Number.MAX_SAFE_INTEGER);
     s.outputBound = options.maxOutput;
+  }
+  if (options.maxWork !== undefined) {
+    checkInt('createSession', 'options.maxWork', options.maxWork, 0, Number.MAX_SAFE_INTEGER);
+    s.workBound = options.maxWork;
   }
   s.loadModule(coreModule(s));
   for (const m of [...registeredModules(), ...extra]) s.loadModule(m);

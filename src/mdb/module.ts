@@ -284,6 +284,13 @@ export interface DcmdContext {
   /** True once the user interrupted (Ctrl-C); long loops should stop. */
   interrupted(): boolean;
   /**
+   * Count bytes of target memory a scan is about to read against the
+   * command line's work bound; past the bound the command is stopped (the
+   * call does not return).  Scans whose cost grows with memory size
+   * (::kgrep, ::ugrep) charge each window.
+   */
+  chargeWork(bytes: number): void;
+  /**
    * mdb_get_pipe: in a pipeline, all the input addresses (this call's and the
    * remaining ones); the dcmd is then not called again for them.  Outside a
    * pipeline, [] .

@@ -22,8 +22,11 @@
  * counting its output, its warnings, and the text and addresses passed down
  * its pipes.  Past the bound the command stops, as an interrupt stops it,
  * and one line says so; the next command starts with a fresh budget.
- * Scripts (-e, standard input, runMdb) and the fuzzers rely on it where a
- * terminal user would press Ctrl-C.
+ * Work bound: the same line may scan at most `workBound` bytes of target
+ * memory in scans that read all of it (::kgrep, ::ugrep), so that a
+ * pipeline with little output (`::walk X | ::kgrep`) cannot run for
+ * minutes.  Scripts (-e, standard input, runMdb) and the fuzzers rely on
+ * both where a terminal user would press Ctrl-C.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -74,6 +77,8 @@ const PIPE_ADDRS_MAX = 1 << 22;
 const PIPE_TEXT_MAX = 1 << 26;
 /** Default output bound of one command line, characters (createSession option maxOutput). */
 export const DEFAULT_OUTPUT_BOUND = 1 << 26;
+/** Default work bound of one command line, bytes of target memory scanned (createSession option maxWork). */
+export const DEFAULT_WORK_BOUND = 2 ** 34;
 
 export interface MdbIO {
   stdout(s: string): void;
@@ -105,10 +110,14 @@ export class MdbError extends MessageError {}
 class AbortLine extends Error {}
 
 /**
- * Thrown by a write past the output bound; it unwinds the command (dcmds
- * never see it as their own failure) and the session reports it once.
+ * Thrown by a write past the output bound, or a scan past the work bound;
+ * it unwinds the command (dcmds never see it as their own failure) and the
+ * session reports it once.
  */
-class OutputBoundError extends Error {}
+class LineBoundError extends Error {}
+
+/** Which bound stopped the current command line. */
+type LineBound = 'output' | 'work';
 
 /** The input of a pipe-fed stage: the addresses and the next one to run (getPipe() takes the rest). */
 interface PipeInput {
@@ -161,9 +170,9 @@ export class Session {
    * another thread while a command runs); polled with interruptedFlag.
    */
   interruptProbe: (() => boolean) | undefined;
-  /** True once the user interrupted (or the output bound was reached): long loops stop and the command returns to the prompt. */
+  /** True once the user interrupted (or a bound was reached): long loops stop and the command returns to the prompt. */
   get interruptedFlag(): boolean {
-    return this.interruptRequested || this.outputStopped || (this.interruptProbe !== undefined && this.interruptProbe());
+    return this.interruptRequested || this.stoppedBy !== undefined || (this.interruptProbe !== undefined && this.interruptProbe());
   }
   set interruptedFlag(v: boolean) {
     this.interruptRequested = v;
@@ -172,10 +181,14 @@ export class Session {
   maxRepeat = 1n << 20n;
   /** Most characters one command line may write (0: no bound); see the header comment. */
   outputBound = DEFAULT_OUTPUT_BOUND;
+  /** Most bytes of target memory one command line may scan (0: no bound); see the header comment. */
+  workBound = DEFAULT_WORK_BOUND;
   /** Characters the current command line has written. */
   private lineOutput = 0;
-  /** The current command line went past the output bound and is being stopped. */
-  private outputStopped = false;
+  /** Bytes of target memory the current command line has scanned. */
+  private lineWork = 0;
+  /** The bound the current command line went past; it is being stopped. */
+  private stoppedBy: LineBound | undefined;
   private depth = 0;
   readonly stdout: Out;
   private curOut: Out;
@@ -259,9 +272,9 @@ export class Session {
   warn(msg: string): void {
     const line = msg.endsWith('\n') ? msg.slice(0, -1) : msg;
     const text = 'mdb: ' + (line.length > WARN_MAX ? line.slice(0, WARN_MAX) + '...' : line) + '\n';
-    if (this.outputStopped) return;
+    if (this.stoppedBy !== undefined) return;
     if (this.outputBound > 0 && this.lineOutput + text.length > this.outputBound) {
-      this.outputStopped = true;
+      this.stoppedBy = 'output';
       return;
     }
     this.lineOutput += text.length;
@@ -270,35 +283,54 @@ export class Session {
 
   /**
    * Count n characters of the current command line's output against the
-   * bound; past it, stop the command (OutputBoundError, and interruptedFlag
+   * bound; past it, stop the command (LineBoundError, and interruptedFlag
    * for loops that catch errors themselves).
    */
   charge(n: number): void {
-    if (this.outputStopped) throw new OutputBoundError();
+    if (this.stoppedBy !== undefined) throw new LineBoundError();
     this.lineOutput += n;
-    if (this.outputBound > 0 && this.lineOutput > this.outputBound) {
-      this.outputStopped = true;
-      throw new OutputBoundError();
-    }
+    if (this.outputBound > 0 && this.lineOutput > this.outputBound) this.stop('output');
   }
 
-  /** Start a command line's output budget. */
+  /**
+   * Count n bytes of target memory scanned by the current command line
+   * against the work bound (a scan charges each window before it reads
+   * it); past it, stop the command as the output bound does.
+   */
+  chargeWork(n: number): void {
+    if (this.stoppedBy !== undefined) throw new LineBoundError();
+    this.lineWork += n;
+    if (this.workBound > 0 && this.lineWork > this.workBound) this.stop('work');
+  }
+
+  private stop(bound: LineBound): never {
+    this.stoppedBy = bound;
+    throw new LineBoundError();
+  }
+
+  /** Start a command line's budgets. */
   private startBudget(): void {
     this.lineOutput = 0;
-    this.outputStopped = false;
+    this.lineWork = 0;
+    this.stoppedBy = undefined;
   }
 
-  /** Say that the output bound stopped the command line; true if it did. */
-  private reportOutputBound(): boolean {
-    if (!this.outputStopped) return false;
-    this.outputStopped = false;
-    this.io.stderr(`mdb: output limit of ${this.outputBound} characters reached: command stopped, the rest of its output is lost (option maxOutput, mdb --max-output)\n`);
+  /** Say which bound stopped the command line; true if one did. */
+  private reportLineBound(): boolean {
+    const bound = this.stoppedBy;
+    if (bound === undefined) return false;
+    this.stoppedBy = undefined;
+    this.io.stderr(
+      bound === 'output'
+        ? `mdb: output limit of ${this.outputBound} characters reached: command stopped, the rest of its output is lost (option maxOutput, mdb --max-output)\n`
+        : `mdb: work limit of ${this.workBound} bytes scanned reached: command stopped (option maxWork, mdb --max-work)\n`,
+    );
     return true;
   }
 
   /** Print an exception as an mdb message. */
   report(e: unknown): void {
-    if (e instanceof AbortLine || e instanceof OutputBoundError) return;
+    if (e instanceof AbortLine || e instanceof LineBoundError) return;
     if (e instanceof TargetReadError) this.warn(e.message.startsWith('failed') ? e.message : `failed to read memory at 0x${hexU(toU64(e.addr))}`);
     else if (e instanceof MessageError || e instanceof DcmdError || e instanceof WalkError || e instanceof FormatError) this.warn(e.message);
     else if (e instanceof CtfError) this.warn(e.message);
@@ -456,7 +488,7 @@ export class Session {
     try {
       const p = new Parser(text, this.radix);
       for (;;) {
-        if (this.quitRequested || this.outputStopped) break;
+        if (this.quitRequested || this.stoppedBy !== undefined) break;
         let cmd: Command | undefined;
         try {
           p.radix = this.radix;
@@ -476,21 +508,21 @@ export class Session {
           r = this.execCommand(cmd);
         } catch (e) {
           // a nested run (::eval, $<) passes the bound up to the command that ran it
-          if (e instanceof OutputBoundError && !top) throw e;
+          if (e instanceof LineBoundError && !top) throw e;
           this.report(e);
           r = false;
           if (e instanceof AbortLine) p.skipLine();
         }
         this.curOut = outer;
         outer.indent = 0;
-        if (!this.outputStopped) {
+        if (this.stoppedBy === undefined) {
           try {
             outer.endLine();
           } catch (e) {
-            if (!(e instanceof OutputBoundError) || !top) throw e;
+            if (!(e instanceof LineBoundError) || !top) throw e;
           }
         }
-        if (top && this.reportOutputBound()) r = false;
+        if (top && this.reportLineBound()) r = false;
         if (!r) {
           ok = false;
           this.failed = true;
@@ -680,7 +712,7 @@ export class Session {
     try {
       r = ent.def.fn(ctx, fromU64(addr), flags, argv);
     } catch (e) {
-      if (e instanceof OutputBoundError) throw e;
+      if (e instanceof LineBoundError) throw e;
       this.report(e);
       // a syntax error in an argument is the same for every pipeline input: stop the line
       return e instanceof MdbSyntaxError ? DCMD_ABORT : DCMD_ERR;
@@ -1092,6 +1124,9 @@ class Ctx implements DcmdContext {
   }
   interrupted(): boolean {
     return this.s.interruptedFlag;
+  }
+  chargeWork(bytes: number): void {
+    this.s.chargeWork(bytes);
   }
   getPipe(): number[] {
     const p = this.s.pipeIn;

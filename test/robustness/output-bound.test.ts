@@ -3,8 +3,9 @@
  * fuzzed lines run for minutes: a pipe-fed stage runs with a count of 1
  * (illumos' mdb_call), `addr,count::dump` dumps count bytes once, and a
  * command that writes past the bound (output, warnings, or what its pipes
- * pass on) stops with one line saying so.  Work is counted (calls, lines,
- * reads), never timed.
+ * pass on) stops with one line saying so; so does a line whose scans
+ * (::kgrep per piped address) read more memory than the work bound.  Work
+ * is counted (calls, lines, reads), never timed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +13,16 @@ import { runMdb, DCMD_OK, type MdbModule } from '../../src/mdb/index.js';
 import '../../src/mdb/modules/genunix.js';
 import { ArgumentError } from '../../src/machine/argcheck.js';
 import { openDump } from '../../src/target/dump-target.js';
-import { mdb, scenarioDump } from './helpers.js';
+import { mdb, scenarioDump, type Dump } from './helpers.js';
 
+const WORK_LINE = /^mdb: work limit of (\d+) bytes scanned reached: command stopped/m;
 const BOUND_LINE = /^mdb: output limit of (\d+) characters reached: command stopped, the rest of its output is lost/m;
 
 /** A module that emits addresses, records how it is called, and misbehaves on request. */
+let pool: Dump | undefined;
+/** One pool-unload dump for the tests on a real dump. */
+const poolDump = (): Dump => (pool ??= scenarioDump('pool-unload'));
+
 function probeModule() {
   const seen = { counts: [] as number[], taken: [] as number[], stubbornLoops: 0 };
   const mod: MdbModule = {
@@ -156,7 +162,7 @@ test('mdb --max-output: one line when reached, usage error when malformed', () =
 });
 
 test('the fuzzer\'s slow lines: bounded work on real dumps', () => {
-  const pool = scenarioDump('pool-unload');
+  const pool = poolDump();
   const t = openDump(pool.unix, pool.vmcore);
   try {
     // module_init's bit diagram (=j) piped into ::dump: 16 bytes per address, not the pipe's length each
@@ -177,4 +183,49 @@ test('the fuzzer\'s slow lines: bounded work on real dumps', () => {
   } finally {
     t.close();
   }
+});
+
+test('the work bound stops a pipeline of whole-memory scans with little output', () => {
+  const pool = poolDump();
+  const t = openDump(pool.unix, pool.vmcore);
+  try {
+    let scanned = 0;
+    const bytes = t.bytes.bind(t);
+    t.bytes = (base: number, size: number) => {
+      scanned += size;
+      return bytes(base, size);
+    };
+    const once = runMdb(t, 'kmem_caches::kgrep');
+    assert.equal(once.ok, true, once.stderr);
+    const perScan = scanned;
+    assert.ok(perScan > 0);
+    // every cache's address, each searched over all of memory: bounded to about three scans
+    scanned = 0;
+    const bound = 3 * perScan;
+    const r = runMdb(t, '::walk kmem_cache | ::kgrep\n::echo after', [], { maxWork: bound });
+    assert.equal(r.ok, false);
+    assert.equal(WORK_LINE.exec(r.stderr)?.[1], String(bound), r.stderr);
+    assert.equal(r.stderr.match(new RegExp(WORK_LINE.source, 'gm'))?.length, 1, r.stderr);
+    assert.ok(scanned <= bound + perScan, `${scanned} bytes read for a bound of ${bound}`);
+    assert.ok(r.stdout.endsWith('after \n'), 'the next command has a fresh budget');
+    // without a bound the same line runs to its end
+    const all = runMdb(t, '::walk kmem_cache | ::kgrep', [], { maxWork: 0 });
+    assert.equal(all.ok, true, all.stderr);
+    assert.ok(all.stdout.split('\n').filter(Boolean).length > 0);
+    for (const bad of [-1, 0.5, Number.NaN]) {
+      assert.throws(() => runMdb(t, '::echo', [], { maxWork: bad }), ArgumentError);
+    }
+  } finally {
+    t.close();
+  }
+});
+
+test('mdb --max-work: one line when reached, usage error when malformed', () => {
+  const pool = poolDump();
+  const r = mdb(['--max-work', '4096', '-e', 'kmem_caches::kgrep', pool.unix, pool.vmcore]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, WORK_LINE);
+  const bad = mdb(['--max-work', 'lots', '-e', '::dcmds']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^mdb: --max-work needs a number of bytes/);
 });

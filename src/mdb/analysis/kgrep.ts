@@ -23,6 +23,8 @@ export interface KgrepOptions {
   mask?: bigint;
   minAddr?: number;
   maxAddr?: number;
+  /** Called with the size of each window before it is searched (a work bound may stop the scan by throwing). */
+  charge?: (bytes: number) => void;
 }
 
 export interface KgrepHit {
@@ -65,6 +67,7 @@ export function kgrepScan(t: Target, value: bigint, opts: KgrepOptions, onHit: (
       const stop = Math.min(end, w.base + w.size);
       const off0 = a - w.base;
       const off1 = stop - w.base;
+      opts.charge?.(off1 - off0);
       searched += off1 - off0;
       if (mask === undefined && dist === undefined && size >= 4) {
         // exact match: native search on the low half

@@ -437,7 +437,6 @@ function kgrepDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly
   let mask: bigint | undefined;
   if (maskFull !== FULL) mask = maskFull;
   const value = BigInt.asUintN(64, BigInt(addr));
-  let n = 0;
   let searched: number;
   try {
     searched = kgrepScan(
@@ -449,9 +448,9 @@ function kgrepDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly
         mask,
         minAddr: o.a !== undefined ? ctx.parseValue(o.a) : undefined,
         maxAddr: o.A !== undefined ? ctx.parseValue(o.A) : undefined,
+        charge: (bytes) => ctx.chargeWork(bytes),
       },
       (a, v) => {
-        n++;
         if (flags & DCMD_PIPE_OUT) ctx.pipeOut(a);
         else if (o.v) ctx.printf('%p:\t%llx\n', a, v);
         else ctx.printf('%p\n', a);
@@ -462,7 +461,6 @@ function kgrepDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly
     throw e;
   }
   if (searched === 0) ctx.warn('warning: nothing searched');
-  void n;
   return DCMD_OK;
 }
 
