@@ -3,7 +3,8 @@
  * it: for a kmem error, what the allocator found (kmem_error's report,
  * the MDB guide's lines) before the panic; for a forced dump (reboot -d),
  * the panic from uadmin's path with its panic stack; and what mdb shows
- * of it in the dump (::status, $c, ::msgbuf).  Goldens under
+ * of it in the dump (::status, $c, ::msgbuf); the firewall scenario under
+ * kmem_flags 0xf in each model.  Goldens under
  * test/genunix/golden/console-*.txt.
  */
 
@@ -16,8 +17,9 @@ import '../../src/mdb/modules/genunix.js';
 const golden = goldenIn('genunix/golden');
 
 /** `kmemdb crash NAME` into a fresh directory: its console (the directory elided) and the dump, read by mdb. */
-function crash(name: string, model: 'lp64' | 'ilp32', cmds: readonly string[]): string {
-  return withCrash(name, model, (t, console) => `$ kmemdb crash ${name} --model ${model}\n${console}${transcript(t, cmds)}`);
+function crash(name: string, model: 'lp64' | 'ilp32', cmds: readonly string[], args: readonly string[] = []): string {
+  const line = ['kmemdb crash', name, '--model', model, ...args].join(' ');
+  return withCrash(name, model, (t, console) => `$ ${line}\n${console}${transcript(t, cmds)}`, args);
 }
 
 for (const model of ['lp64', 'ilp32'] as const) {
@@ -38,7 +40,22 @@ for (const model of ['lp64', 'ilp32'] as const) {
     golden(`console-modified-${model}`, maf);
     assert.match(maf, /^kernel memory allocator: buffer modified after being freed\nmodification occurred at offset 0x[0-9a-f]+ \(0xdeadbeefdeadbeef replaced by 0x[0-9a-f]+\)\nbuffer=/m);
     assert.match(maf, /\npanic\[cpu\d\]\/thread=[0-9a-f]+: kernel heap corruption detected\n\n[0-9a-f]+ genunix:kmem_error\+[0-9a-f]+ \(\)\n/);
-    const bt = crash('buftag', model, []);
+    const bt = crash('buftag', model, ['::status', '$c']);
+    golden(`console-buftag-${model}`, bt);
     assert.match(bt, /^kernel memory allocator: boundary tag corrupted\n {4}bcp \^ bxstat = 0xffeef4ee, should be f4eef4ee\n/m);
+  });
+
+  test(`${model}: the firewall scenario under --kmem-flags 0xf: a fault on the firewall page (LP64), the redzone at kmem_free (ILP32, no firewall)`, () => {
+    const text = crash('firewall', model, ['::status', '$c'], ['--kmem-flags', '0xf']);
+    golden(`console-firewall-${model}`, text);
+    if (model === 'lp64') {
+      assert.match(text, /^panic\[cpu\d\]\/thread=[0-9a-f]+: fatal page fault in supervisor mode: write at 0x[0-9a-f]+ \(rip memtest_fill\+0x6c\)$/m);
+      assert.match(text, /^> \$c\nmemtest_fill\+0x6c\(\)\n/m);
+    } else {
+      // kmem_minfirewall is ULONG_MAX on ILP32 (as in illumos): the overrun lands in the redzone, found when the driver frees
+      assert.match(text, /^kernel memory allocator: redzone violation: write past end of buffer\n/m);
+      assert.match(text, /^panic message: kernel heap corruption detected$/m);
+      assert.match(text, /^memtest_drain\+0x38\(\)$/m);
+    }
   });
 }

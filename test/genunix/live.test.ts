@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { bootLive as boot, type LiveOptions } from '../../src/scenarios/live.js';
 import { liveTarget } from '../../src/target/live-target.js';
 import { goldenIn, transcript } from '../golden.js';
+import { hex } from '../../src/machine/addr.js';
 import '../../src/mdb/modules/genunix.js';
 import '../../src/mdb/modules/netbsd.js';
 
@@ -68,13 +69,23 @@ for (const model of ['lp64', 'ilp32'] as const) {
   });
 }
 
-test('mdb -k --scenario pool-unload --model ilp32: the NetBSD failure reached live', () => {
-  const lk = bootLive({ model: 'ilp32', scenario: 'pool-unload' });
-  const text = transcript(lk.target, ['::kmemdb_run', '$c', '*mqmsg_cache::print struct pool pr_wchan']);
-  assert.match(text, /kmemdb: the kernel panicked/);
-  assert.match(text, /^pool_destroy\+0xb1\([0-9a-f]+\)$/m);
-  assert.match(text, /pr_wchan = 0x[0-9a-f]+ "mqmsgpl"/);
-});
+for (const model of ['lp64', 'ilp32'] as const) {
+  test(`${model}: mdb -k --scenario pool-unload: the NetBSD failure reached live, with the dump's diagnosis`, () => {
+    const lk = bootLive({ model, scenario: 'pool-unload' });
+    const ran = transcript(lk.target, ['::status', '::kmemdb_run', '::status', '$c', '::stacks -t panic', '*mqmsg_cache::print struct pool pr_wchan pr_alloc_list']);
+    // the stale tqe_prev points into the unloaded culprit module's former data, as on the dump
+    const t = lk.target;
+    const stale = t.loadPtr(t.loadPtr(t.symbolByName('mqmsg_cache')!.value) + t.types.offsetof('struct pool', 'pr_alloc_list.tqe_prev'));
+    const text = ran + transcript(t, [`0x${hex(stale)}::whatis`]);
+    golden(`live-pool-unload-${model}`, text);
+    assert.match(text, /kmemdb: the kernel panicked/);
+    assert.match(text, /^pool_destroy\+0xb1\([0-9a-f]+\)$/m);
+    assert.match(text, /pr_wchan = 0x[0-9a-f]+ "mqmsgpl"/);
+    assert.match(text, new RegExp(`tqe_prev = 0x${hex(stale)}\n`));
+    const link = t.types.offsetof('struct pool', 'pr_alloc_list');
+    assert.match(text, new RegExp(`formerly belonging to module culprit .*: culprit_pool\\+0x${link.toString(16)}\n`));
+  });
+}
 
 test('::kmemdb_run on a target that cannot run, and bad arguments, fail in one line', () => {
   const lk = bootLive({ seed: 3 });

@@ -63,7 +63,7 @@ for (const model of ['lp64', 'ilp32'] as const) {
   let fx: Fixture | undefined;
   const F = () => (fx ??= makeFixture({ model }));
 
-  test(`golden (${model}): freemem_constructed, freectl_constructed, kmem_hash, bufctl, kmem_slab_partial, vmem_postfix`, () => {
+  test(`golden (${model}): freemem_constructed, freectl_constructed, freectl, kmem_hash, bufctl, kmem_slab_partial, vmem_postfix`, () => {
     const { t, obj, big } = C();
     const vv = new VmemView(t);
     const metadata = vv.arenaByName('kmem_metadata')!;
@@ -73,6 +73,7 @@ for (const model of ['lp64', 'ilp32'] as const) {
         '::kmem_cache -n walk_',
         `${X(obj)}::walk freemem_constructed`,
         `${X(big)}::walk freectl_constructed`,
+        `${X(big)}::walk freectl`,
         `${X(big)}::walk kmem_hash`,
         `${X(big)}::walk bufctl`,
         `${X(obj)}::walk bufctl`,
@@ -129,7 +130,7 @@ for (const model of ['lp64', 'ilp32'] as const) {
     assert.equal(alloc.length, 3);
     assert.equal(mags.length, 3);
     assert.deepEqual([...alloc, ...mags].sort((a, b) => a - b), hash);
-    // freectl: the magazine bufctls (found on the hash chains), then the slab freelists'
+    // freectl: the magazine bufctls (found on the hash chains), then the slab freelists' (golden: walkers-constructed-*)
     assert.deepEqual(walk(t, `${X(big)}::walk freectl`).slice(0, 3), mags);
   });
 

@@ -72,23 +72,7 @@ for (const model of ['lp64', 'ilp32'] as const) {
   });
 }
 
-test('firewall with kmem_flags 0xf: the firewall page on LP64 (kmem_minfirewall PAGESIZE/2), the redzone at kmem_free on ILP32 (no firewall)', () => {
-  const dir = tmp('firewall');
-  try {
-    const a = runScenario('firewall', { dir, model: 'lp64', seed: 5, kmemFlags: 0xf });
-    assert.match(a.panicMessage, EXPECT.firewall!.panic);
-    const b = runScenario('firewall', { dir, model: 'ilp32', seed: 5, kmemFlags: 0xf });
-    assert.equal(b.system.kmem.errors.at(-1)?.name, 'REDZONE');
-    const t = openDump(b.dump.unixPath, b.dump.vmcorePath);
-    try {
-      assert.match(runMdb(t, '$c').stdout, /^memtest_drain\+0x38\(\)$/m);
-    } finally {
-      t.close();
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+// The firewall scenario under kmem_flags 0xf in both models: test/genunix/console.test.ts.
 
 test('leak: ::findleaks reports exactly the leaked buffers, by their three call paths', () => {
   const dir = tmp('leak');
