@@ -38,6 +38,7 @@ import { KernelPanic } from '../kernel/kernel.js';
 import { PageFault } from '../machine/memory.js';
 import type { KmemErrorReport } from '../kmem/index.js';
 import { KM_NOSLEEP } from '../abi/kmem-impl.js';
+import { MALLOC_MAGIC, MALLOC_TAG, MEMALIGN_MAGIC, UMEM_FREE_PATTERN_32 } from '../abi/umem-malloc.js';
 import { VM_NOSLEEP } from '../vmem/api.js';
 import { parseUmemEnv, type UmemConfig, type UmemEnv } from './env.js';
 import { UmemError, type UmemErrorClass } from './errors.js';
@@ -46,13 +47,7 @@ import { ArgumentError, checkInt, checkString } from '../machine/argcheck.js';
 import type { KSymbol } from '../kernel/kernel.js';
 import type { TypeTable } from '../ctf/ctf.js';
 
-/** libumem's malloc tag magic numbers (umem_impl.h). */
-export const MALLOC_MAGIC = 0x3a10c000;
-export const MEMALIGN_MAGIC = 0x3e3a1000;
-/** UMEM_FREE_PATTERN_32: a freed buffer's malloc_stat. */
-export const UMEM_FREE_PATTERN_32 = 0xdeadbeef;
-/** sizeof (malloc_data_t) */
-export const MALLOC_TAG = 8;
+export { MALLOC_MAGIC, MEMALIGN_MAGIC, UMEM_FREE_PATTERN_32, MALLOC_TAG };
 /** UMEM_ALIGN: malloc's alignment. */
 export const UMEM_ALIGN = 8;
 /** WASI errno values returned by posix_memalign. */

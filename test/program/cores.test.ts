@@ -6,7 +6,8 @@
  * prog.wasm core.0` runs it) answers ::status, $c, ::umem_verify, ::whatis
  * of the damaged or freed buffer (its last transaction names the program's
  * function that freed it) and ::bufctl -h and -hv (the allocation too); the leak
- * program's core, written at exit, answers ::findleaks; a wasm trap's
+ * program's core, written at exit, answers ::findleaks, ::umem_malloc_info
+ * and ::umem_malloc_dist (its mallocs by size); a wasm trap's
  * core answers ::status, $c and ::umem_status.
  *
  * The transcripts are golden files (test/program/golden-mdb) under
@@ -22,6 +23,7 @@ import * as path from 'node:path';
 import { goldenIn, transcript } from '../golden.js';
 import { toolchain } from '../../src/program/toolchain.js';
 import { openWasmCore } from '../../src/target/wasm-core-target.js';
+import type { Target } from '../../src/target/target.js';
 import '../../src/mdb/modules/libumem.js';
 import { build, C_DIR, kmemdb, noToolchain, tmpDir } from './helpers.js';
 
@@ -179,18 +181,34 @@ test('a wasm trap: ::status names it, $c prints the trapping frames, ::umem_stat
   assert.match(text, /\nStatus:\t\tready and active\n/);
 });
 
-test('leaks: ::findleaks on the core at exit finds make_label x2 and make_node x3, with their stacks under -dv', async (t) => {
+/** ::umem_malloc_info of every cache, a geometric ::umem_malloc_dist, and umem_alloc_16's and umem_alloc_24's distributions. */
+function mallocTranscript(tg: Target): string {
+  const caches = transcript(tg, ['::umem_cache']);
+  const addr = (name: string) => new RegExp(`\n([0-9a-f]+) ${name} `).exec(caches)![1]!;
+  return transcript(tg, ['::umem_malloc_info', '::umem_malloc_dist -g -b 0t10', `${addr('umem_alloc_16')}::umem_malloc_info -b 4`, `${addr('umem_alloc_24')}::umem_malloc_info -d`]);
+}
+
+test('leaks: ::findleaks on the core at exit finds make_label x2 and make_node x3, with their stacks under -dv; ::umem_malloc_info and ::umem_malloc_dist count the mallocs by size', async (t) => {
   const skip = await noToolchain();
   if (skip) return t.skip(skip);
   const { wasm, core } = runToCore('leaks', ['--core-at-exit']);
   const tg = openWasmCore(core, { modulePath: wasm });
   let text: string;
+  let malloc: string;
   try {
     text = transcript(tg, ['::status', '::findleaks', '::findleaks -dv']);
+    malloc = mallocTranscript(tg);
   } finally {
     tg.close();
   }
-  if ((await toolchain()).kind === 'native') golden('leaks', text);
+  if ((await toolchain()).kind === 'native') {
+    golden('leaks', text);
+    golden('leaks-malloc', malloc);
+  }
+  // the labels "one" and "two" (malloc(4), 12-byte tags: umem_alloc_16), five nodes (calloc(1, 12)) and two labels "forgotten" (malloc(10)) in umem_alloc_24
+  assert.match(malloc, /\n[0-9a-f]{8} +16 +8 +2 +4 +8 +\d+ +\d+\.\d%\n[0-9a-f]{8} +24 +16 +7 +11 +80 +\d+ +\d+\.\d%\n/);
+  assert.match(malloc, /\n {8}3-4 \|@{50} 2\n/);
+  assert.match(malloc, /\n9\t0\n10\t2\n11\t0\n12\t5\n13\t0\n/);
   assert.match(text, /\nstatus: process exited with status 0: exit\(0\)\n/);
   assert.match(text, /\n> ::findleaks\nCACHE +LEAKED +BUFCTL CALLER\n[0-9a-f]+ +2 [0-9a-f]+ make_label\+[0-9a-fx]+\n[0-9a-f]+ +3 [0-9a-f]+ make_node\+[0-9a-fx]+\n-+\n +Total +5 buffers, 120 bytes\n/);
   assert.match(text, /\numem_alloc_24 leak: 2 buffers, 24 bytes each, 48 bytes total\n[^]*\n {17}make_label\+[0-9a-fx]+\n {17}lose_labels\+/);

@@ -27,6 +27,7 @@ import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
 import { kmemVerify } from '../analysis/verify.js';
 import { isProcessTarget, type Target } from '../../target/target.js';
+import { DIST_WIDTH, arrayCounts, distLinear, distPrintBucket, distPrintHeader } from './dist.js';
 
 /**
  * ::kmem_debug's switch, per target (illumos keeps one mdb_debug_level for
@@ -93,7 +94,17 @@ function kmastatDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: read
   const g = ctx.getopts(argv, { k: 'bool', m: 'bool', g: 'bool' });
   if (!g || g.rest.length) return DCMD_USAGE;
   // illumos ORs KILOS (10), MEGS (20), GIGS (30) into the shift
-  const shift = (g.opts.k ? 10 : 0) | (g.opts.m ? 20 : 0) | (g.opts.g ? 30 : 0);
+  return printKmastat(ctx, (g.opts.k ? 10 : 0) | (g.opts.m ? 20 : 0) | (g.opts.g ? 30 : 0), false);
+}
+
+/**
+ * The ::kmastat table: caches, totals per arena, vmem arenas, memory
+ * shifted right by `shift` (0, or 10/20/30 for -k/-m/-g).  `columnBlank`:
+ * every column is followed by a blank, the last too, except on the Total
+ * lines (illumos' libumem ::umastat prints each column with a "%... "
+ * format and a header or dashes with "%s ").
+ */
+export function printKmastat(ctx: DcmdContext, shift: number, columnBlank: boolean): DcmdResult {
   const unit = shift === 30 ? 'G' : shift === 20 ? 'M' : shift === 10 ? 'K' : 'B';
   /*
    * With -k/-m/-g, illumos' layout: headers are its literal strings (each
@@ -103,9 +114,10 @@ function kmastatDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: read
    * "%9lu" under 9 dashes, vmem "%9llu %10llu %9llu".
    */
   const scaled = shift !== 0;
+  const end = columnBlank ? ' \n' : '\n';
   const sc = (v: number) => Math.floor(v / 2 ** shift);
   const ks = kmastat(ctx.target, (m) => ctx.warn(m));
-  const line = (cols: readonly string[]) => ctx.out(cols.join(' ') + '\n');
+  const line = (cols: readonly string[]) => ctx.out(cols.join(' ') + end);
   const dashes = (ws: readonly number[]) => line(ws.map((w) => '-'.repeat(w)));
   const kw = [25, 6, 6, 6, scaled ? 10 : 9, 9, 5];
   line(['cache                    ', '   buf', '   buf', '   buf', '   memory', '    alloc', 'alloc']);
@@ -114,7 +126,7 @@ function kmastatDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: read
   const mem = (v: number) => (scaled ? ctx.sprintf('%10lu%c', sc(v), unit) : ctx.sprintf('%9lu', v));
   for (const c of ks.caches) {
     if (ctx.interrupted()) return DCMD_ERR;
-    ctx.printf('%-25s %6u %6u %6u %s %9u %5u\n', c.name, c.bufsize, c.inuse, c.total, mem(c.memory), c.alloc, c.fail);
+    ctx.printf('%-25s %6u %6u %6u %s %9u %5u' + end, c.name, c.bufsize, c.inuse, c.total, mem(c.memory), c.alloc, c.fail);
   }
   dashes(kw);
   for (const t of ks.totals) {
@@ -130,7 +142,7 @@ function kmastatDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: read
   const vm = (v: number, w: number) => (scaled ? ctx.sprintf('%*llu%c', w, sc(v), unit) : ctx.sprintf('%*llu', w, v));
   for (const a of ks.arenas) {
     const ident = 4 * a.depth;
-    ctx.printf('%*s%-*s %s %s %s %9llu %5llu\n', ident, '', Math.max(25 - ident, 0), a.name, vm(a.inuse, 9), vm(a.total, 10), vm(a.imported, 9), a.alloc, a.fail);
+    ctx.printf('%*s%-*s %s %s %s %9llu %5llu' + end, ident, '', Math.max(25 - ident, 0), a.name, vm(a.inuse, 9), vm(a.total, 10), vm(a.imported, 9), a.alloc, a.fail);
   }
   dashes(vw);
   return DCMD_OK;
@@ -168,34 +180,6 @@ function kmemCacheDcmd(ctx: DcmdContext, addr: number, flags: number, argv: read
 
 /* --------------------------------------------------------------- ::kmem_slabs */
 
-const DIST_WIDTH = 11;
-const DIST_NCHARS = 50;
-
-/** dist_linear: `buckets` bounds dividing [beg, end] evenly, plus end + 1. */
-function distLinear(buckets: number, beg: number, end: number): number[] {
-  const out: number[] = [];
-  const dist = end - beg + 1;
-  for (let pos = 0; pos < buckets; pos++) out.push(beg + Math.floor((pos * dist) / buckets));
-  out.push(end + 1);
-  return out;
-}
-
-function distPrintHeader(ctx: DcmdContext, label: string, width: number, count: string): void {
-  const dashes = '-'.repeat(Math.floor((DIST_NCHARS - ' Distribution '.length) / 2));
-  ctx.printf('%*s  %s%s%s %s\n', width, label, dashes, ' Distribution ', dashes, count);
-}
-
-/** One bucket [bounds[i], bounds[i+1]) as a range, a bar of '@' and its count. */
-function distPrintBucket(ctx: DcmdContext, bounds: readonly number[], i: number, counts: readonly number[], total: number, width: number): void {
-  const bb = bounds[i]!;
-  const be = bounds[i + 1]! - 1;
-  let count = 0;
-  for (let b = bb; b <= be; b++) count += counts[b] ?? 0;
-  const nats = Math.floor((DIST_NCHARS * count) / (total === 0 ? 1 : total));
-  const range = bb === be ? String(bb) : `${bb}-${be}`;
-  ctx.printf('%*s |%s%s %lld\n', width, range, '@'.repeat(nats), ' '.repeat(DIST_NCHARS - nats), count);
-}
-
 /** The -b/-B distribution: completely allocated slabs first, then the other ranges descending. */
 function kmemSlabsPrintDist(ctx: DcmdContext, counts: readonly number[], perSlab: number, maxbuckets: number, minbucketsize: number): void {
   let buckets = perSlab;
@@ -211,8 +195,9 @@ function kmemSlabsPrintDist(ctx: DcmdContext, counts: readonly number[], perSlab
   const bounds = distLinear(buckets - 1, 1, perSlab - 1);
   ctx.printf('%*s\n', DIST_WIDTH, 'Allocated');
   distPrintHeader(ctx, 'Buffers', DIST_WIDTH, 'Slabs');
-  distPrintBucket(ctx, complete, 0, counts, total, DIST_WIDTH);
-  for (let i = buckets - 2; i >= 0; i--) distPrintBucket(ctx, bounds, i, counts, total, DIST_WIDTH);
+  const count = arrayCounts(counts);
+  distPrintBucket(ctx, complete, 0, count, total, DIST_WIDTH);
+  for (let i = buckets - 2; i >= 0; i--) distPrintBucket(ctx, bounds, i, count, total, DIST_WIDTH);
   ctx.out('\n');
 }
 

@@ -15,8 +15,9 @@
  * illumos' names where they are shared (::bufctl, ::allocdby, ::freedby,
  * ::vmem, ::vmem_seg, ::findleaks, walkers bufctl, freemem, vmem_seg ...).
  * What only a process has is here: ::umem_status (the allocator's status
- * and its message buffer: the last error report) and the malloc layer's
- * ::umem_malloc_dist and ::umem_malloc_info (libumem's malloc tags).
+ * and its message buffer: the last error report), and, from
+ * libumem-malloc.ts, the malloc layer's ::umem_malloc_dist and
+ * ::umem_malloc_info (libumem's malloc tags).
  *
  * The module loads for process targets (a program core, or a live process
  * heap); genunix loads for kernels only.  On a core whose program did not
@@ -40,8 +41,12 @@ import {
 } from '../module.js';
 import { isProcessTarget } from '../../target/target.js';
 import { genunixModule, hasKmem } from './genunix.js';
-import { kview } from './genunix-kmem.js';
+import { kview, printKmastat } from './genunix-kmem.js';
+import { MALLOC_DCMDS } from './libumem-malloc.js';
 import { umemErrorReport } from '../analysis/umem-messages.js';
+
+/** The malloc tag's size, for callers that step over it (the wasm demo). */
+export { MALLOC_TAG } from '../../abi/umem-malloc.js';
 
 /** genunix dcmds under libumem's names: [umem name, genunix name, illumos' description]. */
 const DCMD_NAMES: ReadonlyArray<readonly [string, string, string?]> = [
@@ -176,81 +181,17 @@ function umemStatusDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: re
   return DCMD_OK;
 }
 
-/* ---------------------------------------------------- the malloc layer */
-
-/** libumem's malloc tag (malloc_data_t: malloc_size, malloc_stat) magic. */
-export const MALLOC_MAGIC = 0x3a10c000;
-export const MALLOC_TAG = 8;
-const UMEM_ALLOC_PREFIX = 'umem_alloc_';
-
-interface MallocCache {
-  readonly addr: number;
-  readonly name: string;
-  readonly bufsize: number;
-  /** Sizes the program asked malloc for, of the cache's allocated buffers. */
-  readonly sizes: number[];
-}
-
-/** The umem_alloc_N caches and the malloc sizes of their allocated buffers (tags checked). */
-function mallocCaches(ctx: DcmdContext): MallocCache[] {
-  const kv = kview(ctx);
-  const out: MallocCache[] = [];
-  for (const c of kv.caches()) {
-    const ci = kv.cache(c);
-    if (!ci.name.startsWith(UMEM_ALLOC_PREFIX)) continue;
-    const sizes: number[] = [];
-    for (const r of kv.allocatedBuffers(ci)) {
-      try {
-        const size = ctx.target.load32(r.buf);
-        if (ctx.target.load32(r.buf + 4) === (MALLOC_MAGIC - size) >>> 0 && size >= MALLOC_TAG && size <= ci.bufsize) sizes.push(size - MALLOC_TAG);
-      } catch {
-        /* an unreadable buffer is not a malloc */
-      }
-    }
-    out.push({ addr: c, name: ci.name, bufsize: ci.bufsize, sizes });
-  }
-  return out;
-}
-
-function umemMallocInfoDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: readonly string[]) {
-  if (argv.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
-  ctx.printf('%8s %6s %6s %8s %8s %10s %10s %6s\n', 'CACHE', 'BUFSZ', 'MAXMAL', 'BUFMALLC', 'AVG_MAL', 'MALLOCED', 'OVERHEAD', '%OVER');
-  for (const c of mallocCaches(ctx)) {
-    const n = c.sizes.length;
-    const malloced = c.sizes.reduce((a, b) => a + b, 0);
-    const overhead = n * c.bufsize - malloced;
-    const max = c.sizes.reduce((a, b) => Math.max(a, b), 0);
-    const over = malloced ? Math.floor((overhead * 1000) / malloced) : 0;
-    ctx.printf('%0?p %6d %6d %8d %8d %10d %10d %3d.%d%%\n', c.addr, c.bufsize, max, n, n ? Math.floor(malloced / n) : 0, malloced, overhead, Math.floor(over / 10), over % 10);
-  }
-  return DCMD_OK;
-}
-
-function umemMallocDistDcmd(ctx: DcmdContext, _addr: number, flags: number, argv: readonly string[]) {
-  if (argv.length || flags & DCMD_ADDRSPEC) return DCMD_USAGE;
-  const sizes = mallocCaches(ctx).flatMap((c) => c.sizes);
-  ctx.printf('malloc size distribution (%d outstanding malloc()s):\n', sizes.length);
-  ctx.printf('%16s %8s\n', 'SIZE', 'COUNT');
-  const bins = new Map<number, number>();
-  for (const s of sizes) {
-    let lo = 0;
-    while (lo * 2 + 1 <= s && lo < 2 ** 31) lo = lo ? lo * 2 : 1;
-    bins.set(lo, (bins.get(lo) ?? 0) + 1);
-  }
-  for (const lo of [...bins.keys()].sort((a, b) => a - b)) ctx.printf('%7d - %6d %8d\n', lo, lo ? lo * 2 - 1 : 0, bins.get(lo)!);
-  return DCMD_OK;
-}
-
 /* ---------------------------------------------------------------- ::umastat, ::bufctl_audit */
 
 /**
  * ::umastat: the per-cache and per-arena table of ::kmastat (the same
- * analysis, and illumos prints both from the same column formats), which
- * libumem's dcmd prints without options: bytes only.
+ * analysis and column formats) as libumem's dcmd prints it: no options,
+ * bytes only, and every column followed by a blank (the Total lines
+ * excepted), as illumos' libumem module prints it.
  */
-function umastatDcmd(ctx: DcmdContext, addr: number, flags: number, argv: readonly string[]) {
+function umastatDcmd(ctx: DcmdContext, _addr: number, _flags: number, argv: readonly string[]) {
   if (argv.length) return DCMD_USAGE;
-  return genunixDcmd('kmastat').fn(ctx, addr, flags, []);
+  return printKmastat(ctx, 0, true);
 }
 
 /** ::bufctl_audit: a bufctl printed whole, as ::bufctl -v prints it. */
@@ -305,24 +246,7 @@ its cache, the time and thread of the last transaction, the log entry
 and contents log entry, and the transaction's stack.`,
       fn: needsUmem('bufctl_audit', bufctlAuditDcmd),
     },
-    {
-      name: 'umem_malloc_dist',
-      usage: '',
-      description: 'report distribution of outstanding malloc()s',
-      help: `Read the malloc tag of every allocated buffer of the umem_alloc_N caches
-and print how many outstanding malloc()s asked for each range of sizes
-(powers of two).`,
-      fn: needsUmem('umem_malloc_dist', umemMallocDistDcmd),
-    },
-    {
-      name: 'umem_malloc_info',
-      usage: '',
-      description: 'report information about malloc()s by cache',
-      help: `For each umem_alloc_N cache: its buffer size, the largest malloc() it
-holds, the number of outstanding malloc()s, their average and total
-size, and the bytes lost to rounding up and to the malloc tags.`,
-      fn: needsUmem('umem_malloc_info', umemMallocInfoDcmd),
-    },
+    ...MALLOC_DCMDS.map((d) => ({ ...d, fn: needsUmem(d.name, d.fn) })),
   ];
 }
 
