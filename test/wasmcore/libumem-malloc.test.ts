@@ -132,6 +132,9 @@ function checkDistributions(t: Target): void {
   assert.equal(all.length, 32761 + 3);
   assert.equal(all[1 + 24], bin('24', 13, 3));
   assert.equal(all[1 + 25], bin('25', 0, 0));
+  // the sizes are size_t, as illumos': -b -1 the most bins (one per size), -B -1 the widest (one bin)
+  assert.equal(mdb(t, '::umem_malloc_dist -b -1\n'), all.join('\n'));
+  assert.equal(mdb(t, '::umem_malloc_dist -B -1\n'), [DIST_HEADER, bin('0-32760', 50, 11), '', ''].join('\n'));
   const raw = mdb(t, '::umem_malloc_dist -d\n').split('\n');
   assert.deepEqual([raw[0], raw[100], raw[32760], raw[32761]], ['0\t0', '100\t2', '32760\t0', '']);
 }
@@ -154,6 +157,7 @@ function checkErrors(t: Target): void {
   assert.equal(err('::umem_malloc_dist -x\n'), `mdb: illegal option -- x\n${distUsage}`);
   assert.equal(err('::umem_malloc_dist -b\n'), `mdb: option requires an argument -- b\n${distUsage}`);
   assert.equal(err('::umem_malloc_dist extra\n'), distUsage);
+  assert.equal(err('::umem_malloc_dist -b zzz\n'), "mdb: failed to dereference symbol: unknown symbol name 'zzz'\n");
   assert.equal(err('1234::umem_malloc_dist\n'), distUsage);
   assert.equal(err('::umem_malloc_info -q\n'), 'mdb: illegal option -- q\nUsage: [addr] ::umem_malloc_info [-dg] [-b maxbins] [-B minbinsize]\n');
   assert.equal(err('ff000000::umem_malloc_info\n'), 'mdb: unable to read cache at ff000000\n');

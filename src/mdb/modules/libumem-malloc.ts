@@ -65,10 +65,16 @@ export interface MallocTally {
   readonly sizes: Map<number, number>;
 }
 
+/** An option's value as the size_t illumos keeps it (-1 is the largest), as a number (at most 2^53 - 1). */
+function sizeOption(v: bigint | undefined): number {
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  return v === undefined ? 0 : Number(v > max ? max : v);
+}
+
 function parseDistOptions(ctx: DcmdContext, argv: readonly string[]): DistOptions | undefined {
-  const g = ctx.getopts(argv, { d: 'bool', g: 'bool', b: 'uint', B: 'uint' });
+  const g = ctx.getopts(argv, { d: 'bool', g: 'bool', b: 'u64', B: 'u64' });
   if (!g || g.rest.length) return undefined;
-  return { dump: g.opts.d, geometric: g.opts.g, maxbuckets: g.opts.b ?? 0, minbucketsize: g.opts.B ?? 0 };
+  return { dump: g.opts.d, geometric: g.opts.g, maxbuckets: sizeOption(g.opts.b), minbucketsize: sizeOption(g.opts.B) };
 }
 
 function isMallocCache(ci: CacheInfo): boolean {
