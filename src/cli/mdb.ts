@@ -295,7 +295,11 @@ export async function main(argv: string[]): Promise<void> {
     try {
       const { resolveProgramCore, openProgramCore } = await import('../target/wasm-core-args.js');
       const core = resolveProgramCore(rest);
-      if (core) target = openProgramCore(core);
+      if (core) {
+        const t = openProgramCore(core);
+        for (const w of t.warnings) io.stderr(`mdb: warning: ${w}\n`);
+        target = t;
+      }
       else {
         const { unix, vmcore } = dumpFiles(rest);
         requireRegularFile(unix);

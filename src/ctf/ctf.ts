@@ -151,6 +151,35 @@ export class TypeTable {
     return id;
   }
 
+  /**
+   * Add a type without giving it its name in the table: a second,
+   * different definition of a name (another compile unit's) that must not
+   * shadow the first.  register() names it later if it should.
+   */
+  addUnnamed(t: CType): TypeId {
+    this.types.push(t);
+    return this.types.length - 1;
+  }
+
+  /** Make a type the one its name finds ("struct x", a typedef's name). */
+  register(id: TypeId): void {
+    const key = this.keyOf(this.get(id));
+    if (key !== undefined) this.byName.set(key, id);
+  }
+
+  /**
+   * Complete an incomplete struct or union with members laid out elsewhere
+   * (by a compiler, read from its debugging information) and its size;
+   * its alignment is the largest of its members'.
+   */
+  completeLaidOut(id: TypeId, members: Member[], size: number): void {
+    const t = this.get(id);
+    if ((t.kind !== 'struct' && t.kind !== 'union') || t.complete) throw new CtfError(`type ${id} is not an incomplete struct or union`);
+    let align = 1;
+    for (const m of members) align = Math.max(align, this.alignof(m.type));
+    this.types[id] = { kind: t.kind, name: t.name, members, size, align, complete: true };
+  }
+
   private keyOf(t: CType): string | undefined {
     switch (t.kind) {
       case 'struct':

@@ -25,67 +25,63 @@
 
 import type { CType, Member, TypeId, TypeTable } from '../ctf/ctf.js';
 import { ByteWriter } from './dump-format.js';
-
-/* DWARF 4 constants (DWARF Debugging Information Format, version 4, 7.5). */
-const DW_TAG_array_type = 0x01;
-const DW_TAG_enumeration_type = 0x04;
-const DW_TAG_formal_parameter = 0x05;
-const DW_TAG_member = 0x0d;
-const DW_TAG_pointer_type = 0x0f;
-const DW_TAG_compile_unit = 0x11;
-const DW_TAG_structure_type = 0x13;
-const DW_TAG_subroutine_type = 0x15;
-const DW_TAG_typedef = 0x16;
-const DW_TAG_union_type = 0x17;
-const DW_TAG_unspecified_parameters = 0x18;
-const DW_TAG_subrange_type = 0x21;
-const DW_TAG_base_type = 0x24;
-const DW_TAG_enumerator = 0x28;
-const DW_TAG_subprogram = 0x2e;
-const DW_TAG_variable = 0x34;
-
-const DW_AT_location = 0x02;
-const DW_AT_name = 0x03;
-const DW_AT_byte_size = 0x0b;
-const DW_AT_bit_size = 0x0d;
-const DW_AT_low_pc = 0x11;
-const DW_AT_high_pc = 0x12;
-const DW_AT_language = 0x13;
-const DW_AT_const_value = 0x1c;
-const DW_AT_producer = 0x25;
-const DW_AT_prototyped = 0x27;
-const DW_AT_count = 0x37;
-const DW_AT_data_member_location = 0x38;
-const DW_AT_declaration = 0x3c;
-const DW_AT_encoding = 0x3e;
-const DW_AT_external = 0x3f;
-const DW_AT_frame_base = 0x40;
-const DW_AT_type = 0x49;
-const DW_AT_ranges = 0x55;
-const DW_AT_data_bit_offset = 0x6b;
-
-const DW_FORM_addr = 0x01;
-const DW_FORM_data1 = 0x0b;
-const DW_FORM_data2 = 0x05;
-const DW_FORM_data4 = 0x06;
-const DW_FORM_sdata = 0x0d;
-const DW_FORM_strp = 0x0e;
-const DW_FORM_udata = 0x0f;
-const DW_FORM_ref4 = 0x13;
-const DW_FORM_sec_offset = 0x17;
-const DW_FORM_exprloc = 0x18;
-const DW_FORM_flag_present = 0x19;
-
-const DW_ATE_boolean = 0x02;
-const DW_ATE_float = 0x04;
-const DW_ATE_signed = 0x05;
-const DW_ATE_signed_char = 0x06;
-const DW_ATE_unsigned = 0x07;
-const DW_ATE_unsigned_char = 0x08;
-
-const DW_LANG_C99 = 0x0c;
-const DW_OP_addr = 0x03;
-const DW_OP_call_frame_cfa = 0x9c;
+import {
+  DW_TAG_array_type,
+  DW_TAG_enumeration_type,
+  DW_TAG_formal_parameter,
+  DW_TAG_member,
+  DW_TAG_pointer_type,
+  DW_TAG_compile_unit,
+  DW_TAG_structure_type,
+  DW_TAG_subroutine_type,
+  DW_TAG_typedef,
+  DW_TAG_union_type,
+  DW_TAG_unspecified_parameters,
+  DW_TAG_subrange_type,
+  DW_TAG_base_type,
+  DW_TAG_enumerator,
+  DW_TAG_subprogram,
+  DW_TAG_variable,
+  DW_AT_location,
+  DW_AT_name,
+  DW_AT_byte_size,
+  DW_AT_bit_size,
+  DW_AT_low_pc,
+  DW_AT_high_pc,
+  DW_AT_language,
+  DW_AT_const_value,
+  DW_AT_producer,
+  DW_AT_prototyped,
+  DW_AT_count,
+  DW_AT_data_member_location,
+  DW_AT_declaration,
+  DW_AT_encoding,
+  DW_AT_external,
+  DW_AT_frame_base,
+  DW_AT_type,
+  DW_AT_ranges,
+  DW_AT_data_bit_offset,
+  DW_FORM_addr,
+  DW_FORM_data1,
+  DW_FORM_data2,
+  DW_FORM_data4,
+  DW_FORM_sdata,
+  DW_FORM_strp,
+  DW_FORM_udata,
+  DW_FORM_ref4,
+  DW_FORM_sec_offset,
+  DW_FORM_exprloc,
+  DW_FORM_flag_present,
+  DW_ATE_boolean,
+  DW_ATE_float,
+  DW_ATE_signed,
+  DW_ATE_signed_char,
+  DW_ATE_unsigned,
+  DW_ATE_unsigned_char,
+  DW_LANG_C99,
+  DW_OP_addr,
+  DW_OP_call_frame_cfa,
+} from './dwarf-constants.js';
 
 /** A global variable to describe: its address and its C type. */
 export interface DwarfVariable {

@@ -44,6 +44,7 @@ import {
   type TargetThread,
 } from './target.js';
 import { DumpFormatError } from '../dump/dump-format.js';
+import { DwarfReadError, readDebugInfo, type DebugVariable } from '../dump/dwarf-reader.js';
 import { checkTypes } from './dump-target.js';
 import { OP_END, OP_I32_CONST, OP_I64_CONST, OP_F32_CONST, OP_F64_CONST, SEC_CUSTOM, SEC_DATA, SEC_GLOBAL, SEC_MEMORY, WasmCursor, checkWasmHeader, scanSections, type WasmSection } from '../dump/wasm/binary.js';
 import {
@@ -145,6 +146,10 @@ export class WasmCoreTarget extends FileTarget implements Target {
   readonly module: WasmModuleInfo | undefined;
   /** True when the core carries kmemdb's allocator types. */
   readonly hasAllocatorTypes: boolean;
+  /** The program's globals and static variables from its module's DWARF (built with -g), with types in `types`. */
+  readonly debugVariables: readonly DebugVariable[];
+  /** What could not be read but did not stop the core from opening (malformed DWARF in the module), one line each. */
+  readonly warnings: readonly string[];
   /** Chunk reads from the file (for tests and benchmarks). */
   chunkReads = 0;
 
@@ -217,6 +222,9 @@ export class WasmCoreTarget extends FileTarget implements Target {
       this.segs = dataSec ? this.parseSegments(peek, dataSec, what) : [];
       this.segAddr = Float64Array.from(this.segs, (s) => s.addr);
       this.module = opts.modulePath ? this.loadModule(opts.modulePath) : undefined;
+      const warnings: string[] = [];
+      this.debugVariables = this.module && opts.modulePath ? this.readDebugInfo(this.module, path.basename(opts.modulePath), warnings) : [];
+      this.warnings = warnings;
       this.syms = new SymbolIndex(this.buildSymbols(coreSyms));
       this.framePcs = this.stackPcs(coreSyms);
       this.thr = this.buildThreads();
@@ -288,18 +296,45 @@ export class WasmCoreTarget extends FileTarget implements Target {
     return m;
   }
 
-  /** Functions and objects: the core's own table, else the module's. */
+  /**
+   * The program's types and variables from the module's DWARF, read into
+   * `types` beside the allocator's (dwarf-reader.ts says how names are
+   * shared).  Malformed DWARF leaves them out with a warning: the core
+   * still opens, as a debugger still opens a program whose debugging
+   * information it cannot read.
+   */
+  private readDebugInfo(m: WasmModuleInfo, moduleName: string, warnings: string[]): DebugVariable[] {
+    const info = m.debug.get('.debug_info');
+    const abbrev = m.debug.get('.debug_abbrev');
+    if (!info || !abbrev) return [];
+    try {
+      return readDebugInfo(
+        { info, abbrev, str: m.debug.get('.debug_str'), lineStr: m.debug.get('.debug_line_str'), strOffsets: m.debug.get('.debug_str_offsets'), addr: m.debug.get('.debug_addr') },
+        this.types,
+      ).filter((v) => v.addr >= 0 && v.addr < this.memorySize);
+    } catch (e) {
+      if (!(e instanceof DwarfReadError || e instanceof CtfError)) throw e;
+      warnings.push(`${moduleName}: DWARF not read, the program's types and variables are unknown: ${e.message}`);
+      return [];
+    }
+  }
+
+  /** Functions and objects: the core's own table, else the module's; then the program's variables from DWARF. */
   private buildSymbols(coreSyms: CoreSymbols | undefined): TargetSymbol[] {
     const out: TargetSymbol[] = [];
     if (coreSyms) {
       for (const f of coreSyms.functions) out.push({ name: f.name, value: f.value, size: f.size, kind: 'func' });
       for (const o of coreSyms.objects) out.push({ name: o.name, value: o.value, size: o.size, kind: 'object' });
-      return out;
+    } else if (this.module) {
+      for (const f of this.module.functions) out.push({ name: f.name, value: f.addr, size: f.size, kind: 'func' });
+      for (const d of moduleDataSymbols(this.module)) out.push({ ...d, kind: 'object' });
     }
-    const m = this.module;
-    if (!m) return out;
-    for (const f of m.functions) out.push({ name: f.name, value: f.addr, size: f.size, kind: 'func' });
-    for (const d of moduleDataSymbols(m)) out.push({ ...d, kind: 'object' });
+    const named = new Set(out.map((x) => x.name));
+    for (const v of this.debugVariables) {
+      if (named.has(v.name)) continue;
+      named.add(v.name);
+      out.push({ name: v.name, value: v.addr, size: this.types.sizeof(v.type), kind: 'object', type: this.types.typeName(v.type) });
+    }
     return out;
   }
 

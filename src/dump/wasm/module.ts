@@ -108,6 +108,8 @@ export interface WasmModuleInfo {
   readonly data: readonly WasmDataSegment[];
   /** File offset of the Code section's payload (code address 0). */
   readonly codeOffset: number;
+  /** The DWARF custom sections (`.debug_info`, `.debug_abbrev`, ...) by name, when built with -g. */
+  readonly debug: ReadonlyMap<string, Uint8Array>;
 }
 
 export const EXPORT_FUNC = 0;
@@ -180,6 +182,7 @@ export function parseWasmModule(b: Uint8Array, what: string): WasmModuleInfo {
   const bodies: Array<{ addr: number; size: number; locals: number }> = [];
   let codeOffset = 0;
   let names: ReturnType<typeof parseNames> | undefined;
+  const debug = new Map<string, Uint8Array>();
   for (const s of secs) {
     const c = new WasmCursor(sectionBytes(b, s), what, 0, s.offset);
     switch (s.id) {
@@ -279,6 +282,7 @@ export function parseWasmModule(b: Uint8Array, what: string): WasmModuleInfo {
       }
       case SEC_CUSTOM:
         if (s.name === 'name') names = parseNames(c);
+        else if (s.name?.startsWith('.debug_')) debug.set(s.name, sectionBytes(b, s));
         break;
     }
   }
@@ -303,6 +307,7 @@ export function parseWasmModule(b: Uint8Array, what: string): WasmModuleInfo {
     memory,
     data: data.map((d, i) => ({ ...d, name: names?.data.get(i) })),
     codeOffset,
+    debug,
   };
 }
 
