@@ -19,6 +19,7 @@ import { cc, CcFailed, CcInputError, CcUsageError, parseCc } from './cc.js';
 import { PACKAGE_ROOT } from './cache.js';
 import { ToolchainError } from './toolchain.js';
 import type { RunOptions } from './runner.js';
+import { watchFreedEnv } from './freed-write.js';
 
 export interface ProgramIO {
   stdout(s: string): void;
@@ -28,7 +29,7 @@ export interface ProgramIO {
 export const CC_USAGE = 'usage: kmemdb cc [-c] [-O2] [-g] [-o OUTPUT] FILE... [clang flags]';
 export const RUN_USAGE = `usage: kmemdb run [--dir DIR] [--mapdir GUEST::HOST] [--env NAME=VALUE] [--seed N]
                   [--umem-debug=ITEMS] [--umem-logging=ITEMS] [--umem-options=ITEMS]
-                  [--findleaks] [--core-at-exit] PROG.wasm [--] [ARG...]`;
+                  [--findleaks] [--core-at-exit] [--watch-freed] PROG.wasm [--] [ARG...]`;
 
 /** A command-line mistake: printed with the usage, exit status 2. */
 class RunUsageError extends Error {}
@@ -126,6 +127,9 @@ export function parseRun(argv: readonly string[], environ: NodeJS.ProcessEnv, st
       case '--core-at-exit':
         o = { ...o, coreAtExit: true };
         break;
+      case '--watch-freed':
+        o = { ...o, watchFreed: true };
+        break;
       default:
         throw new RunUsageError(`unknown option ${opt}`);
     }
@@ -135,7 +139,8 @@ export function parseRun(argv: readonly string[], environ: NodeJS.ProcessEnv, st
   const rest = argv.slice(i + 1);
   const args = rest[0] === '--' ? rest.slice(1) : rest;
   if (o.coreAtExit && o.coreDir === undefined) throw new RunUsageError('--core-at-exit needs --dir DIR (where the core goes)');
-  for (const k of Object.keys(umemEnv) as (keyof typeof umemEnv)[]) if (umemEnv[k] !== undefined) extraEnv[k] ??= umemEnv[k]!;
+  const effective = o.watchFreed ? watchFreedEnv(umemEnv) : umemEnv;
+  for (const k of Object.keys(effective) as (keyof typeof effective)[]) if (effective[k] !== undefined) extraEnv[k] ??= effective[k]!;
   return { ...o, wasm, args, env: programEnv(extraEnv), umemEnv, preopens, stderr };
 }
 

@@ -17,8 +17,12 @@
  *  - a wasm trap (out-of-bounds access, unreachable, stack exhaustion) or
  *    abort(): the trap and the program's wasm stack as `function+0xoff`,
  *    status 134.
- * On an error, a trap or an abort, a core is written into the core
- * directory (src/dump/wasm/core-writer.ts), as also at exit with
+ *  - with watchFreed, a write into a freed buffer: the program runs a
+ *    rewritten copy of its module whose stores are checked
+ *    (watch-freed.ts, freed-write.ts) and stops before the write, with
+ *    kmemdb's report, status 134.
+ * On an error, a trap, an abort or a watched write, a core is written into
+ * the core directory (src/dump/wasm/core-writer.ts), as also at exit with
  * coreAtExit, and whenever the program calls kmemdb_dump().
  *
  * wasi-libc allocates a few blocks before main and never frees them (the
@@ -46,6 +50,10 @@ import { createUmem, type Umem } from '../umem/umem.js';
 import { UmemError } from '../umem/errors.js';
 import type { UmemEnv } from '../umem/env.js';
 import { umemFindLeaks, umemTarget, type UmemRoots } from '../umemcheck/analysis.js';
+import { freedBufferWritten } from '../umemcheck/freed-buffer.js';
+import { FreedWrite, freedWriteReport, watchFreedEnv } from './freed-write.js';
+import { UnsupportedInstruction } from './wasm-instructions.js';
+import { WATCH_FUNCTION, WATCH_MODULE, WatchError, watchedModule, type WatchedModule } from './watch-freed.js';
 import { createProgramWasi, type ProgramWasi } from './wasi-host.js';
 import { ProgramCode } from './wasm-stack.js';
 
@@ -84,13 +92,15 @@ export interface RunOptions {
   readonly coreDir?: string;
   readonly findLeaks?: boolean;
   readonly coreAtExit?: boolean;
+  /** Stop at the first write into a freed buffer (implies the UMEM_DEBUG and UMEM_LOGGING items it needs). */
+  readonly watchFreed?: boolean;
   /** Seed of the program's clocks and randomness and of the allocator. */
   readonly seed?: number;
   /** Where the runner's messages and the allocator's reports go (written at once, in order with the program's output). */
   readonly stderr: (text: string) => void;
 }
 
-export type RunEnd = 'exit' | 'umem' | 'trap' | 'abort';
+export type RunEnd = 'exit' | 'umem' | 'trap' | 'abort' | 'watch';
 
 export interface RunResult {
   readonly status: number;
@@ -99,6 +109,8 @@ export interface RunResult {
   readonly message?: string;
   /** Cores written, in order. */
   readonly cores: readonly string[];
+  /** With watchFreed, the stopped write's report (also on stderr and in the core). */
+  readonly report?: string;
   /** With findLeaks, at exit: `::findleaks -d` of the heap, and how many buffers leaked. */
   readonly leaks?: { readonly text: string; readonly buffers: number };
 }
@@ -159,12 +171,15 @@ class ProgramRun {
   private readonly startup: Set<number> | undefined;
   /** No allocation has yet been made with main on the stack. */
   private beforeMain = true;
+  /** With watchFreed: the module that runs, the program's with its writes checked. */
+  private readonly watched: WatchedModule | undefined;
 
   constructor(
     readonly o: RunOptions,
     readonly program: LoadedProgram,
   ) {
-    this.code = new ProgramCode(program.info);
+    this.watched = o.watchFreed ? watchProgram(program, o.wasm) : undefined;
+    this.code = new ProgramCode(program.info, this.watched?.map);
     this.startup = o.findLeaks || o.coreAtExit ? new Set() : undefined;
     this.wasi = createProgramWasi({ args: [path.basename(o.wasm), ...o.args], env: o.env, preopens: o.preopens, seed: o.seed });
   }
@@ -208,16 +223,48 @@ class ProgramRun {
     };
   }
 
+  /** The watch's import: called by a watched write about to overwrite 0xdeadbeef; stops the program if the word is in a freed buffer. */
+  private watchImports(): WebAssembly.ModuleImports {
+    return {
+      [WATCH_FUNCTION]: (addr: number, offset: number, size: number, value: bigint, op: number) => {
+        const at = (addr >>> 0) + (offset >>> 0);
+        const bytes = size >>> 0;
+        const hit = freedBufferWritten(this.umem, at, bytes);
+        if (hit) throw this.freedWrite({ op, addr: at, size: bytes, value: BigInt.asUintN(bytes >= 8 || op >= 0xfc00 ? 64 : bytes * 8, value), old: op < 0xfc00 ? this.bytesAt(at, bytes) : undefined }, hit);
+      },
+    };
+  }
+
+  /** The little-endian bytes at addr (at most 8), as a number. */
+  private bytesAt(addr: number, size: number): bigint {
+    const b = new Uint8Array(this.memory.buffer, addr, size);
+    return b.reduceRight((v, x) => (v << 8n) | BigInt(x), 0n);
+  }
+
+  private freedWrite(w: Parameters<typeof freedWriteReport>[0], hit: Parameters<typeof freedWriteReport>[1]): FreedWrite {
+    const pcs = this.code.captureStack(TRAP_FRAMES, 0);
+    const k = this.umem.heap.k;
+    const { message, report } = freedWriteReport(w, hit, pcs, {
+      symbolize: (pc) => k.symbolize(pc),
+      inProgram: (pc) => this.code.functionAt(pc) !== undefined,
+      now: k.hrtime,
+    });
+    return new FreedWrite(w, hit, pcs, message, report);
+  }
+
   async start(): Promise<RunResult> {
     const { o } = this;
-    this.instance = await WebAssembly.instantiate(this.program.module, { wasi_snapshot_preview1: this.wasi.imports, kmemdb: this.heapImports() });
+    const imports: WebAssembly.Imports = { wasi_snapshot_preview1: this.wasi.imports, kmemdb: this.heapImports() };
+    if (this.watched) imports[WATCH_MODULE] = this.watchImports();
+    const module = this.watched ? await WebAssembly.compile(this.watched.bytes) : this.program.module;
+    this.instance = await WebAssembly.instantiate(module, imports);
     this.memory = this.instance.exports.memory as WebAssembly.Memory;
     this.wasi.bind(this.memory);
     this.stackTop = globalValue(this.instance, '__stack_pointer');
     this.umem = createUmem({
       memory: this.memory,
       base: globalValue(this.instance, '__heap_base'),
-      env: o.umemEnv,
+      env: o.watchFreed ? watchFreedEnv(o.umemEnv) : o.umemEnv,
       seed: o.seed,
       captureStack: (max) => this.code.captureStack(max),
       symbolize: (pc) => this.code.symbolize(pc),
@@ -264,6 +311,12 @@ class ProgramRun {
 
   /** The program stopped on an exception: a heap error, a trap, or abort(). */
   private failed(e: unknown): RunResult {
+    if (e instanceof FreedWrite) {
+      this.o.stderr(e.report);
+      this.umem.heap.k.printf(e.report); /* into umem_error_buffer, where ::umem_status reads reports */
+      this.coreLine('watch', e.message, e.pcs, { report: e.report, exitStatus: ABORT_STATUS });
+      return { status: ABORT_STATUS, end: 'watch', message: e.message, report: e.report, cores: this.cores };
+    }
     const pcs = e instanceof Error ? this.code.pcsOfError(e).slice(0, TRAP_FRAMES) : [];
     if (e instanceof UmemError) {
       this.o.stderr(e.report.endsWith('\n') ? e.report : `${e.report}\n`);
@@ -320,6 +373,17 @@ class ProgramRun {
     }
     if (this.o.coreAtExit) this.coreLine('exit', `exit(${status})`, [], { exitStatus: status });
     return { status: final, end: 'exit', cores: this.cores, leaks };
+  }
+}
+
+/** The watched copy of a program's module (watch-freed.ts); ProgramError when it cannot be made. */
+function watchProgram(program: LoadedProgram, file: string): WatchedModule {
+  try {
+    return watchedModule(program.bytes, file);
+  } catch (e) {
+    if (e instanceof UnsupportedInstruction) throw new ProgramError(`${file}: --watch-freed cannot watch this module: it uses ${e.message}`);
+    if (e instanceof WatchError || e instanceof DumpFormatError) throw new ProgramError(`${file}: --watch-freed: ${e.message}`);
+    throw e;
   }
 }
 

@@ -12,10 +12,16 @@
  * transaction (captureStack: only the program's frames, the shim's frame
  * skipped, since every heap import is called from one shim function), and
  * the runner reads the stack of a trap from the error it caught.
+ *
+ * A program run with --watch-freed runs a rewritten copy of its module
+ * (watch-freed.ts); its positions are mapped back to the original's pcs
+ * through the rewrite's WatchPcMap, and the frames of the rewrite's helpers,
+ * which map to no original pc, are left out.
  */
 
 import { wasmPcFromModuleOffset, type WasmFunction, type WasmModuleInfo } from '../dump/wasm/module.js';
 import type { CoreFrame } from '../dump/wasm/core-format.js';
+import type { WatchPcMap } from './watch-freed.js';
 
 /** JS frames between a heap import and the capture (the allocator's own), at most. */
 const HOST_FRAMES = 64;
@@ -50,7 +56,11 @@ export class ProgramCode {
   /** Functions by code address, for lookups. */
   private readonly byAddr: readonly WasmFunction[];
 
-  constructor(readonly info: WasmModuleInfo) {
+  constructor(
+    readonly info: WasmModuleInfo,
+    /** The running module's positions to info's pcs, when it is a watched copy. */
+    private readonly watchMap?: WatchPcMap,
+  ) {
     this.byAddr = [...info.functions].sort((a, b) => a.addr - b.addr);
   }
 
@@ -81,23 +91,32 @@ export class ProgramCode {
     return this.symbolize(pc) ?? `0x${(pc >>> 0).toString(16)}`;
   }
 
-  private pcOf(c: NodeJS.CallSite): number {
-    return wasmPcFromModuleOffset(this.info, (c.getColumnNumber() ?? 1) - 1);
+  /** The program's pc of a wasm frame (undefined for a watch helper's). */
+  private pcOf(c: NodeJS.CallSite): number | undefined {
+    const offset = (c.getColumnNumber() ?? 1) - 1;
+    return this.watchMap ? this.watchMap.pcAt(offset) : wasmPcFromModuleOffset(this.info, offset);
+  }
+
+  /** The program's pcs of wasm frames, innermost first, helpers' left out. */
+  private pcsOf(callsites: readonly NodeJS.CallSite[]): number[] {
+    return wasmCallsites(callsites).flatMap((c) => {
+      const pc = this.pcOf(c);
+      return pc === undefined ? [] : [pc];
+    });
   }
 
   /**
-   * The caller's stack from inside a heap import: the program's pcs,
-   * innermost first, at most max, without the shim's frame.
+   * The caller's stack from inside an import: the program's pcs, innermost
+   * first, at most max, without the first `skip` frames (1 for a heap
+   * import: the shim's frame).
    */
-  captureStack(max: number): number[] {
-    return wasmCallsites(callsitesOf(undefined, max + 1))
-      .slice(1, max + 1)
-      .map((c) => this.pcOf(c));
+  captureStack(max: number, skip = 1): number[] {
+    return this.pcsOf(callsitesOf(undefined, max + skip)).slice(skip, max + skip);
   }
 
   /** The program's pcs at the point an error was thrown (a trap), innermost first. */
   pcsOfError(e: Error): number[] {
-    return wasmCallsites(callsitesOf(e, 0)).map((c) => this.pcOf(c));
+    return this.pcsOf(callsitesOf(e, 0));
   }
 
   /** Frames of a core's corestack for pcs: function index and offset from the body's start. */

@@ -577,6 +577,8 @@ function processStatusLine(i: CoreInfo): string {
       return `process exited with status ${i.exitStatus}${i.message ? ': ' + i.message : ''}`;
     case 'snapshot':
       return `process running (snapshot${i.message ? ': ' + i.message : ''})`;
+    case 'watch':
+      return `process stopped at a write to a freed buffer (kmemdb run --watch-freed): ${i.message} (exit status ${i.exitStatus})`;
   }
 }
 

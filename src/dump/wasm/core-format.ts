@@ -50,8 +50,8 @@ export const MAX_REPORT = 1 << 20;
 export const VALUE_MISSING = 0x01;
 
 /** Why the core was written. */
-export type CoreReasonKind = 'snapshot' | 'umem' | 'trap' | 'abort' | 'exit';
-const REASONS: readonly CoreReasonKind[] = ['snapshot', 'umem', 'trap', 'abort', 'exit'];
+export type CoreReasonKind = 'snapshot' | 'umem' | 'trap' | 'abort' | 'exit' | 'watch';
+const REASONS: readonly CoreReasonKind[] = ['snapshot', 'umem', 'trap', 'abort', 'exit', 'watch'];
 
 /** kmemdb.info: what happened, to which program. */
 export interface CoreInfo {
@@ -77,7 +77,8 @@ export interface CoreInfo {
 /*
  * kmemdb.info layout:
  *   u32 version (1), name module_sha256, name program, vec(name) argv,
- *   u8 reason (0 snapshot, 1 umem, 2 trap, 3 abort, 4 exit), name message,
+ *   u8 reason (0 snapshot, 1 umem, 2 trap, 3 abort, 4 exit, 5 watch: a write
+ *   into a freed buffer stopped by `kmemdb run --watch-freed`), name message,
  *   u32 report length + UTF-8 report, s32 exit status, u64 time,
  *   u32 stack top, u32 stack bottom, u32 heap base
  */

@@ -1117,3 +1117,34 @@ export class KmemView {
     return 0;
   }
 }
+
+/** The bufctl_history walk: the bufctl, then older log copies through bc_lastlog. */
+export function bufctlHistory(kv: KmemView, bcp: number): number[] {
+  const out: number[] = [];
+  const first = kv.readAudit(bcp);
+  let cur = first;
+  // start at the lastlog copy when it is identical
+  if (first.lastlog !== 0) {
+    try {
+      const c = kv.readAudit(first.lastlog);
+      if (c.bufaddr === first.bufaddr && c.cache === first.cache && c.slab === first.slab && c.timestamp === first.timestamp && c.thread === first.thread) cur = c;
+    } catch {
+      /* stay on the bufctl */
+    }
+  }
+  out.push(cur.addr);
+  let ts = cur.timestamp;
+  for (let n = 0; n < 4096 && cur.lastlog !== 0; n++) {
+    let nx: BufctlAudit;
+    try {
+      nx = kv.readAudit(cur.lastlog);
+    } catch {
+      break;
+    }
+    if (nx.bufaddr !== first.bufaddr || nx.cache !== first.cache || nx.slab !== first.slab || nx.timestamp >= ts) break;
+    out.push(nx.addr);
+    ts = nx.timestamp;
+    cur = nx;
+  }
+  return out;
+}

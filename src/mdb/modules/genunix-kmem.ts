@@ -21,7 +21,7 @@ import {
   type DcmdResult,
   type WalkerDef,
 } from '../module.js';
-import { KmemView, type BufctlAudit, type BufRef, type CacheInfo } from '../analysis/kmem-view.js';
+import { KmemView, bufctlHistory, type BufctlAudit, type BufRef, type CacheInfo } from '../analysis/kmem-view.js';
 import { KMF_AUDIT, KMF_HASH, KMC_NOTOUCH, KMF_REDZONE } from '../../abi/kmem-impl.js';
 import { LayoutError, rd } from '../analysis/fields.js';
 import { kmastat } from '../analysis/kmastat.js';
@@ -482,37 +482,6 @@ export function printBufctlVerbose(ctx: DcmdContext, a: BufctlAudit, header: boo
   ctx.printf('%16s %16p %16p %16p\n', '', a.cache, a.lastlog, a.contents);
   for (const pc of a.stack) ctx.printf('%*s%a\n', 17, '', pc);
   ctx.out('\n');
-}
-
-/** The bufctl_history walk: the bufctl, then older log copies through bc_lastlog. */
-function bufctlHistory(kv: KmemView, bcp: number): number[] {
-  const out: number[] = [];
-  const first = kv.readAudit(bcp);
-  let cur = first;
-  // start at the lastlog copy when it is identical
-  if (first.lastlog !== 0) {
-    try {
-      const c = kv.readAudit(first.lastlog);
-      if (c.bufaddr === first.bufaddr && c.cache === first.cache && c.slab === first.slab && c.timestamp === first.timestamp && c.thread === first.thread) cur = c;
-    } catch {
-      /* stay on the bufctl */
-    }
-  }
-  out.push(cur.addr);
-  let ts = cur.timestamp;
-  for (let n = 0; n < 4096 && cur.lastlog !== 0; n++) {
-    let nx: BufctlAudit;
-    try {
-      nx = kv.readAudit(cur.lastlog);
-    } catch {
-      break;
-    }
-    if (nx.bufaddr !== first.bufaddr || nx.cache !== first.cache || nx.slab !== first.slab || nx.timestamp >= ts) break;
-    out.push(nx.addr);
-    ts = nx.timestamp;
-    cur = nx;
-  }
-  return out;
 }
 
 /** An option value where 0 means "not given", as illumos' mdb_getopts defaults. */
