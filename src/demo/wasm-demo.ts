@@ -25,9 +25,15 @@
  * the text cannot drift from the output; if the core does not show this
  * bug the demo stops with a DemoError.
  *
+ * The last step runs the program again with `kmemdb run --watch-freed`,
+ * which stops it at the write itself, and shows that core's ::status
+ * (writer, freer and allocator in one line) and $c; the function it
+ * stopped in must be the writer the tour found.
+ *
  * Files: the module is written as DIR/visits.wasm (or visits-1.wasm, ...:
- * the first name that does not exist, created exclusively), the core as
- * DIR/core.N with savecore's numbering; nothing is overwritten.
+ * the first name that does not exist, created exclusively), the cores as
+ * DIR/core.N and DIR/core.N+1 with savecore's numbering; nothing is
+ * overwritten.
  * Deterministic: the same toolchain and seed give the same module, core
  * and transcript.
  */
@@ -39,7 +45,7 @@ import { fileURLToPath } from 'node:url';
 import { createSession } from '../mdb/index.js';
 import '../mdb/modules/libumem.js';
 import { MALLOC_TAG } from '../mdb/modules/libumem.js';
-import { KmemView, type BufctlAudit } from '../mdb/analysis/kmem-view.js';
+import { KmemView, bufctlHistory, type BufctlAudit } from '../mdb/analysis/kmem-view.js';
 import { whatis } from '../mdb/analysis/whatis-index.js';
 import { kgrep } from '../mdb/analysis/kgrep.js';
 import { openWasmCore, type WasmCoreTarget } from '../target/wasm-core-target.js';
@@ -64,8 +70,10 @@ export interface WasmDemoOptions {
 export interface WasmDemoResult {
   /** The module written (DIR/visits.wasm or the first free visits-N.wasm). */
   readonly wasm: string;
-  /** The core number N (core.N). */
+  /** The core number N (core.N) of the run under UMEM_DEBUG. */
   readonly index: number;
+  /** The core number of the run with --watch-freed. */
+  readonly watchedIndex: number;
   /** The function that wrote to the freed buffer, as the tour found it. */
   readonly writer: string;
   /** False if an mdb command of the tour failed. */
@@ -146,9 +154,7 @@ function callerOf(t: WasmCoreTarget, a: BufctlAudit, entry: string): string | un
 
 /** The buffer's audit record and those before it in the transaction log, newest first. */
 function history(kv: KmemView, bufctl: number): BufctlAudit[] {
-  const out = [kv.readAudit(bufctl)];
-  for (let next = out[0]!.lastlog; next !== 0 && out.length < 64; next = out[out.length - 1]!.lastlog) out.push(kv.readAudit(next));
-  return out;
+  return bufctlHistory(kv, bufctl).map((a) => kv.readAudit(a));
 }
 
 function facts(t: WasmCoreTarget): Facts {
@@ -221,7 +227,7 @@ export function runWasmDemo(opts: WasmDemoOptions): WasmDemoResult {
   );
 
   const wasm = claimModulePath(opts.dir);
-  out(`\n[1/3] Building ${path.basename(WASM_DEMO_SOURCE)} for wasm32-wasi\n\n`);
+  out(`\n[1/4] Building ${path.basename(WASM_DEMO_SOURCE)} for wasm32-wasi\n\n`);
   out(`$ kmemdb cc -O2 -o ${shown(opts.dir, wasm)} ${path.basename(WASM_DEMO_SOURCE)}\n`);
   const built = kmemdb(['cc', '-O2', '-o', wasm, WASM_DEMO_SOURCE]);
   if (built.status !== 0) {
@@ -229,15 +235,10 @@ export function runWasmDemo(opts: WasmDemoOptions): WasmDemoResult {
     throw new DemoError(built.stderr.trim().split('\n')[0] ?? `kmemdb cc failed with status ${built.status}`);
   }
 
-  out(`\n[2/3] Running it with the allocator's debugging on\n\n`);
+  out(`\n[2/4] Running it with the allocator's debugging on\n\n`);
   out(`$ UMEM_DEBUG=default UMEM_LOGGING=transaction kmemdb run --seed ${seed} --dir ${opts.dir} ${shown(opts.dir, wasm)}\n`);
-  const ran = kmemdb(['run', '--seed', seed, '--dir', opts.dir, ...UMEM_ENV, wasm]);
-  out(ran.stdout + ran.stderr);
-  const dumped = /^kmemdb run: core dumped: (.*)$/m.exec(ran.stderr);
-  if (!dumped) throw new DemoError(`the program did not leave a core (exit status ${ran.status})`);
-  const corePath = dumped[1]!;
-  const index = Number(/core\.(\d+)$/.exec(corePath)?.[1] ?? -1);
-  out(`\n[3/3] Debugging ${corePath} with mdb\n\n`);
+  const { corePath, index } = runToCore(['run', '--seed', seed, '--dir', opts.dir, ...UMEM_ENV, wasm], out);
+  out(`\n[3/4] Debugging ${corePath} with mdb\n\n`);
 
   const t = openWasmCore(corePath, { modulePath: wasm });
   let ok = true;
@@ -311,10 +312,58 @@ export function runWasmDemo(opts: WasmDemoOptions): WasmDemoResult {
   } finally {
     t.close();
   }
-  say(`\nThe answer in one command, for a core that ends in "buffer modified after being freed": ::whatis of the report's buffer= address.`);
-  out(`\n    ./bin/mdb -e '${X(buf)}::whatis' ${shown(opts.dir, wasm)} ${corePath}\n\n`);
-  say('Explore this core yourself:');
-  out(`\n    ./bin/mdb ${shown(opts.dir, wasm)} ${corePath}\n\n`);
+  const watched = catchTheWriter(opts, wasm, seed, writer);
+  say(
+    `\nThe answer in one command, for a core that ends in "buffer modified after being freed": ::whatis of the ` +
+      `report's buffer= address; for the core of a run with --watch-freed: ::status.`,
+  );
+  out(`\n    ./bin/mdb -e '${X(buf)}::whatis' ${shown(opts.dir, wasm)} ${corePath}\n`);
+  out(`    ./bin/mdb -e ::status ${shown(opts.dir, wasm)} ${watched.corePath}\n\n`);
+  say('Explore these cores yourself:');
+  out(`\n    ./bin/mdb ${shown(opts.dir, wasm)} ${corePath}\n    ./bin/mdb ${shown(opts.dir, wasm)} ${watched.corePath}\n\n`);
   say('then try ::umem_status, ::umem_cache, ::umastat, ::walk umem_log, ::umausers, ::findleaks, or ::dcmds for everything.');
-  return { wasm, index, writer, ok };
+  return { wasm, index, watchedIndex: watched.index, writer, ok: ok && watched.ok };
+}
+
+/** Run `kmemdb ARGS` (a run that must leave a core), print what it prints; the core it wrote. */
+function runToCore(args: readonly string[], out: (s: string) => void): { corePath: string; index: number } {
+  const ran = kmemdb(args);
+  out(ran.stdout + ran.stderr);
+  const dumped = /^kmemdb run: core dumped: (.*)$/m.exec(ran.stderr);
+  if (!dumped) throw new DemoError(`the program did not leave a core (exit status ${ran.status})`);
+  const corePath = dumped[1]!;
+  return { corePath, index: Number(/core\.(\d+)$/.exec(corePath)?.[1] ?? -1) };
+}
+
+/**
+ * The last step: run the program again with --watch-freed, which stops it
+ * at the write itself, and show that core's ::status and $c.  The writer
+ * the tour found by inference must be the function the watched run stopped
+ * in.
+ */
+function catchTheWriter(opts: WasmDemoOptions, wasm: string, seed: string, writer: string): { corePath: string; index: number; ok: boolean } {
+  const out = opts.out;
+  const say = (text: string) => out(wrap(text));
+  out(`\n[4/4] Catching the writer in the act: kmemdb run --watch-freed\n\n`);
+  say(
+    'libumem sees a write into a freed buffer only when it next checks the buffer.  kmemdb\'s own --watch-freed ' +
+      'mode runs a copy of the module in which every store first checks whether it is about to overwrite the ' +
+      '0xdeadbeef pattern of a freed buffer, and stops the program before the write, with a report and a core ' +
+      '(it turns on the UMEM_DEBUG and UMEM_LOGGING items it needs).',
+  );
+  out(`\n$ kmemdb run --watch-freed --seed ${seed} --dir ${opts.dir} ${shown(opts.dir, wasm)}\n`);
+  const { corePath, index } = runToCore(['run', '--watch-freed', '--seed', seed, '--dir', opts.dir, wasm], out);
+  out('\n');
+  const t = openWasmCore(corePath, { modulePath: wasm });
+  try {
+    const thread = t.threads()[0];
+    const stopped = (thread ? names(t, t.threadFrames(thread) ?? []) : [])[0];
+    if (t.info?.reason !== 'watch' || stopped !== writer) throw new DemoError(`the watched run stopped in ${stopped ?? 'no function'}, not at a write by ${writer}`);
+    const tour = new MdbTour(createSession(t, { stdout: out, stderr: out }), out);
+    tour.step(`On ${corePath} one command says what was written where, by whom, and who freed and who allocated the buffer:`, '::status');
+    tour.step(`$c is the writer's stack, stopped at the store instruction itself: ${writer}, the function the tour above found.`, '$c');
+    return { corePath, index, ok: tour.ok };
+  } finally {
+    t.close();
+  }
 }

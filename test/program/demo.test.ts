@@ -1,6 +1,7 @@
 /*
  * `kmemdb demo wasm`: builds visits.c, runs it into a core and walks
- * through the core with mdb to the function that wrote after the free.
+ * through the core with mdb to the function that wrote after the free,
+ * then runs it again with --watch-freed, which stops at the write.
  * The transcript is a golden file under Debian's clang-16 (code offsets
  * and addresses depend on the compiler); the key lines are checked under
  * any toolchain.  A second run in the same directory writes new files and
@@ -38,15 +39,20 @@ test('kmemdb demo wasm: the report, then mdb names who allocated, who freed, who
   assert.match(text, /::ugrep\n([0-9a-f]+)\n[^]*\n> \1::whatis\n\1 is [0-9a-f]+\+8, allocated from umem_alloc_16:\n[^]*\n {17}new_visitor\+/);
   assert.match(text, /The\s+function\s+that\s+wrote\s+after\s+the\s+free\s+is\s+count_visit;\s+the\s+fix\s+is\s+in\s+leave_page/);
   assert.match(text, /\n {4}\tv->on->hits\+\+;\n/);
-  assert.deepEqual(fs.readdirSync(path.join(cwd, 'crash')).sort(), ['bounds', 'core.0', 'visits.wasm']);
+  // the last step: the watched run stops at count_visit's store; ::status names the three functions
+  assert.match(text, /\n\[4\/4\] Catching the writer in the act: kmemdb run --watch-freed\n[^]*\n\$ kmemdb run --watch-freed --seed 1 --dir \.\/crash crash\/visits\.wasm\nkmemdb: write to a freed buffer\n/);
+  assert.match(text, /\nkmemdb run: core dumped: crash\/core\.1\n/);
+  assert.match(text, /\nstatus: process stopped at a write to a freed buffer \(kmemdb run --watch-freed\): i32\.store at [0-9a-f]+, offset 0x20 of freed buffer [0-9a-f]+ \(umem_alloc_40\), by count_visit\+0x[0-9a-f]+; freed by leave_page\+0x[0-9a-f]+; allocated by new_record\+0x[0-9a-f]+ \(exit status 134\)\n/);
+  assert.match(text, /\n> \$c\ncount_visit\+[0-9a-fx]+\(\)\n/);
+  assert.deepEqual(fs.readdirSync(path.join(cwd, 'crash')).sort(), ['bounds', 'core.0', 'core.1', 'visits.wasm']);
 
   // again: new names, the first files untouched, the same module
-  const before = ['core.0', 'visits.wasm'].map((f) => fs.readFileSync(path.join(cwd, 'crash', f)));
+  const before = ['core.0', 'core.1', 'visits.wasm'].map((f) => fs.readFileSync(path.join(cwd, 'crash', f)));
   const again = kmemdb(['demo', 'wasm'], { cwd });
   assert.equal(again.status, 0, again.stderr);
-  assert.match(again.stdout, /\n\$ kmemdb cc -O2 -o crash\/visits-1\.wasm visits\.c\n[^]*\nkmemdb run: core dumped: crash\/core\.1\n/);
-  assert.deepEqual(['core.0', 'visits.wasm'].map((f) => fs.readFileSync(path.join(cwd, 'crash', f))), before);
-  assert.deepEqual(fs.readFileSync(path.join(cwd, 'crash/visits-1.wasm')), before[1]);
+  assert.match(again.stdout, /\n\$ kmemdb cc -O2 -o crash\/visits-1\.wasm visits\.c\n[^]*\nkmemdb run: core dumped: crash\/core\.2\n[^]*\nkmemdb run: core dumped: crash\/core\.3\n/);
+  assert.deepEqual(['core.0', 'core.1', 'visits.wasm'].map((f) => fs.readFileSync(path.join(cwd, 'crash', f))), before);
+  assert.deepEqual(fs.readFileSync(path.join(cwd, 'crash/visits-1.wasm')), before[2]);
 });
 
 test('kmemdb demo wasm without a toolchain: the toolchain\'s one-line error, nothing written', () => {
