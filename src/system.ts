@@ -5,8 +5,9 @@
  * kmem_mp_init: the magazine layer, vmem's quantum caches and the 15-second
  * kmem_update).  Between the two, thread_init, cred_init and pid_init
  * create the kmem caches of kernel objects (thread_cache, lwp_cache,
- * turnstile_cache, cred_cache, process_cache: src/kernel/proc.ts); after
- * them main() starts init, pageout and fsflush.
+ * turnstile_cache, cred_cache, process_cache: src/kernel/proc.ts); then
+ * mod_setup takes over krtld's primary modules (the `modules` list,
+ * src/kernel/modctl.ts) and main() starts init, pageout and fsflush.
  */
 
 import { Kernel, checkKernelOptions, type KernelOptions } from './kernel/kernel.js';
@@ -16,6 +17,7 @@ import { createKernelArenas, type KernelArenas } from './vmem/arenas.js';
 import { Kmem } from './kmem/index.js';
 import { KMF_AUDIT } from './abi/kmem-impl.js';
 import { KERNEL_OBJECT_CACHES, type KernelObjectCache } from './kernel/proc.js';
+import { ModctlList } from './kernel/modctl.js';
 
 export interface BootOptions {
   model?: ModelName;
@@ -73,6 +75,7 @@ export function bootSystem(opts: BootOptions = {}): System {
   kmem.init();
   installKernelObjectCaches(k, kmem);
   kmem.ready();
+  k.modctl = new ModctlList(k, { zalloc: (size) => kmem.kmemZalloc(size), free: (a, size) => kmem.kmemFree(a, size) });
   k.procs?.startSystemProcesses();
   return { k, arenas, kmem };
 }

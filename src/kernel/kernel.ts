@@ -44,6 +44,7 @@ import { declare } from '../ctf/cparse.js';
 import { Rand } from './rand.js';
 import { KERNEL_CORE_TYPES, TS_ONPROC, TS_RUN, TS_SLEEP } from '../abi/kernel-core.js';
 import { ProcessTable, type KProc } from './proc.js';
+import type { ModctlList } from './modctl.js';
 
 export interface KernelOptions {
   model?: ModelName;
@@ -328,6 +329,12 @@ export class Kernel {
   readonly procs: ProcessTable | undefined;
   /** Called once by panic() once the panic state is in memory (crash dump hook). */
   onPanic: ((k: Kernel) => void) | undefined;
+  /** Where the kernel core's text and data ended when `new Kernel()` returned (unix's image; see modctl.ts). */
+  readonly coreImageEnd: { text: number; data: number };
+  /** Called after a function or a global is added to the image (the module list follows genunix's size). */
+  onImageGrowth: (() => void) | undefined;
+  /** The module list (`modules`), once bootSystem() has set it up. */
+  modctl: ModctlList | undefined;
 
   /* addresses of core globals */
   readonly g: {
@@ -416,6 +423,7 @@ export class Kernel {
     this.procs = proc ? undefined : new ProcessTable(this);
     this.cur = this.createThread('thread0', 0);
     this.setState(this.cur, TS_ONPROC);
+    this.coreImageEnd = { text: this.textNext, data: this.dataNext };
   }
 
   /* ---------------------------------------------------------------- symbols */
@@ -437,6 +445,7 @@ export class Kernel {
     this.textNext = end;
     this.addSymbol({ name, value: base, size, kind: 'func' });
     if (!this.process) this.mapText(prevEnd, base, end);
+    this.onImageGrowth?.();
     return base;
   }
 
@@ -474,6 +483,7 @@ export class Kernel {
     if (base + size > this.layout.dataBase + this.layout.dataSize) throw new Error('kernel data segment is full');
     this.dataNext = base + size;
     this.addSymbol({ name, value: base, size, kind: 'object', type: typeName });
+    this.onImageGrowth?.();
     return base;
   }
 
@@ -496,14 +506,24 @@ export class Kernel {
     this.forgetText();
   }
 
-  removeModuleSymbols(module: string): void {
+  /**
+   * Drop the symbols of a module's copy loaded at [base, base + size); a
+   * name another copy still defines (a second copy that failed to load
+   * beside the first) goes back to that copy.
+   */
+  removeModuleSymbols(module: string, base: number, size: number): void {
+    const gone = new Set<string>();
     for (let i = this.syms.length - 1; i >= 0; i--) {
       const s = this.syms[i]!;
-      if (s.module === module) {
+      if (s.module === module && s.value >= base && s.value < base + size) {
         this.syms.splice(i, 1);
-        if (this.symByName.get(s.name) === s) this.symByName.delete(s.name);
+        if (this.symByName.get(s.name) === s) {
+          this.symByName.delete(s.name);
+          gone.add(s.name);
+        }
       }
     }
+    for (const s of this.syms) if (gone.has(s.name)) this.symByName.set(s.name, s);
     this.forgetText();
   }
 
@@ -538,6 +558,11 @@ export class Kernel {
   /** End of the kernel image's data (for placing module_map). */
   get dataEnd(): number {
     return this.dataNext;
+  }
+
+  /** End of the kernel image's text. */
+  get textEnd(): number {
+    return this.textNext;
   }
 
   /* -------------------------------------------------------------- strings */

@@ -48,9 +48,24 @@ import { functionPrologue, type KSymbol } from '../kernel/kernel.js';
 import { offsetsOf, type Offsets } from '../ctf/ctf.js';
 import {
   EBUSY, EDEADLK, EEXIST, EINVAL, EMLINK, ENOENT, ENOTTY, EPERM,
-  MAXMODDEPS, MODFLG_AUTO_LOADED, MODULE_CLASS_ANY, MODULE_CLASS_EXEC, MODULE_CMD_AUTOUNLOAD, MODULE_CMD_FINI,
+  MAXMODDEPS, MODFLG_AUTO_LOADED, MODULE_CLASS_ANY, MODULE_CLASS_DRIVER, MODULE_CLASS_EXEC, MODULE_CLASS_MISC,
+  MODULE_CLASS_SECMODEL, MODULE_CLASS_VFS, MODULE_CMD_AUTOUNLOAD, MODULE_CMD_FINI,
   MODULE_CMD_INIT, MODULE_MAX_DEPTH, MODULE_SOURCE_FILESYS, MODULE_SOURCE_KERNEL,
 } from '../abi/netbsd-sys.js';
+import { MODREV_1 } from '../abi/kernel-modules.js';
+
+/**
+ * Per NetBSD module class: the directory of the module's mod_filename on
+ * the kernel's module list (illumos' misc/, fs/, drv/, exec/) and the word
+ * its linkage description uses.
+ */
+const MODULE_CLASS_DIRS: Record<number, [string, string]> = {
+  [MODULE_CLASS_MISC]: ['misc', 'misc'],
+  [MODULE_CLASS_VFS]: ['fs', 'vfs'],
+  [MODULE_CLASS_DRIVER]: ['drv', 'driver'],
+  [MODULE_CLASS_EXEC]: ['exec', 'exec'],
+  [MODULE_CLASS_SECMODEL]: ['misc', 'secmodel'],
+};
 
 export const MODULE_FUNCTIONS = {
   module_init: 0x120,
@@ -109,6 +124,10 @@ interface Loaded {
   base: number;
   size: number;
   history: number;
+  /** Its struct modctl on the kernel's module list (0: built in, or the kernel keeps no list). */
+  modctl: number;
+  /** Its struct modlinkage (in its data), 0 without a module list. */
+  linkage: number;
 }
 
 /** The fields of struct module, modinfo and kobj this file uses (their offsets: Modules.o). */
@@ -208,7 +227,7 @@ export class Modules {
     mem.storePtr(mod + o.mod_info, mi);
     mem.store32(mod + o.mod_source, MODULE_SOURCE_KERNEL);
     const ctx = this.makeCtx(spec, mod, syms, strs);
-    this.loaded.set(mod, { spec, ctx, syms, strs, kobj: 0, base: 0, size: 0, history: -1 });
+    this.loaded.set(mod, { spec, ctx, syms, strs, kobj: 0, base: 0, size: 0, history: -1, modctl: 0, linkage: 0 });
     this.registerImpls(spec, ctx, syms);
     const err = nb.call(mem.loadPtr(mi + o.mi_modcmd), MODULE_CMD_INIT);
     if (err !== 0) k.panic(`builtin module \`${spec.name}' failed to init, error ${err}`);
@@ -292,6 +311,13 @@ export class Modules {
       objOffs.push([ob.name, at, ob.type]);
       d = at + T.sizeof(id);
     }
+    // The linkage the kernel's module list records (modlinkage, modlmisc, its description), last.
+    const linkinfo = `NetBSD ${MODULE_CLASS_DIRS[spec.cls]?.[1] ?? 'misc'} module`;
+    let linkAt = 0;
+    if (k.modctl) {
+      linkAt = p2roundup(d, 8);
+      d = linkAt + T.size('struct modlinkage') + T.size('struct modlmisc') + linkinfo.length + 1;
+    }
     const dataSize = p2roundup(Math.max(d, spec.dataSize ?? 0), ps);
     const size = textSize + dataSize;
     const base = this.nb.host.moduleMap.alloc(size, VM_SLEEP | VM_FIRSTFIT);
@@ -322,6 +348,7 @@ export class Modules {
     }
     ksyms.push({ name: `${spec.name}_modinfo`, value: data, size: T.size('modinfo_t'), kind: 'object', type: 'modinfo_t' });
     this.writeModinfo(data, spec, syms, strs);
+    if (linkAt !== 0) ksyms.push(...this.writeLinkage(spec.name, data + linkAt, linkinfo));
     k.addModuleSymbols(spec.name, ksyms);
     const kobj = nb.kmemZalloc(this.kobjSize);
     k.writeString(kobj + o.ko_name, spec.name, 32);
@@ -337,8 +364,10 @@ export class Modules {
     mem.storePtr(mod + o.mod_address, base);
     mem.storePtr(mod + o.mod_size, size);
     k.moduleHistory.push({ name: spec.name, base, size, textSize, loadTime: k.hrtime, symbols: ksyms.map((s) => ({ ...s, module: spec.name })) });
+    const dir = MODULE_CLASS_DIRS[spec.cls]?.[0] ?? 'misc';
+    const modctl = k.modctl?.load(spec.name, `${dir}/${spec.name}`, { text: base, textSize, data, dataSize }) ?? 0;
     const ctx = this.makeCtx(spec, mod, syms, strs);
-    const l: Loaded = { spec, ctx, syms, strs, kobj, base, size, history: k.moduleHistory.length - 1 };
+    const l: Loaded = { spec, ctx, syms, strs, kobj, base, size, history: k.moduleHistory.length - 1, modctl, linkage: linkAt === 0 ? 0 : data + linkAt };
     this.loaded.set(mod, l);
     this.registerImpls(spec, ctx, syms);
     k.leave();
@@ -357,11 +386,12 @@ export class Modules {
       for (const a of l.syms.values()) nb.unregisterImpl(a);
       nb.mem.unmap(l.base, l.size);
       nb.host.moduleMap.free(l.base, l.size);
-      k.removeModuleSymbols(l.spec.name);
+      k.removeModuleSymbols(l.spec.name, l.base, l.size);
       const rec = k.moduleHistory[l.history];
       if (rec) rec.unloadTime = k.hrtime;
       nb.kmemFree(l.kobj, this.kobjSize);
       nb.mem.storePtr(mod + this.o.mod_kobj, 0);
+      if (l.modctl !== 0) k.modctl?.unload(l.modctl);
     }
     this.loaded.delete(mod);
     k.leave();
@@ -379,6 +409,33 @@ export class Modules {
     }
   }
 
+  /**
+   * The module's illumos linkage in its data: a modlinkage (MODREV_1)
+   * whose first linkage is a modlmisc carrying the description, as a
+   * module's _info hands mod_install.  Returns their symbols.
+   */
+  private writeLinkage(name: string, at: number, linkinfo: string): Array<Omit<KSymbol, 'module'>> {
+    const k = this.nb.k;
+    const mem = this.nb.mem;
+    const T = this.nb.T;
+    const ml = at;
+    const misc = ml + T.size('struct modlinkage');
+    const str = misc + T.size('struct modlmisc');
+    mem.store32(ml + T.offsetof('struct modlinkage', 'ml_rev'), MODREV_1);
+    mem.storePtr(ml + T.offsetof('struct modlinkage', 'ml_linkage'), misc);
+    mem.storePtr(misc + T.offsetof('struct modlmisc', 'misc_linkinfo'), str);
+    k.writeString(str, linkinfo, linkinfo.length + 1);
+    return [
+      { name: `${name}_modlinkage`, value: ml, size: T.size('struct modlinkage'), kind: 'object', type: 'struct modlinkage' },
+      { name: `${name}_modlmisc`, value: misc, size: T.size('struct modlmisc'), kind: 'object', type: 'struct modlmisc' },
+    ];
+  }
+
+  /** The modctl of a module on module_list (0 for a built-in one). */
+  private modctlOf(mod: number): number {
+    return this.loaded.get(mod)?.modctl ?? 0;
+  }
+
   /* --------------------------------------------------------- the list */
 
   private enqueue(mod: number): void {
@@ -393,6 +450,8 @@ export class Modules {
       for (let i = 0; i < nreq; i++) {
         const r = mem.loadPtr(mod + o.mod_required + i * P);
         mem.store32(r + o.mod_refcnt, mem.load32(r + o.mod_refcnt) + 1);
+        const rc = this.modctlOf(r);
+        if (rc !== 0) nb.k.modctl?.reference(rc, 1);
       }
     } else {
       nb.q.tailqInsertTail(this.g.module_list, mod, o.mod_list);
@@ -556,6 +615,7 @@ export class Modules {
       this.error(`modcmd function failed for \`${name}', error ${err}`);
       return fail(err);
     }
+    if (l.modctl !== 0) k.modctl?.installed(l.modctl, l.linkage);
     this.enqueue(mod);
     if (autoload && mem.loadI32(this.g.module_autotime) > 0) {
       mem.store64n(mod + o.mod_autotime, nb.timeSecond + mem.loadI32(this.g.module_autotime));
@@ -593,10 +653,13 @@ export class Modules {
     const mi = mem.loadPtr(mod + o.mod_info);
     const prev = mem.loadPtr(this.g.module_active);
     mem.storePtr(this.g.module_active, mod);
+    const mc = this.modctlOf(mod);
+    if (mc !== 0) k.modctl?.busy(mc, true);
     k.site(this.FN.module_do_unload + 0x9b);
     const err = nb.call(mem.loadPtr(mi + o.mi_modcmd), MODULE_CMD_FINI);
     mem.storePtr(this.g.module_active, prev);
     if (err !== 0) {
+      if (mc !== 0) k.modctl?.busy(mc, false);
       this.print(`cannot unload module \`${name}' error=${err}`);
       k.leave();
       return err;
@@ -608,6 +671,8 @@ export class Modules {
     for (let i = 0; i < nreq; i++) {
       const r = mem.loadPtr(mod + o.mod_required + i * P);
       mem.store32(r + o.mod_refcnt, mem.load32(r + o.mod_refcnt) - 1);
+      const rc = this.modctlOf(r);
+      if (rc !== 0) k.modctl?.reference(rc, -1);
     }
     this.print(`unloaded module \`${name}'`);
     k.site(this.FN.module_do_unload + 0x148);

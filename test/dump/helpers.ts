@@ -61,7 +61,7 @@ export function busyKernel(model: ModelName, seed: number): Kernel {
     };
     k.moduleHistory.push(rec);
     if (unload) {
-      k.removeModuleSymbols(name);
+      k.removeModuleSymbols(name, base, 0x4000);
       k.mem.unmap(base, 0x4000);
       rec.unloadTime = k.gethrtime();
     }

@@ -37,6 +37,7 @@ import { kmemDcmds, kmemWalkers, perCacheWalkers, kview, printBufctlVerbose, pri
 import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { liveDcmds } from './genunix-live.js';
 import { procDcmds, procWalkers } from './genunix-proc.js';
+import { modctlDcmds, modctlWalkers } from './genunix-modctl.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup, type LeakMember } from '../analysis/leaks.js';
 import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis-index.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
@@ -646,6 +647,7 @@ function genunixDcmds(): DcmdDef[] {
     ...vmemDcmds(),
     ...liveDcmds(),
     ...procDcmds(),
+    ...modctlDcmds(),
     {
       name: 'findleaks',
       usage: '?[-dfv]',
@@ -719,7 +721,7 @@ function appliesTo(t: Target): boolean {
 export const genunixModule: MdbModule = {
   name: 'genunix',
   dcmds: genunixDcmds(),
-  walkers: [...kmemWalkers(), ...vmemWalkers(), ...procWalkers(), leakWalker(false), leakWalker(true)],
+  walkers: [...kmemWalkers(), ...vmemWalkers(), ...procWalkers(), ...modctlWalkers(), leakWalker(false), leakWalker(true)],
   whatis: genunixWhatisHandlers,
   macros: Object.fromEntries(Object.keys(MACROS).map((k) => [k, `.::genunix_macro ${k}`])),
   appliesTo,
