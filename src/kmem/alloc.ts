@@ -11,7 +11,7 @@
  */
 
 import { KMEM_BIG_SHIFT, KMEM_CPU_CACHE_SIZE, KMEM_FREE_PATTERN32, KMEM_REDZONE_BYTE, KMEM_SIZE_ENCODE, KMEM_SIZE_VALID, KMERR_BADSIZE, KMERR_DUPFREE, KMERR_REDZONE, KMF_BUFTAG, KMF_LITE, KM_PANIC, KM_SLEEP, KM_VMFLAGS } from '../abi/kmem-impl.js';
-import { HeapLp64, CacheFlag } from './wordlayout.js';
+import { CacheFlag } from './wordlayout.js';
 import { KMEM_MAXBUF_LIMIT } from './state.js';
 import { checkAddr, checkKmflag, checkSize } from './args.js';
 import { KmemCpu } from './cpu.js';
@@ -19,19 +19,12 @@ import { KmemCpu } from './cpu.js';
 export abstract class KmemAlloc extends KmemCpu {
   kmem_alloc(size: number, kmflag: number): number {
     if (typeof size === 'number' && size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
-      // kmem_alloc_table[(size - 1) >> 3] from the data view (a heap pointer: wordlayout.ts)
-      const W = this.W;
-      const ti = this.iAllocTable + ((size - 1) >> 3) * W.pw;
-      const d = this.d32;
-      if (W.pw === 1 || d[ti + 1] === HeapLp64.HI) {
-        const co = (d[ti]! - this.hb) | 0;
-        const o = co + W.cCpuB + this.cpuOff;
-        if (co >= 0 && o < this.hLim) {
-          const r = this.popAt(o);
-          // (heapAddr written out: see kmem_cache_alloc)
-          if (r >= 0) return this.stdLp64 ? r + HeapLp64.BASE : r + this.hBase;
-          if (r === -1) return this.kmemAllocCache(this.heapAddr(co), o, size, kmflag);
-        }
+      const c = this.sizeCpuCacheOff(size);
+      const o = c + this.cpuOff;
+      if (c >= 0 && o < this.hLim) {
+        const r = this.popAt(o);
+        if (r >= 0) return this.heapAddr(r);
+        if (r === -1) return this.kmemAllocCache(this.heapAddr(c - this.W.cCpuB), o, size, kmflag);
       }
     }
     return this.kmemAllocSlow(size, kmflag);
@@ -131,20 +124,15 @@ export abstract class KmemAlloc extends KmemCpu {
 
   kmem_free(buf: number, size: number): void {
     if (typeof size === 'number' && typeof buf === 'number' && size > 0 && size <= 4096 && this.hLim !== 0 && (size | 0) === size) {
-      const W = this.W;
-      const ti = this.iAllocTable + ((size - 1) >> 3) * W.pw;
-      const d = this.d32;
-      const bo = this.stdLp64 ? buf + HeapLp64.NEG : buf - this.hBase; // (heapOff written out: see kmem_cache_alloc)
-      if ((W.pw === 1 || d[ti + 1] === HeapLp64.HI) && bo >= 0 && bo < this.hLim && (bo | 0) === bo) {
-        const co = (d[ti]! - this.hb) | 0;
-        const o = co + W.cCpuB + this.cpuOff;
-        if (co >= 0 && o < this.hLim) {
-          const r = this.pushAt(o, bo);
-          if (r > 0) return;
-          if (r === 0) {
-            this.kmemFreeCache(this.heapAddr(co), o, buf, size);
-            return;
-          }
+      const bo = this.heapOff(buf);
+      const c = this.sizeCpuCacheOff(size);
+      const o = c + this.cpuOff;
+      if (bo >= 0 && bo < this.hLim && (bo | 0) === bo && c >= 0 && o < this.hLim) {
+        const r = this.pushAt(o, bo);
+        if (r > 0) return;
+        if (r === 0) {
+          this.kmemFreeCache(this.heapAddr(c - this.W.cCpuB), o, buf, size);
+          return;
         }
       }
     }

@@ -22,7 +22,6 @@
 
 import { DEADMAN_SPINS } from '../kernel/kernel.js';
 import { KMEM_FREE_PATTERN32, KMF_BUFTAG, KMF_DEADBEEF, KMF_LITE, KM_NOSLEEP } from '../abi/kmem-impl.js';
-import { HeapLp64 } from './wordlayout.js';
 import { checkAddr, checkKmflag } from './args.js';
 import { KmemDepot } from './depot.js';
 
@@ -40,9 +39,7 @@ export abstract class KmemCpu extends KmemDepot {
 
   /** kmem_cache_alloc: magazine fast path (heap words); then allocW; everything else in kmem_cache_alloc_checked. */
   override kmem_cache_alloc(cp: number, kmflag: number): number {
-    // (heapOff and heapAddr written out: as calls they take this function
-    // over V8's inlining budget; measured, +2 ns per operation)
-    const c = typeof cp === 'number' ? (this.stdLp64 ? cp + HeapLp64.NEG : cp - this.hBase) + this.W.cCpuB : -1;
+    const c = typeof cp === 'number' ? this.cpuCacheOff(cp) : -1;
     if (c >= 0 && c < this.hLim && (c | 0) === c) {
       // (an integer below hLim < 2^31: the CPU offset is an integer add;
       // anything else, a fraction or a BigInt included, is the checked
@@ -50,7 +47,7 @@ export abstract class KmemCpu extends KmemDepot {
       const o = c + this.cpuOff;
       let r = this.popAt(o);
       if (r === -1) r = this.allocW(o, kmflag);
-      if (r >= 0) return this.stdLp64 ? r + HeapLp64.BASE : r + this.hBase;
+      if (r >= 0) return this.heapAddr(r);
       if (r === -2) return 0;
     }
     return this.kmem_cache_alloc_checked(cp, kmflag);
@@ -58,9 +55,8 @@ export abstract class KmemCpu extends KmemDepot {
 
   /** kmem_cache_free: magazine fast path (heap words); then freeW; everything else in kmem_cache_free_checked. */
   override kmem_cache_free(cp: number, buf: number): void {
-    const lp = this.stdLp64; // (heapOff written out, as above)
-    const c = typeof cp === 'number' ? (lp ? cp + HeapLp64.NEG : cp - this.hBase) + this.W.cCpuB : -1;
-    const bo = typeof buf === 'number' ? (lp ? buf + HeapLp64.NEG : buf - this.hBase) : -1;
+    const c = typeof cp === 'number' ? this.cpuCacheOff(cp) : -1;
+    const bo = typeof buf === 'number' ? this.heapOff(buf) : -1;
     if (c >= 0 && c < this.hLim && bo >= 0 && bo < this.hLim && (c | 0) === c && (bo | 0) === bo) {
       const o = c + this.cpuOff;
       const r = this.pushAt(o, bo);

@@ -294,6 +294,31 @@ export const KMEM_REAP_INTERVAL_NS = 15e9;
 export const KMEM_MAXBUF_LIMIT = 4096;
 
 
+/** An address's heap offset and back, for one heap base. */
+interface HeapConversions {
+  heapOff(a: number): number;
+  heapAddr(o: number): number;
+}
+
+/** The conversions made so far, by heap base. */
+const madeConversions = new Map<number, HeapConversions>();
+
+/**
+ * heapOff / heapAddr for the heap at base, made once per base: with one
+ * heap base in a process V8 sees one closure of each and folds the base
+ * into their code (as a field it would be a load, of a boxed double for
+ * the LP64 base), so the hot paths call them instead of writing the
+ * arithmetic out.
+ */
+function heapConversions(base: number): HeapConversions {
+  let c = madeConversions.get(base);
+  if (!c) {
+    c = { heapOff: (a) => a - base, heapAddr: (o) => o + base };
+    madeConversions.set(base, c);
+  }
+  return c;
+}
+
 export abstract class KmemState {
   readonly k: Kernel;
   readonly mem: AddressSpace;
@@ -356,8 +381,6 @@ export abstract class KmemState {
   protected hBase = 0;
   /** The heap base's low 32 bits as a signed word (a pointer word minus hb is a heap offset: wordlayout.ts). */
   protected hb = 0;
-  /** The heap is at the standard LP64 base (HeapLp64.BASE): heapOff / heapAddr use the constant. */
-  protected stdLp64 = false;
   protected hSize = 0;
   protected h32!: Uint32Array;
   protected h8!: Uint8Array;
@@ -567,7 +590,9 @@ export abstract class KmemState {
     this.dSize = ds.size;
     this.d32 = ds.u32;
     this.hb = hs.base | 0;
-    this.stdLp64 = this.lp64 && hs.base === HeapLp64.BASE;
+    const hc = heapConversions(hs.base);
+    this.heapOff = hc.heapOff;
+    this.heapAddr = hc.heapAddr;
     const placed = this.lp64 ? hs.base === HeapLp64.BASE : hs.base + hs.size <= TWO32;
     this.wordPathsOn = this.wordPathsWanted && this.W.fits && placed && hs.size <= 0x80000000;
     this.hLim = this.wordPathsOn ? this.hSize : 0;
@@ -665,13 +690,9 @@ export abstract class KmemState {
    * field: measured, a load of it on the magazine path cost ~1.8 ns per
    * operation).
    */
-  protected heapOff(a: number): number {
-    return this.stdLp64 ? a + HeapLp64.NEG : a - this.hBase;
-  }
-
-  protected heapAddr(o: number): number {
-    return this.stdLp64 ? o + HeapLp64.BASE : o + this.hBase;
-  }
+  /** The heap offset of the address a, and the address of the heap offset o (closures over the heap base: heapConversions). */
+  protected heapOff!: HeapConversions['heapOff'];
+  protected heapAddr!: HeapConversions['heapAddr'];
 
   /** 8-bit load / store. */
   protected ld8(a: number): number {

@@ -29,6 +29,14 @@
  * offset + hb (and the high word).  The magazine paths test and write the
  * high word without a branch (WordLayout.hi, hm).
  *
+ * The paths that read the layout on every operation (popAt, pushAt,
+ * allocW, freeW, magRefill, and the entry points' cpuCacheOff and
+ * sizeCpuCacheOff) are closures over one WordLayout and heap base, made
+ * once per distinct pair (layoutPaths) and installed on the instance:
+ * with one kind of heap in a process V8 folds the layout's fields into
+ * their code as constants, where `this.W.field` would be a load per use.
+ * The rest read `this.W`.
+ *
  * The magazine round take and put are written out in popAt / pushAt and
  * again in allocW / freeW on purpose: with a shared helper,
  * kmem_cache_alloc and kmem_cache_free exceed V8's inlining budget (920
@@ -39,14 +47,30 @@
 
 import { DEADMAN_SPINS } from '../kernel/kernel.js';
 import { KM_NOSLEEP } from '../abi/kmem-impl.js';
-import { HeapLp64, Pattern, CacheFlag } from './wordlayout.js';
+import { HeapLp64, Pattern, CacheFlag, type WordLayout } from './wordlayout.js';
 import { KmemLists } from './list.js';
+
+/** The word paths made for one layout and heap base (KmemWordPaths.layoutPaths). */
+interface LayoutPaths {
+  cpuCacheOff(this: KmemWordPaths, cp: number): number;
+  sizeCpuCacheOff(this: KmemWordPaths, size: number): number;
+  popAt(this: KmemWordPaths, o: number): number;
+  pushAt(this: KmemWordPaths, o: number, bo: number): number;
+  allocW(this: KmemWordPaths, o: number, kmflag: number): number;
+  freeW(this: KmemWordPaths, o: number, bo: number): boolean;
+  magRefill(this: KmemWordPaths, cpo: number, o: number, forAlloc: boolean): number;
+}
+
+/** The layout paths made so far, by layout and heap base. */
+const madeLayoutPaths = new Map<string, LayoutPaths>();
 
 export abstract class KmemWordPaths extends KmemLists {
   /*
    * The magazine fast paths, on heap offsets (signed words: no
    * uint32-to-double conversions).  o is the CPU cache's heap offset,
-   * 0 <= o < hLim.
+   * 0 <= o < hLim.  Like allocW, freeW and magRefill below, they are
+   * closures over one layout and heap base (layoutPaths), installed on
+   * the instance when its views are mapped.
    */
 
   /**
@@ -56,56 +80,24 @@ export abstract class KmemWordPaths extends KmemLists {
    * or the checked path); -3 when the CPU cache itself is not (unaligned,
    * not writable: the checked path).
    */
-  protected popAt(o: number): number {
-    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
-    const u = this.hi32;
-    const W = this.W;
-    const hb = this.hb;
-    const ci = o >>> 2;
-    const rw = u[ci + W.ccRounds]!;
-    const rounds = (rw << 16) >> 16;
-    const il = ci + W.ccLoaded;
-    if (rounds <= 0 || (u[ci + W.ccFlags]! & CacheFlag.ALLOC_SLOW) !== 0 || ((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0) return -1;
-    const mo = ((u[il]! - hb) | 0) + (rounds << W.ps);
-    if (mo < 0 || mo >= this.hLim || (mo & W.pmask) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
-    const mi = mo >>> 2;
-    const b = (u[mi]! - hb) | 0;
-    if (((u[mi + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || b < 0 || b >= this.hLim) return -1;
-    u[ci + W.ccRounds] = rw - 1; // rounds > 0: no borrow into prounds
-    const ai = ci + W.ccAlloc;
-    const lo = (u[ai]! + 1) | 0;
-    u[ai] = lo;
-    if (lo === 0) u[ai + 1]++;
-    return b;
-  }
+  protected popAt!: LayoutPaths['popAt'];
 
   /**
    * Put the buffer at heap offset bo (0 <= bo < hLim) into the loaded
    * magazine of a plain cache: 1 done; 0 when the CPU cache is usable but
    * this is not the plain case (freeW); -3 when the CPU cache is not.
    */
-  protected pushAt(o: number, bo: number): number {
-    if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
-    const u = this.hi32;
-    const W = this.W;
-    const hb = this.hb;
-    const ci = o >>> 2;
-    const rw = u[ci + W.ccRounds]!;
-    const rounds = (rw << 16) >> 16;
-    const il = ci + W.ccLoaded;
-    if ((u[ci + W.ccFlags]! & CacheFlag.FREE_SLOW) !== 0 || rounds < 0 || rounds >= (u[ci + W.ccMagsize]! & 0xffff) || ((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0) return 0;
-    const mo = ((u[il]! - hb) | 0) + ((rounds + 1) << W.ps);
-    if (mo < 0 || mo >= this.hLim || (mo & W.pmask) !== 0 || this.hProt[mo >>> 12] !== HeapLp64.RW) return 0;
-    const mi = mo >>> 2;
-    u[mi + W.hi] = HeapLp64.HI_I;
-    u[mi] = bo + hb;
-    u[ci + W.ccRounds] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
-    const fi = ci + W.ccFree;
-    const lo = (u[fi]! + 1) | 0;
-    u[fi] = lo;
-    if (lo === 0) u[fi + 1]++;
-    return 1;
-  }
+  protected pushAt!: LayoutPaths['pushAt'];
+
+  /** The heap offset of cache_cpu[0] of the cache at cp (a number; the caller checks the range). */
+  protected cpuCacheOff!: LayoutPaths['cpuCacheOff'];
+
+  /**
+   * The heap offset of cache_cpu[0] of kmem_alloc_table[(size - 1) >> 3]'s
+   * cache (1 <= size <= 4096), read on the data view; -1 when the entry
+   * is not a heap pointer.
+   */
+  protected sizeCpuCacheOff!: LayoutPaths['sizeCpuCacheOff'];
 
   /*
    * The rest of the CPU layer on the word-index path, with heap offsets
@@ -127,117 +119,296 @@ export abstract class KmemWordPaths extends KmemLists {
    * the work (nothing has been changed); -2 to return NULL (a KM_NOSLEEP
    * allocation met a corrupt buffer, already reported).
    */
-  protected allocW(o: number, kmflag: number): number {
-    const u = this.hi32;
-    const hp = this.hProt;
-    const hs = this.hLim;
-    const W = this.W;
-    const hb = this.hb;
-    const ci = o >>> 2;
-    const il = ci + W.ccLoaded;
-    const cpo = o - (W.cCpuB + this.cpuOff);
-    for (let spins = 0; ; spins++) {
-      // (the turns so far go to kmem_cache_alloc_checked if it takes over: see spins)
-      this.spins = spins;
-      if (spins >= DEADMAN_SPINS) this.k.deadman();
-      if (u[ci + W.ccFlags]! & CacheFlag.DUMPUNSAFE) return -1;
-      const rw = u[ci + W.ccRounds]!;
-      const rounds = (rw << 16) >> 16;
-      if (rounds <= 0) {
-        if (this.magRefill(cpo, o, true) > 0) continue;
-        return -1;
-      }
-      const mo = ((u[il]! - hb) | 0) + (rounds << W.ps);
-      if (((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || mo < 0 || mo >= hs || (mo & W.pmask) !== 0 || hp[mo >>> 12] === 0) return -1;
-      const mi = mo >>> 2;
-      const bo = (u[mi]! - hb) | 0;
-      if (((u[mi + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || bo < 0 || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
-      u[ci + W.ccRounds] = rw - 1;
-      const ai = ci + W.ccAlloc;
-      const lo = (u[ai]! + 1) | 0;
-      u[ai] = lo;
-      if (lo === 0) u[ai + 1]++;
-      this.spins = 0;
-      if ((u[ci + W.ccFlags]! & CacheFlag.BUFTAG) === 0) return bo;
-      // kmem_cache_alloc_debug, when everything is in order (see above)
-      fast: {
-        const w = this.dbgTag(cpo, bo, true);
-        if (w < 0) break fast;
-        const ki = cpo >>> 2;
-        const flags = u[ki + W.cFlags]!;
-        const n = u[ki + W.cVerify]! & ~7;
-        const xi = w + W.btBxstat;
-        const bcLo = u[w + W.btBufctl]!;
-        const bcHi = W.pw === 2 ? u[w + W.btBufctl + 1]! : 0;
-        if (u[xi] !== (bcLo ^ Pattern.BUFTAG_FREE) || (W.pw === 2 && u[xi + 1] !== bcHi)) break fast;
-        if (flags & CacheFlag.DEADBEEF && this.verifyAndCopyW(bo, n) >= 0) break fast;
-        u[xi] = bcLo ^ Pattern.BUFTAG_ALLOC;
-        u[w] = Pattern.REDZONE_I;
-        u[w + 1] = Pattern.REDZONE_I;
-        if (flags & CacheFlag.AUDIT) this.auditW(cpo, -1, bcLo, bcHi, flags);
-        return bo;
-      }
-      if (this.allocDebugFramed(this.heapAddr(cpo), this.heapAddr(bo), kmflag, false, this.pc.cache_alloc_debug) === 0) return bo;
-      if (kmflag & KM_NOSLEEP) return -2;
-    }
-  }
+  protected allocW!: LayoutPaths['allocW'];
 
   /** Free the buffer at heap offset bo: true when done, false for the checked path (nothing changed). */
-  protected freeW(o: number, bo: number): boolean {
-    const u = this.hi32;
-    const W = this.W;
-    const hb = this.hb;
-    const ci = o >>> 2;
-    const il = ci + W.ccLoaded;
-    const cpo = o - (W.cCpuB + this.cpuOff);
-    const flags = u[ci + W.ccFlags]!;
-    if (flags & (CacheFlag.DUMPUNSAFE | CacheFlag.DUMPDIVERT)) return false;
-    if (flags & CacheFlag.BUFTAG) {
-      // kmem_cache_free_debug, when everything is in order (see above);
-      // anything else: the checked path (nothing changed yet)
-      const w = this.dbgTag(cpo, bo, false);
-      if (w < 0) return false;
-      const ki = cpo >>> 2;
-      const cf = u[ki + W.cFlags]!;
-      const n = u[ki + W.cVerify]! & ~7;
-      const xi = w + W.btBxstat;
-      const bcLo = u[w + W.btBufctl]!;
-      const bcHi = W.pw === 2 ? u[w + W.btBufctl + 1]! : 0;
-      if (u[xi] !== (bcLo ^ Pattern.BUFTAG_ALLOC) || (W.pw === 2 && u[xi + 1] !== bcHi)) return false;
-      if (u[w] !== Pattern.REDZONE_I || u[w + 1] !== Pattern.REDZONE_I) return false;
-      u[xi] = bcLo ^ Pattern.BUFTAG_FREE;
-      if (cf & CacheFlag.AUDIT) this.auditW(cpo, bo, bcLo, bcHi, cf);
-      if (cf & CacheFlag.DEADBEEF) {
-        // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
-        const f = this.h64;
-        const fr = this.pFree64;
-        for (let j = bo >>> 3, e = j + (n >>> 3); j < e; j++) f[j] = fr;
-      }
-    }
-    for (let spins = 0; ; spins++) {
-      if (spins >= DEADMAN_SPINS) this.k.deadman();
-      const rw = u[ci + W.ccRounds]!;
-      const rounds = (rw << 16) >> 16;
-      if (rounds >= 0 && rounds < (u[ci + W.ccMagsize]! & 0xffff)) {
+  protected freeW!: LayoutPaths['freeW'];
+
+  /**
+   * The magazine layer's refill on the word-index path: the CPU cache at
+   * heap offset o has no rounds to give (or no room to take).  Swap in the
+   * previous magazine if it can serve, else exchange with the depot
+   * (kmem_depot_alloc of a full / empty magazine, kmem_depot_free of the
+   * previous one, kmem_cpu_reload).  Returns 1 when the loaded magazine can
+   * now serve, 0 when the slab layer must (no magazines, or the depot has
+   * none), -1 when something is unusual (a pointer outside the heap, a page
+   * that is not writable): the caller takes the checked path, which redoes
+   * the same steps with the same result.
+   */
+  protected magRefill!: LayoutPaths['magRefill'];
+
+  override remapViews(): void {
+    super.remapViews();
+    const p = KmemWordPaths.layoutPaths(this.W, this.hBase);
+    this.cpuCacheOff = p.cpuCacheOff;
+    this.sizeCpuCacheOff = p.sizeCpuCacheOff;
+    this.popAt = p.popAt;
+    this.pushAt = p.pushAt;
+    this.allocW = p.allocW;
+    this.freeW = p.freeW;
+    this.magRefill = p.magRefill;
+  }
+
+  /**
+   * The word paths that read the layout on every operation (cpuCacheOff,
+   * sizeCpuCacheOff, popAt, pushAt, allocW, freeW, magRefill), for the
+   * layout W and the heap at base: closures over W and base, made once per
+   * distinct pair.  With one kind of heap in a process, V8 sees one closure
+   * of each and folds W's fields and the base into their code as constants
+   * (W is a constant of the closure, its fields never change), as if the
+   * offsets were literals; through `this.W` every offset is a load.  Heaps
+   * of the same layout and base share them.
+   */
+  private static layoutPaths(W: WordLayout, base: number): LayoutPaths {
+    const key = `${Object.values(W).join(',')}/${base}`;
+    const made = madeLayoutPaths.get(key);
+    if (made) return made;
+    const hb = base | 0;
+    const paths: LayoutPaths = {
+      cpuCacheOff(this: KmemWordPaths, cp: number): number {
+        return cp + (W.cCpuB - base);
+      },
+      sizeCpuCacheOff(this: KmemWordPaths, size: number): number {
+        const d = this.d32;
+        const ti = this.iAllocTable + ((size - 1) >> 3) * W.pw;
+        if (W.pw === 2 && d[ti + 1] !== HeapLp64.HI) return -1;
+        const co = (d[ti]! - hb) | 0;
+        return co < 0 ? -1 : co + W.cCpuB;
+      },
+      popAt(this: KmemWordPaths, o: number): number {
+        if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
+        const u = this.hi32;
+        const ci = o >>> 2;
+        const rw = u[ci + W.ccRounds]!;
+        const rounds = (rw << 16) >> 16;
+        const il = ci + W.ccLoaded;
+        if (rounds <= 0 || (u[ci + W.ccFlags]! & CacheFlag.ALLOC_SLOW) !== 0 || ((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0) return -1;
+        const mo = ((u[il]! - hb) | 0) + (rounds << W.ps);
+        if (mo < 0 || mo >= this.hLim || (mo & W.pmask) !== 0 || this.hProt[mo >>> 12] === 0) return -1;
+        const mi = mo >>> 2;
+        const b = (u[mi]! - hb) | 0;
+        if (((u[mi + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || b < 0 || b >= this.hLim) return -1;
+        u[ci + W.ccRounds] = rw - 1; // rounds > 0: no borrow into prounds
+        const ai = ci + W.ccAlloc;
+        const lo = (u[ai]! + 1) | 0;
+        u[ai] = lo;
+        if (lo === 0) u[ai + 1]++;
+        return b;
+      },
+      pushAt(this: KmemWordPaths, o: number, bo: number): number {
+        if ((o & 63) !== 0 || this.hProt[o >>> 12] !== HeapLp64.RW) return -3;
+        const u = this.hi32;
+        const ci = o >>> 2;
+        const rw = u[ci + W.ccRounds]!;
+        const rounds = (rw << 16) >> 16;
+        const il = ci + W.ccLoaded;
+        if ((u[ci + W.ccFlags]! & CacheFlag.FREE_SLOW) !== 0 || rounds < 0 || rounds >= (u[ci + W.ccMagsize]! & 0xffff) || ((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0) return 0;
         const mo = ((u[il]! - hb) | 0) + ((rounds + 1) << W.ps);
-        if (((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) === 0 && mo >= 0 && mo < this.hLim && (mo & W.pmask) === 0 && this.hProt[mo >>> 12] === HeapLp64.RW) {
+        if (mo < 0 || mo >= this.hLim || (mo & W.pmask) !== 0 || this.hProt[mo >>> 12] !== HeapLp64.RW) return 0;
+        const mi = mo >>> 2;
+        u[mi + W.hi] = HeapLp64.HI_I;
+        u[mi] = bo + hb;
+        u[ci + W.ccRounds] = rw + 1; // rounds < magsize <= 0xffff: no carry into prounds
+        const fi = ci + W.ccFree;
+        const lo = (u[fi]! + 1) | 0;
+        u[fi] = lo;
+        if (lo === 0) u[fi + 1]++;
+        return 1;
+      },
+      allocW(this: KmemWordPaths, o: number, kmflag: number): number {
+        const u = this.hi32;
+        const hp = this.hProt;
+        const hs = this.hLim;
+        const ci = o >>> 2;
+        const il = ci + W.ccLoaded;
+        const cpo = o - (W.cCpuB + this.cpuOff);
+        for (let spins = 0; ; spins++) {
+          // (the turns so far go to kmem_cache_alloc_checked if it takes over: see spins)
+          this.spins = spins;
+          if (spins >= DEADMAN_SPINS) this.k.deadman();
+          if (u[ci + W.ccFlags]! & CacheFlag.DUMPUNSAFE) return -1;
+          const rw = u[ci + W.ccRounds]!;
+          const rounds = (rw << 16) >> 16;
+          if (rounds <= 0) {
+            if (this.magRefill(cpo, o, true) > 0) continue;
+            return -1;
+          }
+          const mo = ((u[il]! - hb) | 0) + (rounds << W.ps);
+          if (((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || mo < 0 || mo >= hs || (mo & W.pmask) !== 0 || hp[mo >>> 12] === 0) return -1;
           const mi = mo >>> 2;
-          u[mi + W.hi] = HeapLp64.HI_I;
-          u[mi] = bo + hb;
-          u[ci + W.ccRounds] = rw + 1;
-          const fi = ci + W.ccFree;
-          const lo = (u[fi]! + 1) | 0;
-          u[fi] = lo;
-          if (lo === 0) u[fi + 1]++;
+          const bo = (u[mi]! - hb) | 0;
+          if (((u[mi + W.hi]! ^ HeapLp64.HI_I) & W.hm) !== 0 || bo < 0 || bo >= hs) return -1; // a round that is no heap address: the checked path hands it out
+          u[ci + W.ccRounds] = rw - 1;
+          const ai = ci + W.ccAlloc;
+          const lo = (u[ai]! + 1) | 0;
+          u[ai] = lo;
+          if (lo === 0) u[ai + 1]++;
+          this.spins = 0;
+          if ((u[ci + W.ccFlags]! & CacheFlag.BUFTAG) === 0) return bo;
+          // kmem_cache_alloc_debug, when everything is in order (see above)
+          fast: {
+            const w = this.dbgTag(cpo, bo, true);
+            if (w < 0) break fast;
+            const ki = cpo >>> 2;
+            const flags = u[ki + W.cFlags]!;
+            const n = u[ki + W.cVerify]! & ~7;
+            const xi = w + W.btBxstat;
+            const bcLo = u[w + W.btBufctl]!;
+            const bcHi = W.pw === 2 ? u[w + W.btBufctl + 1]! : 0;
+            if (u[xi] !== (bcLo ^ Pattern.BUFTAG_FREE) || (W.pw === 2 && u[xi + 1] !== bcHi)) break fast;
+            if (flags & CacheFlag.DEADBEEF && this.verifyAndCopyW(bo, n) >= 0) break fast;
+            u[xi] = bcLo ^ Pattern.BUFTAG_ALLOC;
+            u[w] = Pattern.REDZONE_I;
+            u[w + 1] = Pattern.REDZONE_I;
+            if (flags & CacheFlag.AUDIT) this.auditW(cpo, -1, bcLo, bcHi, flags);
+            return bo;
+          }
+          if (this.allocDebugFramed(this.heapAddr(cpo), this.heapAddr(bo), kmflag, false, this.pc.cache_alloc_debug) === 0) return bo;
+          if (kmflag & KM_NOSLEEP) return -2;
+        }
+      },
+      freeW(this: KmemWordPaths, o: number, bo: number): boolean {
+        const u = this.hi32;
+        const ci = o >>> 2;
+        const il = ci + W.ccLoaded;
+        const cpo = o - (W.cCpuB + this.cpuOff);
+        const flags = u[ci + W.ccFlags]!;
+        if (flags & (CacheFlag.DUMPUNSAFE | CacheFlag.DUMPDIVERT)) return false;
+        if (flags & CacheFlag.BUFTAG) {
+          // kmem_cache_free_debug, when everything is in order (see above);
+          // anything else: the checked path (nothing changed yet)
+          const w = this.dbgTag(cpo, bo, false);
+          if (w < 0) return false;
+          const ki = cpo >>> 2;
+          const cf = u[ki + W.cFlags]!;
+          const n = u[ki + W.cVerify]! & ~7;
+          const xi = w + W.btBxstat;
+          const bcLo = u[w + W.btBufctl]!;
+          const bcHi = W.pw === 2 ? u[w + W.btBufctl + 1]! : 0;
+          if (u[xi] !== (bcLo ^ Pattern.BUFTAG_ALLOC) || (W.pw === 2 && u[xi + 1] !== bcHi)) return false;
+          if (u[w] !== Pattern.REDZONE_I || u[w + 1] !== Pattern.REDZONE_I) return false;
+          u[xi] = bcLo ^ Pattern.BUFTAG_FREE;
+          if (cf & CacheFlag.AUDIT) this.auditW(cpo, bo, bcLo, bcHi, cf);
+          if (cf & CacheFlag.DEADBEEF) {
+            // a loop of 64-bit stores: TypedArray fill is a builtin call, slower for a few dozen words
+            const f = this.h64;
+            const fr = this.pFree64;
+            for (let j = bo >>> 3, e = j + (n >>> 3); j < e; j++) f[j] = fr;
+          }
+        }
+        for (let spins = 0; ; spins++) {
+          if (spins >= DEADMAN_SPINS) this.k.deadman();
+          const rw = u[ci + W.ccRounds]!;
+          const rounds = (rw << 16) >> 16;
+          if (rounds >= 0 && rounds < (u[ci + W.ccMagsize]! & 0xffff)) {
+            const mo = ((u[il]! - hb) | 0) + ((rounds + 1) << W.ps);
+            if (((u[il + W.hi]! ^ HeapLp64.HI_I) & W.hm) === 0 && mo >= 0 && mo < this.hLim && (mo & W.pmask) === 0 && this.hProt[mo >>> 12] === HeapLp64.RW) {
+              const mi = mo >>> 2;
+              u[mi + W.hi] = HeapLp64.HI_I;
+              u[mi] = bo + hb;
+              u[ci + W.ccRounds] = rw + 1;
+              const fi = ci + W.ccFree;
+              const lo = (u[fi]! + 1) | 0;
+              u[fi] = lo;
+              if (lo === 0) u[fi + 1]++;
+              return true;
+            }
+          } else if (this.magRefill(cpo, o, false) > 0) {
+            continue;
+          }
+          // the debug work is done: the checked magazine path takes it from here
+          this.freeMag(this.heapAddr(cpo), this.heapAddr(o), this.heapAddr(bo), spins);
           return true;
         }
-      } else if (this.magRefill(cpo, o, false) > 0) {
-        continue;
-      }
-      // the debug work is done: the checked magazine path takes it from here
-      this.freeMag(this.heapAddr(cpo), this.heapAddr(o), this.heapAddr(bo), spins);
-      return true;
-    }
+      },
+      magRefill(this: KmemWordPaths, cpo: number, o: number, forAlloc: boolean): number {
+        const u = this.hi32;
+        const two = W.pw === 2;
+        const ci = o >>> 2;
+        const rw = u[ci + W.ccRounds]!;
+        const rounds = (rw << 16) >> 16;
+        const prounds = rw >> 16;
+        const il = ci + W.ccLoaded;
+        const ip = ci + W.ccPloaded;
+        // the previous magazine serves: full for an alloc, empty for a free
+        if (forAlloc ? prounds > 0 : prounds === 0) {
+          const l0 = u[il]!;
+          u[il] = u[ip]!;
+          u[ip] = l0;
+          if (two) {
+            const l1 = u[il + 1]!;
+            u[il + 1] = u[ip + 1]!;
+            u[ip + 1] = l1;
+          }
+          u[ci + W.ccRounds] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
+          return 1;
+        }
+        const magsize = u[ci + W.ccMagsize]! & 0xffff;
+        if (magsize === 0) return 0;
+        // cache_full and cache_empty: contiguous, writable
+        const hp = this.hProt;
+        const ml = cpo + W.cFullB;
+        if (hp[ml >>> 12] !== HeapLp64.RW || hp[(ml + 2 * W.mlSizeB - 1) >>> 12] !== HeapLp64.RW) return -1;
+        const t = (cpo + (forAlloc ? W.cFullB : W.cEmptyB)) >>> 2;
+        const g = (cpo + (forAlloc ? W.cEmptyB : W.cFullB)) >>> 2;
+        const hs = this.hLim;
+        // everything checked before anything changes: the magazines are heap
+        // words, the counts small non-negative longs (else the checked path)
+        const tl = t + W.mlList;
+        const mpNull = (u[tl]! | (two ? u[tl + 1]! : 0)) === 0;
+        const mp = (u[tl]! - hb) | 0;
+        if (!mpNull && ((two && u[tl + 1] !== HeapLp64.HI_I) || mp < 0 || mp >= hs || (mp & W.pmask) !== 0 || hp[mp >>> 12] !== HeapLp64.RW)) return -1;
+        const plNull = (u[ip]! | (two ? u[ip + 1]! : 0)) === 0;
+        const pl = (u[ip]! - hb) | 0;
+        if (!mpNull && !plNull && ((two && u[ip + 1] !== HeapLp64.HI_I) || pl < 0 || pl >= hs || (pl & W.pmask) !== 0 || hp[pl >>> 12] !== HeapLp64.RW)) return -1;
+        const tt = t + W.mlTotal;
+        const gt = g + W.mlTotal;
+        const total = u[tt]!;
+        const gtotal = u[gt]!;
+        if ((two && (u[tt + 1] !== 0 || u[gt + 1] !== 0)) || total < 0 || gtotal < 0 || gtotal === 0x7fffffff) return -1;
+        const tm = t + W.mlMin;
+        const min = u[tm]!;
+        if (two && !((u[tm + 1] === 0 && min >= 0) || (u[tm + 1] === -1 && min < 0))) return -1;
+        // kmem_depot_alloc(cp, take)
+        if (this.depotContendedAt(cpo)) this.inc64(this.heapAddr(cpo) + this.O.cache_depot_contention);
+        if (mpNull) return 0;
+        const mi = mp >>> 2;
+        u[tl] = u[mi]!;
+        if (two) u[tl + 1] = u[mi + 1]!;
+        u[tt] = total - 1;
+        if (two && total - 1 < 0) u[tt + 1] = -1;
+        if (total - 1 < min) {
+          u[tm] = total - 1;
+          if (two) u[tm + 1] = total - 1 < 0 ? -1 : 0;
+        }
+        const ta = t + W.mlAlloc;
+        const a = (u[ta]! + 1) | 0;
+        u[ta] = a;
+        if (a === 0) u[ta + 1]++;
+        // kmem_depot_free(cp, give, ploaded)
+        if (!plNull) {
+          if (this.depotContendedAt(cpo)) this.inc64(this.heapAddr(cpo) + this.O.cache_depot_contention);
+          const pi = pl >>> 2;
+          const gl = g + W.mlList;
+          u[pi] = u[gl]!;
+          u[gl] = pl + hb;
+          if (two) {
+            u[pi + 1] = u[gl + 1]!;
+            u[gl + 1] = HeapLp64.HI_I;
+          }
+          u[gt] = gtotal + 1;
+        }
+        // kmem_cpu_reload(ccp, mp, forAlloc ? magsize : 0)
+        u[ip] = u[il]!;
+        if (two) u[ip + 1] = u[il + 1]!;
+        u[ci + W.ccRounds] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
+        u[il] = mp + hb;
+        if (two) u[il + 1] = HeapLp64.HI_I;
+        return 1;
+      },
+    };
+    madeLayoutPaths.set(key, paths);
+    return paths;
   }
 
   /**
@@ -370,105 +541,6 @@ export abstract class KmemWordPaths extends KmemLists {
     u.copyWithin(dst >>> 2, i, i + (size >>> 2));
     this.setHeapPtr(i + this.W.bcLastlog, dst);
     return true;
-  }
-
-  /**
-   * The magazine layer's refill on the word-index path: the CPU cache at
-   * heap offset o has no rounds to give (or no room to take).  Swap in the
-   * previous magazine if it can serve, else exchange with the depot
-   * (kmem_depot_alloc of a full / empty magazine, kmem_depot_free of the
-   * previous one, kmem_cpu_reload).  Returns 1 when the loaded magazine can
-   * now serve, 0 when the slab layer must (no magazines, or the depot has
-   * none), -1 when something is unusual (a pointer outside the heap, a page
-   * that is not writable): the caller takes the checked path, which redoes
-   * the same steps with the same result.
-   */
-  protected magRefill(cpo: number, o: number, forAlloc: boolean): number {
-    const u = this.hi32;
-    const W = this.W;
-    const two = W.pw === 2;
-    const hb = this.hb;
-    const ci = o >>> 2;
-    const rw = u[ci + W.ccRounds]!;
-    const rounds = (rw << 16) >> 16;
-    const prounds = rw >> 16;
-    const il = ci + W.ccLoaded;
-    const ip = ci + W.ccPloaded;
-    // the previous magazine serves: full for an alloc, empty for a free
-    if (forAlloc ? prounds > 0 : prounds === 0) {
-      const l0 = u[il]!;
-      u[il] = u[ip]!;
-      u[ip] = l0;
-      if (two) {
-        const l1 = u[il + 1]!;
-        u[il + 1] = u[ip + 1]!;
-        u[ip + 1] = l1;
-      }
-      u[ci + W.ccRounds] = ((rounds & 0xffff) << 16) | (prounds & 0xffff);
-      return 1;
-    }
-    const magsize = u[ci + W.ccMagsize]! & 0xffff;
-    if (magsize === 0) return 0;
-    // cache_full and cache_empty: contiguous, writable
-    const hp = this.hProt;
-    const ml = cpo + W.cFullB;
-    if (hp[ml >>> 12] !== HeapLp64.RW || hp[(ml + 2 * W.mlSizeB - 1) >>> 12] !== HeapLp64.RW) return -1;
-    const t = (cpo + (forAlloc ? W.cFullB : W.cEmptyB)) >>> 2;
-    const g = (cpo + (forAlloc ? W.cEmptyB : W.cFullB)) >>> 2;
-    const hs = this.hLim;
-    // everything checked before anything changes: the magazines are heap
-    // words, the counts small non-negative longs (else the checked path)
-    const tl = t + W.mlList;
-    const mpNull = (u[tl]! | (two ? u[tl + 1]! : 0)) === 0;
-    const mp = (u[tl]! - hb) | 0;
-    if (!mpNull && ((two && u[tl + 1] !== HeapLp64.HI_I) || mp < 0 || mp >= hs || (mp & W.pmask) !== 0 || hp[mp >>> 12] !== HeapLp64.RW)) return -1;
-    const plNull = (u[ip]! | (two ? u[ip + 1]! : 0)) === 0;
-    const pl = (u[ip]! - hb) | 0;
-    if (!mpNull && !plNull && ((two && u[ip + 1] !== HeapLp64.HI_I) || pl < 0 || pl >= hs || (pl & W.pmask) !== 0 || hp[pl >>> 12] !== HeapLp64.RW)) return -1;
-    const tt = t + W.mlTotal;
-    const gt = g + W.mlTotal;
-    const total = u[tt]!;
-    const gtotal = u[gt]!;
-    if ((two && (u[tt + 1] !== 0 || u[gt + 1] !== 0)) || total < 0 || gtotal < 0 || gtotal === 0x7fffffff) return -1;
-    const tm = t + W.mlMin;
-    const min = u[tm]!;
-    if (two && !((u[tm + 1] === 0 && min >= 0) || (u[tm + 1] === -1 && min < 0))) return -1;
-    // kmem_depot_alloc(cp, take)
-    if (this.depotContendedAt(cpo)) this.inc64(this.heapAddr(cpo) + this.O.cache_depot_contention);
-    if (mpNull) return 0;
-    const mi = mp >>> 2;
-    u[tl] = u[mi]!;
-    if (two) u[tl + 1] = u[mi + 1]!;
-    u[tt] = total - 1;
-    if (two && total - 1 < 0) u[tt + 1] = -1;
-    if (total - 1 < min) {
-      u[tm] = total - 1;
-      if (two) u[tm + 1] = total - 1 < 0 ? -1 : 0;
-    }
-    const ta = t + W.mlAlloc;
-    const a = (u[ta]! + 1) | 0;
-    u[ta] = a;
-    if (a === 0) u[ta + 1]++;
-    // kmem_depot_free(cp, give, ploaded)
-    if (!plNull) {
-      if (this.depotContendedAt(cpo)) this.inc64(this.heapAddr(cpo) + this.O.cache_depot_contention);
-      const pi = pl >>> 2;
-      const gl = g + W.mlList;
-      u[pi] = u[gl]!;
-      u[gl] = pl + hb;
-      if (two) {
-        u[pi + 1] = u[gl + 1]!;
-        u[gl + 1] = HeapLp64.HI_I;
-      }
-      u[gt] = gtotal + 1;
-    }
-    // kmem_cpu_reload(ccp, mp, forAlloc ? magsize : 0)
-    u[ip] = u[il]!;
-    if (two) u[ip + 1] = u[il + 1]!;
-    u[ci + W.ccRounds] = ((rounds & 0xffff) << 16) | ((forAlloc ? magsize : 0) & 0xffff);
-    u[il] = mp + hb;
-    if (two) u[il + 1] = HeapLp64.HI_I;
-    return 1;
   }
 
   /**
