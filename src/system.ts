@@ -7,7 +7,8 @@
  * create the kmem caches of kernel objects (thread_cache, lwp_cache,
  * turnstile_cache, cred_cache, process_cache: src/kernel/proc.ts); then
  * mod_setup takes over krtld's primary modules (the `modules` list,
- * src/kernel/modctl.ts) and main() starts init, pageout and fsflush.
+ * src/kernel/modctl.ts), the page_t's of physical memory are set up
+ * (src/kernel/page.ts) and main() starts init, pageout and fsflush.
  */
 
 import { Kernel, checkKernelOptions, type KernelOptions } from './kernel/kernel.js';
@@ -18,6 +19,8 @@ import { Kmem } from './kmem/index.js';
 import { KMF_AUDIT } from './abi/kmem-impl.js';
 import { KERNEL_OBJECT_CACHES, type KernelObjectCache } from './kernel/proc.js';
 import { ModctlList } from './kernel/modctl.js';
+import { PageAccounting } from './kernel/page.js';
+import { PagedMemory } from './machine/memory.js';
 
 export interface BootOptions {
   model?: ModelName;
@@ -76,6 +79,7 @@ export function bootSystem(opts: BootOptions = {}): System {
   installKernelObjectCaches(k, kmem);
   kmem.ready();
   k.modctl = new ModctlList(k, { zalloc: (size) => kmem.kmemZalloc(size), free: (a, size) => kmem.kmemFree(a, size) });
+  if (k.mem instanceof PagedMemory) k.pages = new PageAccounting(k, k.mem);
   k.procs?.startSystemProcesses();
   return { k, arenas, kmem };
 }

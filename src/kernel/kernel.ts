@@ -45,6 +45,7 @@ import { Rand } from './rand.js';
 import { KERNEL_CORE_TYPES, TS_ONPROC, TS_RUN, TS_SLEEP } from '../abi/kernel-core.js';
 import { ProcessTable, type KProc } from './proc.js';
 import type { ModctlList } from './modctl.js';
+import type { PageAccounting } from './page.js';
 
 export interface KernelOptions {
   model?: ModelName;
@@ -111,6 +112,8 @@ export interface Layout {
   segkpSize: number;
   heapBase: number;
   heapMax: number;
+  /** The physical page accounting's range (page_hash and the page_t array; src/kernel/page.ts). */
+  pagesBase: number;
 }
 
 /** The layout of a process (see ProcessSpace): no module map, no segkp. */
@@ -128,6 +131,7 @@ export function processLayout(p: ProcessSpace): Layout {
     segkpSize: 0,
     heapBase,
     heapMax: p.limit - heapBase,
+    pagesBase: 0,
   };
 }
 
@@ -144,6 +148,7 @@ export function layoutFor(model: DataModel): Layout {
       segkpSize: 0x4000000,
       heapBase: -0x18000000000, // 0xfffffe8000000000
       heapMax: 0x80000000,
+      pagesBase: -0x20000000000, // 0xfffffe0000000000
     };
   }
   return {
@@ -157,6 +162,7 @@ export function layoutFor(model: DataModel): Layout {
     segkpSize: 0x4000000,
     heapBase: 0xd0000000,
     heapMax: 0x2ff00000,
+    pagesBase: 0xc8000000,
   };
 }
 
@@ -335,6 +341,8 @@ export class Kernel {
   onImageGrowth: (() => void) | undefined;
   /** The module list (`modules`), once bootSystem() has set it up. */
   modctl: ModctlList | undefined;
+  /** The physical page accounting (page_t's), once bootSystem() has set it up. */
+  pages: PageAccounting | undefined;
 
   /* addresses of core globals */
   readonly g: {

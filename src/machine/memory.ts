@@ -587,11 +587,21 @@ export class PagedMemory extends SegmentedMemory implements AddressSpace {
     return { seg, first: (base - seg.base) / 4096, n: size / 4096 };
   }
 
+  /**
+   * Told of each page (pageSize) that becomes mapped or unmapped: the
+   * kernel's physical page accounting (src/kernel/page.ts).
+   */
+  pageObserver: ((page: number, mapped: boolean) => void) | undefined;
+
   /** Map pages (zero-filled if newly mapped) with the given protection. */
   map(base: number, size: number, prot: number = PROT_RW): boolean {
     const { seg, first, n } = this.pagesOf(base, size, 'map');
+    const per = this.pageSize / 4096;
     for (let i = first; i < first + n; i++) {
-      if (seg.prot[i] === 0) this.subpages++;
+      if (seg.prot[i] === 0) {
+        this.subpages++;
+        if (this.pageObserver && (i - first) % per === 0) this.pageObserver(seg.base + i * 4096, true);
+      }
       seg.prot[i] = prot;
     }
     this.mappedPages = (this.subpages * 4096) / this.pageSize;
@@ -602,11 +612,13 @@ export class PagedMemory extends SegmentedMemory implements AddressSpace {
   unmap(base: number, size: number): void {
     const { seg, first, n } = this.pagesOf(base, size, 'unmap');
     this.invalidate();
+    const per = this.pageSize / 4096;
     for (let i = first; i < first + n; i++) {
       if (seg.prot[i] !== 0) {
         this.subpages--;
         seg.prot[i] = 0;
         seg.u8.fill(0, i * 4096, (i + 1) * 4096);
+        if (this.pageObserver && (i - first) % per === 0) this.pageObserver(seg.base + i * 4096, false);
       }
     }
     this.mappedPages = (this.subpages * 4096) / this.pageSize;

@@ -38,6 +38,7 @@ import { vmemDcmds, vmemWalkers, printSegVerbose } from './genunix-vmem.js';
 import { liveDcmds } from './genunix-live.js';
 import { procDcmds, procWalkers } from './genunix-proc.js';
 import { modctlDcmds, modctlWalkers } from './genunix-modctl.js';
+import { memstatDcmds, memstatWalkers } from './genunix-memstat.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup, type LeakMember } from '../analysis/leaks.js';
 import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis-index.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
@@ -648,6 +649,7 @@ function genunixDcmds(): DcmdDef[] {
     ...liveDcmds(),
     ...procDcmds(),
     ...modctlDcmds(),
+    ...memstatDcmds(),
     {
       name: 'findleaks',
       usage: '?[-dfv]',
@@ -721,7 +723,7 @@ function appliesTo(t: Target): boolean {
 export const genunixModule: MdbModule = {
   name: 'genunix',
   dcmds: genunixDcmds(),
-  walkers: [...kmemWalkers(), ...vmemWalkers(), ...procWalkers(), ...modctlWalkers(), leakWalker(false), leakWalker(true)],
+  walkers: [...kmemWalkers(), ...vmemWalkers(), ...procWalkers(), ...modctlWalkers(), ...memstatWalkers(), leakWalker(false), leakWalker(true)],
   whatis: genunixWhatisHandlers,
   macros: Object.fromEntries(Object.keys(MACROS).map((k) => [k, `.::genunix_macro ${k}`])),
   appliesTo,
