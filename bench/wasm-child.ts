@@ -6,11 +6,12 @@
  * runner (UMEM_* from the environment); `floor` runs a module built with
  * kmemdb cc with the shim's imports served by the least a JavaScript malloc
  * can do (floorHeap): the cost of the calls between wasm and JavaScript,
- * under any allocator the host provides.  The program's stdin and stdout
+ * under any allocator the host provides; `watch` runs it as `kmem` does,
+ * with --watch-freed (the rewritten module that checks every store).  The program's stdin and stdout
  * are this process's; the last line on stderr is `elapsed_ms=N` (compile,
  * instantiate and run).
  *
- *   node --no-turbo-fast-api-calls wasm-child.js plain|kmem|floor PROG.wasm [ARG...]
+ *   node --no-turbo-fast-api-calls wasm-child.js plain|kmem|floor|watch PROG.wasm [ARG...]
  */
 import * as fs from 'node:fs';
 import { WASI } from 'node:wasi';
@@ -78,7 +79,7 @@ async function runFloor(wasm: string, args: string[]): Promise<number> {
 
 async function main(): Promise<void> {
   const [mode, wasm, ...args] = process.argv.slice(2);
-  if ((mode !== 'plain' && mode !== 'kmem' && mode !== 'floor') || !wasm) throw new Error('usage: wasm-child.js plain|kmem|floor PROG.wasm [ARG...]');
+  if ((mode !== 'plain' && mode !== 'kmem' && mode !== 'floor' && mode !== 'watch') || !wasm) throw new Error('usage: wasm-child.js plain|kmem|floor|watch PROG.wasm [ARG...]');
   const t0 = process.hrtime.bigint();
   const status =
     mode === 'plain'
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
             env: {},
             umemEnv: { UMEM_DEBUG: process.env.UMEM_DEBUG, UMEM_LOGGING: process.env.UMEM_LOGGING, UMEM_OPTIONS: process.env.UMEM_OPTIONS },
             preopens: {},
+            watchFreed: mode === 'watch',
             stderr: (s) => fs.writeSync(2, s),
           })
         ).status;

@@ -14,6 +14,13 @@
  *       without auditing (UMEM_DEBUG=contents,guards), so default - noaudit
  *       is the cost of the audit records and their stack capture
  *   wasm.sqlite.{kmem,default}_ratio   over dlmalloc
+ *   wasm.sqlite.watch_ms   the workload under --watch-freed (every store
+ *       checked; UMEM_DEBUG=default, UMEM_LOGGING=transaction), best of 3
+ *   wasm.sqlite.logged_ms   its anchor: the same allocator settings without
+ *       the watch; wasm.sqlite.watch_ratio = watch / logged, the cost of
+ *       watching the stores alone
+ *   wasm.sqlite.watch_rewrite_ms   rewriting the SQLite module for the
+ *       watch (done once per module: the copy is cached)
  *   wasm.alloc.{kmem,guards,floor}_ratio.<p>   kmem over dlmalloc, guards over
  *       kmem, floor over dlmalloc
  *   wasm.bytes_per_buf   allocator metadata per live 64-byte buffer under
@@ -32,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { cc, parseCc } from '../src/program/cc.js';
 import { cacheDir } from '../src/program/cache.js';
 import { haveToolchain, toolchain } from '../src/program/toolchain.js';
+import { instrumentModule } from '../src/program/watch-freed.js';
 import { umemBytesPerBuffer } from '../src/umem/footprint.js';
 import { realProgram, RegistryUnavailable } from '../scripts/real-programs.js';
 import { workloadAnswer, workloadScript } from '../scripts/sqlite-workload.js';
@@ -43,19 +51,19 @@ const PATTERNS = ['lifo64', 'rand64', 'mixed'] as const;
 const SQLITE_RUNS = 3;
 
 /** How wasm-child.ts runs the program (its header says). */
-type ChildMode = 'plain' | 'kmem' | 'floor';
+type ChildMode = 'plain' | 'kmem' | 'floor' | 'watch';
 
 interface ChildRun {
   stdout: string;
   ms: number;
 }
 
-function runChild(mode: ChildMode, wasm: string, args: string[], umemDebug: string, input = ''): ChildRun {
+function runChild(mode: ChildMode, wasm: string, args: string[], umemDebug: string, input = '', umemLogging = ''): ChildRun {
   const r = spawnSync(process.execPath, ['--no-turbo-fast-api-calls', '--disable-warning=ExperimentalWarning', CHILD, mode, wasm, ...args], {
     encoding: 'utf8',
     input,
     maxBuffer: 64 << 20,
-    env: { ...process.env, UMEM_DEBUG: umemDebug, UMEM_LOGGING: '', UMEM_OPTIONS: '' },
+    env: { ...process.env, UMEM_DEBUG: umemDebug, UMEM_LOGGING: umemLogging, UMEM_OPTIONS: '' },
   });
   const m = /elapsed_ms=([\d.]+)\n$/.exec(r.stderr);
   if (r.status !== 0 || !m) throw new Error(`bench wasm: ${mode} ${path.basename(wasm)} ${args.join(' ')} (UMEM_DEBUG=${umemDebug}): status ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
@@ -100,12 +108,12 @@ async function benchAlloc(out: Record<string, number>): Promise<void> {
   }
 }
 
-function sqliteBest(mode: 'plain' | 'kmem', wasm: string, umemDebug: string): number {
+function sqliteBest(mode: 'plain' | 'kmem' | 'watch', wasm: string, umemDebug: string, umemLogging = ''): number {
   const script = workloadScript();
   const answer = workloadAnswer();
   let best = Infinity;
   for (let i = 0; i < SQLITE_RUNS; i++) {
-    const r = runChild(mode, wasm, [], umemDebug, script);
+    const r = runChild(mode, wasm, [], umemDebug, script, umemLogging);
     if (r.stdout !== answer) throw new Error(`bench wasm: the SQLite workload gave wrong answers (${mode}, UMEM_DEBUG=${umemDebug})`);
     best = Math.min(best, r.ms);
   }
@@ -122,6 +130,20 @@ async function benchSqlite(out: Record<string, number>): Promise<void> {
   out['wasm.sqlite.noaudit_ms'] = sqliteBest('kmem', kmem, 'contents,guards');
   out['wasm.sqlite.kmem_ratio'] = out['wasm.sqlite.kmem_ms'] / d;
   out['wasm.sqlite.default_ratio'] = out['wasm.sqlite.default_ms'] / d;
+  benchWatch(out, kmem);
+}
+
+/** The SQLite workload under --watch-freed, against the same allocator settings without it (in this run). */
+function benchWatch(out: Record<string, number>, kmem: string): void {
+  const bytes = new Uint8Array(fs.readFileSync(kmem));
+  const t0 = process.hrtime.bigint();
+  instrumentModule(bytes, kmem);
+  out['wasm.sqlite.watch_rewrite_ms'] = Number(process.hrtime.bigint() - t0) / 1e6;
+  const logged = sqliteBest('kmem', kmem, 'default', 'transaction');
+  const watch = sqliteBest('watch', kmem, 'default', 'transaction');
+  out['wasm.sqlite.logged_ms'] = logged;
+  out['wasm.sqlite.watch_ms'] = watch;
+  out['wasm.sqlite.watch_ratio'] = watch / logged;
 }
 
 export async function benchWasm(): Promise<Record<string, number>> {

@@ -118,7 +118,10 @@ export class WatchPcMap {
 export interface WatchedModule {
   readonly bytes: Uint8Array<ArrayBuffer>;
   readonly map: WatchPcMap;
-  /** Stores and bulk writes rewritten. */
+}
+
+/** A rewrite just made: the module, and how many stores and bulk writes it rewrote. */
+export interface InstrumentedModule extends WatchedModule {
   readonly writes: number;
 }
 
@@ -467,7 +470,7 @@ function countsOf(b: Uint8Array, secs: readonly WasmSection[], what: string): { 
 }
 
 /** Rewrite a module so that its writes into freed buffers are watched (see the theory statement). */
-export function instrumentModule(b: Uint8Array, what: string): WatchedModule {
+export function instrumentModule(b: Uint8Array, what: string): InstrumentedModule {
   checkWasmHeader(b, what);
   const secs = scanSections((off, len) => b.subarray(off, off + len), b.length, what);
   const k = countsOf(b, secs, what);
@@ -539,7 +542,7 @@ export function watchedModule(b: Uint8Array, what: string): WatchedModule {
   try {
     const bytes = new Uint8Array(fs.readFileSync(`${base}.wasm`));
     const map = WatchPcMap.decode(new Uint8Array(fs.readFileSync(`${base}.map`)));
-    if (map) return { bytes, map, writes: -1 };
+    if (map) return { bytes, map };
   } catch {
     /* not cached yet */
   }
