@@ -50,7 +50,7 @@ import { createUmem, type Umem } from '../umem/umem.js';
 import { UmemError } from '../umem/errors.js';
 import type { UmemEnv } from '../umem/env.js';
 import { umemFindLeaks, umemTarget, type UmemRoots } from '../umemcheck/analysis.js';
-import { freedBufferWritten } from '../umemcheck/freed-buffer.js';
+import { FreedBufferFinder } from '../umemcheck/freed-buffer.js';
 import { FreedWrite, freedWriteReport, watchFreedEnv } from './freed-write.js';
 import { UnsupportedInstruction } from './wasm-instructions.js';
 import { WATCH_FUNCTION, WATCH_MODULE, WatchError, watchedModule, type WatchedModule } from './watch-freed.js';
@@ -173,6 +173,8 @@ class ProgramRun {
   private beforeMain = true;
   /** With watchFreed: the module that runs, the program's with its writes checked. */
   private readonly watched: WatchedModule | undefined;
+  /** With watchFreed: answers whether a write lands on a freed buffer (made at the first question). */
+  private freedFinder: FreedBufferFinder | undefined;
 
   constructor(
     readonly o: RunOptions,
@@ -229,7 +231,8 @@ class ProgramRun {
       [WATCH_FUNCTION]: (addr: number, offset: number, size: number, value: bigint, op: number) => {
         const at = (addr >>> 0) + (offset >>> 0);
         const bytes = size >>> 0;
-        const hit = freedBufferWritten(this.umem, at, bytes);
+        this.freedFinder ??= new FreedBufferFinder(this.umem);
+        const hit = this.freedFinder.written(at, bytes);
         if (hit) throw this.freedWrite({ op, addr: at, size: bytes, value: BigInt.asUintN(bytes >= 8 || op >= 0xfc00 ? 64 : bytes * 8, value), old: op < 0xfc00 ? this.bytesAt(at, bytes) : undefined }, hit);
       },
     };

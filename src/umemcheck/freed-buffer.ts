@@ -20,7 +20,7 @@
  */
 
 import { KmemView, bufctlHistory, type BufctlAudit } from '../mdb/analysis/kmem-view.js';
-import { whatis } from '../mdb/analysis/whatis-index.js';
+import { WhatisIndex } from '../mdb/analysis/whatis-index.js';
 import { UMEM_FREE_PATTERN_32, type Umem } from '../umem/umem.js';
 import { umemTarget } from './analysis.js';
 
@@ -40,27 +40,54 @@ export interface FreedBufferHit {
 }
 
 /**
- * The freed buffer of a kmem cache that bytes [start, start + size) of the
- * memory write into, if any (the first in address order).  Words outside
- * the memory are not looked at.
+ * Finds the freed buffer a write lands on.  Its ::whatis index (the caches'
+ * slabs and magazines, read once) is kept while the heap is unchanged: no
+ * allocator call since (the allocator's clock has not moved) and the
+ * memory has not grown, so that a program overwriting many live words that
+ * hold 0xdeadbeef pays for one index, not one per word.
  */
-export function freedBufferWritten(u: Umem, start: number, size: number): FreedBufferHit | undefined {
-  const m = u.memory;
-  m.current();
-  const end = Math.min(start + size, m.byteLength);
-  if (size <= 0 || start >= end) return undefined;
-  let t: ReturnType<typeof umemTarget> | undefined;
-  for (let w = start - (start % 4); w < end; w += 4) {
-    if (m.load32(w) >>> 0 !== UMEM_FREE_PATTERN_32) continue;
-    t ??= umemTarget(u);
-    const hit = whatis(t, w).find((x) => x.kind === 'kmem' && x.state === 'freed');
-    if (!hit) continue;
-    const addr = Math.max(start, hit.base);
-    const bufctl = hit.bufctl ?? 0;
-    const history = bufctl === 0 ? [] : auditHistory(new KmemView(t), bufctl);
-    return { addr, buffer: hit.base, offset: addr - hit.base, cache: hit.owner, cacheAddr: hit.ownerAddr ?? 0, bufctl, history };
+export class FreedBufferFinder {
+  private index: WhatisIndex | undefined;
+  private clock = -1;
+  private bytes = -1;
+
+  constructor(private readonly u: Umem) {}
+
+  /** The index of the heap as it is now. */
+  private current(): WhatisIndex {
+    const k = this.u.heap.k;
+    const m = this.u.memory;
+    m.current();
+    if (!this.index || this.clock !== k.hrtime || this.bytes !== m.byteLength) {
+      this.index = new WhatisIndex(umemTarget(this.u));
+      this.clock = k.hrtime;
+      this.bytes = m.byteLength;
+    }
+    return this.index;
   }
-  return undefined;
+
+  /**
+   * The freed buffer of a kmem cache that bytes [start, start + size) of
+   * the memory write into, if any (the first in address order).  Only the
+   * heap's words holding the free pattern are looked up.
+   */
+  written(start: number, size: number): FreedBufferHit | undefined {
+    const m = this.u.memory;
+    m.current();
+    const { heapBase, heapLimit } = this.u.layout;
+    const end = Math.min(start + size, m.byteLength, heapLimit);
+    for (let w = Math.max(start - (start % 4), heapBase); w < end; w += 4) {
+      if (m.load32(w) >>> 0 !== UMEM_FREE_PATTERN_32) continue;
+      const index = this.current();
+      const hit = index.whatis(w).find((x) => x.kind === 'kmem' && x.state === 'freed');
+      if (!hit) continue;
+      const addr = Math.max(start, hit.base);
+      const bufctl = hit.bufctl ?? 0;
+      const history = bufctl === 0 || !index.kv ? [] : auditHistory(index.kv, bufctl);
+      return { addr, buffer: hit.base, offset: addr - hit.base, cache: hit.owner, cacheAddr: hit.ownerAddr ?? 0, bufctl, history };
+    }
+    return undefined;
+  }
 }
 
 /** The audit records of a bufctl, newest first ([] if it is no audit bufctl). */
