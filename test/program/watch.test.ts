@@ -148,3 +148,17 @@ test('a module the rewriter cannot decode (SIMD) is refused in one line', async 
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^kmemdb run: .*simd\.wasm: --watch-freed cannot watch this module: it uses a SIMD \(v128\) instruction \(at 0x[0-9a-f]+ in the module\)\n$/);
 });
+
+test('a store out of bounds traps in the helper, and the stack is the one the plain run prints', async (t) => {
+  const skip = await noToolchain();
+  if (skip) return t.skip(skip);
+  const dir = tmpDir('watch-trap');
+  const src = path.join(dir, 'wild.c');
+  fs.writeFileSync(src, '#include <stdlib.h>\n__attribute__((noinline)) void poke(volatile int *p, int i) { p[i] = 5; }\nint main(void) { int *p = malloc(4); poke(p, 1 << 28); free(p); return 0; }\n');
+  const wasm = buildIn(dir, 'wild', src);
+  const plain = kmemdb(['run', '--seed', '1', wasm], { env });
+  const w = kmemdb(['run', '--seed', '1', '--watch-freed', wasm], { env });
+  assert.equal(w.status, 134);
+  assert.match(w.stderr, /^wild\.wasm: wasm trap: memory access out of bounds\n {4}poke\+0x[0-9a-f]+\n {4}__original_main\+/);
+  assert.equal(w.stderr, plain.stderr);
+});
