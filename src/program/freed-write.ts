@@ -25,6 +25,7 @@ import type { BufctlAudit } from '../mdb/analysis/kmem-view.js';
 import type { UmemEnv } from '../umem/env.js';
 import type { FreedBufferHit } from '../umemcheck/freed-buffer.js';
 import { BULK_OP_BASE, watchedOpName } from './watch-freed.js';
+import { FC_MEMORY_FILL } from './wasm-instructions.js';
 
 /** The UMEM_DEBUG items and UMEM_LOGGING item the watch needs (the pattern, the audit, the log). */
 const NEEDED_DEBUG = ['audit', 'guards'] as const;
@@ -94,7 +95,7 @@ const hexv = (v: bigint): string => `0x${v.toString(16)}`;
 function whatWasWritten(w: WatchedWrite): string {
   const name = watchedOpName(w.op);
   const where = `${name} of ${w.size} byte${w.size === 1 ? '' : 's'} at ${hex(w.addr)}`;
-  if (w.op === BULK_OP_BASE + 11) return `${where} (fill byte ${hexv(w.value & 0xffn)})`;
+  if (w.op === BULK_OP_BASE + FC_MEMORY_FILL) return `${where} (fill byte ${hexv(w.value & 0xffn)})`;
   if (w.op >= BULK_OP_BASE) return `${where} (from ${hex(Number(w.value))})`;
   return w.old === undefined ? where : `${where} (${hexv(w.old)} replaced by ${hexv(w.value)})`;
 }

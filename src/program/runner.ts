@@ -53,7 +53,7 @@ import { umemFindLeaks, umemTarget, type UmemRoots } from '../umemcheck/analysis
 import { FreedBufferFinder } from '../umemcheck/freed-buffer.js';
 import { FreedWrite, freedWriteReport, watchFreedEnv } from './freed-write.js';
 import { UnsupportedInstruction } from './wasm-instructions.js';
-import { WATCH_FUNCTION, WATCH_MODULE, WatchError, watchedModule, type WatchedModule } from './watch-freed.js';
+import { BULK_OP_BASE, WATCH_FUNCTION, WATCH_MODULE, WatchError, watchedModule, type WatchedModule } from './watch-freed.js';
 import { createProgramWasi, type ProgramWasi } from './wasi-host.js';
 import { ProgramCode } from './wasm-stack.js';
 
@@ -233,7 +233,9 @@ class ProgramRun {
         const bytes = size >>> 0;
         this.freedFinder ??= new FreedBufferFinder(this.umem);
         const hit = this.freedFinder.written(at, bytes);
-        if (hit) throw this.freedWrite({ op, addr: at, size: bytes, value: BigInt.asUintN(bytes >= 8 || op >= 0xfc00 ? 64 : bytes * 8, value), old: op < 0xfc00 ? this.bytesAt(at, bytes) : undefined }, hit);
+        if (!hit) return;
+        const bulk = op >= BULK_OP_BASE;
+        throw this.freedWrite({ op, addr: at, size: bytes, value: bulk ? value : BigInt.asUintN(bytes * 8, value), old: bulk ? undefined : this.bytesAt(at, bytes) }, hit);
       },
     };
   }

@@ -49,7 +49,7 @@ import * as path from 'node:path';
 import { WasmCursor, WasmWriter, checkWasmHeader, scanSections, wasmHeader, SEC_CODE, SEC_CUSTOM, SEC_ELEMENT, SEC_EXPORT, SEC_FUNCTION, SEC_GLOBAL, SEC_IMPORT, SEC_START, SEC_TYPE, VT_I32, VT_I64, type WasmSection } from '../dump/wasm/binary.js';
 import { WASM_TEXT_BASE } from '../dump/wasm/module.js';
 import { cacheDir } from './cache.js';
-import { BULK_WRITES, OP_CALL, OP_PREFIX_FC, OP_REF_FUNC, OP_RETURN_CALL, STORES, decodeInstruction, type Instruction, type StoreOp } from './wasm-instructions.js';
+import { BULK_WRITES, OP_CALL, OP_PREFIX_FC, STORES, decodeInstruction, type Instruction, type StoreOp } from './wasm-instructions.js';
 
 /** The host import every helper calls on a possible hit. */
 export const WATCH_MODULE = 'kmemdb_watch';
@@ -297,7 +297,7 @@ function copyCode(r: Rewrite, c: WasmCursor, w: WasmWriter, stop: number | undef
       w.u8(OP_CALL).uleb(r.helperFor(ins, raw));
       r.writes++;
       note(w.pos, WASM_TEXT_BASE + ins.end);
-    } else if (ins.func !== undefined && (ins.op === OP_CALL || ins.op === OP_RETURN_CALL || ins.op === OP_REF_FUNC)) {
+    } else if (ins.func !== undefined) {
       note?.(w.pos, WASM_TEXT_BASE + ins.start);
       w.u8(ins.op).uleb(r.shift(ins.func));
       note?.(w.pos, WASM_TEXT_BASE + ins.end);
