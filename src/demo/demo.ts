@@ -133,8 +133,8 @@ export function runDemo(opts: DemoOptions): DemoResult {
     const sameVa = F.loads.every((l) => l.base === first?.base);
 
     step(
-      'What happened?  ::status prints the dump header: the panic is a page fault on a write, with the faulting ' +
-        'instruction in pool_destroy, as in the report.',
+      'What happened?  ::status prints the dump header: the panic is a BAD TRAP, a page fault (#pf) at an unmapped ' +
+        'kernel address (addr=), as in the report.',
       '::status',
     );
     step(

@@ -33,7 +33,8 @@
  * Panic.  `panic(msg)` records the message (`panicstr`), thread and CPU,
  * materialises every thread's stack, writes `panic: msg` to the msgbuf and
  * throws `KernelPanic`.  A `PageFault` raised by simulated code is turned
- * into a panic by `trap()`, as a real kernel's trap handler does.
+ * into a panic by `trap()`, as illumos' trap handler does (trap.ts: the
+ * `BAD TRAP` message, the trap's registers on the console).
  */
 
 import { ArgumentError, checkFinite, checkInt, checkOneOf, checkString } from '../machine/argcheck.js';
@@ -46,6 +47,7 @@ import { KERNEL_CORE_TYPES, TS_ONPROC, TS_RUN, TS_SLEEP } from '../abi/kernel-co
 import { ProcessTable, type KProc } from './proc.js';
 import type { ModctlList } from './modctl.js';
 import type { PageAccounting } from './page.js';
+import { fatalTrap, REGS_TYPES, type TrapHost } from './trap.js';
 
 export interface KernelOptions {
   model?: ModelName;
@@ -375,6 +377,7 @@ export class Kernel {
     this.pageSize = opts.pageSize ?? 4096;
     this.types = new TypeTable(this.model);
     declare(this.types, KERNEL_CORE_TYPES);
+    if (!proc) declare(this.types, REGS_TYPES[this.model.ptrSize === 8 ? 'lp64' : 'ilp32']);
     this.layout = proc ? processLayout(proc) : layoutFor(this.model);
     this.rand = new Rand(opts.seed ?? 1);
     this.ncpus = opts.ncpus ?? (proc ? 1 : 2);
@@ -1046,7 +1049,11 @@ export class Kernel {
     return this.panic(`deadman: timed out after ${DEADMAN_SECONDS} seconds of clock inactivity`);
   }
 
-  panic(msg: string): never {
+  /**
+   * Panic with msg.  trapText (a fatal trap's registers, see trap()) goes
+   * between the panic line and the panic stack, as panicsys() prints it.
+   */
+  panic(msg: string, trapText?: string): never {
     if (!this.panicking) {
       this.panicking = true;
       this.panicMessage = msg;
@@ -1055,7 +1062,7 @@ export class Kernel {
       this.mem.store32(this.g.panic_cpu, this.cur.cpu);
       for (const t of this.threads) this.materialize(t);
       this.panicText = `panic[cpu${this.cur.cpu}]/thread=${hex(this.cur.addr)}: ${msg}\n`;
-      if (!this.process) this.panicText += `\n${this.panicStack(this.cur)}\n`;
+      if (!this.process) this.panicText += `\n${trapText === undefined ? '' : `${trapText}\n`}${this.panicStack(this.cur)}\n`;
       this.printf(this.panicText);
       // dumpsys: savecore installs itself here (dump/savecore.ts).
       if (this.onPanic) this.onPanic(this);
@@ -1063,13 +1070,43 @@ export class Kernel {
     throw new KernelPanic(msg);
   }
 
-  /** Turn a page fault raised by simulated code into a panic. */
+  /**
+   * Turn a fault raised by simulated code into the trap the CPU would take
+   * (#pf, or #gp for a non-canonical amd64 address) and die() of it: the
+   * panic names the trap as illumos does, its registers lie on the
+   * thread's stack and print on the console (trap.ts).
+   */
   trap(f: PageFault): never {
-    const rip = this.cur.depth > 0 ? this.cur.stack[this.cur.depth - 1]! : 0;
-    this.printf(
-      `fatal page fault in supervisor mode\ntrap type 6 code ${f.access === 'write' ? 2 : 0} rip ${hex(rip)} (${this.symbolize(rip)}) cr2 ${hex(f.addr)}\n`,
-    );
-    this.panic(`fatal page fault in supervisor mode: ${f.access} at ${'0x' + hex(f.addr)} (rip ${this.symbolize(rip)})`);
+    const t = this.cur;
+    this.materialize(t);
+    const trap = fatalTrap(this.trapHost, t, f);
+    this.panic(trap.message, trap.showregs);
+  }
+
+  /** What the trap handler reads of the kernel. */
+  private get trapHost(): TrapHost {
+    const T = this.types;
+    return {
+      ptrSize: this.model.ptrSize,
+      storePtr: (a, v) => this.mem.storePtr(a, v),
+      moduleOf: (pc) => this.moduleOf(pc),
+      procOf: (t) => {
+        const procp = this.mem.loadPtr(t.addr + T.offsetof('kthread_t', 't_procp'));
+        const p = this.procs?.procs.find((x) => x.addr === procp);
+        return { comm: p?.name ?? '', pid: p?.pid ?? 0 };
+      },
+      savedFrame: (t) => ({
+        pc: this.mem.loadPtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[0]')),
+        sp: this.mem.loadPtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[1]')),
+        fp: this.mem.loadPtr(t.addr + T.offsetof('kthread_t', 't_fp')),
+      }),
+    };
+  }
+
+  /** The module of the function at pc, as mod_containing_pc() names it (kernel proper: genunix). */
+  private moduleOf(pc: number): string {
+    const s = this.symAt(pc);
+    return s ? (s.module ?? 'genunix') : '<null string>';
   }
 
   /** Run simulated code, turning page faults into panics. */
@@ -1095,7 +1132,7 @@ export class Kernel {
     let out = '';
     for (let n = 0; pc !== 0 && n < 64; n++) {
       const s = this.symAt(pc);
-      const where = s ? `${s.module ?? 'genunix'}:${s.name}${pc === s.value ? '' : '+' + (pc - s.value).toString(16)}` : hex(pc);
+      const where = s ? `${this.moduleOf(pc)}:${s.name}${pc === s.value ? '' : '+' + (pc - s.value).toString(16)}` : hex(pc);
       out += `${hex(fp).padStart(2 * P, '0')} ${where} ()\n`;
       if (fp === 0) break;
       pc = this.mem.loadPtr(fp + P);

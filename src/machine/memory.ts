@@ -15,7 +15,8 @@
  *
  * An access to an unmapped page, or a store to a read-only page, throws a
  * `PageFault` carrying the faulting virtual address and the access kind.  The
- * kernel turns that into a panic ("fatal page fault in supervisor mode").
+ * kernel's trap handler turns that into a panic ("BAD TRAP: type=e (#pf Page
+ * fault) ...", src/kernel/trap.ts).
  *
  * Hot path: a load or store first checks the most recently used segment
  * (`cur`), then the page protection byte, then indexes a typed-array view.

@@ -189,8 +189,13 @@ class Printer {
       }
       case 'ptr':
       case 'func': {
-        const p = this.ctx.target.loadPtr(a);
-        const u = toU64(p) & ((1n << BigInt(this.ctx.ptrSize * 8)) - 1n);
+        const u = this.le(a, this.ctx.ptrSize);
+        const p = fromU64(u);
+        // a value no address can have (not canonical: kmem's 0xbaddcafebaddcafe) prints exactly, as hex
+        if (toU64(p) !== u) {
+          this.lines += `0x${u.toString(16)}`;
+          return;
+        }
         this.lines += u === 0n ? '0' : this.ctx.symbolize(p);
         if (base.kind === 'ptr' && u !== 0n && tt.typeName(id) !== 'caddr_t') {
           const ref = tt.get(tt.resolve(base.ref));

@@ -15,6 +15,7 @@ import type { Kernel, KThread } from '../kernel/kernel.js';
 import { KM_SLEEP } from '../abi/kmem-impl.js';
 import type { Scenario, Workload } from './types.js';
 import { runWorkload } from './workload.js';
+import { declare } from '../ctf/cparse.js';
 
 /**
  * Run fn inside a simulated function frame at fn's address + off.  An
@@ -34,6 +35,22 @@ function site(k: Kernel, name: string, off: number): void {
 }
 
 const DRIVER = 'memtest_ioctl';
+
+/** The uninitialized scenario's session and the ops vector it calls through. */
+const MEMTEST_SESS_TYPES = `
+struct memtest_sess;
+struct memtest_ops {
+	int (*mo_ioctl)(struct memtest_sess *, int);
+	int (*mo_close)(struct memtest_sess *);
+};
+struct memtest_sess {
+	uint32_t s_dev;
+	uint32_t s_state;
+	struct memtest_ops *s_ops;
+	void *s_priv;
+	uint64_t s_offset;
+};
+`;
 
 function driver<R>(s: System, fn: () => R): R {
   return frame(s.k, 'memtest_main', 0x200, 0x64, () => frame(s.k, DRIVER, 0x400, 0x11c, fn));
@@ -179,6 +196,50 @@ export const KMEM_SCENARIOS: readonly Scenario[] = [
           for (let i = 0; i <= 2048; i += 4) k.mem.store32(b + i, 0x5a5a5a5a); // <= : one word too many
         });
         frame(k, 'memtest_drain', 0x100, 0x38, () => kmem.kmemFree(k.mem.loadPtr(slot), 2048));
+      });
+    },
+  },
+  {
+    name: 'uninitialized',
+    description: "a driver's reopen path leaves a new session's ops pointer unset and follows it (0xbaddcafe under kmem_flags 0xf)",
+    /*
+     * The first open initialises every field and close frees the session;
+     * the second open, on its reopen path, sets the device and state but
+     * not s_ops, and memtest_dispatch calls through it.  With KMF_DEADBEEF
+     * kmem fills every buffer it hands out with 0xbaddcafe, so s_ops reads
+     * 0xbaddcafe (ILP32: a #pf at that user address) or 0xbaddcafebaddcafe
+     * (LP64: not canonical, a #gp).  Without it the buffer holds what its
+     * last user left: the same buffer comes back with the closed session's
+     * s_ops still in it, the call works, and nothing panics.
+     */
+    run(s) {
+      const { k, kmem } = s;
+      declare(k.types, MEMTEST_SESS_TYPES);
+      const T = k.types;
+      const size = T.size('struct memtest_sess');
+      const sOps = T.offsetof('struct memtest_sess', 's_ops');
+      const ops = k.global('memtest_ops', 'struct memtest_ops');
+      k.mem.storePtr(ops + T.offsetof('struct memtest_ops', 'mo_ioctl'), k.fn('memtest_sess_ioctl', 0x100));
+      const slot = k.global('memtest_sess', 'struct memtest_sess *');
+      const open = (reopen: boolean) =>
+        frame(k, 'memtest_open', 0x180, 0x3c, () => {
+          const sp = kmem.kmemAlloc(size, KM_SLEEP);
+          k.mem.storePtr(slot, sp);
+          site(k, 'memtest_open', reopen ? 0xe4 : 0x74);
+          k.mem.store32(sp + T.offsetof('struct memtest_sess', 's_dev'), 0x2a);
+          k.mem.store32(sp + T.offsetof('struct memtest_sess', 's_state'), 1);
+          if (!reopen) k.mem.storePtr(sp + sOps, ops); // the reopen path forgets this
+        });
+      driver(s, () => {
+        open(false);
+        frame(k, 'memtest_close', 0x100, 0x5c, () => kmem.kmemFree(k.mem.loadPtr(slot), size));
+        open(true);
+        frame(k, 'memtest_dispatch', 0xc0, 0x1b, () => {
+          const sp = k.mem.loadPtr(slot);
+          k.args(sp, 0x4d01); // memtest_dispatch(sess, MEMTEST_IOC_GET)
+          const fn = k.mem.loadPtr(k.mem.loadPtr(sp + sOps)); // sess->s_ops->mo_ioctl
+          frame(k, k.symbolize(fn), 0x100, 0x10, () => k.args(sp, 0x4d01));
+        });
       });
     },
   },

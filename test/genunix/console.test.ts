@@ -49,7 +49,11 @@ for (const model of ['lp64', 'ilp32'] as const) {
     const text = crash('firewall', model, ['::status', '$c'], ['--kmem-flags', '0xf']);
     golden(`console-firewall-${model}`, text);
     if (model === 'lp64') {
-      assert.match(text, /^panic\[cpu\d\]\/thread=[0-9a-f]+: fatal page fault in supervisor mode: write at 0x[0-9a-f]+ \(rip memtest_fill\+0x6c\)$/m);
+      // a write (err 2, PF_ERR_WRITE) at the page boundary right after the buffer, by memtest_fill+0x6c
+      const m = /^panic\[cpu\d\]\/thread=[0-9a-f]+: BAD TRAP: type=e \(#pf Page fault\) rp=[0-9a-f]+ addr=([0-9a-f]+000)$/m.exec(text);
+      assert.ok(m, text);
+      assert.match(text, new RegExp(`\n\nsched: #pf Page fault\nBad kernel fault at addr=0x${m[1]}\npid=0, pc=0x[0-9a-f]+, `));
+      assert.match(text, /^\ttrp: {16}e err: {16}2 rip: /m);
       assert.match(text, /^> \$c\nmemtest_fill\+0x6c\(\)\n/m);
     } else {
       // kmem_minfirewall is ULONG_MAX on ILP32 (as in illumos): the overrun lands in the redzone, found when the driver frees

@@ -31,8 +31,11 @@ test('a page fault becomes a panic with the address; the stack is in memory', ()
   const f = k.fn('pool_destroy');
   k.enter(k.fn('module_thread') + 4);
   k.enter(f + 0x20);
-  assert.throws(() => k.guard(() => k.mem.store32(0xc0900000, 1)), (e: unknown) => e instanceof KernelPanic && /0xc0900000/.test(e.message));
-  assert.match(k.messages(), /fatal page fault in supervisor mode/);
+  assert.throws(
+    () => k.guard(() => k.mem.store32(0xc0900000, 1)),
+    (e: unknown) => e instanceof KernelPanic && /^BAD TRAP: type=e \(#pf Page fault\) rp=[0-9a-f]+ addr=c0900000$/.test(e.panicMessage),
+  );
+  assert.match(k.messages(), /^Bad kernel fault at addr=0xc0900000\n/m);
   const t = k.cur;
   const T = k.types;
   const pc = k.mem.loadPtr(t.addr + T.offsetof('kthread_t', 't_pcb.val[0]'));

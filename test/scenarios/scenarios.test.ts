@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runScenario, scenarios, findScenario, registerScenario, ScenarioError } from '../../src/scenarios/index.js';
+import { bootForScenario, runScenario, scenarios, findScenario, registerScenario, ScenarioError } from '../../src/scenarios/index.js';
 import { leakWorkload } from '../../src/scenarios/kmem-clients.js';
 import { bootSystem } from '../../src/system.js';
 import { openDump } from '../../src/target/dump-target.js';
@@ -21,7 +21,7 @@ import '../../src/mdb/modules/genunix.js';
 
 const tmp = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-scn-${tag}-`));
 
-const EXPECT: Record<string, { error?: string; panic: RegExp; frame: string }> = {
+const EXPECT: Record<string, { error?: string; panic: RegExp; frame: string; args?: string }> = {
   'modified-after-free': { error: 'MODIFIED', panic: /^kernel heap corruption detected$/, frame: 'memtest_submit' },
   redzone: { error: 'REDZONE', panic: /^kernel heap corruption detected$/, frame: 'memtest_setname' },
   'duplicate-free': { error: 'DUPFREE', panic: /^kernel heap corruption detected$/, frame: 'memtest_detach' },
@@ -30,7 +30,12 @@ const EXPECT: Record<string, { error?: string; panic: RegExp; frame: string }> =
   'bad-size': { error: 'BADSIZE', panic: /^kernel heap corruption detected$/, frame: 'memtest_close' },
   'bad-base': { error: 'BADBASE', panic: /^kernel heap corruption detected$/, frame: 'memtest_close' },
   buftag: { error: 'BADBUFTAG', panic: /^kernel heap corruption detected$/, frame: 'memtest_node_get' },
-  firewall: { panic: /^fatal page fault in supervisor mode: write at 0x[0-9a-f]+ \(rip memtest_fill\+0x6c\)$/, frame: 'memtest_fill' },
+  firewall: { panic: /^BAD TRAP: type=e \(#pf Page fault\) rp=[0-9a-f]+ addr=[0-9a-f]+$/, frame: 'memtest_fill' },
+  uninitialized: {
+    panic: /^BAD TRAP: type=(d \(#gp General protection\) rp=[0-9a-f]+ addr=0|e \(#pf Page fault\) rp=[0-9a-f]+ addr=baddcafe occurred in module "genunix" due to an illegal access to a user address)$/,
+    frame: 'memtest_dispatch',
+    args: '[0-9a-f]+, 4d01', // memtest_dispatch(sess, MEMTEST_IOC_GET)
+  },
   leak: { panic: /^forced crash dump initiated at user request$/, frame: 'memtest_main' },
   clean: { panic: /^forced crash dump initiated at user request$/, frame: 'memtest_main' },
 };
@@ -60,7 +65,7 @@ for (const model of ['lp64', 'ilp32'] as const) {
           assert.match(t.status().panicMessage!, e.panic);
           const out = runMdb(t, '$c');
           assert.ok(out.ok, out.stderr);
-          assert.match(out.stdout, new RegExp(`^${e.frame}\\+0x[0-9a-f]+\\(\\)$`, 'm'), `${name}: the client is on the panic stack\n${out.stdout}`);
+          assert.match(out.stdout, new RegExp(`^${e.frame}\\+0x[0-9a-f]+\\(${e.args ?? ''}\\)$`, 'm'), `${name}: the client is on the panic stack\n${out.stdout}`);
           assert.match(out.stdout, /^memtest_main\+0x64\(\)$/m);
         } finally {
           t.close();
@@ -114,6 +119,28 @@ test('a scenario that does not panic is an error, not a silent success', () => {
     assert.throws(() => runScenario('no-such', { dir }), ScenarioError);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('uninitialized without kmem_flags: the reopened session gets the closed one\'s buffer back, stale s_ops and all, and nothing faults', () => {
+  for (const model of ['lp64', 'ilp32'] as const) {
+    const dir = tmp('uninit');
+    try {
+      assert.throws(() => runScenario('uninitialized', { dir, model, kmemFlags: 0 }), (e: unknown) => e instanceof ScenarioError && /without a panic/.test(e.message));
+      const { scenario, system } = bootForScenario('uninitialized', { model, kmemFlags: 0 });
+      scenario.run(system);
+      const { k } = system;
+      const sess = k.mem.loadPtr(k.addr('memtest_sess'));
+      assert.equal(k.mem.loadPtr(sess + k.types.offsetof('struct memtest_sess', 's_ops')), k.addr('memtest_ops'), model);
+      // with KMF_DEADBEEF the same field holds the uninitialised pattern
+      const debug = bootForScenario('uninitialized', { model, kmemFlags: 0xf });
+      assert.throws(() => debug.system.k.guard(() => debug.scenario.run(debug.system)));
+      const dk = debug.system.k;
+      const at = dk.mem.loadPtr(dk.addr('memtest_sess')) + dk.types.offsetof('struct memtest_sess', 's_ops');
+      assert.equal(model === 'lp64' ? dk.mem.load64(at) : BigInt(dk.mem.load32(at)), model === 'lp64' ? 0xbaddcafebaddcafen : 0xbaddcafen);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
 
