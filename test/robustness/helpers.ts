@@ -18,8 +18,17 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..', '..');
 const MDB = path.join(ROOT, 'bin', 'mdb');
 
+/** The directories tmpDir() made, removed when the test process exits (each fuzz oracle run writes ~470 MB). */
+const madeDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of madeDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed at exit. */
 export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-${tag}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-${tag}-`));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export interface Dump {
