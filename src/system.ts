@@ -17,6 +17,7 @@ import type { ModelName } from './machine/memory.js';
 import { createKernelArenas, type KernelArenas } from './vmem/arenas.js';
 import { Kmem } from './kmem/index.js';
 import { KMF_AUDIT } from './abi/kmem-impl.js';
+import { declareCalloutTypes } from './abi/callout.js';
 import { KERNEL_OBJECT_CACHES, type KernelObjectCache } from './kernel/proc.js';
 import { ModctlList } from './kernel/modctl.js';
 import { PageAccounting } from './kernel/page.js';
@@ -77,11 +78,27 @@ export function bootSystem(opts: BootOptions = {}): System {
   });
   kmem.init();
   installKernelObjectCaches(k, kmem);
+  calloutInit(k, kmem);
   kmem.ready();
   k.modctl = new ModctlList(k, { zalloc: (size) => kmem.kmemZalloc(size), free: (a, size) => kmem.kmemFree(a, size) });
   if (k.mem instanceof PagedMemory) k.pages = new PageAccounting(k, k.mem);
   k.procs?.startSystemProcesses();
   return { k, arenas, kmem };
+}
+
+/** callout_init: the callout caches (illumos' per-lgroup callout_cache0 and callout_lcache0) and the tables. */
+function calloutInit(k: Kernel, kmem: Kmem): void {
+  declareCalloutTypes(k.types);
+  const callouts = kmem.cacheCreate('callout_cache0', k.types.size('callout_t'), { align: 64 });
+  const lists = kmem.cacheCreate('callout_lcache0', k.types.size('callout_list_t'), { align: 64 });
+  k.callouts.init({
+    allocCallout: () => callouts.alloc(),
+    allocList: () => lists.alloc(),
+    cache: callouts.addr,
+    lcache: lists.addr,
+    zalloc: (size) => kmem.kmemZalloc(size),
+    free: (addr, size) => kmem.kmemFree(addr, size),
+  });
 }
 
 /** The C type each kernel object cache holds, and its alignment (illumos: thread_cache is PTR24_ALIGN). */

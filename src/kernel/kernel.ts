@@ -48,6 +48,7 @@ import { ProcessTable, type KProc } from './proc.js';
 import type { ModctlList } from './modctl.js';
 import type { PageAccounting } from './page.js';
 import { fatalTrap, REGS_TYPES, type TrapHost } from './trap.js';
+import { Callouts, type CalloutFunc } from './callout.js';
 
 export interface KernelOptions {
   model?: ModelName;
@@ -249,13 +250,6 @@ export interface ThreadOptions {
   tid?: number;
 }
 
-interface Callout {
-  when: number;
-  seq: number;
-  thread: KThread;
-  fn: () => void;
-}
-
 const STACK_SIZE = 16384;
 /** illumos' default deadman_seconds (snoop_interval / MICROSEC). */
 const DEADMAN_SECONDS = 50;
@@ -314,8 +308,8 @@ export class Kernel {
   /** Simulated high-resolution time in ns. */
   hrtime = 1_000_000_000;
   readonly hrtimeStep = 50;
-  private callouts: Callout[] = [];
-  private calloutSeq = 0;
+  /** timeout(9F) and the callout tables (see callout.ts). */
+  readonly callouts: Callouts;
 
   readonly threads: KThread[] = [];
   /** Module load/unload history (also written into dumps). */
@@ -432,6 +426,7 @@ export class Kernel {
     this.writeString(this.g.utsname + this.types.offsetof('struct utsname', 'machine'), this.model.ptrSize === 8 ? 'amd64' : 'i386', 65);
     this.initCpus();
     this.procs = proc ? undefined : new ProcessTable(this);
+    this.callouts = new Callouts(this);
     this.cur = this.createThread('thread0', 0);
     this.setState(this.cur, TS_ONPROC);
     this.coreImageEnd = { text: this.textNext, data: this.dataNext };
@@ -981,12 +976,17 @@ export class Kernel {
     return BOOT_EPOCH + Math.floor(this.hrtime / 1e9);
   }
 
-  /** Schedule fn to run in thread t's context after delay ns. */
-  timeout(t: KThread, delayNs: number, fn: () => void): void {
-    const c: Callout = { when: this.hrtime + delayNs, seq: this.calloutSeq++, thread: t, fn };
-    let i = this.callouts.length;
-    while (i > 0 && (this.callouts[i - 1]!.when > c.when || (this.callouts[i - 1]!.when === c.when && this.callouts[i - 1]!.seq > c.seq))) i--;
-    this.callouts.splice(i, 0, c);
+  /** Make impl the body of the kernel function at text address func, for callouts to call. */
+  calloutFunc(func: number, impl: CalloutFunc): number {
+    this.callouts.register(func, impl);
+    return func;
+  }
+
+  /** timeout(): call the kernel function at func (see calloutFunc) with arg, on thread t, after delay ns. */
+  timeout(t: KThread, delayNs: number, func: number, arg = 0): void {
+    checkFinite('Kernel.timeout', 'delayNs', delayNs);
+    if (delayNs < 0) throw new ArgumentError('Kernel.timeout', 'delayNs', 'a non-negative number of nanoseconds', delayNs);
+    this.callouts.timeout(t, delayNs, func, arg);
   }
 
   /** Advance the clock by ns, running callouts that fall due. */
@@ -994,16 +994,18 @@ export class Kernel {
     checkFinite('Kernel.advance', 'ns', ns);
     if (ns < 0) throw new ArgumentError('Kernel.advance', 'ns', 'a non-negative number of nanoseconds', ns);
     const target = this.hrtime + ns;
-    while (this.callouts.length > 0 && this.callouts[0]!.when <= target) {
-      const c = this.callouts.shift()!;
-      if (c.when > this.hrtime) this.hrtime = c.when;
-      this.runAs(c.thread, c.fn);
-    }
+    this.callouts.runDue(target);
     if (target > this.hrtime) this.hrtime = target;
+    this.callouts.syncTime();
   }
 
   pendingCallouts(): number {
-    return this.callouts.length;
+    return this.callouts.pending();
+  }
+
+  /** The thread whose kthread_t is at addr. */
+  threadAt(addr: number): KThread | undefined {
+    return this.threads.find((t) => t.addr === addr);
   }
 
   /* ------------------------------------------------------------- messages */
@@ -1056,6 +1058,7 @@ export class Kernel {
   panic(msg: string, trapText?: string): never {
     if (!this.panicking) {
       this.panicking = true;
+      this.callouts.syncTime();
       this.panicMessage = msg;
       this.writeString(this.g.panicstr, msg, 256);
       this.mem.storePtr(this.g.panic_thread, this.cur.addr);

@@ -168,16 +168,16 @@ export class Kmem extends KmemAlloc {
     this.st32(this.G.kmem_ready, 1);
     for (let cp = this.cacheFirst(); cp !== 0; cp = this.cacheNext(cp)) this.kmem_cache_magazine_enable(cp);
     this.taskThread = k.createThread('kmem_taskq', undefined, { start: 'taskq_thread' });
-    this.scheduleUpdate();
-  }
-
-  protected scheduleUpdate(): void {
-    const t = this.taskThread;
-    if (!t) return;
-    this.k.timeout(t, KMEM_REAP_INTERVAL_NS, () => {
+    k.calloutFunc(this.FN.kmem_update, () => {
       this.kmem_update();
       this.scheduleUpdate();
     });
+    this.scheduleUpdate();
+  }
+
+  /** kmem_update_timeout: kmem_update runs again in kmem_reap_interval. */
+  protected scheduleUpdate(): void {
+    this.k.timeout(this.taskThread!, KMEM_REAP_INTERVAL_NS, this.FN.kmem_update);
   }
 
   /** The QcacheProvider vmem uses for quantum caches. */

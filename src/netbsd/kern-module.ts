@@ -188,6 +188,7 @@ export class Modules {
     nb.mem.store32(this.g.module_autotime, 10);
     nb.mem.store8(this.g.module_autoload_on, 1);
     this.thread = k.createThread('modunload', undefined, { start: 'module_thread' });
+    k.calloutFunc(this.FN.module_thread, () => this.threadPass());
   }
 
   /* --------------------------------------------------------- the registry */
@@ -694,7 +695,7 @@ export class Modules {
   kick(): void {
     if (this.threadScheduled) return;
     this.threadScheduled = true;
-    this.nb.k.timeout(this.thread, 1e9, () => this.threadPass());
+    this.nb.k.timeout(this.thread, 1e9, this.FN.module_thread);
   }
 
   private threadPass(): void {

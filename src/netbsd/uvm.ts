@@ -58,6 +58,7 @@ export class Uvm {
     mem.store32(u + this.o.freemin, Math.max(16, Math.floor(npages / 32)));
     mem.store32(u + this.o.freetarg, Math.max(24, Math.floor(npages / 24)));
     this.thread = k.createThread('pgdaemon', undefined, { start: 'uvm_pageout' });
+    k.calloutFunc(this.FN.uvm_pageout, () => this.pageout());
     nb.uvm = this;
   }
 
@@ -105,7 +106,7 @@ export class Uvm {
   kick(): void {
     if (this.scheduled || this.get('free') >= this.get('freetarg')) return;
     this.scheduled = true;
-    this.nb.k.timeout(this.thread, 250e6, () => this.pageout());
+    this.nb.k.timeout(this.thread, 250e6, this.FN.uvm_pageout);
   }
 
   /** One iteration of uvm_pageout(). */
@@ -133,7 +134,7 @@ export class Uvm {
     });
     if (this.get('free') < this.get('freetarg')) {
       this.scheduled = true;
-      k.timeout(this.thread, 1e9, () => this.pageout());
+      k.timeout(this.thread, 1e9, this.FN.uvm_pageout);
     }
   }
 }

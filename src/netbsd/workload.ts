@@ -33,10 +33,14 @@ export interface BuildHooks {
   afterStep?(pkg: Package, step: Step, os: NetbsdOS): void;
 }
 
+/** What a make_build callout does, by its argument (an index into the builder's jobs). */
+type Job = { pkg: Package; step: Step; hooks: BuildHooks } | { releasePages: number };
+
 export class Builder {
   readonly thread;
   private readonly fn: number;
   private readonly runFn: number;
+  private readonly jobs: Job[] = [];
 
   constructor(private readonly os: NetbsdOS) {
     const k = os.k;
@@ -45,6 +49,32 @@ export class Builder {
     this.thread = procs?.attached ? procs.lwpCreate(procs.newproc('make', { psargs: 'make package', uid: 1000 }), 'make', { syscall: 'sys_wait4' }) : k.createThread('make');
     this.fn = k.fn('make_build', 0x300);
     this.runFn = k.fn('sh_run', 0x200);
+    k.calloutFunc(this.fn, (i) => this.runJob(this.jobs[i]!));
+    // a child of make exits: exit1(p)
+    k.calloutFunc(os.FN.exit1, (p) => k.guard(() => os.exit(p)));
+  }
+
+  /** Arm a make_build callout for a job. */
+  private later(secs: number, job: Job): void {
+    this.jobs.push(job);
+    this.os.k.timeout(this.thread, secs * 1e9, this.fn, this.jobs.length - 1);
+  }
+
+  private runJob(job: Job): void {
+    const os = this.os;
+    const k = os.k;
+    if ('releasePages' in job) {
+      k.guard(() => os.uvm.anon(-job.releasePages));
+      return;
+    }
+    k.guard(() => {
+      k.enter(this.fn + 0x1a4);
+      k.enter(this.runFn + 0x88);
+      this.run(job.step);
+      k.leave();
+      k.leave();
+    });
+    job.hooks.afterStep?.(job.pkg, job.step, os);
   }
 
   /** Build one package: schedule its steps, then let its time pass. */
@@ -57,18 +87,7 @@ export class Builder {
     const os = this.os;
     const k = os.k;
     k.printf(`===> Building for ${pkg.name}\n`);
-    for (const step of pkg.steps) {
-      k.timeout(this.thread, step.t * 1e9, () => {
-        k.guard(() => {
-          k.enter(this.fn + 0x1a4);
-          k.enter(this.runFn + 0x88);
-          this.run(step);
-          k.leave();
-          k.leave();
-        });
-        hooks.afterStep?.(pkg, step, os);
-      });
-    }
+    for (const step of pkg.steps) this.later(step.t, { pkg, step, hooks });
     return pkg.secs * 1e9;
   }
 
@@ -78,12 +97,12 @@ export class Builder {
     switch (step.op) {
       case 'exec': {
         const p = os.spawn(step.format, step.anon ?? 16);
-        if (p !== 0) k.timeout(this.thread, (step.secs ?? 0.2) * 1e9, () => k.guard(() => os.exit(p)));
+        if (p !== 0) k.timeout(this.thread, (step.secs ?? 0.2) * 1e9, os.FN.exit1, p);
         break;
       }
       case 'memory':
         os.uvm.anon(step.pages);
-        k.timeout(this.thread, step.secs * 1e9, () => k.guard(() => os.uvm.anon(-step.pages)));
+        this.later(step.secs, { releasePages: step.pages });
         break;
       case 'semget':
         os.semget();

@@ -289,6 +289,15 @@ export function* leakActivity(s: System): Workload<{ leaked: number }> {
   const fns = k.fns({ memtest_main: 0x200, memtest_ioctl: 0x400, memtest_req_alloc: 0x120, memtest_attach: 0x200, memtest_node_create: 0x100, memtest_node_remove: 0xc0, memtest_timer: 0x100, memtest_stats_update: 0x140 });
   let leaked = 0;
   const timerThread = k.createThread('memtest_timer', undefined, { start: 'memtest_timer' });
+  k.calloutFunc(fns.memtest_timer, () => {
+    k.enter(fns.memtest_timer + 0x40);
+    k.enter(fns.memtest_stats_update + 0x58);
+    const b = kmem.kmemZalloc(200, KM_SLEEP);
+    if (k.mem.loadPtr(stats) !== 0) leaked++; // the previous snapshot is lost
+    k.mem.storePtr(stats, b);
+    k.leave();
+    k.leave();
+  });
   memtestWaiter(s);
   k.enter(fns.memtest_main + 0x64);
   for (let i = 0; i < 400; i++) {
@@ -329,15 +338,7 @@ export function* leakActivity(s: System): Workload<{ leaked: number }> {
         leaked++;
       }
     } else {
-      k.timeout(timerThread, 1_000_000, () => {
-        k.enter(fns.memtest_timer + 0x40);
-        k.enter(fns.memtest_stats_update + 0x58);
-        const b = kmem.kmemZalloc(200, KM_SLEEP);
-        if (k.mem.loadPtr(stats) !== 0) leaked++; // the previous snapshot is lost
-        k.mem.storePtr(stats, b);
-        k.leave();
-        k.leave();
-      });
+      k.timeout(timerThread, 1_000_000, fns.memtest_timer);
       yield 2_000_000;
     }
   }

@@ -395,15 +395,16 @@ export class Vmem implements VmemSystem {
       vv.xalloc(this.vmemSize, 1, 0, 0, a, a + this.vmemSize, VM_NOSLEEP | VM_BESTFIT | VM_PANIC);
     }
     k.leave();
-    this.scheduleUpdate();
-  }
-
-  private scheduleUpdate(): void {
-    const t = this.k.threads[0]!;
-    this.k.timeout(t, VMEM_UPDATE_INTERVAL_NS, () => {
+    k.calloutFunc(this.FN.vmem_update, () => {
       this.update();
       this.scheduleUpdate();
     });
+    this.scheduleUpdate();
+  }
+
+  /** vmem_update reschedules itself every vmem_update_interval. */
+  private scheduleUpdate(): void {
+    this.k.timeout(this.k.threads[0]!, VMEM_UPDATE_INTERVAL_NS, this.FN.vmem_update);
   }
 
   /* ------------------------------------------------------ global seg list */

@@ -39,6 +39,7 @@ import { liveDcmds } from './genunix-live.js';
 import { procDcmds, procWalkers } from './genunix-proc.js';
 import { modctlDcmds, modctlWalkers } from './genunix-modctl.js';
 import { memstatDcmds, memstatWalkers } from './genunix-memstat.js';
+import { calloutDcmds, calloutWalkers } from './genunix-callout.js';
 import { findLeaksCached, cachedLeaks, TYPE_CACHE, TYPE_KMEM, TYPE_VMEM, type LeakGroup, type LeakMember } from '../analysis/leaks.js';
 import { WhatisIndex, segHasStack, type BufLookup, type WhatisMatch } from '../analysis/whatis-index.js';
 import { kgrepScan, KgrepError } from '../analysis/kgrep.js';
@@ -650,6 +651,7 @@ function genunixDcmds(): DcmdDef[] {
     ...procDcmds(),
     ...modctlDcmds(),
     ...memstatDcmds(),
+    ...calloutDcmds(),
     {
       name: 'findleaks',
       usage: '?[-dfv]',
@@ -723,7 +725,7 @@ function appliesTo(t: Target): boolean {
 export const genunixModule: MdbModule = {
   name: 'genunix',
   dcmds: genunixDcmds(),
-  walkers: [...kmemWalkers(), ...vmemWalkers(), ...procWalkers(), ...modctlWalkers(), ...memstatWalkers(), leakWalker(false), leakWalker(true)],
+  walkers: [...kmemWalkers(), ...vmemWalkers(), ...procWalkers(), ...modctlWalkers(), ...memstatWalkers(), ...calloutWalkers(), leakWalker(false), leakWalker(true)],
   whatis: genunixWhatisHandlers,
   macros: Object.fromEntries(Object.keys(MACROS).map((k) => [k, `.::genunix_macro ${k}`])),
   appliesTo,
