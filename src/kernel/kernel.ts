@@ -27,7 +27,8 @@
  *
  * Time.  `hrtime` (ns) advances by a fixed small step on every
  * `gethrtime()` and explicitly through `advance(ns)`, which also runs due
- * callouts in the context of their threads.  Nothing depends on the host
+ * callouts in the context of their threads (the callout tables in
+ * simulated memory: callout.ts).  Nothing depends on the host
  * clock, so the same seed gives byte-identical memory.
  *
  * Panic.  `panic(msg)` records the message (`panicstr`), thread and CPU,
