@@ -1,6 +1,7 @@
 /*
  * Processes and threads in genunix (src/mdb/modules/genunix-proc.ts):
- * ::ps, ::pgrep, ::ptree, ::thread, ::stacks and ::panicinfo on the dump of
+ * ::ps, ::pgrep, ::ptree, ::thread, ::stacks, ::panicinfo (and the core's
+ * ::threadlist) on the dump of
  * a NetBSD scenario (the kernel's p0 threads, init/pageout/fsflush, the
  * workload's make process, the panicking module thread), in both data
  * models.  Goldens under test/genunix/golden/proc-*.txt.
@@ -32,6 +33,8 @@ const CMDS = [
   '::stacks -t panic',
   '::stacks -s cv -c cv_timedwait | ::thread -b',
   '::panicinfo',
+  '::threadlist',
+  '::walk thread | ::threadlist -v ! grep -A7 modunload',
   '::stacks -t bogus',
   '::stacks -m nosuchmodule',
   '::pgrep "("',
@@ -54,6 +57,10 @@ for (const model of ['lp64', 'ilp32'] as const) {
     assert.match(text, /^> ::stacks -t bogus\nmdb: tstate "bogus" not recognized\n/m);
     assert.match(text, /^> ::stacks -m nosuchmodule\nmdb: stacks: module "nosuchmodule" is unknown\n/m);
     assert.match(text, /^ +message BAD TRAP: type=e \(#pf Page fault\) rp=[0-9a-f]+ addr=[0-9a-f]+$/m);
+    // ::threadlist: every thread of the thread walker; -v adds each stack (the panicking module thread's here)
+    const tl = text.split('> ::threadlist\n')[1]!.split('\n> ')[0]!.trim().split('\n');
+    assert.equal(tl.length - 1, text.split('> ::thread\n')[1]!.split('\n> ')[0]!.trim().split('\n').length - 1);
+    assert.match(text, /^> ::walk thread \| ::threadlist -v ! grep -A7 modunload\n[0-9a-f]+ modunload +0 pool_destroy\+0xb1\n  pool_destroy\+0xb1\(\)\n(  .*\n){4}  module_thread\+0x[0-9a-f]+\(\)\n/m);
   });
 }
 
