@@ -192,7 +192,7 @@ function umemMallocDistDcmd(ctx: DcmdContext, _addr: number, flags: number, argv
   if (caches.length === 0) throw new DcmdError('unable to walk \'umem_cache\': no umem_alloc caches');
   const tally = newTally();
   for (const ci of caches) tallyCache(ctx, kv, ci, tally);
-  const maxalloc = Math.max(...caches.map(maxMallocOf));
+  const maxalloc = caches.reduce((m, c) => Math.max(m, maxMallocOf(c)), 0);
   const counts = sparseCounts(tally.sizes);
   if (o.dump) dumpCounts(ctx, counts, 0, maxalloc);
   else printMallocDist(ctx, counts, 0, maxalloc, o);
@@ -203,12 +203,16 @@ function umemMallocDistDcmd(ctx: DcmdContext, _addr: number, flags: number, argv
 
 /** The smallest malloc a cache serves: one past the next smaller umem_alloc cache's largest (0 for the smallest cache). */
 function minMallocOf(ci: CacheInfo, caches: readonly CacheInfo[]): number {
-  const smaller = caches.filter((c) => c.bufsize < ci.bufsize).map(maxMallocOf);
-  return smaller.length ? Math.max(...smaller) + 1 : 0;
+  const smaller = caches.filter((c) => c.bufsize < ci.bufsize);
+  return smaller.length ? smaller.reduce((m, c) => Math.max(m, maxMallocOf(c)), 0) + 1 : 0;
 }
 
-/** One cache's line (and with -d/-g/-b/-B its distribution), as illumos prints it for each cache of the walk. */
-function mallocInfoOne(ctx: DcmdContext, kv: KmemView, ci: CacheInfo, flags: number, o: DistOptions, caches: readonly CacheInfo[]): DcmdResult {
+/**
+ * One cache's line (and with -d/-g/-b/-B its distribution), as illumos
+ * prints it for each cache of the walk; `caches` gives the umem_alloc
+ * caches (read only for a distribution, for its smallest size).
+ */
+function mallocInfoOne(ctx: DcmdContext, kv: KmemView, ci: CacheInfo, flags: number, o: DistOptions, caches: () => readonly CacheInfo[]): DcmdResult {
   const verbose = o.dump || o.geometric || o.maxbuckets !== 0 || o.minbucketsize !== 0;
   const skip = !isMallocCache(ci);
   if (skip && !(flags & DCMD_LOOP)) ctx.warn(`umem_malloc_info: cache "${ci.name}" is not used by malloc()`);
@@ -225,7 +229,7 @@ function mallocInfoOne(ctx: DcmdContext, kv: KmemView, ci: CacheInfo, flags: num
   const pct = tally.size === 0 ? 0 : Math.floor((1000 * overhead) / tally.size);
   ctx.printf('%0?p %6ld %6ld %8ld %8ld %10ld %10ld %3ld.%01ld%%\n', ci.addr, ci.bufsize, maxmalloc, n, avg, tally.size, overhead, Math.floor(pct / 10), pct % 10);
   if (!verbose) return DCMD_OK;
-  const minmalloc = minMallocOf(ci, caches);
+  const minmalloc = minMallocOf(ci, caches());
   const counts = sparseCounts(tally.sizes);
   if (o.dump) {
     dumpCounts(ctx, counts, minmalloc, maxmalloc);
@@ -241,13 +245,21 @@ function umemMallocInfoDcmd(ctx: DcmdContext, addr: number, flags: number, argv:
   const o = parseDistOptions(ctx, argv);
   if (!o) return DCMD_USAGE;
   const kv = kview(ctx);
-  const caches = mallocCaches(ctx, kv);
+  let list: CacheInfo[] | undefined;
+  const caches = () => (list ??= mallocCaches(ctx, kv));
   if (flags & DCMD_ADDRSPEC) {
+    let ci: CacheInfo;
+    try {
+      ci = kv.cache(addr);
+    } catch {
+      throw new DcmdError(`unable to read cache at ${ctx.hex(addr)}`);
+    }
     const why = kv.checkCache(addr);
-    if (why !== undefined) throw new DcmdError(why === 'cannot be read' ? `unable to read cache at ${ctx.hex(addr)}` : `${ctx.hex(addr)} is not a valid umem_cache_t: it ${why}`);
-    return mallocInfoOne(ctx, kv, kv.cache(addr), flags, o, caches);
+    if (why !== undefined) throw new DcmdError(`${ctx.hex(addr)} is not a valid umem_cache_t: it ${why}`);
+    return mallocInfoOne(ctx, kv, ci, flags, o, caches);
   }
   // every cache of the umem_cache walk, as mdb_walk_dcmd calls the dcmd for each
+  caches(); // warns of the damaged ones, which the walk skips
   let first = true;
   for (const c of kv.caches()) {
     if (ctx.interrupted()) return DCMD_ERR;
