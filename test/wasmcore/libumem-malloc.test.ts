@@ -9,6 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { createUmem, type Umem } from '../../src/umem/umem.js';
 import { writeWasmCore } from '../../src/dump/wasm/core-writer.js';
 import { openWasmCore } from '../../src/target/wasm-core-target.js';
@@ -33,8 +34,9 @@ function makeHeap(env: Record<string, string> = {}): { u: Umem; memory: WebAssem
   return { u, memory };
 }
 
-function coreTarget(u: Umem, memory: WebAssembly.Memory): ReturnType<typeof openWasmCore> {
-  const { path } = writeWasmCore(tmpDir('umemmalloc'), {
+/** The heap's core, written into dir, opened. */
+function coreTarget(dir: string, u: Umem, memory: WebAssembly.Memory): ReturnType<typeof openWasmCore> {
+  const { path } = writeWasmCore(dir, {
     module: MOD,
     programName: 'test.wasm',
     argv: ['test.wasm'],
@@ -185,12 +187,14 @@ test('::umem_malloc_info, ::umem_malloc_dist and ::umastat on a live heap', () =
 test('::umem_malloc_info, ::umem_malloc_dist and ::umastat on the heap\'s program core: the same bytes as live', () => {
   const { u, memory } = makeHeap();
   const live = umemTarget(u, { ranges: [] });
-  const t = coreTarget(u, memory);
+  const dir = tmpDir('umemmalloc');
+  const t = coreTarget(dir, u, memory);
   try {
     checkAll(t);
     for (const cmd of ['::umem_malloc_info', '::umem_malloc_info -g -b 4', '::umem_malloc_dist -b 0t16', '::umastat']) assert.equal(mdb(t, `${cmd}\n`), mdb(live, `${cmd}\n`), cmd);
   } finally {
     t.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
