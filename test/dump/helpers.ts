@@ -1,15 +1,12 @@
 /* Helpers for dump tests: a small kernel with varied memory, and temp dirs. */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { PROT_READ } from '../../src/machine/memory.js';
 import type { ModelName } from '../../src/machine/memory.js';
 import type { Target, TargetRange } from '../../src/target/target.js';
 
-export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-${tag}-`));
-}
+import { tmpDir } from '../tmp.js';
+
+export { tmpDir };
 
 /**
  * A kernel with functions, globals, threads, a loaded and an unloaded

@@ -1,7 +1,6 @@
 /* Helpers for the program tests: the C sources, building with `kmemdb cc`, temp dirs. */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { haveToolchain } from '../../src/program/toolchain.js';
@@ -11,9 +10,9 @@ export const BIN = path.join(ROOT, 'bin/kmemdb');
 /** test/program/c: the C programs of these tests. */
 export const C_DIR = path.join(ROOT, 'test/program/c');
 
-export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-${tag}-`));
-}
+import { tmpDir } from '../tmp.js';
+
+export { tmpDir };
 
 /** Run bin/kmemdb with arguments. */
 export function kmemdb(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): SpawnSyncReturns<string> {

@@ -6,7 +6,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScenario } from '../../src/scenarios/index.js';
@@ -18,18 +17,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..', '..');
 const MDB = path.join(ROOT, 'bin', 'mdb');
 
-/** The directories tmpDir() made, removed when the test process exits (each fuzz oracle run writes ~470 MB). */
-const madeDirs: string[] = [];
-process.on('exit', () => {
-  for (const d of madeDirs) fs.rmSync(d, { recursive: true, force: true });
-});
+import { tmpDir } from '../tmp.js';
 
-/** A fresh temporary directory, removed at exit. */
-export function tmpDir(tag: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-${tag}-`));
-  madeDirs.push(dir);
-  return dir;
-}
+export { tmpDir };
 
 export interface Dump {
   readonly unix: string;

@@ -7,13 +7,11 @@
  */
 
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { WasmWriter, wasmHeader, SEC_TYPE, SEC_FUNCTION, SEC_MEMORY, SEC_GLOBAL, SEC_EXPORT, SEC_CODE, SEC_DATA, OP_I32_CONST, OP_END } from '../../src/dump/wasm/binary.js';
 
-export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `kmemdb-${tag}-`));
-}
+import { tmpDir } from '../tmp.js';
+
+export { tmpDir };
 
 export const DATA_ADDR = 1024;
 export const DATA_END = 2048;
